@@ -1,0 +1,10 @@
+//! helm-arc-uninstall: tear down GitHub Actions Runner Controller scale sets in
+//! dependency order.
+//!
+//! The crate is split into a pure core (no I/O) and thin edges:
+//!
+//! * core: [`manifest`] (documents and identities), `graph` (teardown rules and
+//!   waves), `plan` (plan rendering), `render` (the post-renderer);
+//! * edges: the Kubernetes client, the Helm subprocess and the terminal UI.
+
+pub mod manifest;
