@@ -1,1 +1,3 @@
 //! kube-sim: an in-memory Kubernetes API server for tests.
+
+pub mod api;
