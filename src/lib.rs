@@ -7,4 +7,7 @@
 //!   waves), `plan` (plan rendering), `render` (the post-renderer);
 //! * edges: the Kubernetes client, the Helm subprocess and the terminal UI.
 
+pub mod cli;
+pub mod commands;
+pub mod exit;
 pub mod manifest;

@@ -84,7 +84,11 @@ pub struct Object {
 impl Object {
     /// Build an object from its JSON value. Namespaced kinds without
     /// `metadata.namespace` get `default_namespace`.
-    pub fn from_value(value: Value, doc: usize, default_namespace: &str) -> Result<Self, ObjectError> {
+    pub fn from_value(
+        value: Value,
+        doc: usize,
+        default_namespace: &str,
+    ) -> Result<Self, ObjectError> {
         let map = value.as_object().ok_or(ObjectError::NotAMapping)?;
         let api_version = map
             .get("apiVersion")
@@ -154,7 +158,12 @@ impl Object {
     /// Helm hook events from `helm.sh/hook` (empty for ordinary resources).
     pub fn hook_events(&self) -> Vec<&str> {
         self.annotation("helm.sh/hook")
-            .map(|h| h.split(',').map(str::trim).filter(|s| !s.is_empty()).collect())
+            .map(|h| {
+                h.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -193,13 +202,24 @@ mod tests {
     #[test]
     fn rejects_missing_kind_and_bad_api_version() {
         assert_eq!(
-            Object::from_value(json!({"apiVersion": "v1", "metadata": {"name": "x"}}), 0, "d"),
+            Object::from_value(
+                json!({"apiVersion": "v1", "metadata": {"name": "x"}}),
+                0,
+                "d"
+            ),
             Err(ObjectError::MissingField("kind"))
         );
         assert_eq!(
-            Object::from_value(json!({"apiVersion": "a/b/c", "kind": "K", "metadata": {"name": "x"}}), 0, "d"),
+            Object::from_value(
+                json!({"apiVersion": "a/b/c", "kind": "K", "metadata": {"name": "x"}}),
+                0,
+                "d"
+            ),
             Err(ObjectError::BadApiVersion("a/b/c".into()))
         );
-        assert_eq!(Object::from_value(json!([1]), 0, "d"), Err(ObjectError::NotAMapping));
+        assert_eq!(
+            Object::from_value(json!([1]), 0, "d"),
+            Err(ObjectError::NotAMapping)
+        );
     }
 }

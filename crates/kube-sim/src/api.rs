@@ -29,7 +29,11 @@ impl Gvk {
             Some((g, v)) => (g.to_string(), v.to_string()),
             None => (String::new(), api_version.to_string()),
         };
-        Self { group, version, kind: kind.to_string() }
+        Self {
+            group,
+            version,
+            kind: kind.to_string(),
+        }
     }
 }
 
@@ -144,19 +148,45 @@ pub struct ApiError {
 /// All methods are synchronous and cheap: the store is in memory.
 pub trait Api: Send + Sync {
     /// GET one object.
-    fn get(&self, actor: &Actor, gvk: &Gvk, namespace: Option<&str>, name: &str) -> Result<Value, ApiError>;
+    fn get(
+        &self,
+        actor: &Actor,
+        gvk: &Gvk,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError>;
     /// LIST objects of a type (all namespaces when `namespace` is `None`).
-    fn list(&self, actor: &Actor, gvk: &Gvk, namespace: Option<&str>, opts: &ListOptions) -> Result<Vec<Value>, ApiError>;
+    fn list(
+        &self,
+        actor: &Actor,
+        gvk: &Gvk,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<Vec<Value>, ApiError>;
     /// POST. `generateName` is honoured.
     fn create(&self, actor: &Actor, object: Value) -> Result<Value, ApiError>;
     /// PUT (409 on stale resourceVersion).
     fn update(&self, actor: &Actor, object: Value) -> Result<Value, ApiError>;
     /// PATCH.
-    fn patch(&self, actor: &Actor, gvk: &Gvk, namespace: Option<&str>, name: &str, patch: Patch) -> Result<Value, ApiError>;
+    fn patch(
+        &self,
+        actor: &Actor,
+        gvk: &Gvk,
+        namespace: Option<&str>,
+        name: &str,
+        patch: Patch,
+    ) -> Result<Value, ApiError>;
     /// PUT to the `status` subresource.
     fn update_status(&self, actor: &Actor, object: Value) -> Result<Value, ApiError>;
     /// DELETE.
-    fn delete(&self, actor: &Actor, gvk: &Gvk, namespace: Option<&str>, name: &str, opts: &DeleteOptions) -> Result<DeleteOutcome, ApiError>;
+    fn delete(
+        &self,
+        actor: &Actor,
+        gvk: &Gvk,
+        namespace: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<DeleteOutcome, ApiError>;
     /// Every change from now on, all types and namespaces (an informer's feed).
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<WatchEvent>;
 }

@@ -1,0 +1,14 @@
+//! Subcommands: the thin I/O layer over the pure core. Each module defines
+//! `Args` (clap) and `run(args) -> anyhow::Result<exit::Code>`.
+
+pub mod plan;
+
+use crate::cli::Command;
+use crate::exit;
+
+/// Run the parsed subcommand.
+pub fn run(command: Command) -> anyhow::Result<exit::Code> {
+    match command {
+        Command::Plan(args) => plan::run(args),
+    }
+}

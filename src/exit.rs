@@ -1,0 +1,129 @@
+//! Documented process exit codes and the mapping from errors to them.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success (also: stdout closed early by the reader, e.g. `| head`) |
+//! | 1 | the command failed (cluster, Helm, I/O or an unexpected error) |
+//! | 2 | usage error or bad input: unknown flag, unreadable or invalid manifest, dependency cycle, unknown explicit-edge reference |
+//! | 3 | teardown timed out with objects left |
+//! | 4 | refused by preflight checks; nothing was deleted |
+//!
+//! Commands return `Ok(Code)` for outcomes that are not errors, and errors
+//! otherwise. An error carries its code either by its type (see [`code_for`])
+//! or explicitly through [`WithCode::exit_code`].
+
+use std::fmt;
+
+/// A documented exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Code {
+    /// 0: the command did what was asked.
+    Success = 0,
+    /// 1: the command failed.
+    Failure = 1,
+    /// 2: usage error or bad input.
+    BadInput = 2,
+    /// 3: teardown timed out with objects left.
+    TimedOut = 3,
+    /// 4: refused by preflight checks; nothing was deleted.
+    Refused = 4,
+}
+
+impl From<Code> for std::process::ExitCode {
+    fn from(code: Code) -> Self {
+        std::process::ExitCode::from(code as u8)
+    }
+}
+
+/// An error with an explicit exit code. Its message is the wrapped error's
+/// full chain, so `{:#}` of an outer context still reads as one line.
+#[derive(Debug)]
+pub struct Coded {
+    /// The exit code to use.
+    pub code: Code,
+    /// The underlying error.
+    pub error: anyhow::Error,
+}
+
+impl fmt::Display for Coded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl std::error::Error for Coded {}
+
+/// Attach an exit code to an error: `result.exit_code(Code::Refused)?`.
+pub trait WithCode<T> {
+    /// Wrap the error (if any) so that the process exits with `code`.
+    fn exit_code(self, code: Code) -> anyhow::Result<T>;
+}
+
+impl<T, E: Into<anyhow::Error>> WithCode<T> for Result<T, E> {
+    fn exit_code(self, code: Code) -> anyhow::Result<T> {
+        self.map_err(|e| {
+            anyhow::Error::new(Coded {
+                code,
+                error: e.into(),
+            })
+        })
+    }
+}
+
+/// The exit code for an error: an explicit [`Coded`] anywhere in the chain
+/// wins; then typed library errors that mean bad input; else [`Code::Failure`].
+pub fn code_for(err: &anyhow::Error) -> Code {
+    for cause in err.chain() {
+        if let Some(coded) = cause.downcast_ref::<Coded>() {
+            return coded.code;
+        }
+    }
+    for cause in err.chain() {
+        if cause.is::<crate::manifest::ObjectError>() {
+            return Code::BadInput;
+        }
+    }
+    Code::Failure
+}
+
+/// Whether the error is a broken pipe on output (the reader went away, as with
+/// `| head`): not a failure of the command.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn explicit_code_survives_context() {
+        let err: anyhow::Result<()> =
+            Err(anyhow::anyhow!("3 objects left")).exit_code(Code::TimedOut);
+        let err = err.context("uninstall arc").unwrap_err();
+        assert_eq!(code_for(&err), Code::TimedOut);
+        assert_eq!(format!("{err:#}"), "uninstall arc: 3 objects left");
+    }
+
+    #[test]
+    fn typed_bad_input_and_default_failure() {
+        let bad =
+            anyhow::Error::new(crate::manifest::ObjectError::NotAMapping).context("document 2");
+        assert_eq!(code_for(&bad), Code::BadInput);
+        assert_eq!(code_for(&anyhow::anyhow!("boom")), Code::Failure);
+    }
+
+    #[test]
+    fn broken_pipe_is_recognised_through_context() {
+        let err = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+            .context("write plan");
+        assert!(is_broken_pipe(&err));
+        assert!(!is_broken_pipe(&anyhow::anyhow!("other")));
+    }
+}
