@@ -10,4 +10,8 @@
 pub mod cli;
 pub mod commands;
 pub mod exit;
+pub mod helm;
+pub mod kube;
 pub mod manifest;
+pub mod teardown;
+pub mod ui;

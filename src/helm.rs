@@ -1,0 +1,230 @@
+//! The Helm subprocess edge: `get manifest`, `get hooks`, `uninstall`.
+//!
+//! Helm runs a CLI plugin with `HELM_BIN` set to the word the user typed
+//! (`helm`, `./helm4`), so the binary is resolved here: a path with a
+//! separator is taken as is, a bare name is looked up in `PATH`. Namespace and
+//! context are passed explicitly; `KUBECONFIG` and the `HELM_*` settings are
+//! inherited from the environment.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use tokio::process::Command;
+
+/// Errors of the Helm edge.
+#[derive(Debug, thiserror::Error)]
+pub enum HelmError {
+    /// The binary could not be found.
+    #[error("cannot find the Helm binary `{0}` (set HELM_BIN or put helm on PATH)")]
+    NotFound(String),
+    /// The binary could not be started.
+    #[error("cannot run {bin}: {source}")]
+    Spawn {
+        /// The binary.
+        bin: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Helm exited non-zero.
+    #[error("`helm {args}` failed: {stderr}")]
+    Failed {
+        /// The arguments.
+        args: String,
+        /// Helm's stderr, trimmed.
+        stderr: String,
+    },
+}
+
+/// A resolved Helm binary with the release's namespace and context.
+#[derive(Clone, Debug)]
+pub struct Helm {
+    /// Absolute path of the binary.
+    pub bin: PathBuf,
+    /// `--namespace`.
+    pub namespace: String,
+    /// `--kube-context`, if any.
+    pub kube_context: Option<String>,
+}
+
+/// The output of a finished Helm run.
+#[derive(Clone, Debug)]
+pub struct HelmRun {
+    /// Exit code (-1 when killed by a signal).
+    pub status: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Helm {
+    /// Resolve `HELM_BIN` (default `helm`) against `PATH`.
+    pub fn resolve(
+        helm_bin: Option<&str>,
+        namespace: &str,
+        kube_context: Option<&str>,
+    ) -> Result<Self, HelmError> {
+        let word = helm_bin.filter(|s| !s.is_empty()).unwrap_or("helm");
+        let bin = resolve_binary(word, std::env::var_os("PATH"))
+            .ok_or_else(|| HelmError::NotFound(word.to_string()))?;
+        Ok(Self {
+            bin,
+            namespace: namespace.to_string(),
+            kube_context: kube_context.filter(|c| !c.is_empty()).map(str::to_string),
+        })
+    }
+
+    /// The global flags every call gets.
+    fn global_args(&self) -> Vec<String> {
+        let mut args = vec!["--namespace".to_string(), self.namespace.clone()];
+        if let Some(ctx) = &self.kube_context {
+            args.push("--kube-context".to_string());
+            args.push(ctx.clone());
+        }
+        args
+    }
+
+    /// Run Helm with `args` (global flags appended).
+    pub async fn run(&self, args: &[String]) -> Result<HelmRun, HelmError> {
+        let mut all = args.to_vec();
+        all.extend(self.global_args());
+        let output = Command::new(&self.bin)
+            .args(&all)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .map_err(|source| HelmError::Spawn {
+                bin: self.bin.display().to_string(),
+                source,
+            })?;
+        Ok(HelmRun {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+
+    /// `helm get manifest RELEASE`; `None` when the release does not exist.
+    pub async fn get_manifest(&self, release: &str) -> Result<Option<String>, HelmError> {
+        self.get("manifest", release).await
+    }
+
+    /// `helm get hooks RELEASE`; `None` when the release does not exist.
+    pub async fn get_hooks(&self, release: &str) -> Result<Option<String>, HelmError> {
+        self.get("hooks", release).await
+    }
+
+    async fn get(&self, what: &str, release: &str) -> Result<Option<String>, HelmError> {
+        let args = vec!["get".to_string(), what.to_string(), release.to_string()];
+        let run = self.run(&args).await?;
+        if run.status == 0 {
+            Ok(Some(run.stdout))
+        } else if is_release_not_found(&run.stderr) {
+            Ok(None)
+        } else {
+            Err(HelmError::Failed {
+                args: args.join(" "),
+                stderr: run.stderr.trim().to_string(),
+            })
+        }
+    }
+
+    /// The argv of `helm uninstall` (global flags included) for display.
+    pub fn uninstall_args(&self, release: &str, passthrough: &[String]) -> Vec<String> {
+        let mut args = vec!["uninstall".to_string(), release.to_string()];
+        args.extend(passthrough.iter().cloned());
+        args.extend(self.global_args());
+        args
+    }
+
+    /// `helm uninstall RELEASE [passthrough]`.
+    pub async fn uninstall(
+        &self,
+        release: &str,
+        passthrough: &[String],
+    ) -> Result<HelmRun, HelmError> {
+        let mut args = vec!["uninstall".to_string(), release.to_string()];
+        args.extend(passthrough.iter().cloned());
+        self.run(&args).await
+    }
+}
+
+/// Whether Helm's stderr says the release does not exist.
+pub fn is_release_not_found(stderr: &str) -> bool {
+    stderr.contains("release: not found")
+}
+
+/// Resolve a command word like a shell does: with a `/` it is a path, else
+/// the first executable file of that name in `path`.
+pub fn resolve_binary(word: &str, path: Option<OsString>) -> Option<PathBuf> {
+    if word.contains(std::path::MAIN_SEPARATOR) || word.contains('/') {
+        let p = Path::new(word);
+        let abs = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir().ok()?.join(p)
+        };
+        return is_executable(&abs).then_some(abs);
+    }
+    std::env::split_paths(&path?)
+        .map(|dir| dir.join(word))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        path.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        path.is_file()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_bare_names_on_path_and_paths_as_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("helm4");
+        std::fs::write(&bin, "#!/bin/sh\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let path = std::env::join_paths([dir.path()]).unwrap();
+        assert_eq!(
+            resolve_binary("helm4", Some(path.clone())),
+            Some(bin.clone())
+        );
+        assert_eq!(resolve_binary("nope", Some(path)), None);
+        assert_eq!(resolve_binary(bin.to_str().unwrap(), None), Some(bin));
+    }
+
+    #[test]
+    fn uninstall_args_carry_namespace_and_context() {
+        let helm = Helm {
+            bin: "/bin/helm".into(),
+            namespace: "ns".into(),
+            kube_context: Some("c".into()),
+        };
+        assert_eq!(
+            helm.uninstall_args("r", &["--keep-history".into()]),
+            [
+                "uninstall",
+                "r",
+                "--keep-history",
+                "--namespace",
+                "ns",
+                "--kube-context",
+                "c"
+            ]
+        );
+        assert!(is_release_not_found("Error: release: not found\n"));
+    }
+}

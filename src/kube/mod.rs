@@ -1,0 +1,439 @@
+//! The Kubernetes edge: a thin kube-rs client with dynamic types resolved by
+//! discovery, DELETE with a UID precondition, JSON patches, and watches.
+//!
+//! Every object read here becomes a [`Live`], which has Secret payloads
+//! removed before anything else sees it. Calls that fail with a transient
+//! error (5xx, 429, connection reset) are retried with backoff.
+
+use crate::manifest::ObjectId;
+use crate::teardown::live::Live;
+use futures::{Stream, StreamExt, stream::BoxStream};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
+    PatchParams, Preconditions, PropagationPolicy,
+};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Config};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Errors of the Kubernetes edge.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    /// The kubeconfig could not be loaded.
+    #[error("cannot load kubeconfig: {0}")]
+    Config(String),
+    /// The API server does not serve this kind.
+    #[error("the API server does not serve {0} (is its CRD installed?)")]
+    UnknownKind(String),
+    /// Any other API failure.
+    #[error("{what}: {source}")]
+    Api {
+        /// What was being done.
+        what: String,
+        /// The kube-rs error.
+        source: kube::Error,
+    },
+}
+
+/// `propagationPolicy` for DELETE, as `--cascade` spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Cascade {
+    /// Owner first, dependents afterwards (Helm's default).
+    #[default]
+    Background,
+    /// Owner waits for its blocking dependents.
+    Foreground,
+    /// Dependents are left behind.
+    Orphan,
+}
+
+impl Cascade {
+    fn policy(self) -> PropagationPolicy {
+        match self {
+            Cascade::Background => PropagationPolicy::Background,
+            Cascade::Foreground => PropagationPolicy::Foreground,
+            Cascade::Orphan => PropagationPolicy::Orphan,
+        }
+    }
+}
+
+/// Result of a DELETE.
+#[derive(Debug)]
+pub enum Deleted {
+    /// The object is gone.
+    Gone,
+    /// The object is still there with `deletionTimestamp` (finalizers).
+    Terminating(Live),
+    /// It was already gone.
+    NotFound,
+    /// The UID precondition failed: the name now belongs to another object.
+    UidMismatch,
+}
+
+/// Result of a JSON patch.
+#[derive(Debug)]
+pub enum Patched {
+    /// Applied; the object as returned (it may now be deleted, the response still shows it).
+    Applied(Live),
+    /// A `test` op failed or the object changed: read it again.
+    Conflict,
+    /// The object is gone.
+    NotFound,
+}
+
+/// One step of a watch, with the initial list folded into `Restart`.
+#[derive(Debug)]
+pub enum WatchItem {
+    /// The watch (re)started: these are all objects that match now.
+    Restart(Vec<Live>),
+    /// An object was added or modified.
+    Apply(Live),
+    /// An object was deleted.
+    Delete(Live),
+}
+
+/// group, version, kind.
+type GvkKey = (String, String, String);
+
+/// A kube-rs client with a discovery cache.
+pub struct Cluster {
+    client: Client,
+    default_namespace: String,
+    resources: Mutex<HashMap<GvkKey, (ApiResource, bool)>>,
+    requests: AtomicU64,
+}
+
+impl Cluster {
+    /// Connect using `KUBECONFIG` (or the default kubeconfig, or in-cluster
+    /// config), with `context` overriding the current context.
+    pub async fn connect(context: Option<&str>) -> Result<Self, KubeError> {
+        let config = match context {
+            Some(ctx) => {
+                let kubeconfig =
+                    Kubeconfig::read().map_err(|e| KubeError::Config(e.to_string()))?;
+                let options = KubeConfigOptions {
+                    context: Some(ctx.to_string()),
+                    ..Default::default()
+                };
+                Config::from_custom_kubeconfig(kubeconfig, &options)
+                    .await
+                    .map_err(|e| KubeError::Config(e.to_string()))?
+            }
+            None => Config::infer()
+                .await
+                .map_err(|e| KubeError::Config(e.to_string()))?,
+        };
+        let default_namespace = config.default_namespace.clone();
+        let client = Client::try_from(config).map_err(|e| KubeError::Config(e.to_string()))?;
+        Ok(Self {
+            client,
+            default_namespace,
+            resources: Mutex::default(),
+            requests: AtomicU64::new(0),
+        })
+    }
+
+    /// The kubeconfig context's namespace.
+    pub fn default_namespace(&self) -> &str {
+        &self.default_namespace
+    }
+
+    /// Number of non-watch API calls made so far (retries included).
+    pub fn request_count(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Resolve a kind to its REST resource via discovery (cached per kind).
+    pub async fn resource(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+    ) -> Result<(ApiResource, bool), KubeError> {
+        let key = (group.to_string(), version.to_string(), kind.to_string());
+        if let Some(found) = self
+            .resources
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).cloned())
+        {
+            return Ok(found);
+        }
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let (resource, caps) = retry(|| {
+            self.count();
+            kube::discovery::pinned_kind(&self.client, &gvk)
+        })
+        .await
+        .map_err(|e| match e {
+            kube::Error::Api(ref s) if s.code == 404 => {
+                KubeError::UnknownKind(format_gvk(group, version, kind))
+            }
+            kube::Error::Discovery(_) => KubeError::UnknownKind(format_gvk(group, version, kind)),
+            source => KubeError::Api {
+                what: format!("discovering {}", format_gvk(group, version, kind)),
+                source,
+            },
+        })?;
+        let namespaced = caps.scope == kube::discovery::Scope::Namespaced;
+        if let Ok(mut map) = self.resources.lock() {
+            map.insert(key, (resource.clone(), namespaced));
+        }
+        Ok((resource, namespaced))
+    }
+
+    async fn api(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+    ) -> Result<Api<DynamicObject>, KubeError> {
+        let (resource, namespaced) = self.resource(group, version, kind).await?;
+        Ok(match (namespaced, namespace) {
+            (true, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, &resource),
+            _ => Api::all_with(self.client.clone(), &resource),
+        })
+    }
+
+    /// GET one object; `None` when it does not exist.
+    pub async fn get(&self, id: &ObjectId) -> Result<Option<Live>, KubeError> {
+        let api = self
+            .api(&id.group, &id.version, &id.kind, id.namespace.as_deref())
+            .await?;
+        let result = retry(|| {
+            self.count();
+            api.get_opt(&id.name)
+        })
+        .await
+        .map_err(|source| KubeError::Api {
+            what: format!("reading {id}"),
+            source,
+        })?;
+        Ok(result.map(|o| to_live(&id.group, &id.version, &id.kind, o)))
+    }
+
+    /// LIST objects of a kind (all namespaces when `namespace` is `None`).
+    pub async fn list(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        label_selector: Option<&str>,
+    ) -> Result<Vec<Live>, KubeError> {
+        let api = self.api(group, version, kind, namespace).await?;
+        let mut params = ListParams::default();
+        if let Some(sel) = label_selector {
+            params = params.labels(sel);
+        }
+        let list = retry(|| {
+            self.count();
+            api.list(&params)
+        })
+        .await
+        .map_err(|source| KubeError::Api {
+            what: format!("listing {kind}"),
+            source,
+        })?;
+        Ok(list
+            .items
+            .into_iter()
+            .map(|o| to_live(group, version, kind, o))
+            .collect())
+    }
+
+    /// DELETE `id` if it still has `uid`.
+    pub async fn delete(
+        &self,
+        id: &ObjectId,
+        uid: &str,
+        cascade: Cascade,
+    ) -> Result<Deleted, KubeError> {
+        let api = self
+            .api(&id.group, &id.version, &id.kind, id.namespace.as_deref())
+            .await?;
+        let params = DeleteParams {
+            propagation_policy: Some(cascade.policy()),
+            preconditions: Some(Preconditions {
+                uid: Some(uid.to_string()),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        let result = retry(|| {
+            self.count();
+            api.delete(&id.name, &params)
+        })
+        .await;
+        match result {
+            Ok(either::Either::Left(obj)) => {
+                let live = to_live(&id.group, &id.version, &id.kind, obj);
+                Ok(if live.is_terminating() {
+                    Deleted::Terminating(live)
+                } else {
+                    Deleted::Gone
+                })
+            }
+            Ok(either::Either::Right(_status)) => Ok(Deleted::Gone),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(Deleted::NotFound),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(Deleted::UidMismatch),
+            Err(source) => Err(KubeError::Api {
+                what: format!("deleting {id}"),
+                source,
+            }),
+        }
+    }
+
+    /// Apply an RFC 6902 JSON patch (`ops` is the JSON array).
+    pub async fn json_patch(
+        &self,
+        id: &ObjectId,
+        ops: &serde_json::Value,
+    ) -> Result<Patched, KubeError> {
+        let api = self
+            .api(&id.group, &id.version, &id.kind, id.namespace.as_deref())
+            .await?;
+        let patch: json_patch::Patch =
+            serde_json::from_value(ops.clone()).map_err(|e| KubeError::Api {
+                what: format!("building a patch for {id}"),
+                source: kube::Error::SerdeError(e),
+            })?;
+        let patch = Patch::<()>::Json(patch);
+        let params = PatchParams::default();
+        let result = retry(|| {
+            self.count();
+            api.patch(&id.name, &params, &patch)
+        })
+        .await;
+        match result {
+            Ok(obj) => Ok(Patched::Applied(to_live(
+                &id.group,
+                &id.version,
+                &id.kind,
+                obj,
+            ))),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(Patched::NotFound),
+            Err(kube::Error::Api(s)) if s.code == 409 || s.code == 422 => Ok(Patched::Conflict),
+            Err(source) => Err(KubeError::Api {
+                what: format!("patching {id}"),
+                source,
+            }),
+        }
+    }
+
+    /// Watch a kind in a namespace (or everywhere), optionally one object by name.
+    /// Reconnects with backoff on errors and dropped streams; a relist after
+    /// `410 Expired` comes out as [`WatchItem::Restart`].
+    pub async fn watch(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<BoxStream<'static, WatchItem>, KubeError> {
+        let api = self.api(group, version, kind, namespace).await?;
+        let mut config = watcher::Config::default();
+        if let Some(name) = name {
+            config = config.fields(&format!("metadata.name={name}"));
+        }
+        let (group, version, kind) = (group.to_string(), version.to_string(), kind.to_string());
+        let events = watcher(api, config).default_backoff();
+        Ok(fold_init(events, move |o| to_live(&group, &version, &kind, o)).boxed())
+    }
+
+    fn count(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn fold_init(
+    events: impl Stream<Item = Result<watcher::Event<DynamicObject>, watcher::Error>> + Send + 'static,
+    convert: impl Fn(DynamicObject) -> Live + Send + 'static,
+) -> impl Stream<Item = WatchItem> + Send {
+    let mut buffer: Option<Vec<Live>> = None;
+    events.filter_map(move |event| {
+        let item = match event {
+            Ok(watcher::Event::Init) => {
+                buffer = Some(Vec::new());
+                None
+            }
+            Ok(watcher::Event::InitApply(o)) => {
+                let live = convert(o);
+                match buffer.as_mut() {
+                    Some(b) => {
+                        b.push(live);
+                        None
+                    }
+                    None => Some(WatchItem::Apply(live)),
+                }
+            }
+            Ok(watcher::Event::InitDone) => {
+                Some(WatchItem::Restart(buffer.take().unwrap_or_default()))
+            }
+            Ok(watcher::Event::Apply(o)) => Some(WatchItem::Apply(convert(o))),
+            Ok(watcher::Event::Delete(o)) => Some(WatchItem::Delete(convert(o))),
+            Err(e) => {
+                tracing::debug!("watch error (reconnecting): {e}");
+                None
+            }
+        };
+        futures::future::ready(item)
+    })
+}
+
+fn to_live(group: &str, version: &str, kind: &str, obj: DynamicObject) -> Live {
+    let id = ObjectId {
+        group: group.to_string(),
+        version: version.to_string(),
+        kind: kind.to_string(),
+        namespace: obj.metadata.namespace.clone(),
+        name: obj.metadata.name.clone().unwrap_or_default(),
+    };
+    let value = serde_json::to_value(&obj).unwrap_or_default();
+    Live::new(id, value)
+}
+
+fn format_gvk(group: &str, version: &str, kind: &str) -> String {
+    if group.is_empty() {
+        format!("{kind} ({version})")
+    } else {
+        format!("{kind} ({group}/{version})")
+    }
+}
+
+/// Whether an error is worth retrying: 5xx, 429, or a transport failure.
+fn is_transient(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => s.code == 429 || s.code >= 500,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}
+
+/// Run `call` until it succeeds or fails with a non-transient error (at most 10 tries).
+async fn retry<T, F, Fut>(mut call: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, kube::Error>>,
+{
+    let mut delay = Duration::from_millis(20);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match call().await {
+            Err(e) if attempt < 10 && is_transient(&e) => {
+                tracing::debug!("transient API error, retrying in {delay:?}: {e}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            other => return other,
+        }
+    }
+}

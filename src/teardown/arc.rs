@@ -1,0 +1,254 @@
+//! What the teardown knows about ARC's runtime objects (0.14.x and HEAD):
+//! finalizer names, the AutoscalingRunnerSet's cleanup annotations, and the
+//! objects the controller creates. Facts: shared/docs/arc-teardown.md §1-§5.
+
+use super::live::Live;
+use serde_json::Value;
+
+/// API group of ARC's custom resources.
+pub const GROUP: &str = "actions.github.com";
+/// Version of ARC's custom resources.
+pub const VERSION: &str = "v1alpha1";
+/// Kind of the runner scale set object the chart renders.
+pub const ARS_KIND: &str = "AutoscalingRunnerSet";
+/// Kind of the listener the controller creates in its own namespace.
+pub const LISTENER_KIND: &str = "AutoscalingListener";
+/// Kind of the runner set the controller creates per ARS.
+pub const ERS_KIND: &str = "EphemeralRunnerSet";
+/// Kind of one runner.
+pub const ER_KIND: &str = "EphemeralRunner";
+
+/// The ARS controller's own finalizer.
+pub const ARS_FINALIZER: &str = "autoscalingrunnerset.actions.github.com/finalizer";
+/// The chart's finalizer on its RBAC, ServiceAccounts and Secret.
+pub const CLEANUP_PROTECTION: &str = "actions.github.com/cleanup-protection";
+/// The listener controller's finalizer.
+pub const LISTENER_FINALIZER: &str = "autoscalinglistener.actions.github.com/finalizer";
+/// The ER controller's finalizer (also the ERS finalizer up to 0.14.x).
+pub const ER_FINALIZER: &str = "ephemeralrunner.actions.github.com/finalizer";
+/// The ER finalizer that holds until the runner is removed from GitHub.
+pub const ER_REGISTRATION_FINALIZER: &str =
+    "ephemeralrunner.actions.github.com/runner-registration-finalizer";
+/// The ERS finalizer at HEAD (unreleased).
+pub const ERS_FINALIZER_HEAD: &str = "ephemeralrunnerset.actions.github.com/finalizer";
+/// ARS annotation holding the GitHub scale set id (no prefix).
+pub const SCALE_SET_ID_ANNOTATION: &str = "runner-scale-set-id";
+/// Label selecting the controller Deployment.
+pub const CONTROLLER_SELECTOR: &str = "app.kubernetes.io/part-of=gha-rs-controller";
+/// Labels ARC puts on the listener Role/RoleBinding in the runner namespace.
+pub const LISTENER_NAME_LABEL: &str = "auto-scaling-listener-name";
+/// See [`LISTENER_NAME_LABEL`].
+pub const LISTENER_NAMESPACE_LABEL: &str = "auto-scaling-listener-namespace";
+
+/// The ARS cleanup annotations in the controller's stripping order, with the
+/// kind of object each one names. `cleanup-manager-role-binding` has no `-name` suffix.
+pub const CLEANUP_ANNOTATIONS: &[(&str, &str, &str)] = &[
+    (
+        "actions.github.com/cleanup-kubernetes-mode-role-binding-name",
+        "rbac.authorization.k8s.io",
+        "RoleBinding",
+    ),
+    (
+        "actions.github.com/cleanup-kubernetes-mode-role-name",
+        "rbac.authorization.k8s.io",
+        "Role",
+    ),
+    (
+        "actions.github.com/cleanup-kubernetes-mode-service-account-name",
+        "",
+        "ServiceAccount",
+    ),
+    (
+        "actions.github.com/cleanup-no-permission-service-account-name",
+        "",
+        "ServiceAccount",
+    ),
+    (
+        "actions.github.com/cleanup-github-secret-name",
+        "",
+        "Secret",
+    ),
+    (
+        "actions.github.com/cleanup-manager-role-binding",
+        "rbac.authorization.k8s.io",
+        "RoleBinding",
+    ),
+    (
+        "actions.github.com/cleanup-manager-role-name",
+        "rbac.authorization.k8s.io",
+        "Role",
+    ),
+];
+
+/// Annotation naming the manager RoleBinding.
+pub const MANAGER_ROLE_BINDING_ANNOTATION: &str = "actions.github.com/cleanup-manager-role-binding";
+/// Annotation naming the manager Role.
+pub const MANAGER_ROLE_ANNOTATION: &str = "actions.github.com/cleanup-manager-role-name";
+
+/// A chart object named by a cleanup annotation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dependent {
+    /// API group (empty for core).
+    pub group: &'static str,
+    /// Kind.
+    pub kind: &'static str,
+    /// Name, read from the annotation.
+    pub name: String,
+}
+
+/// What one AutoscalingRunnerSet says about its dependents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunnerSetRefs {
+    /// ARS name.
+    pub name: String,
+    /// ARS (and runner) namespace.
+    pub namespace: String,
+    /// Objects named by cleanup annotations, in the controller's stripping order.
+    pub dependents: Vec<Dependent>,
+    /// Manager RoleBinding name, if annotated.
+    pub manager_role_binding: Option<String>,
+    /// Manager Role name, if annotated.
+    pub manager_role: Option<String>,
+    /// `spec.githubConfigSecret`.
+    pub github_config_secret: Option<String>,
+    /// `spec.githubConfigUrl`.
+    pub github_config_url: Option<String>,
+    /// The scale set id the controller registered on GitHub, if any.
+    pub scale_set_id: Option<String>,
+}
+
+impl RunnerSetRefs {
+    /// Read the references from an ARS object (from the manifest or live).
+    pub fn from_ars(value: &Value, default_namespace: &str) -> Self {
+        let annotations = value.pointer("/metadata/annotations");
+        let ann = |key: &str| {
+            annotations
+                .and_then(|a| a.get(key))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let dependents = CLEANUP_ANNOTATIONS
+            .iter()
+            .filter_map(|(key, group, kind)| ann(key).map(|name| Dependent { group, kind, name }))
+            .collect();
+        Self {
+            name: value
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            namespace: value
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or(default_namespace)
+                .to_string(),
+            dependents,
+            manager_role_binding: ann(MANAGER_ROLE_BINDING_ANNOTATION),
+            manager_role: ann(MANAGER_ROLE_ANNOTATION),
+            github_config_secret: value
+                .pointer("/spec/githubConfigSecret")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            github_config_url: value
+                .pointer("/spec/githubConfigUrl")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            scale_set_id: ann(SCALE_SET_ID_ANNOTATION),
+        }
+    }
+}
+
+/// Whether `live` is the AutoscalingListener of the ARS `name` in `namespace`.
+pub fn is_listener_of(live: &Live, name: &str, namespace: &str) -> bool {
+    live.str_at("/spec/autoscalingRunnerSetName") == Some(name)
+        && live.str_at("/spec/autoscalingRunnerSetNamespace") == Some(namespace)
+}
+
+/// A runner's phase (`status.phase`), `Pending` when unset.
+pub fn runner_phase(live: &Live) -> &str {
+    live.str_at("/status/phase")
+        .filter(|p| !p.is_empty())
+        .unwrap_or("Pending")
+}
+
+/// Whether a runner is running a job (`status.jobRequestId` non-zero or `status.jobId` set).
+pub fn runner_is_busy(live: &Live) -> bool {
+    let request = live
+        .value
+        .pointer("/status/jobRequestId")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let job = live.str_at("/status/jobId").unwrap_or_default();
+    runner_phase(live) == "Running" && (request != 0 || !job.is_empty())
+}
+
+/// Who removes a finalizer, for diagnosis.
+pub fn finalizer_owner(finalizer: &str, kind: &str) -> &'static str {
+    match finalizer {
+        ARS_FINALIZER => "ARC controller (AutoscalingRunnerSet reconciler)",
+        CLEANUP_PROTECTION => "ARC controller, while it finalizes the AutoscalingRunnerSet",
+        LISTENER_FINALIZER => "ARC controller (AutoscalingListener reconciler)",
+        ER_FINALIZER if kind == ERS_KIND => "ARC controller (EphemeralRunnerSet reconciler)",
+        ER_FINALIZER => "ARC controller (EphemeralRunner reconciler)",
+        ER_REGISTRATION_FINALIZER => "ARC controller, after the runner is removed from GitHub",
+        ERS_FINALIZER_HEAD => "ARC controller (EphemeralRunnerSet reconciler)",
+        "foregroundDeletion" | "orphan" => "Kubernetes garbage collector",
+        _ => "an unknown controller",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::ObjectId;
+    use serde_json::json;
+
+    #[test]
+    fn reads_names_from_annotations_in_controller_order() {
+        let ars = json!({"metadata": {"name": "set", "annotations": {
+            "actions.github.com/cleanup-manager-role-name": "m-role",
+            "actions.github.com/cleanup-manager-role-binding": "m-rb",
+            "actions.github.com/cleanup-github-secret-name": "gh",
+            "actions.github.com/cleanup-kubernetes-mode-role-binding-name": "k-rb",
+            "runner-scale-set-id": "12"}},
+            "spec": {"githubConfigSecret": "gh", "githubConfigUrl": "https://github.com/o"}});
+        let refs = RunnerSetRefs::from_ars(&ars, "arc-runners");
+        let names: Vec<_> = refs
+            .dependents
+            .iter()
+            .map(|d| (d.kind, d.name.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("RoleBinding", "k-rb"),
+                ("Secret", "gh"),
+                ("RoleBinding", "m-rb"),
+                ("Role", "m-role")
+            ]
+        );
+        assert_eq!(refs.namespace, "arc-runners");
+        assert_eq!(refs.manager_role_binding.as_deref(), Some("m-rb"));
+        assert_eq!(refs.scale_set_id.as_deref(), Some("12"));
+    }
+
+    #[test]
+    fn busy_means_running_with_a_job() {
+        let id = ObjectId {
+            group: GROUP.into(),
+            version: VERSION.into(),
+            kind: ER_KIND.into(),
+            namespace: None,
+            name: "r".into(),
+        };
+        let busy = Live::new(
+            id.clone(),
+            json!({"status": {"phase": "Running", "jobRequestId": 5}}),
+        );
+        let idle = Live::new(id.clone(), json!({"status": {"phase": "Running"}}));
+        let pending = Live::new(id, json!({}));
+        assert!(runner_is_busy(&busy));
+        assert!(!runner_is_busy(&idle));
+        assert_eq!(runner_phase(&pending), "Pending");
+    }
+}

@@ -1,0 +1,1011 @@
+//! The wave executor: read the live state, run preflight, delete wave by wave
+//! with UID preconditions, wait with watches, run the finalizer ladder when
+//! asked, and diagnose what does not finish.
+
+use super::arc::{self, RunnerSetRefs};
+use super::diagnosis::diagnose;
+use super::ladder::{self, Action, Step};
+use super::live::Live;
+use super::preflight::{self, Controller, Facts, LadderKind, RunnerSetFacts, assess};
+use crate::kube::{Cascade, Cluster, Deleted, KubeError, Patched, WatchItem};
+use crate::manifest::{Object, ObjectId};
+use crate::ui::{Event, Reporter};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+/// Annotation Helm sets to the owning release's name.
+pub const RELEASE_NAME_ANNOTATION: &str = "meta.helm.sh/release-name";
+/// Annotation Helm sets to the owning release's namespace.
+pub const RELEASE_NAMESPACE_ANNOTATION: &str = "meta.helm.sh/release-namespace";
+/// Annotation that makes Helm keep an object on uninstall (any value).
+pub const RESOURCE_POLICY_ANNOTATION: &str = "helm.sh/resource-policy";
+
+/// How to run a teardown.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Release name.
+    pub release: String,
+    /// Release namespace.
+    pub namespace: String,
+    /// Per-wave timeout.
+    pub timeout: Duration,
+    /// Show every step, write nothing.
+    pub dry_run: bool,
+    /// Run the finalizer ladder when the plan would wedge.
+    pub force_finalizers: bool,
+    /// `propagationPolicy` of our DELETEs.
+    pub cascade: Cascade,
+    /// The command line to suggest for a rerun.
+    pub rerun: String,
+    /// `pre-delete` hooks of the release.
+    pub pre_delete_hooks: Vec<String>,
+    /// The user passed `--no-hooks`.
+    pub no_hooks: bool,
+}
+
+/// How a teardown ended (before `helm uninstall`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every wave finished.
+    Success,
+    /// Preflight refused; nothing was deleted.
+    Refused,
+    /// A wave ran out of time; objects are left.
+    TimedOut,
+    /// Dry run: nothing was written.
+    DryRun,
+}
+
+/// What a teardown did.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// DELETEs that took effect.
+    pub deleted: usize,
+    /// Why it was refused or timed out (the diagnosis cause).
+    pub cause: Option<String>,
+}
+
+/// Errors of the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum TeardownError {
+    /// A Kubernetes call failed.
+    #[error(transparent)]
+    Kube(#[from] KubeError),
+}
+
+/// Whether a live object belongs to `release` in `namespace` by Helm's annotations.
+pub fn owned_by(live: &Live, release: &str, namespace: &str) -> bool {
+    live.annotation(RELEASE_NAME_ANNOTATION) == Some(release)
+        && live.annotation(RELEASE_NAMESPACE_ANNOTATION) == Some(namespace)
+}
+
+/// Whether Helm keeps this manifest object on uninstall (`helm.sh/resource-policy`, any value).
+pub fn kept_by_policy(object: &Object) -> bool {
+    object.annotation(RESOURCE_POLICY_ANNOTATION).is_some()
+}
+
+fn is_ars(id: &ObjectId) -> bool {
+    id.group == arc::GROUP && id.kind == arc::ARS_KIND
+}
+
+type Key = (String, Option<String>, String);
+
+fn key(id: &ObjectId) -> Key {
+    (id.kind.clone(), id.namespace.clone(), id.name.clone())
+}
+
+/// The teardown engine over a cluster and a reporter.
+pub struct Engine<'a> {
+    cluster: &'a Cluster,
+    ui: &'a dyn Reporter,
+    opts: &'a Options,
+    deleted: usize,
+}
+
+impl<'a> Engine<'a> {
+    /// Build an engine.
+    pub fn new(cluster: &'a Cluster, ui: &'a dyn Reporter, opts: &'a Options) -> Self {
+        Self {
+            cluster,
+            ui,
+            opts,
+            deleted: 0,
+        }
+    }
+
+    /// Run the teardown of `waves` (manifest objects, wave 0 first).
+    pub async fn run(&mut self, waves: &[Vec<Object>]) -> Result<Report, TeardownError> {
+        let objects: Vec<&Object> = waves.iter().flatten().collect();
+        let live = self.read_live(&objects).await?;
+        let facts = self.gather(&objects, &live).await?;
+        let assessment = assess(&facts);
+        self.report_checks(&facts, &assessment);
+        if let Some(blocker) = assessment.blockers.first() {
+            self.ui.emit(&Event::Refused {
+                cause: "blocked".into(),
+                message: blocker.clone(),
+            });
+            return Ok(self.report(Outcome::Refused, Some("blocked".into())));
+        }
+        let ladder_kind = assessment.ladder();
+        if let Some(wedge) = assessment.wedges.first()
+            && !self.opts.force_finalizers
+        {
+            let message = preflight::refusal_paragraph(wedge, &self.opts.rerun);
+            self.ui.emit(&Event::Refused {
+                cause: wedge.name().into(),
+                message,
+            });
+            return Ok(self.report(Outcome::Refused, Some(wedge.name().into())));
+        }
+
+        for (index, wave) in waves.iter().enumerate() {
+            let targets = self.wave_targets(wave, &live);
+            let names: Vec<String> = targets.iter().map(|(_, l)| l.id.to_string()).collect();
+            if names.is_empty() {
+                continue;
+            }
+            self.ui.emit(&Event::WaveStart {
+                wave: index,
+                objects: names,
+            });
+            let started = Instant::now();
+            let pending = self.delete_wave(index, &targets).await?;
+            let has_ars = targets.iter().any(|(o, _)| is_ars(&o.id));
+            if has_ars
+                && self.opts.force_finalizers
+                && let Some(kind) = ladder_kind
+            {
+                self.run_ladders(kind, &objects, &live).await?;
+            }
+            if self.opts.dry_run {
+                continue;
+            }
+            let sets: Vec<RunnerSetRefs> = targets
+                .iter()
+                .filter(|(o, _)| is_ars(&o.id))
+                .map(|(_, l)| RunnerSetRefs::from_ars(&l.value, &self.opts.namespace))
+                .collect();
+            match self.wait_wave(index, pending, &sets, has_ars).await? {
+                Waited::Done => {
+                    self.ui.emit(&Event::WaveDone {
+                        wave: index,
+                        seconds: started.elapsed().as_secs_f64(),
+                    });
+                }
+                Waited::TimedOut(left) => {
+                    self.ui.emit(&Event::WaveTimedOut {
+                        wave: index,
+                        timeout: super::duration::format_duration(self.opts.timeout),
+                    });
+                    let fresh = self.read_live(&objects).await?;
+                    let facts = self.gather(&objects, &fresh).await?;
+                    let still: Vec<Live> =
+                        left.iter().filter_map(|l| fresh_of(&fresh, l)).collect();
+                    let diagnosis = diagnose(&still, &facts, &self.opts.rerun);
+                    let cause = diagnosis.cause.clone();
+                    self.ui.emit(&Event::Diagnosis { diagnosis });
+                    return Ok(self.report(Outcome::TimedOut, Some(cause)));
+                }
+            }
+        }
+        let outcome = if self.opts.dry_run {
+            Outcome::DryRun
+        } else {
+            Outcome::Success
+        };
+        Ok(self.report(outcome, None))
+    }
+
+    fn report(&self, outcome: Outcome, cause: Option<String>) -> Report {
+        Report {
+            outcome,
+            deleted: self.deleted,
+            cause,
+        }
+    }
+
+    /// GET every manifest object; `None` for absent ones. Keyed by manifest identity.
+    async fn read_live(
+        &self,
+        objects: &[&Object],
+    ) -> Result<HashMap<ObjectId, Option<Live>>, TeardownError> {
+        let reads = futures::stream::iter(objects.iter().map(|o| async move {
+            let result = match self.cluster.get(&o.id).await {
+                Err(KubeError::UnknownKind(_)) => Ok(None),
+                other => other,
+            };
+            (o.id.clone(), result)
+        }))
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+        let mut map = HashMap::new();
+        for (id, result) in reads {
+            map.insert(id, result?);
+        }
+        Ok(map)
+    }
+
+    /// Read everything preflight and diagnosis need.
+    async fn gather(
+        &self,
+        objects: &[&Object],
+        live: &HashMap<ObjectId, Option<Live>>,
+    ) -> Result<Facts, TeardownError> {
+        let mut facts = Facts {
+            pre_delete_hooks: self.opts.pre_delete_hooks.clone(),
+            no_hooks: self.opts.no_hooks,
+            ..Facts::default()
+        };
+        for object in objects {
+            let Some(Some(l)) = live.get(&object.id) else {
+                continue;
+            };
+            if !owned_by(l, &self.opts.release, &self.opts.namespace) {
+                facts.not_owned.push(object.id.clone());
+            } else if l.is_terminating() {
+                facts.terminating.push(l.clone());
+            }
+        }
+        let ars_objects: Vec<&&Object> = objects.iter().filter(|o| is_ars(&o.id)).collect();
+        if ars_objects.is_empty() {
+            return Ok(facts);
+        }
+        facts.controllers = self
+            .list_or_empty(
+                "apps",
+                "v1",
+                "Deployment",
+                None,
+                Some(arc::CONTROLLER_SELECTOR),
+            )
+            .await?
+            .iter()
+            .map(|d| Controller {
+                name: format!(
+                    "{}/{}",
+                    d.id.namespace.as_deref().unwrap_or_default(),
+                    d.id.name
+                ),
+                available: d
+                    .value
+                    .pointer("/status/availableReplicas")
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(0)
+                    > 0,
+            })
+            .collect();
+        let listeners = self
+            .list_or_empty(arc::GROUP, arc::VERSION, arc::LISTENER_KIND, None, None)
+            .await?;
+        for object in ars_objects {
+            let ars = live.get(&object.id).cloned().flatten();
+            let refs = RunnerSetRefs::from_ars(
+                ars.as_ref().map_or(&object.value, |l| &l.value),
+                &self.opts.namespace,
+            );
+            let mut set = RunnerSetFacts {
+                ars: ars.clone(),
+                ..Default::default()
+            };
+            let ns = refs.namespace.clone();
+            let rbac = "rbac.authorization.k8s.io";
+            set.manager_role = match &refs.manager_role {
+                Some(name) => Some(self.exists(live, rbac, "v1", "Role", &ns, name).await?),
+                None => None,
+            };
+            set.manager_role_binding = match &refs.manager_role_binding {
+                Some(name) => Some(
+                    self.exists(live, rbac, "v1", "RoleBinding", &ns, name)
+                        .await?,
+                ),
+                None => None,
+            };
+            set.github_secret = match &refs.github_config_secret {
+                Some(name) => Some(self.exists(live, "", "v1", "Secret", &ns, name).await?),
+                None => None,
+            };
+            if let Some(ars) = &ars {
+                set.listener = listeners
+                    .iter()
+                    .find(|l| arc::is_listener_of(l, &refs.name, &ns))
+                    .cloned();
+                let runner_sets: Vec<Live> = self
+                    .list_or_empty(arc::GROUP, arc::VERSION, arc::ERS_KIND, Some(&ns), None)
+                    .await?
+                    .into_iter()
+                    .filter(|s| s.owner_uids().contains(&ars.uid()))
+                    .collect();
+                let set_uids: BTreeSet<&str> = runner_sets.iter().map(Live::uid).collect();
+                set.runners = self
+                    .list_or_empty(arc::GROUP, arc::VERSION, arc::ER_KIND, Some(&ns), None)
+                    .await?
+                    .into_iter()
+                    .filter(|r| r.owner_uids().iter().any(|u| set_uids.contains(u)))
+                    .collect();
+                set.runner_sets = runner_sets;
+                if let Some(listener) = &set.listener {
+                    let selector = format!(
+                        "{}={},{}={}",
+                        arc::LISTENER_NAME_LABEL,
+                        listener.id.name,
+                        arc::LISTENER_NAMESPACE_LABEL,
+                        listener.id.namespace.as_deref().unwrap_or_default()
+                    );
+                    for kind in ["RoleBinding", "Role"] {
+                        set.listener_rbac.extend(
+                            self.list_or_empty(rbac, "v1", kind, Some(&ns), Some(&selector))
+                                .await?,
+                        );
+                    }
+                }
+            }
+            set.refs = Some(refs);
+            facts.runner_sets.push(set);
+        }
+        Ok(facts)
+    }
+
+    async fn list_or_empty(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        selector: Option<&str>,
+    ) -> Result<Vec<Live>, TeardownError> {
+        match self
+            .cluster
+            .list(group, version, kind, namespace, selector)
+            .await
+        {
+            Ok(items) => Ok(items),
+            Err(KubeError::UnknownKind(_)) => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether an object exists, from the live map when the manifest has it.
+    async fn exists(
+        &self,
+        live: &HashMap<ObjectId, Option<Live>>,
+        group: &str,
+        version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<bool, TeardownError> {
+        let id = ObjectId {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+            namespace: Some(namespace.into()),
+            name: name.into(),
+        };
+        if let Some(known) = live.get(&id) {
+            return Ok(known.is_some());
+        }
+        Ok(self.cluster.get(&id).await?.is_some())
+    }
+
+    fn report_checks(&self, facts: &Facts, assessment: &preflight::Assessment) {
+        if !facts.runner_sets.is_empty() {
+            let available: Vec<&str> = facts
+                .controllers
+                .iter()
+                .filter(|c| c.available)
+                .map(|c| c.name.as_str())
+                .collect();
+            self.ui.emit(&Event::Check {
+                check: "ARC controller".into(),
+                ok: !available.is_empty(),
+                detail: if available.is_empty() {
+                    format!(
+                        "no available Deployment labelled {}",
+                        arc::CONTROLLER_SELECTOR
+                    )
+                } else {
+                    format!("{} available", available.join(", "))
+                },
+            });
+        }
+        for set in &facts.runner_sets {
+            let Some(refs) = &set.refs else { continue };
+            let present = |v: Option<bool>| match v {
+                Some(true) => "present",
+                Some(false) => "MISSING",
+                None => "not annotated",
+            };
+            let ok = set.manager_role != Some(false) && set.manager_role_binding != Some(false);
+            self.ui.emit(&Event::Check {
+                check: format!("manager RBAC of {}/{}", refs.namespace, refs.name),
+                ok,
+                detail: format!(
+                    "Role {} {}, RoleBinding {} {}",
+                    refs.manager_role.as_deref().unwrap_or("-"),
+                    present(set.manager_role),
+                    refs.manager_role_binding.as_deref().unwrap_or("-"),
+                    present(set.manager_role_binding)
+                ),
+            });
+            self.ui.emit(&Event::Check {
+                check: format!("GitHub config Secret of {}/{}", refs.namespace, refs.name),
+                ok: set.github_secret != Some(false),
+                detail: format!(
+                    "{} {}",
+                    refs.github_config_secret.as_deref().unwrap_or("-"),
+                    present(set.github_secret)
+                ),
+            });
+        }
+        if !assessment.busy.is_empty() {
+            let names: Vec<String> = assessment
+                .busy
+                .iter()
+                .map(|b| match &b.since {
+                    Some(s) => format!("{} (since {s})", b.name),
+                    None => b.name.clone(),
+                })
+                .collect();
+            self.ui.emit(&Event::Check {
+                check: "busy runners".into(),
+                ok: true,
+                detail: format!(
+                    "{} running a job; the teardown waits for them: {}",
+                    names.len(),
+                    names.join(", ")
+                ),
+            });
+        }
+        for t in &assessment.terminating {
+            self.ui.emit(&Event::Check {
+                check: "already terminating".into(),
+                ok: true,
+                detail: t.clone(),
+            });
+        }
+    }
+
+    /// The wave's objects that exist, are owned by the release and not kept.
+    fn wave_targets<'o>(
+        &self,
+        wave: &'o [Object],
+        live: &HashMap<ObjectId, Option<Live>>,
+    ) -> Vec<(&'o Object, Live)> {
+        let mut out = Vec::new();
+        for object in wave {
+            match live.get(&object.id) {
+                Some(Some(l)) if !owned_by(l, &self.opts.release, &self.opts.namespace) => {
+                    self.ui.emit(&Event::Skip {
+                        object: object.id.to_string(),
+                        reason: "not owned by this release".into(),
+                    });
+                }
+                Some(Some(_)) if kept_by_policy(object) => {
+                    self.ui.emit(&Event::Skip {
+                        object: object.id.to_string(),
+                        reason: "kept by helm.sh/resource-policy".into(),
+                    });
+                }
+                Some(Some(l)) => out.push((object, l.clone())),
+                _ => self.ui.emit(&Event::Skip {
+                    object: object.id.to_string(),
+                    reason: "already gone".into(),
+                }),
+            }
+        }
+        out
+    }
+
+    /// DELETE the wave's objects in parallel; returns those still to wait for.
+    async fn delete_wave(
+        &mut self,
+        wave: usize,
+        targets: &[(&Object, Live)],
+    ) -> Result<Vec<Live>, TeardownError> {
+        let cascade = self.opts.cascade;
+        let dry_run = self.opts.dry_run;
+        let cluster = self.cluster;
+        let calls = targets.iter().map(|(_, l)| async move {
+            if l.is_terminating() {
+                return (l, Ok(None));
+            }
+            if dry_run {
+                return (l, Ok(Some(Deleted::Terminating(l.clone()))));
+            }
+            (l, cluster.delete(&l.id, l.uid(), cascade).await.map(Some))
+        });
+        let results = futures::future::join_all(calls).await;
+        let mut pending = Vec::new();
+        for (l, result) in results {
+            let (result, wait_for) = match result? {
+                None => ("already_terminating", Some(l.clone())),
+                Some(_) if dry_run => ("would_delete", None),
+                Some(Deleted::Gone) => {
+                    self.deleted += 1;
+                    ("gone", None)
+                }
+                Some(Deleted::Terminating(now)) => {
+                    self.deleted += 1;
+                    ("terminating", Some(now))
+                }
+                Some(Deleted::NotFound) => ("already_gone", None),
+                Some(Deleted::UidMismatch) => ("uid_changed", None),
+            };
+            self.ui.emit(&Event::Delete {
+                wave,
+                object: l.id.to_string(),
+                result: result.into(),
+            });
+            if result == "gone" || result == "already_gone" || result == "uid_changed" {
+                self.ui.emit(&Event::Gone {
+                    wave,
+                    object: l.id.to_string(),
+                });
+            }
+            pending.extend(wait_for);
+        }
+        Ok(pending)
+    }
+
+    /// Run the ladder for every runner set of the release.
+    async fn run_ladders(
+        &mut self,
+        kind: LadderKind,
+        objects: &[&Object],
+        _live: &HashMap<ObjectId, Option<Live>>,
+    ) -> Result<(), TeardownError> {
+        let live = self.read_live(objects).await?;
+        let facts = self.gather(objects, &live).await?;
+        let chart: Vec<Live> = chart_objects_in_order(
+            &facts,
+            objects,
+            &live,
+            &self.opts.release,
+            &self.opts.namespace,
+        );
+        for set in &facts.runner_sets {
+            if set.ars.is_none() {
+                continue;
+            }
+            let leak = ladder::leak(set, kind);
+            let steps = ladder::plan(kind, set, &chart);
+            for step in &steps {
+                self.run_step(step).await?;
+            }
+            if leak.scale_set_id.is_some() || !leak.runners.is_empty() {
+                self.ui.emit(&Event::Leak { leak });
+            }
+        }
+        Ok(())
+    }
+
+    async fn run_step(&mut self, step: &Step) -> Result<(), TeardownError> {
+        let dry_run = self.opts.dry_run;
+        let emit = |action: &str, patch: Option<serde_json::Value>| Event::Ladder {
+            rung: step.rung.to_string(),
+            object: step.object.to_string(),
+            action: action.to_string(),
+            patch,
+            dry_run,
+        };
+        for _attempt in 0..8 {
+            let Some(mut current) = self.cluster.get(&step.object).await? else {
+                return Ok(());
+            };
+            let wants_delete = matches!(
+                step.action,
+                Action::Delete | Action::Strip { delete: true, .. }
+            );
+            if wants_delete && !current.is_terminating() {
+                self.ui.emit(&emit("delete", None));
+                if !dry_run {
+                    match self
+                        .cluster
+                        .delete(&current.id, current.uid(), self.opts.cascade)
+                        .await?
+                    {
+                        Deleted::Terminating(now) => current = now,
+                        _ => return Ok(()),
+                    }
+                }
+            }
+            let patch = match &step.action {
+                Action::Delete => return Ok(()),
+                Action::Strip { finalizers, .. } => ladder::strip_patch(&current, finalizers),
+                Action::RemoveAnnotation { key } => ladder::remove_annotation_patch(&current, key),
+            };
+            let Some(patch) = patch else {
+                self.ui.emit(&emit("nothing_to_remove", None));
+                return Ok(());
+            };
+            self.ui.emit(&emit("patch", Some(patch.clone())));
+            if dry_run {
+                return Ok(());
+            }
+            match self.cluster.json_patch(&step.object, &patch).await? {
+                Patched::Applied(_) | Patched::NotFound => return Ok(()),
+                Patched::Conflict => continue,
+            }
+        }
+        self.ui.emit(&emit("gave_up_after_conflicts", None));
+        Ok(())
+    }
+
+    /// Wait until every pending object is gone (UID-aware) or the timeout passes.
+    async fn wait_wave(
+        &self,
+        wave: usize,
+        pending: Vec<Live>,
+        sets: &[RunnerSetRefs],
+        with_progress: bool,
+    ) -> Result<Waited, TeardownError> {
+        let mut pending: HashMap<Key, Live> =
+            pending.into_iter().map(|l| (key(&l.id), l)).collect();
+        if pending.is_empty() {
+            return Ok(Waited::Done);
+        }
+        let mut groups: BTreeMap<(String, String, String, Option<String>), Vec<String>> =
+            BTreeMap::new();
+        for l in pending.values() {
+            groups
+                .entry((
+                    l.id.group.clone(),
+                    l.id.version.clone(),
+                    l.id.kind.clone(),
+                    l.id.namespace.clone(),
+                ))
+                .or_default()
+                .push(l.id.name.clone());
+        }
+        let mut streams: Vec<BoxStream<'static, (Source, WatchItem)>> = Vec::new();
+        for ((group, version, kind, ns), names) in &groups {
+            let name = if names.len() == 1 {
+                names.first().map(String::as_str)
+            } else {
+                None
+            };
+            let s = self
+                .cluster
+                .watch(group, version, kind, ns.as_deref(), name)
+                .await?;
+            let tag = (kind.clone(), ns.clone());
+            streams.push(
+                s.map(move |item| (Source::Target(tag.clone()), item))
+                    .boxed(),
+            );
+        }
+        if with_progress && !sets.is_empty() {
+            let ns = sets.first().map(|s| s.namespace.clone());
+            for (kind, namespace, source) in [
+                (arc::LISTENER_KIND, None, Source::Listener),
+                (arc::ERS_KIND, ns.clone(), Source::RunnerSets),
+                (arc::ER_KIND, ns, Source::Runners),
+            ] {
+                match self
+                    .cluster
+                    .watch(arc::GROUP, arc::VERSION, kind, namespace.as_deref(), None)
+                    .await
+                {
+                    Ok(s) => streams.push(s.map(move |item| (source.clone(), item)).boxed()),
+                    Err(KubeError::UnknownKind(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        let mut merged = futures::stream::select_all(streams);
+        let deadline = tokio::time::Instant::now() + self.opts.timeout;
+        let mut progress = ProgressCache::default();
+        let mut last_progress = String::new();
+        while !pending.is_empty() {
+            let next = tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => None,
+                item = merged.next() => item,
+            };
+            let Some((source, item)) = next else {
+                return Ok(Waited::TimedOut(pending.into_values().collect()));
+            };
+            match source {
+                Source::Target((kind, ns)) => {
+                    for gone in track(&mut pending, &kind, &ns, item) {
+                        self.ui.emit(&Event::Gone {
+                            wave,
+                            object: gone.id.to_string(),
+                        });
+                    }
+                }
+                other => progress.apply(other, item),
+            }
+            if with_progress {
+                let event = progress.event(wave, &pending, sets);
+                let text = serde_json::to_string(&event).unwrap_or_default();
+                if text != last_progress && !pending.is_empty() {
+                    self.ui.emit(&event);
+                    last_progress = text;
+                }
+            }
+        }
+        Ok(Waited::Done)
+    }
+}
+
+/// The release's chart objects carrying `cleanup-protection`, in the
+/// controller's stripping order (named by cleanup annotations first).
+fn chart_objects_in_order(
+    facts: &Facts,
+    objects: &[&Object],
+    live: &HashMap<ObjectId, Option<Live>>,
+    release: &str,
+    namespace: &str,
+) -> Vec<Live> {
+    let protected: Vec<&Live> = objects
+        .iter()
+        .filter_map(|o| live.get(&o.id).and_then(Option::as_ref))
+        .filter(|l| owned_by(l, release, namespace))
+        .filter(|l| l.finalizers().iter().any(|f| f == arc::CLEANUP_PROTECTION))
+        .collect();
+    let mut ordered: Vec<Live> = Vec::new();
+    for set in &facts.runner_sets {
+        let Some(refs) = &set.refs else { continue };
+        for dep in &refs.dependents {
+            if let Some(l) = protected.iter().find(|l| {
+                l.id.kind == dep.kind
+                    && l.id.name == dep.name
+                    && l.id.namespace.as_deref() == Some(refs.namespace.as_str())
+            }) && !ordered.iter().any(|o| o.id == l.id)
+            {
+                ordered.push((*l).clone());
+            }
+        }
+    }
+    for l in protected {
+        if !ordered.iter().any(|o| o.id == l.id) {
+            ordered.push(l.clone());
+        }
+    }
+    ordered
+}
+
+fn fresh_of(fresh: &HashMap<ObjectId, Option<Live>>, old: &Live) -> Option<Live> {
+    fresh
+        .values()
+        .flatten()
+        .find(|l| key(&l.id) == key(&old.id) && l.uid() == old.uid())
+        .cloned()
+}
+
+/// How a wait ended.
+enum Waited {
+    Done,
+    TimedOut(Vec<Live>),
+}
+
+/// Which watch an item came from.
+#[derive(Clone, Debug)]
+enum Source {
+    Target((String, Option<String>)),
+    Listener,
+    RunnerSets,
+    Runners,
+}
+
+/// Apply a watch item to the pending set; returns the objects that are gone.
+fn track(
+    pending: &mut HashMap<Key, Live>,
+    kind: &str,
+    ns: &Option<String>,
+    item: WatchItem,
+) -> Vec<Live> {
+    let mut gone = Vec::new();
+    let in_group = |k: &Key| k.0 == kind && &k.1 == ns;
+    match item {
+        WatchItem::Restart(list) => {
+            let keys: Vec<Key> = pending.keys().filter(|k| in_group(k)).cloned().collect();
+            for k in keys {
+                let still = list.iter().find(|l| key(&l.id) == k);
+                let uid = pending
+                    .get(&k)
+                    .map(|p| p.uid().to_string())
+                    .unwrap_or_default();
+                match still {
+                    Some(l) if l.uid() == uid => {
+                        pending.insert(k, l.clone());
+                    }
+                    _ => gone.extend(pending.remove(&k)),
+                }
+            }
+        }
+        WatchItem::Apply(l) => {
+            let k = key(&l.id);
+            if let Some(p) = pending.get(&k) {
+                if p.uid() == l.uid() {
+                    pending.insert(k, l);
+                } else {
+                    gone.extend(pending.remove(&k));
+                }
+            }
+        }
+        WatchItem::Delete(l) => {
+            let k = key(&l.id);
+            if pending.get(&k).is_some_and(|p| p.uid() == l.uid()) {
+                gone.extend(pending.remove(&k));
+            }
+        }
+    }
+    gone
+}
+
+/// What the controller's objects look like now.
+#[derive(Default)]
+struct ProgressCache {
+    listeners: HashMap<String, Live>,
+    runner_sets: HashMap<String, Live>,
+    runners: HashMap<String, Live>,
+}
+
+impl ProgressCache {
+    fn apply(&mut self, source: Source, item: WatchItem) {
+        let map = match source {
+            Source::Listener => &mut self.listeners,
+            Source::RunnerSets => &mut self.runner_sets,
+            Source::Runners => &mut self.runners,
+            Source::Target(_) => return,
+        };
+        match item {
+            WatchItem::Restart(list) => {
+                *map = list.into_iter().map(|l| (l.uid().to_string(), l)).collect();
+            }
+            WatchItem::Apply(l) => {
+                map.insert(l.uid().to_string(), l);
+            }
+            WatchItem::Delete(l) => {
+                map.remove(l.uid());
+            }
+        }
+    }
+
+    fn event(&self, wave: usize, pending: &HashMap<Key, Live>, sets: &[RunnerSetRefs]) -> Event {
+        let ars_uids: BTreeSet<&str> = pending
+            .values()
+            .filter(|l| l.id.kind == arc::ARS_KIND)
+            .map(Live::uid)
+            .collect();
+        let listener = self
+            .listeners
+            .values()
+            .find(|l| {
+                sets.iter()
+                    .any(|s| arc::is_listener_of(l, &s.name, &s.namespace))
+            })
+            .map(|l| l.id.to_string());
+        let set_uids: BTreeSet<&str> = self
+            .runner_sets
+            .values()
+            .filter(|s| s.owner_uids().iter().any(|u| ars_uids.contains(u)))
+            .map(Live::uid)
+            .collect();
+        let mut runners: BTreeMap<String, usize> = BTreeMap::new();
+        let mut busy = Vec::new();
+        for r in self
+            .runners
+            .values()
+            .filter(|r| r.owner_uids().iter().any(|u| set_uids.contains(u)))
+        {
+            *runners.entry(arc::runner_phase(r).to_string()).or_default() += 1;
+            if arc::runner_is_busy(r) {
+                busy.push(r.id.name.clone());
+            }
+        }
+        busy.sort();
+        let mut finalizers_left: Vec<String> =
+            pending.values().flat_map(Live::finalizers).collect();
+        finalizers_left.sort();
+        finalizers_left.dedup();
+        Event::Progress {
+            wave,
+            waiting_for: pending.len(),
+            listener,
+            runner_sets: set_uids.len(),
+            runners,
+            busy,
+            finalizers_left,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn live(name: &str, uid: &str) -> Live {
+        Live::new(
+            ObjectId {
+                group: String::new(),
+                version: "v1".into(),
+                kind: "Secret".into(),
+                namespace: Some("ns".into()),
+                name: name.into(),
+            },
+            json!({"metadata": {"name": name, "namespace": "ns", "uid": uid}}),
+        )
+    }
+
+    fn pending(items: &[Live]) -> HashMap<Key, Live> {
+        items.iter().map(|l| (key(&l.id), l.clone())).collect()
+    }
+
+    #[test]
+    fn delete_event_with_the_same_uid_is_gone() {
+        let mut p = pending(&[live("a", "1"), live("b", "2")]);
+        let gone = track(
+            &mut p,
+            "Secret",
+            &Some("ns".into()),
+            WatchItem::Delete(live("a", "1")),
+        );
+        assert_eq!(gone.len(), 1);
+        assert_eq!(p.len(), 1);
+    }
+
+    #[test]
+    fn delete_of_an_older_incarnation_is_ignored_and_a_new_uid_means_gone() {
+        let mut p = pending(&[live("a", "1")]);
+        assert!(
+            track(
+                &mut p,
+                "Secret",
+                &Some("ns".into()),
+                WatchItem::Delete(live("a", "0"))
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            track(
+                &mut p,
+                "Secret",
+                &Some("ns".into()),
+                WatchItem::Apply(live("a", "9"))
+            )
+            .len(),
+            1
+        );
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn restart_without_the_object_means_gone() {
+        let mut p = pending(&[live("a", "1"), live("b", "2")]);
+        let gone = track(
+            &mut p,
+            "Secret",
+            &Some("ns".into()),
+            WatchItem::Restart(vec![live("b", "2")]),
+        );
+        assert_eq!(gone[0].id.name, "a");
+        assert!(p.contains_key(&key(&live("b", "2").id)));
+        // Other groups are untouched by a restart.
+        let gone = track(
+            &mut p,
+            "Role",
+            &Some("ns".into()),
+            WatchItem::Restart(vec![]),
+        );
+        assert!(gone.is_empty());
+    }
+
+    #[test]
+    fn ownership_needs_both_annotations() {
+        let mut l = live("a", "1");
+        l.value["metadata"]["annotations"] =
+            json!({RELEASE_NAME_ANNOTATION: "rel", RELEASE_NAMESPACE_ANNOTATION: "ns"});
+        assert!(owned_by(&l, "rel", "ns"));
+        assert!(!owned_by(&l, "rel", "other"));
+        assert!(!owned_by(&live("a", "1"), "rel", "ns"));
+    }
+}

@@ -1,0 +1,341 @@
+//! The `--force-finalizers` ladders (arc-teardown.md §9 item 5), as pure
+//! plans, and the JSON patches they apply. Every patch starts with a `test`
+//! of the object's current resourceVersion and removes only the named
+//! finalizers, so a patch built from a stale read fails instead of clobbering
+//! someone else's change.
+
+use super::arc;
+use super::live::Live;
+use super::preflight::{LadderKind, RunnerSetFacts};
+use crate::manifest::ObjectId;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// What one ladder step does to one object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Remove these finalizers (those present); DELETE first when `delete` and not yet deleting.
+    Strip {
+        /// Finalizer names to remove.
+        finalizers: Vec<String>,
+        /// Whether to DELETE the object first.
+        delete: bool,
+    },
+    /// DELETE the object (it has no finalizers of its own).
+    Delete,
+    /// Remove one annotation.
+    RemoveAnnotation {
+        /// The annotation key.
+        key: String,
+    },
+}
+
+/// One step of a ladder.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// Short label of the rung, for example `EphemeralRunners`.
+    pub rung: &'static str,
+    /// The object.
+    pub object: ObjectId,
+    /// What to do.
+    pub action: Action,
+}
+
+fn strip(rung: &'static str, live: &Live, names: &[&str], delete: bool) -> Step {
+    Step {
+        rung,
+        object: live.id.clone(),
+        action: Action::Strip {
+            finalizers: names.iter().map(|s| s.to_string()).collect(),
+            delete,
+        },
+    }
+}
+
+/// The steps of `kind` for one runner set, in order. `chart_objects` are the
+/// release's own objects (already filtered to ones the release owns), in the
+/// controller's stripping order.
+pub fn plan(kind: LadderKind, set: &RunnerSetFacts, chart_objects: &[Live]) -> Vec<Step> {
+    let mut steps = Vec::new();
+    match kind {
+        LadderKind::Credentials => {
+            if let Some(ars) = &set.ars
+                && ars.annotation(arc::SCALE_SET_ID_ANNOTATION).is_some()
+            {
+                steps.push(Step {
+                    rung: "AutoscalingRunnerSet scale set id",
+                    object: ars.id.clone(),
+                    action: Action::RemoveAnnotation {
+                        key: arc::SCALE_SET_ID_ANNOTATION.to_string(),
+                    },
+                });
+            }
+            for runner in &set.runners {
+                steps.push(strip(
+                    "EphemeralRunners",
+                    runner,
+                    &[arc::ER_REGISTRATION_FINALIZER],
+                    true,
+                ));
+            }
+        }
+        LadderKind::BottomUp => {
+            for runner in &set.runners {
+                steps.push(strip(
+                    "EphemeralRunners",
+                    runner,
+                    &[arc::ER_REGISTRATION_FINALIZER, arc::ER_FINALIZER],
+                    true,
+                ));
+            }
+            for runner_set in &set.runner_sets {
+                steps.push(strip(
+                    "EphemeralRunnerSets",
+                    runner_set,
+                    &[arc::ER_FINALIZER, arc::ERS_FINALIZER_HEAD],
+                    true,
+                ));
+            }
+            if let Some(listener) = &set.listener {
+                steps.push(strip(
+                    "AutoscalingListener",
+                    listener,
+                    &[arc::LISTENER_FINALIZER],
+                    true,
+                ));
+            }
+            for rbac in &set.listener_rbac {
+                steps.push(Step {
+                    rung: "AutoscalingListener",
+                    object: rbac.id.clone(),
+                    action: Action::Delete,
+                });
+            }
+            if let Some(ars) = &set.ars {
+                steps.push(strip(
+                    "AutoscalingRunnerSet",
+                    ars,
+                    &[arc::ARS_FINALIZER],
+                    false,
+                ));
+            }
+            for object in chart_objects {
+                steps.push(strip(
+                    "cleanup-protection",
+                    object,
+                    &[arc::CLEANUP_PROTECTION],
+                    false,
+                ));
+            }
+        }
+    }
+    steps
+}
+
+/// JSON patch removing `names` from `live`'s finalizers, guarded by its
+/// resourceVersion. `None` when none of them is present.
+pub fn strip_patch(live: &Live, names: &[String]) -> Option<Value> {
+    let finalizers = live.finalizers();
+    let mut indices: Vec<usize> = finalizers
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| names.contains(f))
+        .map(|(i, _)| i)
+        .collect();
+    if indices.is_empty() {
+        return None;
+    }
+    indices.reverse();
+    let mut ops = vec![
+        json!({"op": "test", "path": "/metadata/resourceVersion", "value": live.resource_version()}),
+    ];
+    ops.extend(
+        indices
+            .into_iter()
+            .map(|i| json!({"op": "remove", "path": format!("/metadata/finalizers/{i}")})),
+    );
+    Some(Value::Array(ops))
+}
+
+/// JSON patch removing one annotation, guarded by the resourceVersion.
+pub fn remove_annotation_patch(live: &Live, key: &str) -> Option<Value> {
+    live.annotation(key)?;
+    let escaped = key.replace('~', "~0").replace('/', "~1");
+    Some(json!([
+        {"op": "test", "path": "/metadata/resourceVersion", "value": live.resource_version()},
+        {"op": "remove", "path": format!("/metadata/annotations/{escaped}")},
+    ]))
+}
+
+/// What stays registered on GitHub after a ladder: the scale set and runners.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Leak {
+    /// ARS `namespace/name`.
+    pub runner_set: String,
+    /// `spec.githubConfigUrl`.
+    pub github_config_url: Option<String>,
+    /// The scale set id (`runner-scale-set-id`).
+    pub scale_set_id: Option<String>,
+    /// Runner names (`status.runnerName`, else the object name) with ids.
+    pub runners: Vec<String>,
+}
+
+/// The leak a ladder leaves for this runner set (read before it runs).
+pub fn leak(set: &RunnerSetFacts, kind: LadderKind) -> Leak {
+    let refs = set.refs.as_ref();
+    let scale_set_id = set
+        .ars
+        .as_ref()
+        .and_then(|a| a.annotation(arc::SCALE_SET_ID_ANNOTATION))
+        .map(str::to_string)
+        .or_else(|| refs.and_then(|r| r.scale_set_id.clone()));
+    let runners = set
+        .runners
+        .iter()
+        .filter(|r| {
+            kind == LadderKind::BottomUp
+                || r.finalizers()
+                    .iter()
+                    .any(|f| f == arc::ER_REGISTRATION_FINALIZER)
+        })
+        .map(|r| {
+            let name = r.str_at("/status/runnerName").unwrap_or(&r.id.name);
+            match r.value.pointer("/status/runnerId").and_then(Value::as_i64) {
+                Some(id) if id != 0 => format!("{name} (id {id})"),
+                _ => name.to_string(),
+            }
+        })
+        .collect();
+    Leak {
+        runner_set: refs
+            .map(|r| format!("{}/{}", r.namespace, r.name))
+            .unwrap_or_default(),
+        github_config_url: refs.and_then(|r| r.github_config_url.clone()),
+        scale_set_id,
+        runners,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::teardown::arc::RunnerSetRefs;
+
+    fn live(kind: &str, name: &str, value: Value) -> Live {
+        Live::new(
+            ObjectId {
+                group: arc::GROUP.into(),
+                version: arc::VERSION.into(),
+                kind: kind.into(),
+                namespace: Some("runners".into()),
+                name: name.into(),
+            },
+            value,
+        )
+    }
+
+    #[test]
+    fn strip_removes_only_named_finalizers_after_a_version_test() {
+        let l = live(
+            "EphemeralRunner",
+            "r",
+            json!({"metadata": {"resourceVersion": "42", "finalizers": [
+                arc::ER_FINALIZER, "example.com/keep", arc::ER_REGISTRATION_FINALIZER]}}),
+        );
+        let patch = strip_patch(
+            &l,
+            &[
+                arc::ER_REGISTRATION_FINALIZER.into(),
+                arc::ER_FINALIZER.into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            patch,
+            json!([
+                {"op": "test", "path": "/metadata/resourceVersion", "value": "42"},
+                {"op": "remove", "path": "/metadata/finalizers/2"},
+                {"op": "remove", "path": "/metadata/finalizers/0"},
+            ])
+        );
+        assert_eq!(strip_patch(&l, &["other/x".into()]), None);
+    }
+
+    #[test]
+    fn annotation_keys_are_escaped() {
+        let l = live(
+            "AutoscalingRunnerSet",
+            "s",
+            json!({"metadata": {"resourceVersion": "1", "annotations": {"a/b": "1"}}}),
+        );
+        assert_eq!(
+            remove_annotation_patch(&l, "a/b").unwrap()[1]["path"],
+            "/metadata/annotations/a~1b"
+        );
+        assert_eq!(remove_annotation_patch(&l, "missing"), None);
+    }
+
+    fn facts() -> RunnerSetFacts {
+        let ars_json = json!({"metadata": {"name": "set", "namespace": "runners", "resourceVersion": "5",
+            "annotations": {"runner-scale-set-id": "7"}}, "spec": {"githubConfigUrl": "https://github.com/o"}});
+        RunnerSetFacts {
+            refs: Some(RunnerSetRefs::from_ars(&ars_json, "runners")),
+            ars: Some(live("AutoscalingRunnerSet", "set", ars_json)),
+            listener: Some(live("AutoscalingListener", "set-1234-listener", json!({}))),
+            runner_sets: vec![live("EphemeralRunnerSet", "set-x", json!({}))],
+            runners: vec![live(
+                "EphemeralRunner",
+                "set-x-runner-a",
+                json!({"metadata": {"finalizers": [arc::ER_REGISTRATION_FINALIZER]}, "status": {"runnerId": 3, "runnerName": "set-x-runner-a"}}),
+            )],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn bottom_up_order_is_runners_sets_listener_ars_chart() {
+        let chart = vec![live("Role", "set-gha-rs-manager", json!({}))];
+        let rungs: Vec<_> = plan(LadderKind::BottomUp, &facts(), &chart)
+            .iter()
+            .map(|s| (s.rung, s.object.kind.clone()))
+            .collect();
+        assert_eq!(
+            rungs,
+            vec![
+                ("EphemeralRunners", "EphemeralRunner".into()),
+                ("EphemeralRunnerSets", "EphemeralRunnerSet".into()),
+                ("AutoscalingListener", "AutoscalingListener".into()),
+                ("AutoscalingRunnerSet", "AutoscalingRunnerSet".into()),
+                ("cleanup-protection", "Role".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn credential_ladder_drops_scale_set_id_then_registrations() {
+        let steps = plan(LadderKind::Credentials, &facts(), &[]);
+        assert_eq!(
+            steps[0].action,
+            Action::RemoveAnnotation {
+                key: "runner-scale-set-id".into()
+            }
+        );
+        assert_eq!(
+            steps[1].action,
+            Action::Strip {
+                finalizers: vec![arc::ER_REGISTRATION_FINALIZER.into()],
+                delete: true
+            }
+        );
+        assert_eq!(steps.len(), 2);
+    }
+
+    #[test]
+    fn leak_names_scale_set_and_runners() {
+        let l = leak(&facts(), LadderKind::Credentials);
+        assert_eq!(l.runner_set, "runners/set");
+        assert_eq!(l.scale_set_id.as_deref(), Some("7"));
+        assert_eq!(l.runners, vec!["set-x-runner-a (id 3)"]);
+    }
+}

@@ -1,0 +1,151 @@
+//! A live object as read from the cluster, reduced to what the teardown needs.
+//!
+//! Secret payloads never get this far: [`Live::new`] drops `data` and
+//! `stringData` of every `Secret`, so nothing downstream (events, diagnosis,
+//! JSON output) can print them.
+
+use crate::manifest::ObjectId;
+use serde_json::Value;
+
+/// One object as it is in the cluster now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Live {
+    /// Identity (kind, namespace, name; group/version as served).
+    pub id: ObjectId,
+    /// The object JSON, with Secret payloads removed.
+    pub value: Value,
+}
+
+impl Live {
+    /// Wrap an object read from the API, scrubbing Secret payloads.
+    pub fn new(id: ObjectId, mut value: Value) -> Self {
+        scrub_secret(&id.group, &id.kind, &mut value);
+        Self { id, value }
+    }
+
+    /// `metadata.uid`.
+    pub fn uid(&self) -> &str {
+        self.str_at("/metadata/uid").unwrap_or_default()
+    }
+
+    /// `metadata.resourceVersion`.
+    pub fn resource_version(&self) -> &str {
+        self.str_at("/metadata/resourceVersion").unwrap_or_default()
+    }
+
+    /// Whether `metadata.deletionTimestamp` is set.
+    pub fn is_terminating(&self) -> bool {
+        self.value
+            .pointer("/metadata/deletionTimestamp")
+            .is_some_and(|v| !v.is_null())
+    }
+
+    /// `metadata.deletionTimestamp` as written by the API server.
+    pub fn deletion_timestamp(&self) -> Option<&str> {
+        self.str_at("/metadata/deletionTimestamp")
+    }
+
+    /// `metadata.finalizers`.
+    pub fn finalizers(&self) -> Vec<String> {
+        self.value
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// An annotation value.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.value
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(key))
+            .and_then(Value::as_str)
+    }
+
+    /// A label value.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.value
+            .pointer("/metadata/labels")
+            .and_then(|a| a.get(key))
+            .and_then(Value::as_str)
+    }
+
+    /// A string field by JSON pointer.
+    pub fn str_at(&self, pointer: &str) -> Option<&str> {
+        self.value.pointer(pointer).and_then(Value::as_str)
+    }
+
+    /// UIDs of this object's owners (`metadata.ownerReferences[].uid`).
+    pub fn owner_uids(&self) -> Vec<&str> {
+        self.value
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .map(|refs| {
+                refs.iter()
+                    .filter_map(|r| r.get("uid").and_then(Value::as_str))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Remove `data` and `stringData` from a Secret's JSON.
+pub fn scrub_secret(group: &str, kind: &str, value: &mut Value) {
+    if group.is_empty()
+        && kind == "Secret"
+        && let Some(map) = value.as_object_mut()
+    {
+        map.remove("data");
+        map.remove("stringData");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn id(kind: &str) -> ObjectId {
+        ObjectId {
+            group: String::new(),
+            version: "v1".into(),
+            kind: kind.into(),
+            namespace: Some("ns".into()),
+            name: "x".into(),
+        }
+    }
+
+    #[test]
+    fn secret_payload_is_dropped() {
+        let live = Live::new(
+            id("Secret"),
+            json!({"metadata": {"name": "x"}, "data": {"github_token": "c2VjcmV0"}, "stringData": {"a": "b"}}),
+        );
+        assert_eq!(live.value, json!({"metadata": {"name": "x"}}));
+        let cm = Live::new(
+            id("ConfigMap"),
+            json!({"metadata": {"name": "x"}, "data": {"k": "v"}}),
+        );
+        assert_eq!(cm.value["data"]["k"], "v");
+    }
+
+    #[test]
+    fn reads_metadata() {
+        let live = Live::new(
+            id("Role"),
+            json!({"metadata": {"name": "x", "uid": "u1", "resourceVersion": "7",
+                "deletionTimestamp": "2026-01-01T00:00:00Z", "finalizers": ["a/b", "c/d"],
+                "ownerReferences": [{"uid": "o1"}]}}),
+        );
+        assert_eq!(live.uid(), "u1");
+        assert_eq!(live.resource_version(), "7");
+        assert!(live.is_terminating());
+        assert_eq!(live.finalizers(), vec!["a/b", "c/d"]);
+        assert_eq!(live.owner_uids(), vec!["o1"]);
+    }
+}

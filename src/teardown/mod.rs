@@ -1,0 +1,15 @@
+//! The teardown engine: preflight, wave executor, watched waits, diagnosis,
+//! the opt-in finalizer ladder, and rescue.
+//!
+//! Decisions are pure functions ([`preflight::assess`], [`diagnosis::diagnose`],
+//! [`ladder::plan`], [`rescue::objects_from_ars`]); [`engine::Engine`] does the
+//! I/O through [`crate::kube::Cluster`] and reports through [`crate::ui`].
+
+pub mod arc;
+pub mod diagnosis;
+pub mod duration;
+pub mod engine;
+pub mod ladder;
+pub mod live;
+pub mod preflight;
+pub mod state;

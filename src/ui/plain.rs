@@ -1,0 +1,176 @@
+//! One plain line per event (CI logs).
+
+use super::{Event, Reporter};
+use std::io::Write;
+use std::sync::Mutex;
+
+/// Plain lines to a writer.
+pub struct PlainReporter {
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl PlainReporter {
+    /// Write to `out`.
+    pub fn new(out: Box<dyn Write + Send>) -> Self {
+        Self {
+            out: Mutex::new(out),
+        }
+    }
+}
+
+impl Reporter for PlainReporter {
+    fn emit(&self, event: &Event) {
+        let text = line(event);
+        if let Ok(mut out) = self.out.lock() {
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+        }
+    }
+}
+
+/// The text of one event (shared with the terminal reporter).
+pub fn line(event: &Event) -> String {
+    match event {
+        Event::Start {
+            release,
+            namespace,
+            waves,
+            dry_run,
+            rescue,
+        } => format!(
+            "{}{} release {release} in {namespace}: {} objects in {} waves",
+            if *dry_run { "dry run: " } else { "" },
+            if *rescue { "rescuing" } else { "tearing down" },
+            waves.iter().sum::<usize>(),
+            waves.len()
+        ),
+        Event::ManifestSaved { path } => format!("saved the release manifest to {path}"),
+        Event::Check { check, ok, detail } => {
+            format!(
+                "preflight {}: {check}: {detail}",
+                if *ok { "ok" } else { "PROBLEM" }
+            )
+        }
+        Event::Refused { cause, message } => format!("refused ({cause}): {message}"),
+        Event::WaveStart { wave, objects } => {
+            format!("wave {wave}: deleting {}", objects.join(", "))
+        }
+        Event::Skip { object, reason } => format!("skip {object}: {reason}"),
+        Event::Delete {
+            wave,
+            object,
+            result,
+        } => format!("wave {wave}: DELETE {object}: {}", result.replace('_', " ")),
+        Event::Gone { wave, object } => format!("wave {wave}: {object} is gone"),
+        Event::Progress {
+            wave,
+            waiting_for,
+            listener,
+            runner_sets,
+            runners,
+            busy,
+            finalizers_left,
+        } => {
+            let phases: Vec<String> = runners.iter().map(|(p, n)| format!("{n} {p}")).collect();
+            let mut parts = vec![format!("waiting for {waiting_for}")];
+            parts.push(format!(
+                "listener {}",
+                listener.as_deref().unwrap_or("gone")
+            ));
+            parts.push(format!("runner sets {runner_sets}"));
+            parts.push(format!(
+                "runners {}",
+                if phases.is_empty() {
+                    "0".into()
+                } else {
+                    phases.join(", ")
+                }
+            ));
+            if !busy.is_empty() {
+                parts.push(format!("busy {}", busy.join(", ")));
+            }
+            if !finalizers_left.is_empty() {
+                parts.push(format!("finalizers left {}", finalizers_left.join(", ")));
+            }
+            format!("wave {wave}: {}", parts.join("; "))
+        }
+        Event::WaveDone { wave, seconds } => format!("wave {wave}: done in {seconds:.2}s"),
+        Event::WaveTimedOut { wave, timeout } => {
+            format!("wave {wave}: not finished after {timeout}")
+        }
+        Event::Diagnosis { diagnosis } => {
+            let mut text = format!("diagnosis ({}): {}", diagnosis.cause, diagnosis.explanation);
+            for o in &diagnosis.objects {
+                let fins: Vec<String> = o
+                    .finalizers
+                    .iter()
+                    .zip(&o.removed_by)
+                    .map(|(f, by)| format!("{f} (removed by {by})"))
+                    .collect();
+                text.push_str(&format!(
+                    "\n  still there: {}{}; finalizers: {}",
+                    o.object,
+                    if o.terminating { " (Terminating)" } else { "" },
+                    if fins.is_empty() {
+                        "none".into()
+                    } else {
+                        fins.join(", ")
+                    }
+                ));
+            }
+            text.push_str(&format!("\n  next: {}", diagnosis.next_command));
+            text
+        }
+        Event::Ladder {
+            rung,
+            object,
+            action,
+            patch,
+            dry_run,
+        } => format!(
+            "{}force-finalizers [{rung}] {action} {object}{}",
+            if *dry_run { "would " } else { "" },
+            patch
+                .as_ref()
+                .map(|p| format!(" patch {p}"))
+                .unwrap_or_default()
+        ),
+        Event::Leak { leak } => format!(
+            "left on GitHub (remove it there): scale set {} of {}{}{}",
+            leak.scale_set_id
+                .as_deref()
+                .map(|id| format!("id {id}"))
+                .unwrap_or_else(|| "(id unknown)".into()),
+            leak.runner_set,
+            leak.github_config_url
+                .as_deref()
+                .map(|u| format!(" at {u}"))
+                .unwrap_or_default(),
+            if leak.runners.is_empty() {
+                String::new()
+            } else {
+                format!("; runners: {}", leak.runners.join(", "))
+            }
+        ),
+        Event::Helm {
+            args,
+            dry_run,
+            status,
+        } => format!(
+            "{}helm {}{}",
+            if *dry_run { "would run: " } else { "" },
+            args.join(" "),
+            status.map(|s| format!(" (exit {s})")).unwrap_or_default()
+        ),
+        Event::Summary {
+            outcome,
+            exit_code,
+            deleted,
+            seconds,
+            message,
+            ..
+        } => {
+            format!("{outcome}: {message} ({deleted} deleted, {seconds:.2}s, exit {exit_code})")
+        }
+    }
+}
