@@ -1,0 +1,337 @@
+//! Shared helpers for integration tests that run real Helm and kubectl.
+//!
+//! - [`tools_dir`] / [`Tool`]: the binaries fetched by `scripts/fetch-tools`
+//!   (`$HAU_TOOLS_DIR`, else the default cache). Tests never download: a
+//!   missing binary panics with a message saying to run `scripts/fetch-tools`.
+//! - [`HelmHome`]: an isolated Helm/kubectl environment in a temp dir
+//!   (HELM_CACHE_HOME, HELM_CONFIG_HOME, HELM_DATA_HOME, KUBECONFIG, KUBECACHEDIR).
+//! - [`plugin_checkout`]: a copy of the plugin files as `helm plugin install` sees a checkout.
+//! - [`arc_fixtures_dir`] and [`chart_from_render`]: the shared upstream ARC
+//!   renders, when present, and a static chart that re-renders one of them.
+//! - [`kubectl_objects`]: parse a YAML stream the way kubectl (Go YAML) does.
+//!
+//! Include with `mod support;` from a test crate.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use tempfile::TempDir;
+
+/// Root of this repository (the crate's manifest directory).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The binary under test, as built by cargo for this test run.
+pub fn hau_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_helm-arc-uninstall"))
+}
+
+/// Directory holding `helm3/{helm,kubectl}` and `helm4/{helm,kubectl}`.
+pub fn tools_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("HAU_TOOLS_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .expect("neither HAU_TOOLS_DIR, XDG_CACHE_HOME nor HOME is set");
+    cache.join("helm-arc-uninstall").join("tools")
+}
+
+/// A real Helm major version the tests run against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Helm {
+    /// Helm 3.17.3 (with kubectl 1.31).
+    V3,
+    /// Helm 4.1.4 (with kubectl 1.35).
+    V4,
+}
+
+impl Helm {
+    /// Both versions, for tests that loop over them.
+    pub const ALL: [Helm; 2] = [Helm::V3, Helm::V4];
+
+    fn slot(self) -> &'static str {
+        match self {
+            Helm::V3 => "helm3",
+            Helm::V4 => "helm4",
+        }
+    }
+
+    /// Path of this version's `helm`, checked to exist.
+    pub fn helm(self) -> PathBuf {
+        tool(self.slot(), "helm")
+    }
+
+    /// Path of the kubectl fetched beside this Helm, checked to exist.
+    pub fn kubectl(self) -> PathBuf {
+        tool(self.slot(), "kubectl")
+    }
+}
+
+fn tool(slot: &str, name: &str) -> PathBuf {
+    let path = tools_dir().join(slot).join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/fetch-tools (or scripts/test) first; \
+         tests never download tools (HAU_TOOLS_DIR={:?})",
+        path.display(),
+        std::env::var_os("HAU_TOOLS_DIR")
+    );
+    path
+}
+
+/// An isolated Helm + kubectl environment rooted in a temp dir.
+///
+/// Several Helm versions may share one `HelmHome` (they then share the
+/// plugins directory `$HELM_DATA_HOME/plugins`, as on a real machine).
+pub struct HelmHome {
+    root: TempDir,
+}
+
+impl Default for HelmHome {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HelmHome {
+    /// Creates fresh, empty Helm cache/config/data dirs and a kube cache dir.
+    pub fn new() -> Self {
+        let root = tempfile::Builder::new()
+            .prefix("hau-helm-")
+            .tempdir()
+            .expect("create temp dir");
+        for dir in ["cache", "config", "data", "kubecache"] {
+            fs::create_dir_all(root.path().join(dir)).expect("create helm home dir");
+        }
+        HelmHome { root }
+    }
+
+    /// The temp dir everything lives in (tests may put their own files here).
+    pub fn path(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// Where `helm plugin install` puts plugins (`helm env HELM_PLUGINS`).
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.path().join("data").join("helm").join("plugins")
+    }
+
+    /// A `helm` command of `version` with every Helm/kube location isolated.
+    pub fn helm(&self, version: Helm) -> Command {
+        let mut cmd = Command::new(version.helm());
+        self.isolate(&mut cmd);
+        cmd
+    }
+
+    /// A `kubectl` command with KUBECONFIG/KUBECACHEDIR isolated.
+    pub fn kubectl(&self, version: Helm) -> Command {
+        let mut cmd = Command::new(version.kubectl());
+        self.isolate(&mut cmd);
+        cmd
+    }
+
+    /// Applies this home's environment to any command (e.g. a hook script).
+    pub fn isolate(&self, cmd: &mut Command) {
+        for (key, _) in std::env::vars_os() {
+            let key_str = key.to_string_lossy();
+            if key_str.starts_with("HELM_") || key_str == "KUBECONFIG" {
+                cmd.env_remove(&key);
+            }
+        }
+        let root = self.path();
+        cmd.env("HELM_CACHE_HOME", root.join("cache").join("helm"))
+            .env("HELM_CONFIG_HOME", root.join("config").join("helm"))
+            .env("HELM_DATA_HOME", root.join("data").join("helm"))
+            .env("KUBECONFIG", root.join("kubeconfig"))
+            .env("KUBECACHEDIR", root.join("kubecache"))
+            .stdin(Stdio::null());
+    }
+}
+
+/// Runs `cmd`, panicking with its full output unless it exits 0. Returns stdout.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = output(cmd);
+    assert!(
+        out.status.success(),
+        "command failed ({}): {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        cmd,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("stdout is UTF-8")
+}
+
+/// Runs `cmd` and returns its output whatever the exit status.
+pub fn output(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// Files and directories of the repository that make up the Helm plugin.
+pub const PLUGIN_FILES: [&str; 3] = ["plugin.yaml", "plugins", "scripts"];
+
+/// Copies the plugin files of this checkout into `<parent>/helm-arc-uninstall`
+/// (the directory name a clone or `helm plugin install <git URL>` gets) and
+/// returns that directory. Build outputs (`target/`, `bin/`) are not copied.
+pub fn plugin_checkout(parent: &Path) -> PathBuf {
+    let dest = parent.join("helm-arc-uninstall");
+    fs::create_dir_all(&dest).expect("create plugin checkout dir");
+    for entry in PLUGIN_FILES {
+        copy_tree(&repo_root().join(entry), &dest.join(entry));
+    }
+    dest
+}
+
+/// Recursively copies a file or directory, keeping the executable bits.
+pub fn copy_tree(from: &Path, to: &Path) {
+    let meta = fs::metadata(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    if meta.is_dir() {
+        fs::create_dir_all(to).expect("create dir");
+        for entry in fs::read_dir(from).expect("read dir") {
+            let entry = entry.expect("dir entry");
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        fs::copy(from, to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+    }
+}
+
+/// The shared upstream ARC renders (`shared/fixtures/arc`), when present:
+/// `$CARGO_MANIFEST_DIR/../shared/fixtures/arc`, else `/work/shared/fixtures/arc`.
+pub fn arc_fixtures_dir() -> Option<PathBuf> {
+    [
+        repo_root().join("../shared/fixtures/arc"),
+        PathBuf::from("/work/shared/fixtures/arc"),
+    ]
+    .into_iter()
+    .find(|dir| dir.join("kubernetes.yaml").is_file())
+}
+
+/// The Helm 3 form fixtures of the shared ARC renders (`*.yaml` at the top
+/// level, i.e. `helm template` output with `# Source:` lines), sorted by name.
+pub fn arc_helm3_fixtures(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .expect("read fixtures dir")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension() == Some(OsStr::new("yaml")))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Writes a chart into `dir` whose `helm template` reproduces `render` (a
+/// Helm 3 `helm template` stream): one template file per `# Source:` path,
+/// the chart named after the sources' first path segment. Returns the chart
+/// name. Panics on documents without a `# Source:` line or on template
+/// delimiters, which a static chart cannot carry.
+pub fn chart_from_render(render: &str, dir: &Path) -> String {
+    let mut files: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut chart_name = None;
+    let mut current: Option<String> = None;
+    for doc in render
+        .split("\n---\n")
+        .map(|d| d.trim_start_matches("---\n"))
+    {
+        if doc.trim().is_empty() {
+            continue;
+        }
+        let (first, rest) = doc.split_once('\n').unwrap_or((doc, ""));
+        // A `# Source:` line starts a file; CRD files (which begin with their
+        // own `---`) show up as a header-only document followed by the bodies.
+        let body = match first.strip_prefix("# Source: ") {
+            Some(source) => {
+                let (chart, path) = source
+                    .split_once('/')
+                    .expect("source path has a chart prefix");
+                chart_name.get_or_insert_with(|| chart.to_string());
+                files.entry(path.to_string()).or_default();
+                current = Some(path.to_string());
+                rest
+            }
+            None => doc,
+        };
+        let path = current
+            .as_ref()
+            .unwrap_or_else(|| panic!("document before any # Source: line: {first:?}"));
+        assert!(
+            !body.contains("{{") && !body.contains("}}"),
+            "{path}: template delimiters cannot go into a static chart"
+        );
+        if !body.trim().is_empty() {
+            files
+                .entry(path.clone())
+                .or_default()
+                .push(body.to_string());
+        }
+    }
+    let name = chart_name.expect("render holds at least one document");
+    fs::write(
+        dir.join("Chart.yaml"),
+        format!("apiVersion: v2\nname: {name}\nversion: 0.0.0\n"),
+    )
+    .expect("write Chart.yaml");
+    for (path, docs) in files {
+        let file = dir.join(&path);
+        fs::create_dir_all(file.parent().expect("template has a parent dir")).expect("mkdir");
+        fs::write(&file, docs.join("\n---\n")).expect("write template");
+    }
+    name
+}
+
+/// Objects in a YAML stream as kubectl (Go YAML 1.1) reads them, in stream
+/// order, via `kubectl annotate --local -o json` (no cluster needed). The
+/// oracle's own marker annotation is removed again.
+pub fn kubectl_objects(home: &HelmHome, stream: &str) -> Vec<serde_json::Value> {
+    const MARKER: &str = "helm-arc-uninstall.test/oracle";
+    let file = tempfile::Builder::new()
+        .suffix(".yaml")
+        .tempfile_in(home.path())
+        .expect("temp file");
+    fs::write(file.path(), stream).expect("write stream");
+    let json = run_ok(
+        home.kubectl(Helm::V4)
+            .args(["annotate", "--local", "-o", "json", "-f"])
+            .arg(file.path())
+            .arg(format!("{MARKER}=1")),
+    );
+    serde_json::Deserializer::from_str(&json)
+        .into_iter::<serde_json::Value>()
+        .map(|object| {
+            let mut object = object.expect("kubectl printed JSON");
+            let annotations = object["metadata"]["annotations"]
+                .as_object_mut()
+                .expect("oracle annotation present");
+            annotations.remove(MARKER);
+            if annotations.is_empty() {
+                object["metadata"]
+                    .as_object_mut()
+                    .expect("metadata is a map")
+                    .remove("annotations");
+            }
+            object
+        })
+        .collect()
+}
+
+/// `metadata.annotations[key]` of a kubectl-parsed object, if any.
+pub fn annotation<'a>(object: &'a serde_json::Value, key: &str) -> Option<&'a str> {
+    object["metadata"]["annotations"][key].as_str()
+}
+
+/// `Kind/name` of a kubectl-parsed object, for messages.
+pub fn kind_name(object: &serde_json::Value) -> String {
+    format!(
+        "{}/{}",
+        object["kind"].as_str().unwrap_or("?"),
+        object["metadata"]["name"].as_str().unwrap_or("?")
+    )
+}
