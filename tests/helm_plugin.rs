@@ -3,6 +3,8 @@
 //! nested Helm 4 post-renderer plugin, and the install hook's choices.
 //!
 //! Needs the tools from `scripts/fetch-tools` (see tests/support).
+// Test helpers outside #[test] fns panic on failure by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
@@ -103,6 +105,16 @@ fn cli_plugin_reaches_binary(helm: Helm) {
         "plugin.yaml version = crate version"
     );
     assert_help_reaches_binary(&home, helm);
+
+    // Helm passes the binary's exit code through (usage error: 2).
+    let direct = output(Command::new(hau_bin()).arg("--no-such-flag"));
+    let through_helm = output(home.helm(helm).args(["arc-uninstall", "--no-such-flag"]));
+    assert_eq!(direct.status.code(), Some(2));
+    assert_eq!(
+        through_helm.status.code(),
+        direct.status.code(),
+        "{helm:?} exit code"
+    );
 }
 
 #[test]

@@ -8,6 +8,8 @@
 //! except for the added `teardown.helm-arc-uninstall/*` annotations; every
 //! object has a wave, the AutoscalingRunnerSet wave 0, every object its
 //! cleanup annotations name a later wave, each RoleBinding a wave before its Role.
+// Test helpers outside #[test] fns panic on failure by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
@@ -199,14 +201,14 @@ fn check(home: &HelmHome, label: &str, plain: &str, rendered: &str) {
             }
             "RoleBinding" => {
                 let role = object["roleRef"]["name"].as_str().unwrap_or_default();
-                if object["roleRef"]["kind"] == "Role" {
-                    if let Some(role_wave) = wave_by("Role", &namespace, role) {
-                        assert!(
-                            wave_of(object) < role_wave,
-                            "{label}: {} not before Role/{role}",
-                            kind_name(object)
-                        );
-                    }
+                if object["roleRef"]["kind"] == "Role"
+                    && let Some(role_wave) = wave_by("Role", &namespace, role)
+                {
+                    assert!(
+                        wave_of(object) < role_wave,
+                        "{label}: {} not before Role/{role}",
+                        kind_name(object)
+                    );
                 }
             }
             _ => {}
