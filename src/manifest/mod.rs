@@ -1,9 +1,20 @@
 //! The manifest model: documents of a rendered Helm stream and the Kubernetes
 //! objects they hold. Pure: no I/O.
 
+mod build;
+mod parse;
+mod resolve;
 mod scope;
+mod site;
 
-pub use scope::is_cluster_scoped;
+pub use build::BuildError;
+pub use parse::{
+    Content, DocRef, Document, Form, Manifest, ManifestError, POSTRENDER_FILENAME, ParseOptions,
+    Problem, parse,
+};
+pub use resolve::ScalarError;
+pub use scope::{Scopes, is_cluster_scoped};
+pub use site::{AnnotationsSite, EntrySite, MapSite, MetaSite};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -89,6 +100,16 @@ impl Object {
         doc: usize,
         default_namespace: &str,
     ) -> Result<Self, ObjectError> {
+        Self::from_value_in(value, doc, default_namespace, &Scopes::default())
+    }
+
+    /// As [`Object::from_value`], with scopes that also know the CRDs of the stream.
+    pub fn from_value_in(
+        value: Value,
+        doc: usize,
+        default_namespace: &str,
+        scopes: &Scopes,
+    ) -> Result<Self, ObjectError> {
         let map = value.as_object().ok_or(ObjectError::NotAMapping)?;
         let api_version = map
             .get("apiVersion")
@@ -108,7 +129,7 @@ impl Object {
         if version.is_empty() || api_version.matches('/').count() > 1 {
             return Err(ObjectError::BadApiVersion(api_version.to_string()));
         }
-        let namespace = if is_cluster_scoped(group, kind) {
+        let namespace = if scopes.is_cluster_scoped(group, kind) {
             None
         } else {
             Some(
@@ -153,6 +174,11 @@ impl Object {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default()
+    }
+
+    /// Whether this is a Helm hook (carries `helm.sh/hook`).
+    pub fn is_hook(&self) -> bool {
+        self.annotation("helm.sh/hook").is_some()
     }
 
     /// Helm hook events from `helm.sh/hook` (empty for ordinary resources).

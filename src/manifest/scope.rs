@@ -1,5 +1,8 @@
 //! Which kinds are cluster-scoped.
 
+use serde_json::Value;
+use std::collections::BTreeSet;
+
 /// Built-in cluster-scoped kinds as `(group, kind)`.
 const CLUSTER_SCOPED: &[(&str, &str)] = &[
     ("", "Namespace"),
@@ -50,4 +53,52 @@ const CLUSTER_SCOPED: &[(&str, &str)] = &[
 /// (custom resources) are treated as namespaced, as Helm does offline.
 pub fn is_cluster_scoped(group: &str, kind: &str) -> bool {
     CLUSTER_SCOPED.iter().any(|&(g, k)| g == group && k == kind)
+}
+
+/// Kind scopes for one stream: the built-in table plus the CRDs it contains
+/// (`spec.scope` of each `CustomResourceDefinition`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scopes {
+    /// `(group, kind)` of CRDs with `spec.scope: Cluster`.
+    cluster: BTreeSet<(String, String)>,
+    /// `(group, kind)` of CRDs with `spec.scope: Namespaced`.
+    namespaced: BTreeSet<(String, String)>,
+}
+
+impl Scopes {
+    /// Collect the scopes declared by the CRDs among `values`.
+    pub fn from_values<'a>(values: impl IntoIterator<Item = &'a Value>) -> Self {
+        let mut scopes = Self::default();
+        for v in values {
+            let is_crd = v.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition")
+                && v.get("apiVersion")
+                    .and_then(Value::as_str)
+                    .is_some_and(|a| a.starts_with("apiextensions.k8s.io/"));
+            if !is_crd {
+                continue;
+            }
+            let field = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+            if let (Some(group), Some(kind), Some(scope)) = (
+                field("/spec/group"),
+                field("/spec/names/kind"),
+                field("/spec/scope"),
+            ) {
+                match scope.as_str() {
+                    "Cluster" => scopes.cluster.insert((group, kind)),
+                    _ => scopes.namespaced.insert((group, kind)),
+                };
+            }
+        }
+        scopes
+    }
+
+    /// Whether `(group, kind)` is cluster-scoped: declared so by a CRD of the
+    /// stream, or a built-in cluster-scoped kind not redeclared as namespaced.
+    pub fn is_cluster_scoped(&self, group: &str, kind: &str) -> bool {
+        let key = (group.to_string(), kind.to_string());
+        if self.cluster.contains(&key) {
+            return true;
+        }
+        !self.namespaced.contains(&key) && is_cluster_scoped(group, kind)
+    }
 }
