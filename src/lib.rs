@@ -15,3 +15,4 @@ pub mod kube;
 pub mod manifest;
 pub mod teardown;
 pub mod ui;
+pub mod graph;

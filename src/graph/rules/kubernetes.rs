@@ -1,0 +1,418 @@
+//! Generic Kubernetes rules. Reason texts call the earlier object "the Kind"
+//! and the waiting object "this Kind".
+
+use super::{Rule, str_at};
+use crate::graph::EdgeSink;
+use crate::graph::index::Index;
+use crate::manifest::{Object, is_cluster_scoped};
+use serde_json::Value;
+use std::collections::HashMap;
+
+const RBAC: &str = "rbac.authorization.k8s.io";
+
+/// Workload kinds and the JSON pointer of their pod spec.
+const WORKLOADS: &[(&str, &str, &str)] = &[
+    ("", "Pod", "/spec"),
+    ("", "ReplicationController", "/spec/template/spec"),
+    ("apps", "Deployment", "/spec/template/spec"),
+    ("apps", "StatefulSet", "/spec/template/spec"),
+    ("apps", "DaemonSet", "/spec/template/spec"),
+    ("apps", "ReplicaSet", "/spec/template/spec"),
+    ("batch", "Job", "/spec/template/spec"),
+    ("batch", "CronJob", "/spec/jobTemplate/spec/template/spec"),
+    ("actions.github.com", "AutoscalingRunnerSet", "/spec/template/spec"),
+];
+
+/// [`Rule::WebhookFirst`]: webhook configurations before every other member.
+pub(super) fn webhooks_first(objects: &[Object], index: &Index, sink: &mut EdgeSink) {
+    let is_webhook = |o: &Object| {
+        o.id.group == "admissionregistration.k8s.io"
+            && matches!(o.id.kind.as_str(), "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration")
+    };
+    let webhooks: Vec<usize> = index.members.iter().copied().filter(|&i| is_webhook(&objects[i])).collect();
+    for &w in &webhooks {
+        for &m in &index.members {
+            if !is_webhook(&objects[m]) {
+                sink.add(
+                    w,
+                    m,
+                    Rule::WebhookFirst,
+                    "webhook configurations go before everything else: admission calls would fail once their backends are gone",
+                );
+            }
+        }
+    }
+}
+
+/// A reference from a pod spec: kind, name and where it was found.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct PodRef {
+    pub kind: &'static str,
+    pub name: String,
+    pub path: String,
+}
+
+/// Every ServiceAccount, Secret, ConfigMap and PVC a pod spec refers to.
+/// `base` is the pod spec's path for reason texts (`spec.template.spec`).
+pub(super) fn pod_spec_refs(spec: &Value, base: &str) -> Vec<PodRef> {
+    let mut refs = Vec::new();
+    let mut push = |kind: &'static str, value: Option<&Value>, path: String| {
+        if let Some(name) = value.and_then(Value::as_str).filter(|n| !n.is_empty()) {
+            refs.push(PodRef {
+                kind,
+                name: name.to_string(),
+                path: format!("{base}.{path}"),
+            });
+        }
+    };
+    if spec.get("serviceAccountName").is_some() {
+        push("ServiceAccount", spec.get("serviceAccountName"), "serviceAccountName".into());
+    } else {
+        push("ServiceAccount", spec.get("serviceAccount"), "serviceAccount".into());
+    }
+    for (i, s) in items(spec, "imagePullSecrets") {
+        push("Secret", s.get("name"), format!("imagePullSecrets[{i}].name"));
+    }
+    for (i, v) in items(spec, "volumes") {
+        push("Secret", v.pointer("/secret/secretName"), format!("volumes[{i}].secret.secretName"));
+        push("ConfigMap", v.pointer("/configMap/name"), format!("volumes[{i}].configMap.name"));
+        push(
+            "PersistentVolumeClaim",
+            v.pointer("/persistentVolumeClaim/claimName"),
+            format!("volumes[{i}].persistentVolumeClaim.claimName"),
+        );
+        if let Some(projected) = v.get("projected") {
+            for (j, s) in items(projected, "sources") {
+                push("Secret", s.pointer("/secret/name"), format!("volumes[{i}].projected.sources[{j}].secret.name"));
+                push(
+                    "ConfigMap",
+                    s.pointer("/configMap/name"),
+                    format!("volumes[{i}].projected.sources[{j}].configMap.name"),
+                );
+            }
+        }
+    }
+    for list in ["initContainers", "containers", "ephemeralContainers"] {
+        for (i, c) in items(spec, list) {
+            for (j, e) in items(c, "envFrom") {
+                push("Secret", e.pointer("/secretRef/name"), format!("{list}[{i}].envFrom[{j}].secretRef.name"));
+                push("ConfigMap", e.pointer("/configMapRef/name"), format!("{list}[{i}].envFrom[{j}].configMapRef.name"));
+            }
+            for (j, e) in items(c, "env") {
+                push(
+                    "Secret",
+                    e.pointer("/valueFrom/secretKeyRef/name"),
+                    format!("{list}[{i}].env[{j}].valueFrom.secretKeyRef.name"),
+                );
+                push(
+                    "ConfigMap",
+                    e.pointer("/valueFrom/configMapKeyRef/name"),
+                    format!("{list}[{i}].env[{j}].valueFrom.configMapKeyRef.name"),
+                );
+            }
+        }
+    }
+    refs
+}
+
+fn items<'v>(value: &'v Value, key: &str) -> impl Iterator<Item = (usize, &'v Value)> {
+    value.get(key).and_then(Value::as_array).into_iter().flatten().enumerate()
+}
+
+/// [`Rule::WorkloadUses`]: workloads before what their pod templates use.
+pub(super) fn workloads(objects: &[Object], index: &Index, sink: &mut EdgeSink) {
+    for &w in &index.members {
+        let id = &objects[w].id;
+        let Some(&(_, _, pointer)) = WORKLOADS.iter().find(|(g, k, _)| *g == id.group && *k == id.kind) else {
+            continue;
+        };
+        let Some(spec) = objects[w].value.pointer(pointer) else {
+            continue;
+        };
+        let base = pointer.trim_start_matches('/').replace('/', ".");
+        for r in pod_spec_refs(spec, &base) {
+            for &target in index.find("", r.kind, id.namespace.as_deref(), &r.name) {
+                sink.add(
+                    w,
+                    target,
+                    Rule::WorkloadUses,
+                    format!("the {}'s pod template uses this {} ({})", id.kind, r.kind, r.path),
+                );
+            }
+        }
+    }
+}
+
+/// [`Rule::BindingRole`] and [`Rule::BindingSubject`].
+pub(super) fn bindings(objects: &[Object], index: &Index, sink: &mut EdgeSink) {
+    for &b in &index.members {
+        let object = &objects[b];
+        let id = &object.id;
+        let cluster_binding = match (id.group.as_str(), id.kind.as_str()) {
+            (RBAC, "RoleBinding") => false,
+            (RBAC, "ClusterRoleBinding") => true,
+            _ => continue,
+        };
+        let role_group_ok = str_at(&object.value, "/roleRef/apiGroup").is_none_or(|g| g == RBAC);
+        let role_kind = str_at(&object.value, "/roleRef/kind");
+        if let (true, Some(kind @ ("Role" | "ClusterRole")), Some(name)) =
+            (role_group_ok, role_kind, str_at(&object.value, "/roleRef/name"))
+        {
+            let namespace = if kind == "Role" && !cluster_binding { id.namespace.as_deref() } else { None };
+            if kind == "ClusterRole" || !cluster_binding {
+                for &role in index.find(RBAC, kind, namespace, name) {
+                    sink.add(b, role, Rule::BindingRole, format!("the {} binds this {kind} (roleRef)", id.kind));
+                }
+            }
+        }
+        let subjects = object.value.get("subjects").and_then(Value::as_array).into_iter().flatten();
+        for (i, subject) in subjects.enumerate() {
+            if subject.get("kind").and_then(Value::as_str) != Some("ServiceAccount") {
+                continue;
+            }
+            let Some(name) = str_at(subject, "/name") else { continue };
+            let namespace = match (str_at(subject, "/namespace"), cluster_binding) {
+                (Some(ns), _) => Some(ns),
+                (None, false) => id.namespace.as_deref(),
+                (None, true) => continue,
+            };
+            for &sa in index.find("", "ServiceAccount", namespace, name) {
+                sink.add(
+                    b,
+                    sa,
+                    Rule::BindingSubject,
+                    format!("the {} grants permissions to this ServiceAccount (subjects[{i}])", id.kind),
+                );
+            }
+        }
+    }
+}
+
+/// [`Rule::OwnerReference`]: dependents before their owners.
+pub(super) fn owner_references(objects: &[Object], index: &Index, sink: &mut EdgeSink) {
+    for &d in &index.members {
+        let object = &objects[d];
+        let refs = object.value.pointer("/metadata/ownerReferences").and_then(Value::as_array);
+        for (i, owner) in refs.into_iter().flatten().enumerate() {
+            let (Some(api_version), Some(kind), Some(name)) =
+                (str_at(owner, "/apiVersion"), str_at(owner, "/kind"), str_at(owner, "/name"))
+            else {
+                continue;
+            };
+            let (group, _) = crate::manifest::ObjectId::split_api_version(api_version);
+            let namespace = if is_cluster_scoped(group, kind) { None } else { object.id.namespace.as_deref() };
+            if namespace.is_some() && object.id.namespace.is_none() {
+                continue;
+            }
+            for &o in index.find(group, kind, namespace, name) {
+                sink.add(
+                    d,
+                    o,
+                    Rule::OwnerReference,
+                    format!(
+                        "this {kind} owns the {} (metadata.ownerReferences[{i}]); dependents go first",
+                        object.id.kind
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// [`Rule::CustomResourceDefinition`]: custom resources before their CRD.
+pub(super) fn custom_resources(objects: &[Object], index: &Index, sink: &mut EdgeSink) {
+    let mut crds: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    for c in index.of_kind(objects, "apiextensions.k8s.io", "CustomResourceDefinition") {
+        let value = &objects[c].value;
+        if let (Some(group), Some(kind)) = (str_at(value, "/spec/group"), str_at(value, "/spec/names/kind")) {
+            crds.entry((group, kind)).or_default().push(c);
+        }
+    }
+    if crds.is_empty() {
+        return;
+    }
+    for &m in &index.members {
+        let id = &objects[m].id;
+        for &crd in crds.get(&(id.group.as_str(), id.kind.as_str())).into_iter().flatten() {
+            sink.add(
+                m,
+                crd,
+                Rule::CustomResourceDefinition,
+                format!("this CustomResourceDefinition defines the kind of the {}", id.kind),
+            );
+        }
+    }
+}
+
+/// [`Rule::NamespaceContents`]: namespaced objects before their Namespace.
+pub(super) fn namespaces(objects: &[Object], index: &Index, sink: &mut EdgeSink) {
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for n in index.of_kind(objects, "", "Namespace") {
+        by_name.entry(objects[n].id.name.as_str()).or_default().push(n);
+    }
+    if by_name.is_empty() {
+        return;
+    }
+    for &m in &index.members {
+        let id = &objects[m].id;
+        let Some(ns) = id.namespace.as_deref() else { continue };
+        for &n in by_name.get(ns).into_iter().flatten() {
+            sink.add(m, n, Rule::NamespaceContents, format!("the {} lives in this Namespace", id.kind));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::graph::test_support::{edge_list, objects};
+    use serde_json::json;
+
+    fn e(before: &str, after: &str, rule: &str) -> (String, String, String) {
+        (before.into(), after.into(), rule.into())
+    }
+
+    #[test]
+    fn workload_goes_before_everything_its_pod_template_uses() {
+        let objs = objects(vec![
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"template": {"spec": {
+                "serviceAccountName": "sa",
+                "imagePullSecrets": [{"name": "pull"}],
+                "volumes": [
+                    {"name": "a", "secret": {"secretName": "vol-secret"}},
+                    {"name": "b", "configMap": {"name": "vol-cm"}},
+                    {"name": "c", "persistentVolumeClaim": {"claimName": "data"}},
+                    {"name": "d", "projected": {"sources": [{"secret": {"name": "proj-secret"}}, {"configMap": {"name": "proj-cm"}}]}}
+                ],
+                "initContainers": [{"name": "i", "envFrom": [{"secretRef": {"name": "env-from-secret"}}]}],
+                "containers": [{"name": "c", "envFrom": [{"configMapRef": {"name": "env-from-cm"}}],
+                    "env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "key-secret", "key": "k"}}},
+                            {"name": "Y", "valueFrom": {"configMapKeyRef": {"name": "key-cm", "key": "k"}}}]}]
+            }}}}),
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa"}}),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pull"}}),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "vol-secret"}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "vol-cm"}}),
+            json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"}}),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "proj-secret"}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "proj-cm"}}),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "env-from-secret"}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "env-from-cm"}}),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "key-secret"}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "key-cm"}}),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "unused"}}),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sa", "namespace": "elsewhere"}}),
+        ]);
+        let edges = edge_list(&objs);
+        let targets: Vec<&str> = edges.iter().map(|(_, a, _)| a.as_str()).collect();
+        assert_eq!(
+            targets,
+            [
+                "ServiceAccount/default/sa",
+                "Secret/default/pull",
+                "Secret/default/vol-secret",
+                "ConfigMap/default/vol-cm",
+                "PersistentVolumeClaim/default/data",
+                "Secret/default/proj-secret",
+                "ConfigMap/default/proj-cm",
+                "Secret/default/env-from-secret",
+                "ConfigMap/default/env-from-cm",
+                "Secret/default/key-secret",
+                "ConfigMap/default/key-cm",
+            ]
+        );
+        assert!(edges.iter().all(|(b, _, r)| b == "Deployment/default/web" && r == "workload-uses"));
+        let plan = crate::graph::plan(&objs).unwrap();
+        let reason = &plan.edges()[2].reason().text;
+        assert_eq!(
+            reason,
+            "the Deployment's pod template uses this Secret (spec.template.spec.volumes[0].secret.secretName)"
+        );
+    }
+
+    #[test]
+    fn cronjob_and_pod_specs_are_found() {
+        let objs = objects(vec![
+            json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "cj"}, "spec": {"jobTemplate": {"spec": {"template": {"spec": {"serviceAccountName": "sa"}}}}}}),
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"serviceAccount": "sa"}}),
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa"}}),
+        ]);
+        assert_eq!(
+            edge_list(&objs),
+            [
+                e("CronJob/default/cj", "ServiceAccount/default/sa", "workload-uses"),
+                e("Pod/default/p", "ServiceAccount/default/sa", "workload-uses"),
+            ]
+        );
+    }
+
+    #[test]
+    fn bindings_go_before_roles_and_service_accounts_they_bind() {
+        let objs = objects(vec![
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "rb", "namespace": "a"},
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"},
+                   "subjects": [{"kind": "ServiceAccount", "name": "sa"}, {"kind": "ServiceAccount", "name": "other", "namespace": "b"}, {"kind": "User", "name": "sa"}]}),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "crb"},
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cr"},
+                   "subjects": [{"kind": "ServiceAccount", "name": "sa", "namespace": "a"}, {"kind": "ServiceAccount", "name": "nons"}]}),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "rb2", "namespace": "a"},
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cr"}}),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "r", "namespace": "a"}}),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "r", "namespace": "b"}}),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "cr"}}),
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa", "namespace": "a"}}),
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "other", "namespace": "b"}}),
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "nons", "namespace": "default"}}),
+        ]);
+        assert_eq!(
+            edge_list(&objs),
+            [
+                e("RoleBinding/a/rb", "Role/a/r", "binding-role"),
+                e("RoleBinding/a/rb", "ServiceAccount/a/sa", "binding-subject"),
+                e("RoleBinding/a/rb", "ServiceAccount/b/other", "binding-subject"),
+                e("ClusterRoleBinding/crb", "ClusterRole/cr", "binding-role"),
+                e("ClusterRoleBinding/crb", "ServiceAccount/a/sa", "binding-subject"),
+                e("RoleBinding/a/rb2", "ClusterRole/cr", "binding-role"),
+            ]
+        );
+    }
+
+    #[test]
+    fn owners_custom_resources_namespaces_and_webhooks() {
+        let objs = objects(vec![
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}}),
+            json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "widgets.example.com"},
+                   "spec": {"group": "example.com", "names": {"kind": "Widget", "plural": "widgets"}}}),
+            json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "apps"}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "apps",
+                   "ownerReferences": [{"apiVersion": "example.com/v1", "kind": "Widget", "name": "w", "uid": "1"}]}}),
+            json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration", "metadata": {"name": "hook"}}),
+        ]);
+        assert_eq!(
+            edge_list(&objs),
+            [
+                e("ValidatingWebhookConfiguration/hook", "Namespace/apps", "webhook-first"),
+                e("ValidatingWebhookConfiguration/hook", "CustomResourceDefinition/widgets.example.com", "webhook-first"),
+                e("ValidatingWebhookConfiguration/hook", "Widget/apps/w", "webhook-first"),
+                e("ValidatingWebhookConfiguration/hook", "ConfigMap/apps/cm", "webhook-first"),
+                e("ConfigMap/apps/cm", "Widget/apps/w", "owner-reference"),
+                e("Widget/apps/w", "CustomResourceDefinition/widgets.example.com", "custom-resource-definition"),
+                e("Widget/apps/w", "Namespace/apps", "namespace-contents"),
+                e("ConfigMap/apps/cm", "Namespace/apps", "namespace-contents"),
+            ]
+        );
+    }
+
+    #[test]
+    fn hooks_are_not_part_of_the_teardown() {
+        let objs = objects(vec![
+            json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate", "annotations": {"helm.sh/hook": "pre-delete"}},
+                   "spec": {"template": {"spec": {"serviceAccountName": "sa"}}}}),
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa"}}),
+        ]);
+        assert!(edge_list(&objs).is_empty());
+        let plan = crate::graph::plan(&objs).unwrap();
+        assert_eq!(plan.wave(0), None);
+        assert_eq!(plan.wave(1), Some(0));
+        assert_eq!(plan.members(), [1]);
+    }
+}

@@ -1,0 +1,106 @@
+//! The rules that order a teardown. Each rule lives in one place with its
+//! reason; [`apply_all`] runs them in a fixed order (which only decides whose
+//! reason is primary when several rules order the same pair).
+
+mod arc;
+mod explicit;
+mod kubernetes;
+
+use super::index::Index;
+use super::{EdgeSink, GraphError};
+use crate::manifest::Object;
+use serde::Serialize;
+use std::fmt;
+
+/// A rule that orders objects. Its `Display` is a stable kebab-case id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// Mutating/ValidatingWebhookConfigurations go before everything else.
+    WebhookFirst,
+    /// An AutoscalingRunnerSet goes before the objects its
+    /// `actions.github.com/cleanup-*` annotations name.
+    ArcCleanupAnnotation,
+    /// An AutoscalingRunnerSet goes before the Secrets, ServiceAccount and
+    /// ConfigMap its spec refers to.
+    ArcSpecReference,
+    /// An AutoscalingRunnerSet goes before objects carrying the
+    /// `actions.github.com/cleanup-protection` finalizer that no annotation names.
+    ArcCleanupProtection,
+    /// A workload goes before the ServiceAccounts, ConfigMaps, Secrets and
+    /// PersistentVolumeClaims its pod template uses.
+    WorkloadUses,
+    /// A (Cluster)RoleBinding goes before the (Cluster)Role it binds.
+    BindingRole,
+    /// A (Cluster)RoleBinding goes before the ServiceAccounts it binds.
+    BindingSubject,
+    /// A dependent goes before its owner (ownerReferences).
+    OwnerReference,
+    /// A custom resource goes before the CustomResourceDefinition of its kind.
+    CustomResourceDefinition,
+    /// A namespaced object goes before its Namespace.
+    NamespaceContents,
+    /// `teardown.helm-arc-uninstall/after` on the later object.
+    ExplicitAfter,
+    /// `teardown.helm-arc-uninstall/before` on the earlier object.
+    ExplicitBefore,
+}
+
+impl Rule {
+    /// Every rule, in the order they are applied.
+    pub const ALL: [Rule; 12] = [
+        Rule::WebhookFirst,
+        Rule::ArcCleanupAnnotation,
+        Rule::ArcSpecReference,
+        Rule::ArcCleanupProtection,
+        Rule::WorkloadUses,
+        Rule::BindingRole,
+        Rule::BindingSubject,
+        Rule::OwnerReference,
+        Rule::CustomResourceDefinition,
+        Rule::NamespaceContents,
+        Rule::ExplicitAfter,
+        Rule::ExplicitBefore,
+    ];
+
+    /// The stable id used in output (`arc-cleanup-annotation`, ...).
+    pub fn id(self) -> &'static str {
+        match self {
+            Rule::WebhookFirst => "webhook-first",
+            Rule::ArcCleanupAnnotation => "arc-cleanup-annotation",
+            Rule::ArcSpecReference => "arc-spec-reference",
+            Rule::ArcCleanupProtection => "arc-cleanup-protection",
+            Rule::WorkloadUses => "workload-uses",
+            Rule::BindingRole => "binding-role",
+            Rule::BindingSubject => "binding-subject",
+            Rule::OwnerReference => "owner-reference",
+            Rule::CustomResourceDefinition => "custom-resource-definition",
+            Rule::NamespaceContents => "namespace-contents",
+            Rule::ExplicitAfter => "explicit-after",
+            Rule::ExplicitBefore => "explicit-before",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// Run every rule over the members of `objects`.
+pub(crate) fn apply_all(objects: &[Object], index: &Index, sink: &mut EdgeSink) -> Result<(), GraphError> {
+    kubernetes::webhooks_first(objects, index, sink);
+    arc::runner_sets(objects, index, sink);
+    kubernetes::workloads(objects, index, sink);
+    kubernetes::bindings(objects, index, sink);
+    kubernetes::owner_references(objects, index, sink);
+    kubernetes::custom_resources(objects, index, sink);
+    kubernetes::namespaces(objects, index, sink);
+    explicit::annotations(objects, index, sink)
+}
+
+/// A string at a JSON pointer.
+pub(crate) fn str_at<'v>(value: &'v serde_json::Value, pointer: &str) -> Option<&'v str> {
+    value.pointer(pointer).and_then(serde_json::Value::as_str).filter(|s| !s.is_empty())
+}
