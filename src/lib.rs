@@ -10,9 +10,9 @@
 pub mod cli;
 pub mod commands;
 pub mod exit;
+pub mod graph;
 pub mod helm;
 pub mod kube;
 pub mod manifest;
 pub mod teardown;
 pub mod ui;
-pub mod graph;

@@ -32,7 +32,12 @@ impl Index {
             index.members.push(i);
             index
                 .by_identity
-                .entry((id.group.clone(), id.kind.clone(), id.namespace.clone(), id.name.clone()))
+                .entry((
+                    id.group.clone(),
+                    id.kind.clone(),
+                    id.namespace.clone(),
+                    id.name.clone(),
+                ))
                 .or_default()
                 .push(i);
             index

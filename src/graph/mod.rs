@@ -16,7 +16,8 @@ mod rules;
 mod waves;
 
 pub use reference::{
-    AFTER_ANNOTATION, BEFORE_ANNOTATION, ParsedReference, ReferenceSyntaxError, parse_reference_list,
+    AFTER_ANNOTATION, BEFORE_ANNOTATION, ParsedReference, ReferenceSyntaxError,
+    parse_reference_list,
 };
 pub use rules::Rule;
 
@@ -221,7 +222,11 @@ impl<'a> Teardown<'a> {
     /// `objects[i]` (its direct predecessors), or `None` when it waits on nothing.
     /// Planning a stream that carries these values yields the same plan.
     pub fn after_annotation(&self, i: usize) -> Option<String> {
-        let refs: Vec<String> = self.after(i).iter().map(|&b| self.reference(b, i)).collect();
+        let refs: Vec<String> = self
+            .after(i)
+            .iter()
+            .map(|&b| self.reference(b, i))
+            .collect();
         (!refs.is_empty()).then(|| refs.join(", "))
     }
 }

@@ -59,7 +59,10 @@ pub fn parse_reference_list(value: &str) -> Result<Vec<ParsedReference>, Referen
 fn parse_reference(text: &str) -> Result<ParsedReference, ReferenceSyntaxError> {
     let bad = || ReferenceSyntaxError(text.to_string());
     let parts: Vec<&str> = text.split('/').collect();
-    if parts.iter().any(|p| p.is_empty() || p.chars().any(char::is_whitespace)) {
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || p.chars().any(char::is_whitespace))
+    {
         return Err(bad());
     }
     let (kind_part, namespace, name) = match parts.as_slice() {
@@ -68,7 +71,9 @@ fn parse_reference(text: &str) -> Result<ParsedReference, ReferenceSyntaxError> 
         _ => return Err(bad()),
     };
     let (kind, group) = match kind_part.split_once('.') {
-        Some((kind, group)) if !kind.is_empty() && !group.is_empty() => (kind, Some(group.to_string())),
+        Some((kind, group)) if !kind.is_empty() && !group.is_empty() => {
+            (kind, Some(group.to_string()))
+        }
         Some(_) => return Err(bad()),
         None => (kind_part, None),
     };
@@ -85,7 +90,10 @@ fn parse_reference(text: &str) -> Result<ParsedReference, ReferenceSyntaxError> 
 fn in_scope(candidate: &Object, from: &Object, namespace: Option<&str>) -> bool {
     match namespace {
         Some(ns) => candidate.id.namespace.as_deref() == Some(ns),
-        None => candidate.id.namespace.is_none() || (from.id.namespace.is_some() && candidate.id.namespace == from.id.namespace),
+        None => {
+            candidate.id.namespace.is_none()
+                || (from.id.namespace.is_some() && candidate.id.namespace == from.id.namespace)
+        }
     }
 }
 
@@ -101,10 +109,18 @@ pub(crate) fn resolve(
         .find_kind_name(&reference.kind, &reference.name)
         .iter()
         .copied()
-        .filter(|&c| reference.group.as_deref().is_none_or(|g| objects[c].id.group == g))
+        .filter(|&c| {
+            reference
+                .group
+                .as_deref()
+                .is_none_or(|g| objects[c].id.group == g)
+        })
         .filter(|&c| in_scope(&objects[c], &objects[from], reference.namespace.as_deref()))
         .collect();
-    let mut groups: Vec<&str> = candidates.iter().map(|&c| objects[c].id.group.as_str()).collect();
+    let mut groups: Vec<&str> = candidates
+        .iter()
+        .map(|&c| objects[c].id.group.as_str())
+        .collect();
     groups.sort_unstable();
     groups.dedup();
     match groups.as_slice() {
@@ -169,9 +185,18 @@ mod tests {
 
     #[test]
     fn parses_both_shapes_and_qualified_kinds() {
-        let refs = parse_reference_list(" Secret/s , ,AutoscalingRunnerSet.actions.github.com/arc/set,").unwrap();
+        let refs =
+            parse_reference_list(" Secret/s , ,AutoscalingRunnerSet.actions.github.com/arc/set,")
+                .unwrap();
         assert_eq!(refs.len(), 2);
-        assert_eq!((refs[0].kind.as_str(), refs[0].group.clone(), refs[0].namespace.clone()), ("Secret", None, None));
+        assert_eq!(
+            (
+                refs[0].kind.as_str(),
+                refs[0].group.clone(),
+                refs[0].namespace.clone()
+            ),
+            ("Secret", None, None)
+        );
         assert_eq!(refs[1].kind, "AutoscalingRunnerSet");
         assert_eq!(refs[1].group.as_deref(), Some("actions.github.com"));
         assert_eq!(refs[1].namespace.as_deref(), Some("arc"));
@@ -180,8 +205,20 @@ mod tests {
 
     #[test]
     fn rejects_malformed_entries() {
-        for bad in ["Secret", "Secret/", "/x", "a/b/c/d", "Sec ret/x", ".g/x", "K./x"] {
-            assert_eq!(parse_reference_list(bad), Err(ReferenceSyntaxError(bad.to_string())), "{bad}");
+        for bad in [
+            "Secret",
+            "Secret/",
+            "/x",
+            "a/b/c/d",
+            "Sec ret/x",
+            ".g/x",
+            "K./x",
+        ] {
+            assert_eq!(
+                parse_reference_list(bad),
+                Err(ReferenceSyntaxError(bad.to_string())),
+                "{bad}"
+            );
         }
     }
 
@@ -204,7 +241,11 @@ mod tests {
             for from in 0..objs.len() {
                 let text = format(&objs, &index, target, from);
                 let parsed = parse_reference_list(&text).unwrap();
-                assert_eq!(resolve(&objs, &index, from, &parsed[0]), Ok(vec![target]), "{text} from {from}");
+                assert_eq!(
+                    resolve(&objs, &index, from, &parsed[0]),
+                    Ok(vec![target]),
+                    "{text} from {from}"
+                );
             }
         }
     }

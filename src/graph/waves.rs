@@ -38,7 +38,10 @@ pub(crate) fn layer(
         .collect();
     let mut wave = vec![None; object_count];
     let mut waves: Vec<Vec<usize>> = Vec::new();
-    let mut current: Vec<NodeIndex> = graph.node_indices().filter(|n| in_degree[n.index()] == 0).collect();
+    let mut current: Vec<NodeIndex> = graph
+        .node_indices()
+        .filter(|n| in_degree[n.index()] == 0)
+        .collect();
     let mut placed = 0;
     while !current.is_empty() {
         current.sort_by_key(|&n| graph[n]);

@@ -48,10 +48,26 @@ pub fn cleanup_annotation_kind(suffix: &str) -> Option<(&'static str, &'static s
 
 /// Spec fields of a runner set that name objects in its namespace.
 const SPEC_REFERENCES: &[(&str, &str, &str)] = &[
-    ("/spec/githubConfigSecret", "Secret", "spec.githubConfigSecret"),
-    ("/spec/template/spec/serviceAccountName", "ServiceAccount", "spec.template.spec.serviceAccountName"),
-    ("/spec/proxy/http/credentialSecretRef", "Secret", "spec.proxy.http.credentialSecretRef"),
-    ("/spec/proxy/https/credentialSecretRef", "Secret", "spec.proxy.https.credentialSecretRef"),
+    (
+        "/spec/githubConfigSecret",
+        "Secret",
+        "spec.githubConfigSecret",
+    ),
+    (
+        "/spec/template/spec/serviceAccountName",
+        "ServiceAccount",
+        "spec.template.spec.serviceAccountName",
+    ),
+    (
+        "/spec/proxy/http/credentialSecretRef",
+        "Secret",
+        "spec.proxy.http.credentialSecretRef",
+    ),
+    (
+        "/spec/proxy/https/credentialSecretRef",
+        "Secret",
+        "spec.proxy.https.credentialSecretRef",
+    ),
     (
         "/spec/githubServerTLS/certificateFrom/configMapKeyRef/name",
         "ConfigMap",
@@ -69,10 +85,17 @@ pub(super) fn runner_sets(objects: &[Object], index: &Index, sink: &mut EdgeSink
     for &ars in &runner_sets {
         let object = &objects[ars];
         let namespace = object.id.namespace.as_deref();
-        let annotations = object.value.pointer("/metadata/annotations").and_then(|a| a.as_object());
+        let annotations = object
+            .value
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.as_object());
         for (key, value) in annotations.into_iter().flatten() {
-            let Some(suffix) = key.strip_prefix(CLEANUP_ANNOTATION_PREFIX) else { continue };
-            let (Some((group, kind)), Some(name)) = (cleanup_annotation_kind(suffix), value.as_str()) else {
+            let Some(suffix) = key.strip_prefix(CLEANUP_ANNOTATION_PREFIX) else {
+                continue;
+            };
+            let (Some((group, kind)), Some(name)) =
+                (cleanup_annotation_kind(suffix), value.as_str())
+            else {
                 continue;
             };
             for &target in index.find(group, kind, namespace, name) {
@@ -81,12 +104,16 @@ pub(super) fn runner_sets(objects: &[Object], index: &Index, sink: &mut EdgeSink
                     ars,
                     target,
                     Rule::ArcCleanupAnnotation,
-                    format!("the AutoscalingRunnerSet names this {kind} in annotation {key}; {NEEDED}"),
+                    format!(
+                        "the AutoscalingRunnerSet names this {kind} in annotation {key}; {NEEDED}"
+                    ),
                 );
             }
         }
         for &(pointer, kind, path) in SPEC_REFERENCES {
-            let Some(name) = str_at(&object.value, pointer) else { continue };
+            let Some(name) = str_at(&object.value, pointer) else {
+                continue;
+            };
             for &target in index.find("", kind, namespace, name) {
                 sink.add(
                     ars,
@@ -124,7 +151,9 @@ fn owning_runner_sets(objects: &[Object], runner_sets: &[usize], object: &Object
     let same_namespace: Vec<usize> = runner_sets
         .iter()
         .copied()
-        .filter(|&a| objects[a].id.namespace.is_some() && objects[a].id.namespace == object.id.namespace)
+        .filter(|&a| {
+            objects[a].id.namespace.is_some() && objects[a].id.namespace == object.id.namespace
+        })
         .collect();
     let labelled: Vec<usize> = match object.label(SCALE_SET_NAME_LABEL) {
         Some(set_name) => same_namespace
@@ -133,12 +162,18 @@ fn owning_runner_sets(objects: &[Object], runner_sets: &[usize], object: &Object
             .filter(|&a| {
                 let ars = &objects[a];
                 ars.label(SCALE_SET_NAME_LABEL).unwrap_or(&ars.id.name) == set_name
-                    && object.label(SCALE_SET_NAMESPACE_LABEL).is_none_or(|ns| ars.id.namespace.as_deref() == Some(ns))
+                    && object
+                        .label(SCALE_SET_NAMESPACE_LABEL)
+                        .is_none_or(|ns| ars.id.namespace.as_deref() == Some(ns))
             })
             .collect(),
         None => Vec::new(),
     };
-    if labelled.is_empty() { same_namespace } else { labelled }
+    if labelled.is_empty() {
+        same_namespace
+    } else {
+        labelled
+    }
 }
 
 #[cfg(test)]
@@ -154,9 +189,17 @@ mod tests {
                "spec": spec})
     }
 
-    fn protected(api_version: &str, kind: &str, name: &str, namespace: &str, set: Option<&str>) -> Value {
+    fn protected(
+        api_version: &str,
+        kind: &str,
+        name: &str,
+        namespace: &str,
+        set: Option<&str>,
+    ) -> Value {
         let labels = match set {
-            Some(s) => json!({"actions.github.com/scale-set-name": s, "actions.github.com/scale-set-namespace": namespace}),
+            Some(s) => {
+                json!({"actions.github.com/scale-set-name": s, "actions.github.com/scale-set-namespace": namespace})
+            }
             None => json!({}),
         };
         json!({"apiVersion": api_version, "kind": kind,
@@ -166,13 +209,34 @@ mod tests {
 
     #[test]
     fn annotation_keys_imply_kinds() {
-        assert_eq!(cleanup_annotation_kind("manager-role-binding"), Some((RBAC, "RoleBinding")));
-        assert_eq!(cleanup_annotation_kind("kubernetes-mode-role-binding-name"), Some((RBAC, "RoleBinding")));
-        assert_eq!(cleanup_annotation_kind("manager-role-name"), Some((RBAC, "Role")));
-        assert_eq!(cleanup_annotation_kind("kubernetes-mode-role-name"), Some((RBAC, "Role")));
-        assert_eq!(cleanup_annotation_kind("no-permission-service-account-name"), Some(("", "ServiceAccount")));
-        assert_eq!(cleanup_annotation_kind("kubernetes-mode-service-account-name"), Some(("", "ServiceAccount")));
-        assert_eq!(cleanup_annotation_kind("github-secret-name"), Some(("", "Secret")));
+        assert_eq!(
+            cleanup_annotation_kind("manager-role-binding"),
+            Some((RBAC, "RoleBinding"))
+        );
+        assert_eq!(
+            cleanup_annotation_kind("kubernetes-mode-role-binding-name"),
+            Some((RBAC, "RoleBinding"))
+        );
+        assert_eq!(
+            cleanup_annotation_kind("manager-role-name"),
+            Some((RBAC, "Role"))
+        );
+        assert_eq!(
+            cleanup_annotation_kind("kubernetes-mode-role-name"),
+            Some((RBAC, "Role"))
+        );
+        assert_eq!(
+            cleanup_annotation_kind("no-permission-service-account-name"),
+            Some(("", "ServiceAccount"))
+        );
+        assert_eq!(
+            cleanup_annotation_kind("kubernetes-mode-service-account-name"),
+            Some(("", "ServiceAccount"))
+        );
+        assert_eq!(
+            cleanup_annotation_kind("github-secret-name"),
+            Some(("", "Secret"))
+        );
         assert_eq!(cleanup_annotation_kind("protection"), None);
     }
 
@@ -194,11 +258,24 @@ mod tests {
                        "template": {"spec": {"serviceAccountName": "runner"}}}),
             ),
             {
-                let mut rb = protected("rbac.authorization.k8s.io/v1", "RoleBinding", "mgr", "r", Some("set"));
-                rb["roleRef"] = json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "mgr"});
+                let mut rb = protected(
+                    "rbac.authorization.k8s.io/v1",
+                    "RoleBinding",
+                    "mgr",
+                    "r",
+                    Some("set"),
+                );
+                rb["roleRef"] =
+                    json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "mgr"});
                 rb
             },
-            protected("rbac.authorization.k8s.io/v1", "Role", "mgr", "r", Some("set")),
+            protected(
+                "rbac.authorization.k8s.io/v1",
+                "Role",
+                "mgr",
+                "r",
+                Some("set"),
+            ),
             protected("v1", "Secret", "gh", "r", Some("set")),
             json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "proxy-http", "namespace": "r"}}),
             json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "proxy-https", "namespace": "r"}}),
@@ -225,8 +302,18 @@ mod tests {
             ]
         );
         // Between the dependents only the generic binding rule applies.
-        let others: Vec<_> = edges.iter().filter(|(b, _, _)| b != "AutoscalingRunnerSet/r/set").collect();
-        assert_eq!(others, [&("RoleBinding/r/mgr".to_string(), "Role/r/mgr".to_string(), "binding-role".to_string())]);
+        let others: Vec<_> = edges
+            .iter()
+            .filter(|(b, _, _)| b != "AutoscalingRunnerSet/r/set")
+            .collect();
+        assert_eq!(
+            others,
+            [&(
+                "RoleBinding/r/mgr".to_string(),
+                "Role/r/mgr".to_string(),
+                "binding-role".to_string()
+            )]
+        );
         let plan = crate::graph::plan(&objs).unwrap();
         assert_eq!(plan.waves()[0], [0, 8]);
         let secret = plan.edges().iter().find(|e| e.after == 3).unwrap();
@@ -255,7 +342,10 @@ mod tests {
             .inspect(|(_, _, r)| assert_eq!(r, "arc-cleanup-protection"))
             .map(|(b, a, _)| (b, a))
             .collect();
-        let pairs: Vec<(&str, &str)> = edges.iter().map(|(b, a)| (b.as_str(), a.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = edges
+            .iter()
+            .map(|(b, a)| (b.as_str(), a.as_str()))
+            .collect();
         assert_eq!(
             pairs,
             [
@@ -271,16 +361,46 @@ mod tests {
     #[test]
     fn annotation_naming_wins_over_fallback_and_sets_keep_their_own_objects() {
         let objs = objects(vec![
-            ars("a", "one", json!({"actions.github.com/cleanup-manager-role-name": "mgr"}), json!({})),
-            ars("a", "two", json!({"actions.github.com/cleanup-manager-role-name": "mgr"}), json!({})),
-            protected("rbac.authorization.k8s.io/v1", "Role", "mgr", "one", Some("a")),
-            protected("rbac.authorization.k8s.io/v1", "Role", "mgr", "two", Some("a")),
+            ars(
+                "a",
+                "one",
+                json!({"actions.github.com/cleanup-manager-role-name": "mgr"}),
+                json!({}),
+            ),
+            ars(
+                "a",
+                "two",
+                json!({"actions.github.com/cleanup-manager-role-name": "mgr"}),
+                json!({}),
+            ),
+            protected(
+                "rbac.authorization.k8s.io/v1",
+                "Role",
+                "mgr",
+                "one",
+                Some("a"),
+            ),
+            protected(
+                "rbac.authorization.k8s.io/v1",
+                "Role",
+                "mgr",
+                "two",
+                Some("a"),
+            ),
         ]);
         assert_eq!(
             edge_list(&objs),
             [
-                ("AutoscalingRunnerSet/one/a".into(), "Role/one/mgr".into(), "arc-cleanup-annotation".into()),
-                ("AutoscalingRunnerSet/two/a".into(), "Role/two/mgr".into(), "arc-cleanup-annotation".into()),
+                (
+                    "AutoscalingRunnerSet/one/a".into(),
+                    "Role/one/mgr".into(),
+                    "arc-cleanup-annotation".into()
+                ),
+                (
+                    "AutoscalingRunnerSet/two/a".into(),
+                    "Role/two/mgr".into(),
+                    "arc-cleanup-annotation".into()
+                ),
             ]
         );
     }

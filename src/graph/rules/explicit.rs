@@ -12,14 +12,25 @@ use crate::graph::{EdgeSink, GraphError};
 use crate::manifest::Object;
 
 /// [`Rule::ExplicitAfter`] and [`Rule::ExplicitBefore`].
-pub(super) fn annotations(objects: &[Object], index: &Index, sink: &mut EdgeSink) -> Result<(), GraphError> {
+pub(super) fn annotations(
+    objects: &[Object],
+    index: &Index,
+    sink: &mut EdgeSink,
+) -> Result<(), GraphError> {
     for &m in &index.members {
-        for (annotation, rule) in [(AFTER_ANNOTATION, Rule::ExplicitAfter), (BEFORE_ANNOTATION, Rule::ExplicitBefore)] {
-            let Some(value) = objects[m].annotation(annotation) else { continue };
-            let references = reference::parse_reference_list(value).map_err(|source| GraphError::BadReference {
-                object: objects[m].id.to_string(),
-                annotation,
-                source,
+        for (annotation, rule) in [
+            (AFTER_ANNOTATION, Rule::ExplicitAfter),
+            (BEFORE_ANNOTATION, Rule::ExplicitBefore),
+        ] {
+            let Some(value) = objects[m].annotation(annotation) else {
+                continue;
+            };
+            let references = reference::parse_reference_list(value).map_err(|source| {
+                GraphError::BadReference {
+                    object: objects[m].id.to_string(),
+                    annotation,
+                    source,
+                }
             })?;
             for r in references {
                 let targets = reference::resolve(objects, index, m, &r).map_err(|problem| {
@@ -31,15 +42,25 @@ pub(super) fn annotations(objects: &[Object], index: &Index, sink: &mut EdgeSink
                     }
                 })?;
                 for t in targets {
-                    let (before, after) = if rule == Rule::ExplicitAfter { (t, m) } else { (m, t) };
+                    let (before, after) = if rule == Rule::ExplicitAfter {
+                        (t, m)
+                    } else {
+                        (m, t)
+                    };
                     if sink.has(before, after) {
                         continue;
                     }
                     let text = match rule {
                         Rule::ExplicitAfter => {
-                            format!("annotation {annotation} on this {} lists the {}", objects[m].id.kind, objects[t].id.kind)
+                            format!(
+                                "annotation {annotation} on this {} lists the {}",
+                                objects[m].id.kind, objects[t].id.kind
+                            )
                         }
-                        _ => format!("annotation {annotation} on the {} lists this {}", objects[m].id.kind, objects[t].id.kind),
+                        _ => format!(
+                            "annotation {annotation} on the {} lists this {}",
+                            objects[m].id.kind, objects[t].id.kind
+                        ),
                     };
                     sink.add(before, after, rule, text);
                 }
@@ -62,31 +83,66 @@ mod tests {
     #[test]
     fn after_and_before_add_edges_in_both_directions() {
         let objs = objects(vec![
-            cm("a", "x", json!({"teardown.helm-arc-uninstall/after": "ConfigMap/b, ConfigMap/y/c"})),
-            cm("b", "x", json!({"teardown.helm-arc-uninstall/before": "ClusterRole/cr"})),
+            cm(
+                "a",
+                "x",
+                json!({"teardown.helm-arc-uninstall/after": "ConfigMap/b, ConfigMap/y/c"}),
+            ),
+            cm(
+                "b",
+                "x",
+                json!({"teardown.helm-arc-uninstall/before": "ClusterRole/cr"}),
+            ),
             cm("c", "y", json!({})),
             json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "cr"}}),
         ]);
         assert_eq!(
             edge_list(&objs),
             [
-                ("ConfigMap/x/b".into(), "ConfigMap/x/a".into(), "explicit-after".into()),
-                ("ConfigMap/y/c".into(), "ConfigMap/x/a".into(), "explicit-after".into()),
-                ("ConfigMap/x/b".into(), "ClusterRole/cr".into(), "explicit-before".into()),
+                (
+                    "ConfigMap/x/b".into(),
+                    "ConfigMap/x/a".into(),
+                    "explicit-after".into()
+                ),
+                (
+                    "ConfigMap/y/c".into(),
+                    "ConfigMap/x/a".into(),
+                    "explicit-after".into()
+                ),
+                (
+                    "ConfigMap/x/b".into(),
+                    "ClusterRole/cr".into(),
+                    "explicit-before".into()
+                ),
             ]
         );
         let p = plan(&objs).unwrap();
         assert_eq!(p.waves(), [vec![1, 2], vec![0, 3]]);
-        assert_eq!(p.edges()[0].reason().text, "annotation teardown.helm-arc-uninstall/after on this ConfigMap lists the ConfigMap");
+        assert_eq!(
+            p.edges()[0].reason().text,
+            "annotation teardown.helm-arc-uninstall/after on this ConfigMap lists the ConfigMap"
+        );
     }
 
     #[test]
     fn unknown_ambiguous_hook_and_malformed_references_are_errors() {
         let cases = [
-            (json!({"teardown.helm-arc-uninstall/after": "ConfigMap/missing"}), "ConfigMap/x/a: annotation teardown.helm-arc-uninstall/after: `ConfigMap/missing` names no object of the manifest"),
-            (json!({"teardown.helm-arc-uninstall/before": "Job/migrate"}), "ConfigMap/x/a: annotation teardown.helm-arc-uninstall/before: `Job/migrate` names a Helm hook; hooks are not part of the teardown"),
-            (json!({"teardown.helm-arc-uninstall/after": "Widget/w"}), "ConfigMap/x/a: annotation teardown.helm-arc-uninstall/after: `Widget/w` is ambiguous: objects of groups a.example, b.example match; write Kind.group"),
-            (json!({"teardown.helm-arc-uninstall/after": "ConfigMap"}), "ConfigMap/x/a: annotation teardown.helm-arc-uninstall/after: `ConfigMap` is not Kind/name or Kind/namespace/name"),
+            (
+                json!({"teardown.helm-arc-uninstall/after": "ConfigMap/missing"}),
+                "ConfigMap/x/a: annotation teardown.helm-arc-uninstall/after: `ConfigMap/missing` names no object of the manifest",
+            ),
+            (
+                json!({"teardown.helm-arc-uninstall/before": "Job/migrate"}),
+                "ConfigMap/x/a: annotation teardown.helm-arc-uninstall/before: `Job/migrate` names a Helm hook; hooks are not part of the teardown",
+            ),
+            (
+                json!({"teardown.helm-arc-uninstall/after": "Widget/w"}),
+                "ConfigMap/x/a: annotation teardown.helm-arc-uninstall/after: `Widget/w` is ambiguous: objects of groups a.example, b.example match; write Kind.group",
+            ),
+            (
+                json!({"teardown.helm-arc-uninstall/after": "ConfigMap"}),
+                "ConfigMap/x/a: annotation teardown.helm-arc-uninstall/after: `ConfigMap` is not Kind/name or Kind/namespace/name",
+            ),
         ];
         for (annotations, message) in cases {
             let objs = objects(vec![

@@ -20,16 +20,28 @@ const WORKLOADS: &[(&str, &str, &str)] = &[
     ("apps", "ReplicaSet", "/spec/template/spec"),
     ("batch", "Job", "/spec/template/spec"),
     ("batch", "CronJob", "/spec/jobTemplate/spec/template/spec"),
-    ("actions.github.com", "AutoscalingRunnerSet", "/spec/template/spec"),
+    (
+        "actions.github.com",
+        "AutoscalingRunnerSet",
+        "/spec/template/spec",
+    ),
 ];
 
 /// [`Rule::WebhookFirst`]: webhook configurations before every other member.
 pub(super) fn webhooks_first(objects: &[Object], index: &Index, sink: &mut EdgeSink) {
     let is_webhook = |o: &Object| {
         o.id.group == "admissionregistration.k8s.io"
-            && matches!(o.id.kind.as_str(), "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration")
+            && matches!(
+                o.id.kind.as_str(),
+                "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration"
+            )
     };
-    let webhooks: Vec<usize> = index.members.iter().copied().filter(|&i| is_webhook(&objects[i])).collect();
+    let webhooks: Vec<usize> = index
+        .members
+        .iter()
+        .copied()
+        .filter(|&i| is_webhook(&objects[i]))
+        .collect();
     for &w in &webhooks {
         for &m in &index.members {
             if !is_webhook(&objects[m]) {
@@ -66,16 +78,36 @@ pub(super) fn pod_spec_refs(spec: &Value, base: &str) -> Vec<PodRef> {
         }
     };
     if spec.get("serviceAccountName").is_some() {
-        push("ServiceAccount", spec.get("serviceAccountName"), "serviceAccountName".into());
+        push(
+            "ServiceAccount",
+            spec.get("serviceAccountName"),
+            "serviceAccountName".into(),
+        );
     } else {
-        push("ServiceAccount", spec.get("serviceAccount"), "serviceAccount".into());
+        push(
+            "ServiceAccount",
+            spec.get("serviceAccount"),
+            "serviceAccount".into(),
+        );
     }
     for (i, s) in items(spec, "imagePullSecrets") {
-        push("Secret", s.get("name"), format!("imagePullSecrets[{i}].name"));
+        push(
+            "Secret",
+            s.get("name"),
+            format!("imagePullSecrets[{i}].name"),
+        );
     }
     for (i, v) in items(spec, "volumes") {
-        push("Secret", v.pointer("/secret/secretName"), format!("volumes[{i}].secret.secretName"));
-        push("ConfigMap", v.pointer("/configMap/name"), format!("volumes[{i}].configMap.name"));
+        push(
+            "Secret",
+            v.pointer("/secret/secretName"),
+            format!("volumes[{i}].secret.secretName"),
+        );
+        push(
+            "ConfigMap",
+            v.pointer("/configMap/name"),
+            format!("volumes[{i}].configMap.name"),
+        );
         push(
             "PersistentVolumeClaim",
             v.pointer("/persistentVolumeClaim/claimName"),
@@ -83,7 +115,11 @@ pub(super) fn pod_spec_refs(spec: &Value, base: &str) -> Vec<PodRef> {
         );
         if let Some(projected) = v.get("projected") {
             for (j, s) in items(projected, "sources") {
-                push("Secret", s.pointer("/secret/name"), format!("volumes[{i}].projected.sources[{j}].secret.name"));
+                push(
+                    "Secret",
+                    s.pointer("/secret/name"),
+                    format!("volumes[{i}].projected.sources[{j}].secret.name"),
+                );
                 push(
                     "ConfigMap",
                     s.pointer("/configMap/name"),
@@ -95,8 +131,16 @@ pub(super) fn pod_spec_refs(spec: &Value, base: &str) -> Vec<PodRef> {
     for list in ["initContainers", "containers", "ephemeralContainers"] {
         for (i, c) in items(spec, list) {
             for (j, e) in items(c, "envFrom") {
-                push("Secret", e.pointer("/secretRef/name"), format!("{list}[{i}].envFrom[{j}].secretRef.name"));
-                push("ConfigMap", e.pointer("/configMapRef/name"), format!("{list}[{i}].envFrom[{j}].configMapRef.name"));
+                push(
+                    "Secret",
+                    e.pointer("/secretRef/name"),
+                    format!("{list}[{i}].envFrom[{j}].secretRef.name"),
+                );
+                push(
+                    "ConfigMap",
+                    e.pointer("/configMapRef/name"),
+                    format!("{list}[{i}].envFrom[{j}].configMapRef.name"),
+                );
             }
             for (j, e) in items(c, "env") {
                 push(
@@ -116,14 +160,22 @@ pub(super) fn pod_spec_refs(spec: &Value, base: &str) -> Vec<PodRef> {
 }
 
 fn items<'v>(value: &'v Value, key: &str) -> impl Iterator<Item = (usize, &'v Value)> {
-    value.get(key).and_then(Value::as_array).into_iter().flatten().enumerate()
+    value
+        .get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
 }
 
 /// [`Rule::WorkloadUses`]: workloads before what their pod templates use.
 pub(super) fn workloads(objects: &[Object], index: &Index, sink: &mut EdgeSink) {
     for &w in &index.members {
         let id = &objects[w].id;
-        let Some(&(_, _, pointer)) = WORKLOADS.iter().find(|(g, k, _)| *g == id.group && *k == id.kind) else {
+        let Some(&(_, _, pointer)) = WORKLOADS
+            .iter()
+            .find(|(g, k, _)| *g == id.group && *k == id.kind)
+        else {
             continue;
         };
         let Some(spec) = objects[w].value.pointer(pointer) else {
@@ -136,7 +188,10 @@ pub(super) fn workloads(objects: &[Object], index: &Index, sink: &mut EdgeSink) 
                     w,
                     target,
                     Rule::WorkloadUses,
-                    format!("the {}'s pod template uses this {} ({})", id.kind, r.kind, r.path),
+                    format!(
+                        "the {}'s pod template uses this {} ({})",
+                        id.kind, r.kind, r.path
+                    ),
                 );
             }
         }
@@ -155,22 +210,40 @@ pub(super) fn bindings(objects: &[Object], index: &Index, sink: &mut EdgeSink) {
         };
         let role_group_ok = str_at(&object.value, "/roleRef/apiGroup").is_none_or(|g| g == RBAC);
         let role_kind = str_at(&object.value, "/roleRef/kind");
-        if let (true, Some(kind @ ("Role" | "ClusterRole")), Some(name)) =
-            (role_group_ok, role_kind, str_at(&object.value, "/roleRef/name"))
-        {
-            let namespace = if kind == "Role" && !cluster_binding { id.namespace.as_deref() } else { None };
+        if let (true, Some(kind @ ("Role" | "ClusterRole")), Some(name)) = (
+            role_group_ok,
+            role_kind,
+            str_at(&object.value, "/roleRef/name"),
+        ) {
+            let namespace = if kind == "Role" && !cluster_binding {
+                id.namespace.as_deref()
+            } else {
+                None
+            };
             if kind == "ClusterRole" || !cluster_binding {
                 for &role in index.find(RBAC, kind, namespace, name) {
-                    sink.add(b, role, Rule::BindingRole, format!("the {} binds this {kind} (roleRef)", id.kind));
+                    sink.add(
+                        b,
+                        role,
+                        Rule::BindingRole,
+                        format!("the {} binds this {kind} (roleRef)", id.kind),
+                    );
                 }
             }
         }
-        let subjects = object.value.get("subjects").and_then(Value::as_array).into_iter().flatten();
+        let subjects = object
+            .value
+            .get("subjects")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
         for (i, subject) in subjects.enumerate() {
             if subject.get("kind").and_then(Value::as_str) != Some("ServiceAccount") {
                 continue;
             }
-            let Some(name) = str_at(subject, "/name") else { continue };
+            let Some(name) = str_at(subject, "/name") else {
+                continue;
+            };
             let namespace = match (str_at(subject, "/namespace"), cluster_binding) {
                 (Some(ns), _) => Some(ns),
                 (None, false) => id.namespace.as_deref(),
@@ -181,7 +254,10 @@ pub(super) fn bindings(objects: &[Object], index: &Index, sink: &mut EdgeSink) {
                     b,
                     sa,
                     Rule::BindingSubject,
-                    format!("the {} grants permissions to this ServiceAccount (subjects[{i}])", id.kind),
+                    format!(
+                        "the {} grants permissions to this ServiceAccount (subjects[{i}])",
+                        id.kind
+                    ),
                 );
             }
         }
@@ -192,15 +268,24 @@ pub(super) fn bindings(objects: &[Object], index: &Index, sink: &mut EdgeSink) {
 pub(super) fn owner_references(objects: &[Object], index: &Index, sink: &mut EdgeSink) {
     for &d in &index.members {
         let object = &objects[d];
-        let refs = object.value.pointer("/metadata/ownerReferences").and_then(Value::as_array);
+        let refs = object
+            .value
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array);
         for (i, owner) in refs.into_iter().flatten().enumerate() {
-            let (Some(api_version), Some(kind), Some(name)) =
-                (str_at(owner, "/apiVersion"), str_at(owner, "/kind"), str_at(owner, "/name"))
-            else {
+            let (Some(api_version), Some(kind), Some(name)) = (
+                str_at(owner, "/apiVersion"),
+                str_at(owner, "/kind"),
+                str_at(owner, "/name"),
+            ) else {
                 continue;
             };
             let (group, _) = crate::manifest::ObjectId::split_api_version(api_version);
-            let namespace = if is_cluster_scoped(group, kind) { None } else { object.id.namespace.as_deref() };
+            let namespace = if is_cluster_scoped(group, kind) {
+                None
+            } else {
+                object.id.namespace.as_deref()
+            };
             if namespace.is_some() && object.id.namespace.is_none() {
                 continue;
             }
@@ -224,7 +309,10 @@ pub(super) fn custom_resources(objects: &[Object], index: &Index, sink: &mut Edg
     let mut crds: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
     for c in index.of_kind(objects, "apiextensions.k8s.io", "CustomResourceDefinition") {
         let value = &objects[c].value;
-        if let (Some(group), Some(kind)) = (str_at(value, "/spec/group"), str_at(value, "/spec/names/kind")) {
+        if let (Some(group), Some(kind)) = (
+            str_at(value, "/spec/group"),
+            str_at(value, "/spec/names/kind"),
+        ) {
             crds.entry((group, kind)).or_default().push(c);
         }
     }
@@ -233,12 +321,19 @@ pub(super) fn custom_resources(objects: &[Object], index: &Index, sink: &mut Edg
     }
     for &m in &index.members {
         let id = &objects[m].id;
-        for &crd in crds.get(&(id.group.as_str(), id.kind.as_str())).into_iter().flatten() {
+        for &crd in crds
+            .get(&(id.group.as_str(), id.kind.as_str()))
+            .into_iter()
+            .flatten()
+        {
             sink.add(
                 m,
                 crd,
                 Rule::CustomResourceDefinition,
-                format!("this CustomResourceDefinition defines the kind of the {}", id.kind),
+                format!(
+                    "this CustomResourceDefinition defines the kind of the {}",
+                    id.kind
+                ),
             );
         }
     }
@@ -248,16 +343,26 @@ pub(super) fn custom_resources(objects: &[Object], index: &Index, sink: &mut Edg
 pub(super) fn namespaces(objects: &[Object], index: &Index, sink: &mut EdgeSink) {
     let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
     for n in index.of_kind(objects, "", "Namespace") {
-        by_name.entry(objects[n].id.name.as_str()).or_default().push(n);
+        by_name
+            .entry(objects[n].id.name.as_str())
+            .or_default()
+            .push(n);
     }
     if by_name.is_empty() {
         return;
     }
     for &m in &index.members {
         let id = &objects[m].id;
-        let Some(ns) = id.namespace.as_deref() else { continue };
+        let Some(ns) = id.namespace.as_deref() else {
+            continue;
+        };
         for &n in by_name.get(ns).into_iter().flatten() {
-            sink.add(m, n, Rule::NamespaceContents, format!("the {} lives in this Namespace", id.kind));
+            sink.add(
+                m,
+                n,
+                Rule::NamespaceContents,
+                format!("the {} lives in this Namespace", id.kind),
+            );
         }
     }
 }
@@ -320,7 +425,11 @@ mod tests {
                 "ConfigMap/default/key-cm",
             ]
         );
-        assert!(edges.iter().all(|(b, _, r)| b == "Deployment/default/web" && r == "workload-uses"));
+        assert!(
+            edges
+                .iter()
+                .all(|(b, _, r)| b == "Deployment/default/web" && r == "workload-uses")
+        );
         let plan = crate::graph::plan(&objs).unwrap();
         let reason = &plan.edges()[2].reason().text;
         assert_eq!(
@@ -339,8 +448,16 @@ mod tests {
         assert_eq!(
             edge_list(&objs),
             [
-                e("CronJob/default/cj", "ServiceAccount/default/sa", "workload-uses"),
-                e("Pod/default/p", "ServiceAccount/default/sa", "workload-uses"),
+                e(
+                    "CronJob/default/cj",
+                    "ServiceAccount/default/sa",
+                    "workload-uses"
+                ),
+                e(
+                    "Pod/default/p",
+                    "ServiceAccount/default/sa",
+                    "workload-uses"
+                ),
             ]
         );
     }
@@ -368,9 +485,17 @@ mod tests {
             [
                 e("RoleBinding/a/rb", "Role/a/r", "binding-role"),
                 e("RoleBinding/a/rb", "ServiceAccount/a/sa", "binding-subject"),
-                e("RoleBinding/a/rb", "ServiceAccount/b/other", "binding-subject"),
+                e(
+                    "RoleBinding/a/rb",
+                    "ServiceAccount/b/other",
+                    "binding-subject"
+                ),
                 e("ClusterRoleBinding/crb", "ClusterRole/cr", "binding-role"),
-                e("ClusterRoleBinding/crb", "ServiceAccount/a/sa", "binding-subject"),
+                e(
+                    "ClusterRoleBinding/crb",
+                    "ServiceAccount/a/sa",
+                    "binding-subject"
+                ),
                 e("RoleBinding/a/rb2", "ClusterRole/cr", "binding-role"),
             ]
         );
@@ -390,12 +515,32 @@ mod tests {
         assert_eq!(
             edge_list(&objs),
             [
-                e("ValidatingWebhookConfiguration/hook", "Namespace/apps", "webhook-first"),
-                e("ValidatingWebhookConfiguration/hook", "CustomResourceDefinition/widgets.example.com", "webhook-first"),
-                e("ValidatingWebhookConfiguration/hook", "Widget/apps/w", "webhook-first"),
-                e("ValidatingWebhookConfiguration/hook", "ConfigMap/apps/cm", "webhook-first"),
+                e(
+                    "ValidatingWebhookConfiguration/hook",
+                    "Namespace/apps",
+                    "webhook-first"
+                ),
+                e(
+                    "ValidatingWebhookConfiguration/hook",
+                    "CustomResourceDefinition/widgets.example.com",
+                    "webhook-first"
+                ),
+                e(
+                    "ValidatingWebhookConfiguration/hook",
+                    "Widget/apps/w",
+                    "webhook-first"
+                ),
+                e(
+                    "ValidatingWebhookConfiguration/hook",
+                    "ConfigMap/apps/cm",
+                    "webhook-first"
+                ),
                 e("ConfigMap/apps/cm", "Widget/apps/w", "owner-reference"),
-                e("Widget/apps/w", "CustomResourceDefinition/widgets.example.com", "custom-resource-definition"),
+                e(
+                    "Widget/apps/w",
+                    "CustomResourceDefinition/widgets.example.com",
+                    "custom-resource-definition"
+                ),
                 e("Widget/apps/w", "Namespace/apps", "namespace-contents"),
                 e("ConfigMap/apps/cm", "Namespace/apps", "namespace-contents"),
             ]

@@ -89,7 +89,11 @@ impl fmt::Display for Rule {
 }
 
 /// Run every rule over the members of `objects`.
-pub(crate) fn apply_all(objects: &[Object], index: &Index, sink: &mut EdgeSink) -> Result<(), GraphError> {
+pub(crate) fn apply_all(
+    objects: &[Object],
+    index: &Index,
+    sink: &mut EdgeSink,
+) -> Result<(), GraphError> {
     kubernetes::webhooks_first(objects, index, sink);
     arc::runner_sets(objects, index, sink);
     kubernetes::workloads(objects, index, sink);
@@ -102,5 +106,8 @@ pub(crate) fn apply_all(objects: &[Object], index: &Index, sink: &mut EdgeSink) 
 
 /// A string at a JSON pointer.
 pub(crate) fn str_at<'v>(value: &'v serde_json::Value, pointer: &str) -> Option<&'v str> {
-    value.pointer(pointer).and_then(serde_json::Value::as_str).filter(|s| !s.is_empty())
+    value
+        .pointer(pointer)
+        .and_then(serde_json::Value::as_str)
+        .filter(|s| !s.is_empty())
 }
