@@ -127,6 +127,111 @@ fn cli_plugin_installs_from_a_checkout_and_reaches_the_binary_on_helm4() {
     cli_plugin_reaches_binary(Helm::V4);
 }
 
+/// A git repository holding the plugin files, as `helm plugin install <git URL>` sees it.
+fn plugin_git_repo(parent: &Path) -> PathBuf {
+    let repo = plugin_checkout(parent);
+    fs::copy(
+        support::repo_root().join(".gitignore"),
+        repo.join(".gitignore"),
+    )
+    .expect("copy .gitignore");
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", "-A"][..],
+        &[
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.invalid",
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "-q",
+            "-m",
+            "plugin",
+        ][..],
+    ] {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .expect("git is needed for the git install tests");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    repo
+}
+
+fn cli_plugin_installs_and_updates_from_git(helm: Helm) {
+    let home = HelmHome::new();
+    let repo = plugin_git_repo(&home.path().join("remote"));
+    let url = format!("file://{}", repo.display());
+    let install = |extra: &[&str]| {
+        output(
+            home.helm(helm)
+                .args(["plugin", "install", &url])
+                .args(extra)
+                .env("HELM_ARC_UNINSTALL_BIN", hau_bin()),
+        )
+    };
+    if helm == Helm::V4 {
+        // README.md: Helm 4 needs --verify=false for a git source.
+        let refused = install(&[]);
+        assert!(!refused.status.success());
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("--verify=false"),
+            "{}",
+            String::from_utf8_lossy(&refused.stderr)
+        );
+    }
+    let extra: &[&str] = if helm == Helm::V4 {
+        &["--verify=false"]
+    } else {
+        &[]
+    };
+    let out = install(extra);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let installed = home.plugins_dir().join(PLUGIN_DIR_NAME);
+    assert!(
+        !fs::symlink_metadata(&installed)
+            .expect("installed")
+            .is_symlink(),
+        "a git install is a copy, not a dev symlink"
+    );
+    assert_help_reaches_binary(&home, helm);
+
+    let out = output(
+        home.helm(helm)
+            .args(["plugin", "update", "arc-uninstall"])
+            .env("HELM_ARC_UNINSTALL_BIN", hau_bin()),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{helm:?} plugin update: {stderr}");
+    assert!(
+        stderr.contains("arc-uninstall: using"),
+        "update hook did not run:\n{stderr}"
+    );
+    assert_help_reaches_binary(&home, helm);
+}
+
+#[test]
+fn cli_plugin_installs_and_updates_from_a_git_repository_on_helm3() {
+    cli_plugin_installs_and_updates_from_git(Helm::V3);
+}
+
+#[test]
+fn cli_plugin_installs_and_updates_from_a_git_repository_on_helm4() {
+    cli_plugin_installs_and_updates_from_git(Helm::V4);
+}
+
 /// The documented Helm 4 setup (HELM_PLUGINS path list) loads the
 /// post-renderer while a Helm 3 sharing the plugins dir keeps working.
 #[test]
