@@ -94,6 +94,8 @@ pub struct DeleteOptions {
     pub grace_period_seconds: Option<i64>,
     /// `dryRun=All`.
     pub dry_run: bool,
+    /// Legacy `orphanDependents` (a DELETE with `false` answers 202 while finalizers hold the object).
+    pub orphan_dependents: Option<bool>,
 }
 
 /// Result of a DELETE.
@@ -127,6 +129,8 @@ pub struct WatchEvent {
     pub object: Value,
     /// The global resourceVersion of this change.
     pub resource_version: u64,
+    /// The previous state for MODIFIED (watch selectors compare old and new).
+    pub old_object: Option<Value>,
 }
 
 /// An API error, carried as a Kubernetes `Status`.

@@ -1,0 +1,205 @@
+//! The test-control side channel: fault injection, latency, watch drops,
+//! GC pause and delay. Shared by the HTTP layer, the GC and tests.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, broadcast};
+
+/// Injected HTTP faults.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Faults {
+    /// Fraction (0..=1) of API requests answered 500/503.
+    #[serde(default)]
+    pub error_rate: f64,
+    /// Status code for injected errors (500 or 503), default 500.
+    #[serde(default)]
+    pub error_code: Option<u16>,
+    /// Fraction (0..=1) of API requests answered 429.
+    #[serde(default)]
+    pub throttle_rate: f64,
+    /// Added latency per request, milliseconds.
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// Only requests whose path contains this string are affected (None = all API requests).
+    #[serde(default)]
+    pub path_contains: Option<String>,
+    /// Only these HTTP methods are affected (empty = all).
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// Seed of the fault dice (deterministic).
+    #[serde(default)]
+    pub seed: u64,
+}
+
+/// A fault decision for one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Serve normally.
+    None,
+    /// Answer this 5xx code.
+    Error(u16),
+    /// Answer 429.
+    Throttle,
+}
+
+struct Inner {
+    faults: Faults,
+    rng: fastrand::Rng,
+}
+
+/// Control handle (cheap to clone).
+#[derive(Clone)]
+pub struct Control {
+    inner: Arc<Mutex<Inner>>,
+    gc_paused: Arc<AtomicBool>,
+    gc_delay_ms: Arc<AtomicU64>,
+    drop_every_ms: Arc<AtomicU64>,
+    drop_tx: broadcast::Sender<()>,
+    /// Woken when a GC knob changes.
+    pub(crate) gc_wake: Arc<Notify>,
+}
+
+impl Control {
+    /// A control handle with the given GC delay.
+    pub fn new(gc_delay: Duration) -> Self {
+        let (drop_tx, _) = broadcast::channel(16);
+        Self {
+            inner: Arc::new(Mutex::new(Inner {
+                faults: Faults::default(),
+                rng: fastrand::Rng::with_seed(0),
+            })),
+            gc_paused: Arc::new(AtomicBool::new(false)),
+            gc_delay_ms: Arc::new(AtomicU64::new(gc_delay.as_millis() as u64)),
+            drop_every_ms: Arc::new(AtomicU64::new(0)),
+            drop_tx,
+            gc_wake: Arc::new(Notify::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        match self.inner.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Set the injected faults (replaces the previous ones; reseeds the dice).
+    pub fn set_faults(&self, faults: Faults) {
+        let mut g = self.lock();
+        g.rng = fastrand::Rng::with_seed(faults.seed);
+        g.faults = faults;
+    }
+
+    /// Current faults.
+    pub fn faults(&self) -> Faults {
+        self.lock().faults.clone()
+    }
+
+    /// Remove all faults and latency.
+    pub fn clear_faults(&self) {
+        self.set_faults(Faults::default());
+    }
+
+    /// Roll the dice for one request. Returns the fault and the latency to add.
+    pub fn decide(&self, method: &str, path: &str) -> (Fault, Duration) {
+        let mut g = self.lock();
+        let f = g.faults.clone();
+        let applies = f.path_contains.as_deref().is_none_or(|p| path.contains(p))
+            && (f.methods.is_empty() || f.methods.iter().any(|m| m.eq_ignore_ascii_case(method)));
+        if !applies {
+            return (Fault::None, Duration::ZERO);
+        }
+        let latency = Duration::from_millis(f.latency_ms);
+        if f.error_rate > 0.0 && g.rng.f64() < f.error_rate {
+            return (Fault::Error(f.error_code.unwrap_or(500)), latency);
+        }
+        if f.throttle_rate > 0.0 && g.rng.f64() < f.throttle_rate {
+            return (Fault::Throttle, latency);
+        }
+        (Fault::None, latency)
+    }
+
+    /// Pause or resume the garbage collector (and namespace/CRD cleanup).
+    pub fn set_gc_paused(&self, paused: bool) {
+        self.gc_paused.store(paused, Ordering::SeqCst);
+        self.gc_wake.notify_waiters();
+    }
+
+    /// Is the GC paused?
+    pub fn gc_paused(&self) -> bool {
+        self.gc_paused.load(Ordering::SeqCst)
+    }
+
+    /// Delay between an owner's deletion becoming visible and the GC acting on its dependents.
+    pub fn set_gc_delay(&self, d: Duration) {
+        self.gc_delay_ms
+            .store(d.as_millis() as u64, Ordering::SeqCst);
+        self.gc_wake.notify_waiters();
+    }
+
+    /// The GC delay.
+    pub fn gc_delay(&self) -> Duration {
+        Duration::from_millis(self.gc_delay_ms.load(Ordering::SeqCst))
+    }
+
+    /// End every open watch stream now (clients see the stream close and re-watch).
+    pub fn drop_watches(&self) {
+        let _ = self.drop_tx.send(());
+    }
+
+    /// End every watch stream every `every` (None = stop doing it).
+    pub fn drop_watches_every(&self, every: Option<Duration>) {
+        self.drop_every_ms
+            .store(every.map_or(0, |d| d.as_millis() as u64), Ordering::SeqCst);
+    }
+
+    /// Periodic drop interval, if any.
+    pub fn drop_interval(&self) -> Option<Duration> {
+        match self.drop_every_ms.load(Ordering::SeqCst) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
+    /// Subscribe to "drop your watch now" signals.
+    pub fn watch_drops(&self) -> broadcast::Receiver<()> {
+        self.drop_tx.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_dice_are_deterministic_for_a_seed() {
+        let c = Control::new(Duration::ZERO);
+        c.set_faults(Faults {
+            error_rate: 0.5,
+            seed: 7,
+            ..Default::default()
+        });
+        let a: Vec<Fault> = (0..20).map(|_| c.decide("GET", "/api/v1/pods").0).collect();
+        c.set_faults(Faults {
+            error_rate: 0.5,
+            seed: 7,
+            ..Default::default()
+        });
+        let b: Vec<Fault> = (0..20).map(|_| c.decide("GET", "/api/v1/pods").0).collect();
+        assert_eq!(a, b);
+        assert!(a.contains(&Fault::Error(500)) && a.contains(&Fault::None));
+        c.set_faults(Faults {
+            error_rate: 1.0,
+            path_contains: Some("secrets".into()),
+            ..Default::default()
+        });
+        assert_eq!(c.decide("GET", "/api/v1/pods").0, Fault::None);
+        assert_eq!(
+            c.decide("GET", "/api/v1/namespaces/a/secrets").0,
+            Fault::Error(500)
+        );
+    }
+}

@@ -1,0 +1,141 @@
+//! The public handle: a running simulator (store, background controllers,
+//! HTTP server on 127.0.0.1) with its own Tokio runtime.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::api::Api;
+use crate::control::Control;
+use crate::store::{LogEntry, Store, StoreConfig};
+
+/// Settings of a simulator.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Port on 127.0.0.1 (0 = any free port).
+    pub port: u16,
+    /// Seed for uids, generated names.
+    pub seed: u64,
+    /// Watch history kept for resuming; older resourceVersions answer 410.
+    pub history_limit: usize,
+    /// Delay before the GC acts on dependents of a deleted owner (deterministic ordering knob).
+    pub gc_delay: Duration,
+    /// Record GET/LIST calls in the event log too.
+    pub log_reads: bool,
+    /// Worker threads of the simulator's runtime.
+    pub worker_threads: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            seed: 1,
+            history_limit: 10_000,
+            gc_delay: Duration::from_millis(50),
+            log_reads: false,
+            worker_threads: 2,
+        }
+    }
+}
+
+/// A running simulator. Dropping it stops the server and its controllers.
+pub struct Sim {
+    store: Arc<Store>,
+    control: Control,
+    addr: SocketAddr,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Sim {
+    /// Start store, controllers and HTTP server on `127.0.0.1:port`.
+    pub fn start(config: SimConfig) -> anyhow::Result<Sim> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.worker_threads.max(1))
+            .thread_name("kube-sim")
+            .enable_all()
+            .build()
+            .context("cannot start the simulator's runtime")?;
+        let store = Store::new(StoreConfig {
+            seed: config.seed,
+            history_limit: config.history_limit,
+            log_reads: config.log_reads,
+        });
+        let control = Control::new(config.gc_delay);
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(("127.0.0.1", config.port)))
+            .with_context(|| format!("cannot listen on 127.0.0.1:{}", config.port))?;
+        let addr = listener.local_addr().context("listener has no address")?;
+        runtime.spawn(crate::controllers::run(store.clone(), control.clone()));
+        runtime.spawn(crate::http::serve(listener, store.clone(), control.clone()));
+        Ok(Sim {
+            store,
+            control,
+            addr,
+            runtime: Some(runtime),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A kubeconfig for this simulator (plain HTTP, context `sim`, namespace `default`).
+    pub fn kubeconfig(&self) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: sim\n  cluster:\n    server: {}\ncontexts:\n- name: sim\n  context:\n    cluster: sim\n    user: sim\n    namespace: default\ncurrent-context: sim\nusers:\n- name: sim\n  user: {{}}\n",
+            self.url()
+        )
+    }
+
+    /// Write the kubeconfig to `path`.
+    pub fn write_kubeconfig(&self, path: &Path) -> anyhow::Result<()> {
+        std::fs::write(path, self.kubeconfig())
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// The in-process API (what simulated controllers use).
+    pub fn api(&self) -> Arc<dyn Api> {
+        self.store.clone()
+    }
+
+    /// The concrete store (extra calls: typed access, compaction, event log).
+    pub fn store(&self) -> Arc<Store> {
+        self.store.clone()
+    }
+
+    /// The control handle.
+    pub fn control(&self) -> Control {
+        self.control.clone()
+    }
+
+    /// The ordered event log.
+    pub fn event_log(&self) -> Vec<LogEntry> {
+        self.store.event_log()
+    }
+
+    /// A handle to the simulator's runtime (to spawn simulated controllers on it).
+    pub fn handle(&self) -> tokio::runtime::Handle {
+        match &self.runtime {
+            Some(rt) => rt.handle().clone(),
+            None => unreachable!("runtime lives until drop"),
+        }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
