@@ -171,7 +171,8 @@ pub fn runner_phase(live: &Live) -> &str {
         .unwrap_or("Pending")
 }
 
-/// Whether a runner is running a job (`status.jobRequestId` non-zero or `status.jobId` set).
+/// Whether a runner is running a job: `status.jobRequestId` non-zero or
+/// `status.jobId` set, and the runner has not finished.
 pub fn runner_is_busy(live: &Live) -> bool {
     let request = live
         .value
@@ -179,7 +180,8 @@ pub fn runner_is_busy(live: &Live) -> bool {
         .and_then(Value::as_i64)
         .unwrap_or(0);
     let job = live.str_at("/status/jobId").unwrap_or_default();
-    runner_phase(live) == "Running" && (request != 0 || !job.is_empty())
+    let finished = matches!(runner_phase(live), "Succeeded" | "Failed");
+    !finished && (request != 0 || !job.is_empty())
 }
 
 /// Who removes a finalizer, for diagnosis.
@@ -246,6 +248,8 @@ mod tests {
             json!({"status": {"phase": "Running", "jobRequestId": 5}}),
         );
         let idle = Live::new(id.clone(), json!({"status": {"phase": "Running"}}));
+        let done = Live::new(id.clone(), json!({"status": {"phase": "Succeeded", "jobId": "1"}}));
+        assert!(!runner_is_busy(&done));
         let pending = Live::new(id, json!({}));
         assert!(runner_is_busy(&busy));
         assert!(!runner_is_busy(&idle));

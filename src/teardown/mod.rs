@@ -12,4 +12,5 @@ pub mod engine;
 pub mod ladder;
 pub mod live;
 pub mod preflight;
+pub mod rescue;
 pub mod state;

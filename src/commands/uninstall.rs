@@ -1,0 +1,310 @@
+//! `uninstall` (the default): the ordered, watched teardown of a release,
+//! then `helm uninstall` for the release record.
+
+use crate::exit::{Code, WithCode};
+use crate::helm::Helm;
+use crate::kube::{Cascade, Cluster};
+use crate::manifest::{self, Object};
+use crate::teardown::duration::{format_duration, parse_duration};
+use crate::teardown::engine::{Engine, Options, Outcome};
+use crate::teardown::{rescue, state};
+use crate::ui::{self, Event, Reporter};
+use anyhow::{Context, anyhow};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Arguments of `uninstall`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The release to tear down.
+    #[arg(value_name = "RELEASE")]
+    pub release: String,
+
+    /// Release namespace (Helm passes `-n` as HELM_NAMESPACE).
+    #[arg(short = 'n', long, env = "HELM_NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// Kubeconfig context (Helm passes `--kube-context` as HELM_KUBECONTEXT).
+    #[arg(long, env = "HELM_KUBECONTEXT")]
+    pub kube_context: Option<String>,
+
+    /// Time to wait for each wave, in Helm's duration syntax.
+    #[arg(long, default_value = "5m0s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+
+    /// Show every step and every patch; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// When the teardown would wedge, strip ARC's finalizers (see README "Uninstall").
+    #[arg(long)]
+    pub force_finalizers: bool,
+
+    /// The release record is gone: find the objects from the AutoscalingRunnerSet.
+    #[arg(long)]
+    pub rescue: bool,
+
+    /// Passed to `helm uninstall`: keep the release record.
+    #[arg(long)]
+    pub keep_history: bool,
+
+    /// Passed to `helm uninstall`: the release description.
+    #[arg(long)]
+    pub description: Option<String>,
+
+    /// Passed to `helm uninstall`: skip the chart's hooks (required when it has pre-delete hooks).
+    #[arg(long)]
+    pub no_hooks: bool,
+
+    /// Deletion propagation for our DELETEs and `helm uninstall`.
+    #[arg(long, value_enum, default_value_t = CascadeArg::Background)]
+    pub cascade: CascadeArg,
+
+    /// Passed to `helm uninstall`; also succeed when the release does not exist.
+    #[arg(long)]
+    pub ignore_not_found: bool,
+
+    /// Output: plain lines (bars on a terminal) or JSON Lines.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputArg::Text)]
+    pub output: OutputArg,
+
+    /// Where to keep the manifest copy (default: $XDG_STATE_HOME/helm-arc-uninstall).
+    #[arg(long, env = "HELM_ARC_UNINSTALL_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// `--cascade` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CascadeArg {
+    /// Owner first, dependents afterwards.
+    Background,
+    /// Owner waits for its dependents.
+    Foreground,
+    /// Dependents are left.
+    Orphan,
+}
+
+/// `-o` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputArg {
+    /// Progress bars on a terminal, plain lines otherwise.
+    Text,
+    /// JSON Lines events ending in a summary.
+    Json,
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+impl CascadeArg {
+    fn cascade(self) -> Cascade {
+        match self {
+            CascadeArg::Background => Cascade::Background,
+            CascadeArg::Foreground => Cascade::Foreground,
+            CascadeArg::Orphan => Cascade::Orphan,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            CascadeArg::Background => "background",
+            CascadeArg::Foreground => "foreground",
+            CascadeArg::Orphan => "orphan",
+        }
+    }
+}
+
+/// Run `uninstall`.
+pub fn run(args: Args) -> anyhow::Result<Code> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    let reporter = ui::reporter(args.output == OutputArg::Json);
+    runtime.block_on(async {
+        tokio::select! {
+            result = run_async(&args, reporter.as_ref()) => result,
+            _ = tokio::signal::ctrl_c() => {
+                Err(anyhow!("interrupted; objects already deleted stay deleted. Rerun the same command to continue from the live state"))
+            }
+        }
+    })
+}
+
+/// Where the manifest came from.
+enum Source {
+    Release(String),
+    Saved(String),
+    Cluster(Vec<Object>),
+}
+
+async fn run_async(args: &Args, ui: &dyn Reporter) -> anyhow::Result<Code> {
+    let started = Instant::now();
+    let cluster = Cluster::connect(args.kube_context.as_deref()).await.context("connect to the cluster")?;
+    let namespace = args.namespace.clone().unwrap_or_else(|| cluster.default_namespace().to_string());
+    let helm_bin = std::env::var("HELM_BIN").ok();
+    let helm = Helm::resolve(helm_bin.as_deref(), &namespace, args.kube_context.as_deref())?;
+    let state_path = state::state_root(args.state_dir.as_deref())
+        .map(|root| state::manifest_path(&root, &namespace, &args.release));
+
+    let source = match helm.get_manifest(&args.release).await? {
+        Some(text) => {
+            if !args.dry_run
+                && let Some(path) = &state_path
+            {
+                state::save_manifest(path, &text)
+                    .with_context(|| format!("save a copy of the manifest to {}", path.display()))?;
+                ui.emit(&Event::ManifestSaved { path: path.display().to_string() });
+            }
+            Source::Release(text)
+        }
+        None if args.rescue => match state_path.as_deref().and_then(state::load_manifest) {
+            Some(text) => Source::Saved(text),
+            None => Source::Cluster(rescue::find_objects(&cluster, &args.release, &namespace).await?),
+        },
+        None if args.ignore_not_found => return Ok(Code::Success),
+        None => {
+            return Err(anyhow!(
+                "release {} not found in namespace {namespace}. If it was already uninstalled and left objects \
+                 Terminating, rerun with --rescue",
+                args.release
+            ))
+            .exit_code(Code::Failure);
+        }
+    };
+    let has_record = matches!(source, Source::Release(_));
+    let objects = match source {
+        Source::Release(text) | Source::Saved(text) => parse_objects(&text, &namespace)?,
+        Source::Cluster(objects) => objects,
+    };
+    let waves = plan_waves(&objects)?;
+
+    let pre_delete_hooks = if has_record && !args.no_hooks {
+        match helm.get_hooks(&args.release).await? {
+            Some(text) => pre_delete_hooks(&text, &namespace)?,
+            None => Vec::new(),
+        }
+    } else {
+        Vec::new()
+    };
+
+    ui.emit(&Event::Start {
+        release: args.release.clone(),
+        namespace: namespace.clone(),
+        waves: waves.iter().map(Vec::len).collect(),
+        dry_run: args.dry_run,
+        rescue: !has_record,
+    });
+    let opts = Options {
+        release: args.release.clone(),
+        namespace: namespace.clone(),
+        timeout: args.timeout,
+        dry_run: args.dry_run,
+        force_finalizers: args.force_finalizers,
+        cascade: args.cascade.cascade(),
+        rerun: rerun_command(args, &namespace),
+        pre_delete_hooks,
+        no_hooks: args.no_hooks,
+    };
+    let mut engine = Engine::new(&cluster, ui, &opts);
+    let report = engine.run(&waves).await?;
+
+    let (outcome, code, message) = match report.outcome {
+        Outcome::Refused => ("refused", Code::Refused, "refused by preflight; nothing was deleted".to_string()),
+        Outcome::TimedOut => (
+            "timed_out",
+            Code::TimedOut,
+            format!("a wave did not finish within {}", format_duration(args.timeout)),
+        ),
+        Outcome::DryRun | Outcome::Success if !has_record => {
+            ("success", Code::Success, "every object is gone (no release record to remove)".to_string())
+        }
+        Outcome::DryRun => {
+            ui.emit(&Event::Helm {
+                args: helm.uninstall_args(&args.release, &passthrough(args)),
+                dry_run: true,
+                status: None,
+            });
+            ("dry_run", Code::Success, "dry run: nothing was written".to_string())
+        }
+        Outcome::Success => {
+            let pass = passthrough(args);
+            let run = helm.uninstall(&args.release, &pass).await?;
+            ui.emit(&Event::Helm {
+                args: helm.uninstall_args(&args.release, &pass),
+                dry_run: false,
+                status: Some(run.status),
+            });
+            if run.status == 0 {
+                ("success", Code::Success, format!("release {} uninstalled", args.release))
+            } else {
+                ("failed", Code::Failure, format!("helm uninstall failed: {}", run.stderr.trim()))
+            }
+        }
+    };
+    let outcome = if args.dry_run && outcome == "success" { "dry_run" } else { outcome };
+    ui.emit(&Event::Summary {
+        outcome: outcome.into(),
+        exit_code: code as i32,
+        deleted: report.deleted,
+        seconds: started.elapsed().as_secs_f64(),
+        requests: cluster.request_count(),
+        message,
+    });
+    Ok(code)
+}
+
+/// Parse a manifest into its (non-hook) objects.
+fn parse_objects(text: &str, namespace: &str) -> anyhow::Result<Vec<Object>> {
+    let opts = manifest::ParseOptions { default_namespace: namespace.to_string() };
+    let manifest = manifest::parse(text, &opts).context("read the release manifest").exit_code(Code::BadInput)?;
+    Ok(manifest.objects().filter(|o| o.hook_events().is_empty()).cloned().collect())
+}
+
+/// The teardown waves of `objects`.
+fn plan_waves(objects: &[Object]) -> anyhow::Result<Vec<Vec<Object>>> {
+    let plan = crate::graph::plan(objects).context("plan the teardown").exit_code(Code::BadInput)?;
+    Ok(plan.waves().iter().map(|wave| wave.iter().map(|&i| objects[i].clone()).collect()).collect())
+}
+
+/// `Kind/namespace/name` of every pre-delete hook in `helm get hooks` output.
+fn pre_delete_hooks(text: &str, namespace: &str) -> anyhow::Result<Vec<String>> {
+    let opts = manifest::ParseOptions { default_namespace: namespace.to_string() };
+    let manifest = manifest::parse(text, &opts).context("read the release hooks").exit_code(Code::BadInput)?;
+    Ok(manifest.objects().filter(|o| o.hook_events().contains(&"pre-delete")).map(|o| o.id.to_string()).collect())
+}
+
+/// The flags passed to `helm uninstall`.
+fn passthrough(args: &Args) -> Vec<String> {
+    let mut out = Vec::new();
+    if args.keep_history {
+        out.push("--keep-history".to_string());
+    }
+    if let Some(d) = &args.description {
+        out.push(format!("--description={d}"));
+    }
+    if args.no_hooks {
+        out.push("--no-hooks".to_string());
+    }
+    if args.cascade != CascadeArg::Background {
+        out.push(format!("--cascade={}", args.cascade.name()));
+    }
+    if args.ignore_not_found {
+        out.push("--ignore-not-found".to_string());
+    }
+    out
+}
+
+/// The command to suggest for a rerun.
+fn rerun_command(args: &Args, namespace: &str) -> String {
+    let mut cmd = format!("helm arc-uninstall {} -n {namespace}", args.release);
+    if let Some(ctx) = &args.kube_context {
+        cmd.push_str(&format!(" --kube-context {ctx}"));
+    }
+    if args.rescue {
+        cmd.push_str(" --rescue");
+    }
+    cmd
+}
