@@ -39,6 +39,9 @@ pub struct Cli {
 pub enum Command {
     /// Show the teardown order (waves, objects, reasons) of a rendered manifest.
     Plan(commands::plan::Args),
+    /// Tear a release down in dependency order, waiting on each wave, then
+    /// remove its record with `helm uninstall` (the default subcommand).
+    Uninstall(commands::uninstall::Args),
 }
 
 /// Parse argv (as given by the OS, program name first). Exits the process on

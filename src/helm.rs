@@ -148,6 +148,36 @@ impl Helm {
     }
 }
 
+/// `helm get manifest RELEASE` for synchronous callers (`plan RELEASE`):
+/// resolves `HELM_BIN`, uses `HELM_KUBECONTEXT`; fails when the release does not exist.
+pub fn release_manifest_blocking(release: &str, namespace: &str) -> Result<String, HelmError> {
+    let helm_bin = std::env::var("HELM_BIN").ok();
+    let context = std::env::var("HELM_KUBECONTEXT").ok();
+    let helm = Helm::resolve(helm_bin.as_deref(), namespace, context.as_deref())?;
+    let mut args = vec![
+        "get".to_string(),
+        "manifest".to_string(),
+        release.to_string(),
+    ];
+    args.extend(helm.global_args());
+    let output = std::process::Command::new(&helm.bin)
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|source| HelmError::Spawn {
+            bin: helm.bin.display().to_string(),
+            source,
+        })?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(HelmError::Failed {
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        })
+    }
+}
+
 /// Whether Helm's stderr says the release does not exist.
 pub fn is_release_not_found(stderr: &str) -> bool {
     stderr.contains("release: not found")

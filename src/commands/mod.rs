@@ -2,6 +2,7 @@
 //! `Args` (clap) and `run(args) -> anyhow::Result<exit::Code>`.
 
 pub mod plan;
+pub mod uninstall;
 
 use crate::cli::Command;
 use crate::exit;
@@ -10,5 +11,6 @@ use crate::exit;
 pub fn run(command: Command) -> anyhow::Result<exit::Code> {
     match command {
         Command::Plan(args) => plan::run(args),
+        Command::Uninstall(args) => uninstall::run(args),
     }
 }

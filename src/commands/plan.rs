@@ -61,12 +61,12 @@ pub fn run(args: Args) -> anyhow::Result<exit::Code> {
         (None, Some(release)) => Source::Release(release),
         (None, None) => bail!("give a manifest with -f FILE (or - for stdin)"),
     };
-    let _text = read_source(&source)?;
+    let _text = read_source(&source, &args.namespace)?;
     bail!("reading manifests is not wired yet")
 }
 
 /// Read the manifest text of a source.
-fn read_source(source: &Source) -> anyhow::Result<String> {
+fn read_source(source: &Source, namespace: &str) -> anyhow::Result<String> {
     match source {
         Source::File(path) if path.as_os_str() == "-" => {
             let mut text = String::new();
@@ -79,9 +79,7 @@ fn read_source(source: &Source) -> anyhow::Result<String> {
             .with_context(|| format!("read manifest {}", path.display()))
             .exit_code(Code::BadInput),
         // Seam for the teardown engine: fetch the release's stored manifest.
-        Source::Release(release) => Err(anyhow::anyhow!(
-            "planning a live release ({release}) is not available yet; use -f FILE"
-        ))
-        .exit_code(Code::BadInput),
+        Source::Release(release) => crate::helm::release_manifest_blocking(release, namespace)
+            .with_context(|| format!("read the manifest of release {release}")),
     }
 }

@@ -142,10 +142,17 @@ enum Source {
 
 async fn run_async(args: &Args, ui: &dyn Reporter) -> anyhow::Result<Code> {
     let started = Instant::now();
-    let cluster = Cluster::connect(args.kube_context.as_deref()).await.context("connect to the cluster")?;
-    let namespace = args.namespace.clone().unwrap_or_else(|| cluster.default_namespace().to_string());
+    // Helm sets HELM_KUBECONTEXT="" (and may set HELM_NAMESPACE="") for "not given".
+    let context = args.kube_context.as_deref().filter(|c| !c.is_empty());
+    let cluster = Cluster::connect(context)
+        .await
+        .context("connect to the cluster")?;
+    let namespace = match args.namespace.as_deref().filter(|n| !n.is_empty()) {
+        Some(ns) => ns.to_string(),
+        None => cluster.default_namespace().to_string(),
+    };
     let helm_bin = std::env::var("HELM_BIN").ok();
-    let helm = Helm::resolve(helm_bin.as_deref(), &namespace, args.kube_context.as_deref())?;
+    let helm = Helm::resolve(helm_bin.as_deref(), &namespace, context)?;
     let state_path = state::state_root(args.state_dir.as_deref())
         .map(|root| state::manifest_path(&root, &namespace, &args.release));
 
@@ -154,15 +161,20 @@ async fn run_async(args: &Args, ui: &dyn Reporter) -> anyhow::Result<Code> {
             if !args.dry_run
                 && let Some(path) = &state_path
             {
-                state::save_manifest(path, &text)
-                    .with_context(|| format!("save a copy of the manifest to {}", path.display()))?;
-                ui.emit(&Event::ManifestSaved { path: path.display().to_string() });
+                state::save_manifest(path, &text).with_context(|| {
+                    format!("save a copy of the manifest to {}", path.display())
+                })?;
+                ui.emit(&Event::ManifestSaved {
+                    path: path.display().to_string(),
+                });
             }
             Source::Release(text)
         }
         None if args.rescue => match state_path.as_deref().and_then(state::load_manifest) {
             Some(text) => Source::Saved(text),
-            None => Source::Cluster(rescue::find_objects(&cluster, &args.release, &namespace).await?),
+            None => {
+                Source::Cluster(rescue::find_objects(&cluster, &args.release, &namespace).await?)
+            }
         },
         None if args.ignore_not_found => return Ok(Code::Success),
         None => {
@@ -212,22 +224,35 @@ async fn run_async(args: &Args, ui: &dyn Reporter) -> anyhow::Result<Code> {
     let report = engine.run(&waves).await?;
 
     let (outcome, code, message) = match report.outcome {
-        Outcome::Refused => ("refused", Code::Refused, "refused by preflight; nothing was deleted".to_string()),
+        Outcome::Refused => (
+            "refused",
+            Code::Refused,
+            "refused by preflight; nothing was deleted".to_string(),
+        ),
         Outcome::TimedOut => (
             "timed_out",
             Code::TimedOut,
-            format!("a wave did not finish within {}", format_duration(args.timeout)),
+            format!(
+                "a wave did not finish within {}",
+                format_duration(args.timeout)
+            ),
         ),
-        Outcome::DryRun | Outcome::Success if !has_record => {
-            ("success", Code::Success, "every object is gone (no release record to remove)".to_string())
-        }
+        Outcome::DryRun | Outcome::Success if !has_record => (
+            "success",
+            Code::Success,
+            "every object is gone (no release record to remove)".to_string(),
+        ),
         Outcome::DryRun => {
             ui.emit(&Event::Helm {
                 args: helm.uninstall_args(&args.release, &passthrough(args)),
                 dry_run: true,
                 status: None,
             });
-            ("dry_run", Code::Success, "dry run: nothing was written".to_string())
+            (
+                "dry_run",
+                Code::Success,
+                "dry run: nothing was written".to_string(),
+            )
         }
         Outcome::Success => {
             let pass = passthrough(args);
@@ -238,13 +263,25 @@ async fn run_async(args: &Args, ui: &dyn Reporter) -> anyhow::Result<Code> {
                 status: Some(run.status),
             });
             if run.status == 0 {
-                ("success", Code::Success, format!("release {} uninstalled", args.release))
+                (
+                    "success",
+                    Code::Success,
+                    format!("release {} uninstalled", args.release),
+                )
             } else {
-                ("failed", Code::Failure, format!("helm uninstall failed: {}", run.stderr.trim()))
+                (
+                    "failed",
+                    Code::Failure,
+                    format!("helm uninstall failed: {}", run.stderr.trim()),
+                )
             }
         }
     };
-    let outcome = if args.dry_run && outcome == "success" { "dry_run" } else { outcome };
+    let outcome = if args.dry_run && outcome == "success" {
+        "dry_run"
+    } else {
+        outcome
+    };
     ui.emit(&Event::Summary {
         outcome: outcome.into(),
         exit_code: code as i32,
@@ -258,22 +295,44 @@ async fn run_async(args: &Args, ui: &dyn Reporter) -> anyhow::Result<Code> {
 
 /// Parse a manifest into its (non-hook) objects.
 fn parse_objects(text: &str, namespace: &str) -> anyhow::Result<Vec<Object>> {
-    let opts = manifest::ParseOptions { default_namespace: namespace.to_string() };
-    let manifest = manifest::parse(text, &opts).context("read the release manifest").exit_code(Code::BadInput)?;
-    Ok(manifest.objects().filter(|o| o.hook_events().is_empty()).cloned().collect())
+    let opts = manifest::ParseOptions {
+        default_namespace: namespace.to_string(),
+    };
+    let manifest = manifest::parse(text, &opts)
+        .context("read the release manifest")
+        .exit_code(Code::BadInput)?;
+    Ok(manifest
+        .objects()
+        .filter(|o| o.hook_events().is_empty())
+        .cloned()
+        .collect())
 }
 
 /// The teardown waves of `objects`.
 fn plan_waves(objects: &[Object]) -> anyhow::Result<Vec<Vec<Object>>> {
-    let plan = crate::graph::plan(objects).context("plan the teardown").exit_code(Code::BadInput)?;
-    Ok(plan.waves().iter().map(|wave| wave.iter().map(|&i| objects[i].clone()).collect()).collect())
+    let plan = crate::graph::plan(objects)
+        .context("plan the teardown")
+        .exit_code(Code::BadInput)?;
+    Ok(plan
+        .waves()
+        .iter()
+        .map(|wave| wave.iter().map(|&i| objects[i].clone()).collect())
+        .collect())
 }
 
 /// `Kind/namespace/name` of every pre-delete hook in `helm get hooks` output.
 fn pre_delete_hooks(text: &str, namespace: &str) -> anyhow::Result<Vec<String>> {
-    let opts = manifest::ParseOptions { default_namespace: namespace.to_string() };
-    let manifest = manifest::parse(text, &opts).context("read the release hooks").exit_code(Code::BadInput)?;
-    Ok(manifest.objects().filter(|o| o.hook_events().contains(&"pre-delete")).map(|o| o.id.to_string()).collect())
+    let opts = manifest::ParseOptions {
+        default_namespace: namespace.to_string(),
+    };
+    let manifest = manifest::parse(text, &opts)
+        .context("read the release hooks")
+        .exit_code(Code::BadInput)?;
+    Ok(manifest
+        .objects()
+        .filter(|o| o.hook_events().contains(&"pre-delete"))
+        .map(|o| o.id.to_string())
+        .collect())
 }
 
 /// The flags passed to `helm uninstall`.
@@ -300,7 +359,7 @@ fn passthrough(args: &Args) -> Vec<String> {
 /// The command to suggest for a rerun.
 fn rerun_command(args: &Args, namespace: &str) -> String {
     let mut cmd = format!("helm arc-uninstall {} -n {namespace}", args.release);
-    if let Some(ctx) = &args.kube_context {
+    if let Some(ctx) = args.kube_context.as_deref().filter(|c| !c.is_empty()) {
         cmd.push_str(&format!(" --kube-context {ctx}"));
     }
     if args.rescue {

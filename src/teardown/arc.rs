@@ -248,7 +248,10 @@ mod tests {
             json!({"status": {"phase": "Running", "jobRequestId": 5}}),
         );
         let idle = Live::new(id.clone(), json!({"status": {"phase": "Running"}}));
-        let done = Live::new(id.clone(), json!({"status": {"phase": "Succeeded", "jobId": "1"}}));
+        let done = Live::new(
+            id.clone(),
+            json!({"status": {"phase": "Succeeded", "jobId": "1"}}),
+        );
         assert!(!runner_is_busy(&done));
         let pending = Live::new(id, json!({}));
         assert!(runner_is_busy(&busy));

@@ -40,8 +40,21 @@ pub fn dependent_ids(refs: &RunnerSetRefs) -> Vec<ObjectId> {
 /// Find the release's runner sets in `namespace` and the dependents they name
 /// that the release owns. Returned as manifest objects built from the live
 /// state (Secret payloads already removed).
-pub async fn find_objects(cluster: &Cluster, release: &str, namespace: &str) -> Result<Vec<Object>, KubeError> {
-    let sets = match cluster.list(arc::GROUP, arc::VERSION, arc::ARS_KIND, Some(namespace), None).await {
+pub async fn find_objects(
+    cluster: &Cluster,
+    release: &str,
+    namespace: &str,
+) -> Result<Vec<Object>, KubeError> {
+    let sets = match cluster
+        .list(
+            arc::GROUP,
+            arc::VERSION,
+            arc::ARS_KIND,
+            Some(namespace),
+            None,
+        )
+        .await
+    {
         Ok(items) => items,
         Err(KubeError::UnknownKind(_)) => Vec::new(),
         Err(e) => return Err(e),
@@ -84,10 +97,17 @@ mod tests {
             "actions.github.com/cleanup-manager-role-name": "s-gha-rs-manager",
             "actions.github.com/cleanup-no-permission-service-account-name": "s-gha-rs-no-permission"}},
             "spec": {"githubConfigSecret": "user-secret"}});
-        let ids: Vec<String> = dependent_ids(&RunnerSetRefs::from_ars(&ars, "ns")).iter().map(ToString::to_string).collect();
+        let ids: Vec<String> = dependent_ids(&RunnerSetRefs::from_ars(&ars, "ns"))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(
             ids,
-            ["ServiceAccount/ns/s-gha-rs-no-permission", "Role/ns/s-gha-rs-manager", "Secret/ns/user-secret"]
+            [
+                "ServiceAccount/ns/s-gha-rs-no-permission",
+                "Role/ns/s-gha-rs-manager",
+                "Secret/ns/user-secret"
+            ]
         );
     }
 }
