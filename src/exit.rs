@@ -80,7 +80,10 @@ pub fn code_for(err: &anyhow::Error) -> Code {
         }
     }
     for cause in err.chain() {
-        if cause.is::<crate::manifest::ObjectError>() {
+        if cause.is::<crate::manifest::ObjectError>()
+            || cause.is::<crate::manifest::ManifestError>()
+            || cause.is::<crate::graph::GraphError>()
+        {
             return Code::BadInput;
         }
     }

@@ -14,5 +14,6 @@ pub mod graph;
 pub mod helm;
 pub mod kube;
 pub mod manifest;
+pub mod plan;
 pub mod teardown;
 pub mod ui;

@@ -1,8 +1,10 @@
 //! `plan`: show the teardown order of a rendered manifest.
 
 use crate::exit::{self, Code, WithCode};
+use crate::manifest::{self, Content, ParseOptions};
+use crate::{graph, plan};
 use anyhow::{Context, bail};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 
 /// Arguments of `plan`.
@@ -61,8 +63,38 @@ pub fn run(args: Args) -> anyhow::Result<exit::Code> {
         (None, Some(release)) => Source::Release(release),
         (None, None) => bail!("give a manifest with -f FILE (or - for stdin)"),
     };
-    let _text = read_source(&source, &args.namespace)?;
-    bail!("reading manifests is not wired yet")
+    let text = read_source(&source, &args.namespace)?;
+    let rendered = render(&text, &args.namespace, args.output).exit_code(Code::BadInput)?;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(rendered.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("write plan")?;
+    Ok(Code::Success)
+}
+
+/// Parse a manifest and render its plan. Fails on documents that are not
+/// Kubernetes objects, on dependency cycles and on bad explicit edges.
+pub fn render(text: &str, namespace: &str, format: Format) -> anyhow::Result<String> {
+    let options = ParseOptions {
+        default_namespace: namespace.to_string(),
+    };
+    let manifest = manifest::parse(text, &options)?;
+    for document in &manifest.documents {
+        if let Content::NotAnObject { reason } = &document.content {
+            bail!(
+                "{}: not a Kubernetes object: {reason}",
+                document.reference()
+            );
+        }
+    }
+    let teardown = graph::plan(manifest.objects())?;
+    Ok(match format {
+        Format::Text => plan::text(&teardown),
+        Format::Json => plan::json(&teardown),
+        Format::Dot => plan::dot(&teardown),
+        Format::Mermaid => plan::mermaid(&teardown),
+    })
 }
 
 /// Read the manifest text of a source.

@@ -18,7 +18,7 @@ pub(crate) struct Index {
 }
 
 impl Index {
-    pub fn new(objects: &[Object]) -> Self {
+    pub fn new(objects: &[&Object]) -> Self {
         let mut index = Index {
             members: Vec::new(),
             by_identity: HashMap::new(),
@@ -73,7 +73,7 @@ impl Index {
     /// Members of a group and kind (linear scan; for rules that fan out).
     pub fn of_kind<'o>(
         &'o self,
-        objects: &'o [Object],
+        objects: &'o [&'o Object],
         group: &'o str,
         kind: &'o str,
     ) -> impl Iterator<Item = usize> + 'o {

@@ -125,9 +125,10 @@ fn join_cycles(cycles: &[Cycle]) -> String {
 /// A planned teardown over a slice of objects (in document order).
 #[derive(Debug)]
 pub struct Teardown<'a> {
-    objects: &'a [Object],
+    objects: Vec<&'a Object>,
     index: Index,
     edges: Vec<Edge>,
+    incoming: Vec<Vec<usize>>,
     after: Vec<Vec<usize>>,
     wave: Vec<Option<usize>>,
     waves: Vec<Vec<usize>>,
@@ -138,11 +139,13 @@ pub fn is_teardown_member(object: &Object) -> bool {
     object.hook_events().is_empty()
 }
 
-/// Build the teardown graph of `objects` (document order) and its waves.
-pub fn plan(objects: &[Object]) -> Result<Teardown<'_>, GraphError> {
-    let index = Index::new(objects);
+/// Build the teardown graph of `objects` (document order, for example
+/// `Manifest::objects()`) and its waves. Object `i` below is the `i`-th item.
+pub fn plan<'a>(objects: impl IntoIterator<Item = &'a Object>) -> Result<Teardown<'a>, GraphError> {
+    let objects: Vec<&'a Object> = objects.into_iter().collect();
+    let index = Index::new(&objects);
     let mut sink = EdgeSink::default();
-    rules::apply_all(objects, &index, &mut sink)?;
+    rules::apply_all(&objects, &index, &mut sink)?;
     let edges = sink.edges;
     let layered = waves::layer(objects.len(), &index.members, &edges).map_err(|cycles| {
         GraphError::Cycle(
@@ -163,17 +166,22 @@ pub fn plan(objects: &[Object]) -> Result<Teardown<'_>, GraphError> {
                 .collect(),
         )
     })?;
-    let mut after = vec![Vec::new(); objects.len()];
-    for edge in &edges {
-        after[edge.after].push(edge.before);
+    let mut incoming = vec![Vec::new(); objects.len()];
+    for (e, edge) in edges.iter().enumerate() {
+        incoming[edge.after].push(e);
     }
-    for list in &mut after {
-        list.sort_by_key(|&i| (layered.wave[i], i));
+    for list in &mut incoming {
+        list.sort_by_key(|&e| (layered.wave[edges[e].before], edges[e].before));
     }
+    let after = incoming
+        .iter()
+        .map(|list| list.iter().map(|&e| edges[e].before).collect())
+        .collect();
     Ok(Teardown {
         objects,
         index,
         edges,
+        incoming,
         after,
         wave: layered.wave,
         waves: layered.waves,
@@ -182,8 +190,8 @@ pub fn plan(objects: &[Object]) -> Result<Teardown<'_>, GraphError> {
 
 impl<'a> Teardown<'a> {
     /// The objects this teardown was planned over.
-    pub fn objects(&self) -> &'a [Object] {
-        self.objects
+    pub fn objects(&self) -> &[&'a Object] {
+        &self.objects
     }
 
     /// Indices of the objects that take part (not hooks), in document order.
@@ -207,6 +215,15 @@ impl<'a> Teardown<'a> {
         self.after.get(i).map(Vec::as_slice).unwrap_or_default()
     }
 
+    /// The edges into `objects[i]` (what it waits for), in the order of [`Teardown::after`].
+    pub fn incoming(&self, i: usize) -> impl Iterator<Item = &Edge> {
+        self.incoming
+            .get(i)
+            .into_iter()
+            .flatten()
+            .map(|&e| &self.edges[e])
+    }
+
     /// Every edge, one per ordered pair, in the order the rules found them.
     pub fn edges(&self) -> &[Edge] {
         &self.edges
@@ -215,7 +232,7 @@ impl<'a> Teardown<'a> {
     /// How `objects[target]` is written in an explicit-edge annotation on
     /// `objects[from]`: the shortest form that resolves back to exactly it.
     pub fn reference(&self, target: usize, from: usize) -> String {
-        reference::format(self.objects, &self.index, target, from)
+        reference::format(&self.objects, &self.index, target, from)
     }
 
     /// The value for a `teardown.helm-arc-uninstall/after` annotation on

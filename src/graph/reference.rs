@@ -100,7 +100,7 @@ fn in_scope(candidate: &Object, from: &Object, namespace: Option<&str>) -> bool 
 /// Resolve a reference written on `objects[from]` to members. Several results
 /// only when the manifest repeats one identity.
 pub(crate) fn resolve(
-    objects: &[Object],
+    objects: &[&Object],
     index: &Index,
     from: usize,
     reference: &ParsedReference,
@@ -115,7 +115,7 @@ pub(crate) fn resolve(
                 .as_deref()
                 .is_none_or(|g| objects[c].id.group == g)
         })
-        .filter(|&c| in_scope(&objects[c], &objects[from], reference.namespace.as_deref()))
+        .filter(|&c| in_scope(objects[c], objects[from], reference.namespace.as_deref()))
         .collect();
     let mut groups: Vec<&str> = candidates
         .iter()
@@ -137,13 +137,13 @@ pub(crate) fn resolve(
     }
 }
 
-fn unresolved_problem(objects: &[Object], from: usize, reference: &ParsedReference) -> String {
+fn unresolved_problem(objects: &[&Object], from: usize, reference: &ParsedReference) -> String {
     let hook = objects.iter().any(|o| {
         !super::is_teardown_member(o)
             && o.id.kind == reference.kind
             && o.id.name == reference.name
             && reference.group.as_deref().is_none_or(|g| o.id.group == g)
-            && in_scope(o, &objects[from], reference.namespace.as_deref())
+            && in_scope(o, objects[from], reference.namespace.as_deref())
     });
     if hook {
         "names a Helm hook; hooks are not part of the teardown".to_string()
@@ -156,16 +156,17 @@ fn unresolved_problem(objects: &[Object], from: usize, reference: &ParsedReferen
 
 /// The shortest reference to `objects[target]` written on `objects[from]`
 /// that [`resolve`] maps back to exactly that identity.
-pub(crate) fn format(objects: &[Object], index: &Index, target: usize, from: usize) -> String {
+pub(crate) fn format(objects: &[&Object], index: &Index, target: usize, from: usize) -> String {
     let t = &objects[target].id;
     let f = &objects[from].id;
     let namespace = match &t.namespace {
         Some(ns) if f.namespace.as_ref() != Some(ns) => Some(ns.as_str()),
         _ => None,
     };
-    let other_group_in_scope = index.find_kind_name(&t.kind, &t.name).iter().any(|&c| {
-        objects[c].id.group != t.group && in_scope(&objects[c], &objects[from], namespace)
-    });
+    let other_group_in_scope = index
+        .find_kind_name(&t.kind, &t.name)
+        .iter()
+        .any(|&c| objects[c].id.group != t.group && in_scope(objects[c], objects[from], namespace));
     let kind = if other_group_in_scope && !t.group.is_empty() {
         format!("{}.{}", t.kind, t.group)
     } else {
@@ -230,6 +231,7 @@ mod tests {
             json!({"apiVersion": "example.com/v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "a"}}),
             json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "c"}}),
         ]);
+        let objs: Vec<&Object> = objs.iter().collect();
         let index = Index::new(&objs);
         assert_eq!(format(&objs, &index, 1, 0), "Secret/b/s");
         assert_eq!(format(&objs, &index, 0, 1), "Secret/a/s");

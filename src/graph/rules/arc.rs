@@ -79,7 +79,7 @@ const NEEDED: &str = "its controller needs it until the runner set is finalized"
 
 /// [`Rule::ArcCleanupAnnotation`], [`Rule::ArcSpecReference`] and
 /// [`Rule::ArcCleanupProtection`] for every runner set of the stream.
-pub(super) fn runner_sets(objects: &[Object], index: &Index, sink: &mut EdgeSink) {
+pub(super) fn runner_sets(objects: &[&Object], index: &Index, sink: &mut EdgeSink) {
     let runner_sets: Vec<usize> = index.of_kind(objects, ARC_GROUP, RUNNER_SET_KIND).collect();
     let mut named: HashSet<usize> = HashSet::new();
     for &ars in &runner_sets {
@@ -147,7 +147,7 @@ pub(super) fn runner_sets(objects: &[Object], index: &Index, sink: &mut EdgeSink
 /// The runner sets a protected object belongs to: those in its namespace
 /// whose scale-set labels match the object's, else every runner set in its
 /// namespace.
-fn owning_runner_sets(objects: &[Object], runner_sets: &[usize], object: &Object) -> Vec<usize> {
+fn owning_runner_sets(objects: &[&Object], runner_sets: &[usize], object: &Object) -> Vec<usize> {
     let same_namespace: Vec<usize> = runner_sets
         .iter()
         .copied()

@@ -13,7 +13,7 @@ use crate::manifest::Object;
 
 /// [`Rule::ExplicitAfter`] and [`Rule::ExplicitBefore`].
 pub(super) fn annotations(
-    objects: &[Object],
+    objects: &[&Object],
     index: &Index,
     sink: &mut EdgeSink,
 ) -> Result<(), GraphError> {

@@ -4,7 +4,7 @@
 use super::{Rule, str_at};
 use crate::graph::EdgeSink;
 use crate::graph::index::Index;
-use crate::manifest::{Object, is_cluster_scoped};
+use crate::manifest::Object;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -28,7 +28,7 @@ const WORKLOADS: &[(&str, &str, &str)] = &[
 ];
 
 /// [`Rule::WebhookFirst`]: webhook configurations before every other member.
-pub(super) fn webhooks_first(objects: &[Object], index: &Index, sink: &mut EdgeSink) {
+pub(super) fn webhooks_first(objects: &[&Object], index: &Index, sink: &mut EdgeSink) {
     let is_webhook = |o: &Object| {
         o.id.group == "admissionregistration.k8s.io"
             && matches!(
@@ -40,11 +40,11 @@ pub(super) fn webhooks_first(objects: &[Object], index: &Index, sink: &mut EdgeS
         .members
         .iter()
         .copied()
-        .filter(|&i| is_webhook(&objects[i]))
+        .filter(|&i| is_webhook(objects[i]))
         .collect();
     for &w in &webhooks {
         for &m in &index.members {
-            if !is_webhook(&objects[m]) {
+            if !is_webhook(objects[m]) {
                 sink.add(
                     w,
                     m,
@@ -169,7 +169,7 @@ fn items<'v>(value: &'v Value, key: &str) -> impl Iterator<Item = (usize, &'v Va
 }
 
 /// [`Rule::WorkloadUses`]: workloads before what their pod templates use.
-pub(super) fn workloads(objects: &[Object], index: &Index, sink: &mut EdgeSink) {
+pub(super) fn workloads(objects: &[&Object], index: &Index, sink: &mut EdgeSink) {
     for &w in &index.members {
         let id = &objects[w].id;
         let Some(&(_, _, pointer)) = WORKLOADS
@@ -199,7 +199,7 @@ pub(super) fn workloads(objects: &[Object], index: &Index, sink: &mut EdgeSink) 
 }
 
 /// [`Rule::BindingRole`] and [`Rule::BindingSubject`].
-pub(super) fn bindings(objects: &[Object], index: &Index, sink: &mut EdgeSink) {
+pub(super) fn bindings(objects: &[&Object], index: &Index, sink: &mut EdgeSink) {
     for &b in &index.members {
         let object = &objects[b];
         let id = &object.id;
@@ -265,7 +265,7 @@ pub(super) fn bindings(objects: &[Object], index: &Index, sink: &mut EdgeSink) {
 }
 
 /// [`Rule::OwnerReference`]: dependents before their owners.
-pub(super) fn owner_references(objects: &[Object], index: &Index, sink: &mut EdgeSink) {
+pub(super) fn owner_references(objects: &[&Object], index: &Index, sink: &mut EdgeSink) {
     for &d in &index.members {
         let object = &objects[d];
         let refs = object
@@ -281,15 +281,15 @@ pub(super) fn owner_references(objects: &[Object], index: &Index, sink: &mut Edg
                 continue;
             };
             let (group, _) = crate::manifest::ObjectId::split_api_version(api_version);
-            let namespace = if is_cluster_scoped(group, kind) {
-                None
-            } else {
-                object.id.namespace.as_deref()
-            };
-            if namespace.is_some() && object.id.namespace.is_none() {
-                continue;
-            }
-            for &o in index.find(group, kind, namespace, name) {
+            // A namespaced owner shares the dependent's namespace; a
+            // cluster-scoped one has none (the stream's CRDs decide for custom kinds).
+            let same_namespace = object
+                .id
+                .namespace
+                .as_deref()
+                .map(|ns| index.find(group, kind, Some(ns), name));
+            let cluster = index.find(group, kind, None, name);
+            for &o in same_namespace.into_iter().flatten().chain(cluster) {
                 sink.add(
                     d,
                     o,
@@ -305,7 +305,7 @@ pub(super) fn owner_references(objects: &[Object], index: &Index, sink: &mut Edg
 }
 
 /// [`Rule::CustomResourceDefinition`]: custom resources before their CRD.
-pub(super) fn custom_resources(objects: &[Object], index: &Index, sink: &mut EdgeSink) {
+pub(super) fn custom_resources(objects: &[&Object], index: &Index, sink: &mut EdgeSink) {
     let mut crds: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
     for c in index.of_kind(objects, "apiextensions.k8s.io", "CustomResourceDefinition") {
         let value = &objects[c].value;
@@ -340,7 +340,7 @@ pub(super) fn custom_resources(objects: &[Object], index: &Index, sink: &mut Edg
 }
 
 /// [`Rule::NamespaceContents`]: namespaced objects before their Namespace.
-pub(super) fn namespaces(objects: &[Object], index: &Index, sink: &mut EdgeSink) {
+pub(super) fn namespaces(objects: &[&Object], index: &Index, sink: &mut EdgeSink) {
     let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
     for n in index.of_kind(objects, "", "Namespace") {
         by_name

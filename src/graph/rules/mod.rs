@@ -90,7 +90,7 @@ impl fmt::Display for Rule {
 
 /// Run every rule over the members of `objects`.
 pub(crate) fn apply_all(
-    objects: &[Object],
+    objects: &[&Object],
     index: &Index,
     sink: &mut EdgeSink,
 ) -> Result<(), GraphError> {
