@@ -42,6 +42,8 @@ pub enum Command {
     /// Tear a release down in dependency order, waiting on each wave, then
     /// remove its record with `helm uninstall` (the default subcommand).
     Uninstall(commands::uninstall::Args),
+    /// Helm post-renderer: add teardown annotations to the manifest on stdin.
+    Render(commands::render::Args),
 }
 
 /// Parse argv (as given by the OS, program name first). Exits the process on

@@ -15,5 +15,6 @@ pub mod helm;
 pub mod kube;
 pub mod manifest;
 pub mod plan;
+pub mod render;
 pub mod teardown;
 pub mod ui;

@@ -2,6 +2,7 @@
 //! `Args` (clap) and `run(args) -> anyhow::Result<exit::Code>`.
 
 pub mod plan;
+pub mod render;
 pub mod uninstall;
 
 use crate::cli::Command;
@@ -12,5 +13,6 @@ pub fn run(command: Command) -> anyhow::Result<exit::Code> {
     match command {
         Command::Plan(args) => plan::run(args),
         Command::Uninstall(args) => uninstall::run(args),
+        Command::Render(args) => render::run(args),
     }
 }

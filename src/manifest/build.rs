@@ -357,6 +357,9 @@ impl<'o> Builder<'o> {
             Frame::Map(m) => match m.key.take() {
                 None => {
                     m.key = Some(make_key(&done, offsets)?);
+                    if let (Role::Metadata(slot), true) = (m.role, m.map.is_empty()) {
+                        self.note_first_metadata_key(slot, done.span.start);
+                    }
                     Ok(())
                 }
                 Some(key) => {
@@ -368,6 +371,12 @@ impl<'o> Builder<'o> {
                     Ok(())
                 }
             },
+        }
+    }
+
+    fn note_first_metadata_key(&mut self, slot: Slot, at: usize) {
+        if let Some(meta) = &mut self.site(slot).metadata {
+            meta.first_key.get_or_insert(at);
         }
     }
 

@@ -26,7 +26,7 @@ pub struct MapSite {
     pub flow: bool,
     /// Flow: offset of `{`. Block: offset of the first key.
     pub open: usize,
-    /// Offset of the first key, `None` for an empty mapping (annotations only).
+    /// Offset of the first key, `None` for an empty mapping.
     pub first_key: Option<usize>,
     /// The entries (recorded for annotations only).
     pub entries: Vec<EntrySite>,

@@ -1,0 +1,297 @@
+//! The post-renderer core: stamp teardown annotations on every object of a
+//! rendered stream and change nothing else. Pure: no I/O.
+//!
+//! Every byte that is not an added (or replaced own) annotation line stays
+//! as it was: comments, `# Source:` lines, quoting, key order, block
+//! scalars, document order. The output is re-parsed before it is returned
+//! and must decode to exactly the input objects plus the annotations;
+//! anything that cannot be edited safely fails closed with an error naming
+//! the document.
+
+mod splice;
+pub mod stamps;
+
+pub use stamps::{Extras, Stamp};
+
+use crate::graph::{self, GraphError};
+use crate::manifest::{
+    self, Content, DocRef, Document, Manifest, ManifestError, MetaSite, Object, ObjectId,
+    ParseOptions,
+};
+use serde_json::Value;
+use splice::{Change, Edit};
+use std::collections::HashMap;
+
+/// Options of [`render`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Namespace of namespaced objects that do not name one.
+    pub default_namespace: String,
+    /// Extra annotation forms (Argo CD, kapp, kpt).
+    pub extras: Extras,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        Self {
+            default_namespace: "default".into(),
+            extras: Extras::default(),
+        }
+    }
+}
+
+/// Why `render` refused its input.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The stream does not parse.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// A document cannot be stamped.
+    #[error("{doc}: {problem}")]
+    Document {
+        /// The document.
+        doc: Box<DocRef>,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The teardown order cannot be computed.
+    #[error("teardown graph: {0}")]
+    Graph(#[from] GraphError),
+}
+
+/// Documents without their objects (moved out for the graph), with the
+/// range of object indices each one holds.
+struct Layout {
+    docs: Vec<DocLayout>,
+}
+
+struct DocLayout {
+    reference: DocRef,
+    sites: Vec<MetaSite>,
+    objects: std::ops::Range<usize>,
+    kind: DocKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DocKind {
+    Empty,
+    CommentOnly,
+    Object,
+    List,
+}
+
+/// Stamp the teardown plan of `input` onto its objects.
+pub fn render(input: &str, opts: &RenderOptions) -> Result<String, RenderError> {
+    let manifest = parse(input, opts)?;
+    let (layout, objects) = split(manifest)?;
+    let stamps = {
+        let teardown = graph::plan(&objects)?;
+        stamps::from_teardown(&teardown)
+    };
+    stamp(input, &layout, &objects, &stamps, opts)
+}
+
+/// Stamp given stamps (by object identity) instead of computing the graph.
+/// Every non-hook object needs a stamp.
+pub fn render_with_stamps(
+    input: &str,
+    stamps: &HashMap<ObjectId, Stamp>,
+    opts: &RenderOptions,
+) -> Result<String, RenderError> {
+    let manifest = parse(input, opts)?;
+    let (layout, objects) = split(manifest)?;
+    let by_index: Vec<Option<Stamp>> = objects
+        .iter()
+        .map(|o| {
+            if graph::is_teardown_member(o) {
+                stamps.get(&o.id).cloned()
+            } else {
+                None
+            }
+        })
+        .collect();
+    for doc in &layout.docs {
+        for i in doc.objects.clone() {
+            if by_index[i].is_none() && graph::is_teardown_member(&objects[i]) {
+                return Err(doc_error(
+                    &doc.reference,
+                    format!("no teardown stamp for {}", objects[i].id),
+                ));
+            }
+        }
+    }
+    stamp(input, &layout, &objects, &by_index, opts)
+}
+
+fn parse(input: &str, opts: &RenderOptions) -> Result<Manifest, ManifestError> {
+    manifest::parse(
+        input,
+        &ParseOptions {
+            default_namespace: opts.default_namespace.clone(),
+        },
+    )
+}
+
+fn doc_error(doc: &DocRef, problem: String) -> RenderError {
+    RenderError::Document {
+        doc: Box::new(doc.clone()),
+        problem,
+    }
+}
+
+/// Move the objects out of the manifest; refuse documents that are not objects.
+fn split(manifest: Manifest) -> Result<(Layout, Vec<Object>), RenderError> {
+    let mut objects = Vec::new();
+    let mut docs = Vec::with_capacity(manifest.documents.len());
+    for doc in manifest.documents {
+        let reference = doc.reference();
+        let Document { content, sites, .. } = doc;
+        let start = objects.len();
+        let kind = match content {
+            Content::Empty => DocKind::Empty,
+            Content::CommentOnly => DocKind::CommentOnly,
+            Content::Object(o) => {
+                objects.push(*o);
+                DocKind::Object
+            }
+            Content::List(items) => {
+                objects.extend(items);
+                DocKind::List
+            }
+            Content::NotAnObject { reason } => {
+                return Err(doc_error(
+                    &reference,
+                    format!("not a Kubernetes object: {reason}"),
+                ));
+            }
+        };
+        docs.push(DocLayout {
+            reference,
+            sites,
+            objects: start..objects.len(),
+            kind,
+        });
+    }
+    Ok((Layout { docs }, objects))
+}
+
+/// Splice the stamps in and check the result.
+fn stamp(
+    input: &str,
+    layout: &Layout,
+    objects: &[Object],
+    stamps: &[Option<Stamp>],
+    opts: &RenderOptions,
+) -> Result<String, RenderError> {
+    let max_wave = stamps.iter().flatten().map(|s| s.wave).max().unwrap_or(0);
+    let wanted: Vec<Vec<(String, String)>> = stamps
+        .iter()
+        .map(|s| {
+            s.as_ref()
+                .map(|s| stamps::annotations(s, max_wave, opts.extras))
+                .unwrap_or_default()
+        })
+        .collect();
+    let mut edits: Vec<Edit> = Vec::new();
+    for doc in &layout.docs {
+        for (site, i) in doc.sites.iter().zip(doc.objects.clone()) {
+            if stamps[i].is_none() {
+                continue;
+            }
+            let change = Change {
+                set: &wanted[i],
+                remove: stamps::OWN_KEYS,
+            };
+            let existing = objects[i].value.pointer("/metadata/annotations");
+            let object_edits = splice::edits(input, site, existing, &change)
+                .map_err(|p| doc_error(&doc.reference, format!("{}: {p}", objects[i].id)))?;
+            edits.extend(object_edits);
+        }
+    }
+    let output = splice::apply(input, edits)
+        .map_err(|p| doc_error(&DocRef::default(), format!("internal error: {p}")))?;
+    verify(&output, layout, objects, &wanted, opts)?;
+    Ok(output)
+}
+
+/// Re-parse the output: it must hold the same documents and objects, each
+/// equal to the input plus exactly the wanted annotations.
+fn verify(
+    output: &str,
+    layout: &Layout,
+    objects: &[Object],
+    wanted: &[Vec<(String, String)>],
+    opts: &RenderOptions,
+) -> Result<(), RenderError> {
+    let fail = |doc: &DocRef, what: &str| {
+        doc_error(
+            doc,
+            format!(
+                "internal check failed, output would differ from input ({what}); refusing to write it"
+            ),
+        )
+    };
+    let reparsed = parse(output, opts).map_err(|e| fail(&e.doc, &e.problem.to_string()))?;
+    if reparsed.documents.len() != layout.docs.len() {
+        return Err(fail(&DocRef::default(), "document count changed"));
+    }
+    for (doc, out) in layout.docs.iter().zip(&reparsed.documents) {
+        let out_objects = out.objects();
+        let same_kind = matches!(
+            (doc.kind, &out.content),
+            (DocKind::Empty, Content::Empty)
+                | (DocKind::CommentOnly, Content::CommentOnly)
+                | (DocKind::Object, Content::Object(_))
+                | (DocKind::List, Content::List(_))
+        );
+        if !same_kind || out_objects.len() != doc.objects.len() {
+            return Err(fail(&doc.reference, "document content changed"));
+        }
+        for (i, out_obj) in doc.objects.clone().zip(out_objects) {
+            if !same_plus(&objects[i].value, &out_obj.value, &wanted[i]) {
+                return Err(fail(&doc.reference, &format!("{} changed", objects[i].id)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `out` equals `input` with `set` applied to its annotations and the
+/// own keys not in `set` removed.
+fn same_plus(input: &Value, out: &Value, set: &[(String, String)]) -> bool {
+    if set.is_empty() {
+        return input == out;
+    }
+    let (Some(a), Some(b)) = (input.as_object(), out.as_object()) else {
+        return false;
+    };
+    a.len() == b.len()
+        && a.iter().all(|(k, av)| match b.get(k) {
+            Some(bv) if k == "metadata" => expected_metadata(av, set).as_ref() == Some(bv),
+            Some(bv) => av == bv,
+            None => false,
+        })
+}
+
+fn expected_metadata(meta: &Value, set: &[(String, String)]) -> Option<Value> {
+    let mut meta = meta.as_object()?.clone();
+    let annotations = meta
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if annotations.is_null() {
+        *annotations = Value::Object(Default::default());
+    }
+    let map = annotations.as_object_mut()?;
+    for key in stamps::OWN_KEYS {
+        if !set.iter().any(|(k, _)| k == key) {
+            map.shift_remove(*key);
+        }
+    }
+    for (k, v) in set {
+        map.insert(k.clone(), Value::String(v.clone()));
+    }
+    Some(Value::Object(meta))
+}
+
+#[cfg(test)]
+mod tests;
