@@ -284,6 +284,11 @@ impl EdgeSink {
         }
     }
 
+    /// The edges found so far.
+    pub(crate) fn edges(&self) -> &[Edge] {
+        &self.edges
+    }
+
     /// Whether the pair is already ordered.
     pub(crate) fn has(&self, before: usize, after: usize) -> bool {
         self.pairs.contains_key(&(before, after))

@@ -16,8 +16,6 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rule {
-    /// Mutating/ValidatingWebhookConfigurations go before everything else.
-    WebhookFirst,
     /// An AutoscalingRunnerSet goes before the objects its
     /// `actions.github.com/cleanup-*` annotations name.
     ArcCleanupAnnotation,
@@ -40,6 +38,8 @@ pub enum Rule {
     CustomResourceDefinition,
     /// A namespaced object goes before its Namespace.
     NamespaceContents,
+    /// Mutating/ValidatingWebhookConfigurations go before everything else.
+    WebhookFirst,
     /// `teardown.helm-arc-uninstall/after` on the later object.
     ExplicitAfter,
     /// `teardown.helm-arc-uninstall/before` on the earlier object.
@@ -49,7 +49,6 @@ pub enum Rule {
 impl Rule {
     /// Every rule, in the order they are applied.
     pub const ALL: [Rule; 12] = [
-        Rule::WebhookFirst,
         Rule::ArcCleanupAnnotation,
         Rule::ArcSpecReference,
         Rule::ArcCleanupProtection,
@@ -59,6 +58,7 @@ impl Rule {
         Rule::OwnerReference,
         Rule::CustomResourceDefinition,
         Rule::NamespaceContents,
+        Rule::WebhookFirst,
         Rule::ExplicitAfter,
         Rule::ExplicitBefore,
     ];
@@ -94,13 +94,15 @@ pub(crate) fn apply_all(
     index: &Index,
     sink: &mut EdgeSink,
 ) -> Result<(), GraphError> {
-    kubernetes::webhooks_first(objects, index, sink);
     arc::runner_sets(objects, index, sink);
     kubernetes::workloads(objects, index, sink);
     kubernetes::bindings(objects, index, sink);
     kubernetes::owner_references(objects, index, sink);
     kubernetes::custom_resources(objects, index, sink);
+    // These two build on the edges found so far (see their docs).
     kubernetes::namespaces(objects, index, sink);
+    kubernetes::webhooks_first(objects, index, sink);
+    // Last: explicit edges only add pairs no rule found.
     explicit::annotations(objects, index, sink)
 }
 
