@@ -131,7 +131,10 @@ impl Cluster {
         let mut config = config;
         config.headers.push((
             http::header::USER_AGENT,
-            http::HeaderValue::from_static(concat!("helm-arc-uninstall/", env!("CARGO_PKG_VERSION"))),
+            http::HeaderValue::from_static(concat!(
+                "helm-arc-uninstall/",
+                env!("CARGO_PKG_VERSION")
+            )),
         ));
         let default_namespace = config.default_namespace.clone();
         let client = Client::try_from(config).map_err(|e| KubeError::Config(e.to_string()))?;

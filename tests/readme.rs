@@ -1,0 +1,70 @@
+//! README.md opens with exactly two commands and the first one works: the
+//! main job over the bundled example, run here with the test-built binary.
+// Test helpers outside #[test] fns panic on failure by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+/// The commands of README.md's first code block, comments stripped.
+fn opening_commands() -> Vec<String> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("read README.md");
+    let block = readme
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("README.md has a sh code block");
+    block
+        .lines()
+        .map(|line| line.split(" # ").next().unwrap_or(line).trim().to_string())
+        .filter(|line| !line.is_empty())
+        .collect()
+}
+
+#[test]
+fn readme_opens_with_the_main_job_and_the_test_command() {
+    let commands = opening_commands();
+    assert_eq!(commands.len(), 2, "{commands:?}");
+    assert_eq!(commands[1], "scripts/test");
+    assert!(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scripts/test")
+            .is_file(),
+        "scripts/test exists"
+    );
+}
+
+#[test]
+fn readme_first_command_plans_the_bundled_example() {
+    let commands = opening_commands();
+    let args = commands[0]
+        .strip_prefix("cargo run --release -- ")
+        .unwrap_or_else(|| {
+            panic!(
+                "first command is not `cargo run --release -- ...`: {}",
+                commands[0]
+            )
+        });
+    let out = Command::new(env!("CARGO_BIN_EXE_helm-arc-uninstall"))
+        .args(args.split_whitespace())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run the binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let wave0 = stdout
+        .split("wave 1:")
+        .next()
+        .and_then(|head| head.split("wave 0:").nth(1))
+        .expect("plan shows wave 0 and wave 1");
+    assert_eq!(
+        wave0.trim(),
+        "AutoscalingRunnerSet/arc-runners/arc-runner-set",
+        "the runner set alone goes first:\n{stdout}"
+    );
+}
