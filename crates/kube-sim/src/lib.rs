@@ -11,8 +11,10 @@
 #![allow(clippy::too_many_arguments)]
 
 pub mod api;
+pub mod arc;
 pub mod control;
 pub mod controllers;
+pub mod github;
 pub mod http;
 pub mod managed;
 pub mod patch;

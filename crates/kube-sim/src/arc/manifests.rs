@@ -1,0 +1,330 @@
+//! ARC objects for tests: the 4 CRDs (minimal, hand-written), the controller
+//! chart's objects and the runner-set chart's objects (0.14.2 shapes), and a
+//! helper that creates them through the in-process [`Api`].
+
+use serde_json::{Value, json};
+
+use super::names::*;
+use crate::api::{Actor, Api, ApiError};
+
+const CRDS_JSON: &str = include_str!("../../tests/data/arc/crds.json");
+
+/// The four `actions.github.com/v1alpha1` CRDs (Namespaced, status subresource).
+pub fn crds() -> Vec<Value> {
+    serde_json::from_str::<Vec<Value>>(CRDS_JSON).unwrap_or_default()
+}
+
+/// Where the controller chart is installed.
+#[derive(Clone, Debug)]
+pub struct ControllerRelease {
+    /// Release name (`arc`).
+    pub release: String,
+    /// Namespace (`arc-systems`).
+    pub namespace: String,
+}
+
+impl Default for ControllerRelease {
+    fn default() -> Self {
+        Self {
+            release: "arc".to_string(),
+            namespace: "arc-systems".to_string(),
+        }
+    }
+}
+
+impl ControllerRelease {
+    /// `<release>-gha-rs-controller`: ServiceAccount, ClusterRole, Deployment name.
+    pub fn fullname(&self) -> String {
+        format!("{}-gha-rs-controller", self.release)
+    }
+}
+
+fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> Value {
+    json!({"apiGroups": groups, "resources": resources, "verbs": verbs})
+}
+
+/// The controller chart's objects (SA, ClusterRole, ClusterRoleBinding,
+/// listener Role/RoleBinding, Deployment) as `gha-runner-scale-set-controller` 0.14.2 renders them.
+pub fn controller_objects(rel: &ControllerRelease) -> Vec<Value> {
+    let full = rel.fullname();
+    let ns = &rel.namespace;
+    let labels = json!({
+        "helm.sh/chart": "gha-rs-controller-0.14.2",
+        "app.kubernetes.io/name": "gha-rs-controller",
+        "app.kubernetes.io/namespace": ns,
+        "app.kubernetes.io/instance": rel.release,
+        "app.kubernetes.io/version": CONTROLLER_VERSION,
+        "app.kubernetes.io/part-of": CONTROLLER_PART_OF,
+        "app.kubernetes.io/managed-by": "Helm",
+    });
+    let mut deploy_labels = labels.clone();
+    deploy_labels[LABEL_CONTROLLER_SA_NAMESPACE] = json!(ns);
+    deploy_labels[LABEL_CONTROLLER_SA_NAME] = json!(full);
+    let crud = [
+        "create", "delete", "get", "list", "patch", "update", "watch",
+    ];
+    let mut cluster_rules = Vec::new();
+    for res in [
+        "autoscalingrunnersets",
+        "autoscalinglisteners",
+        "ephemeralrunnersets",
+        "ephemeralrunners",
+    ] {
+        cluster_rules.push(rule(&[ARC_GROUP], &[res], &crud));
+        cluster_rules.push(rule(
+            &[ARC_GROUP],
+            &[&format!("{res}/status")],
+            &["get", "patch", "update"],
+        ));
+        cluster_rules.push(rule(
+            &[ARC_GROUP],
+            &[&format!("{res}/finalizers")],
+            &["patch", "update"],
+        ));
+    }
+    cluster_rules.push(rule(&[""], &["pods"], &["list", "watch"]));
+    cluster_rules.push(rule(&[""], &["serviceaccounts"], &["list", "watch"]));
+    cluster_rules.push(rule(
+        &["rbac.authorization.k8s.io"],
+        &["rolebindings"],
+        &["list", "watch"],
+    ));
+    cluster_rules.push(rule(
+        &["rbac.authorization.k8s.io"],
+        &["roles"],
+        &["list", "watch", "patch"],
+    ));
+    let subject = json!([{"kind": "ServiceAccount", "name": full, "namespace": ns}]);
+    vec![
+        json!({"apiVersion": "v1", "kind": "ServiceAccount",
+               "metadata": {"name": full, "namespace": ns, "labels": labels}}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+               "metadata": {"name": full}, "rules": cluster_rules}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+               "metadata": {"name": full},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": full},
+               "subjects": subject}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": format!("{full}-listener"), "namespace": ns},
+        "rules": [
+            rule(&[""], &["pods"], &["create", "delete", "get"]),
+            rule(&[""], &["pods/status"], &["get"]),
+            rule(&[""], &["secrets"], &["create", "delete", "get", "patch", "update"]),
+            rule(&[""], &["serviceaccounts"], &["create", "delete", "get", "patch", "update"]),
+        ]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+               "metadata": {"name": format!("{full}-listener"), "namespace": ns},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": format!("{full}-listener")},
+               "subjects": subject}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": full, "namespace": ns, "labels": deploy_labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": "gha-rs-controller",
+                                         "app.kubernetes.io/namespace": ns,
+                                         "app.kubernetes.io/instance": rel.release}},
+            "template": {
+                "metadata": {"labels": {"app.kubernetes.io/part-of": CONTROLLER_PART_OF,
+                                        "app.kubernetes.io/component": "controller-manager",
+                                        "app.kubernetes.io/version": CONTROLLER_VERSION,
+                                        "app.kubernetes.io/name": "gha-rs-controller",
+                                        "app.kubernetes.io/namespace": ns,
+                                        "app.kubernetes.io/instance": rel.release}},
+                "spec": {"serviceAccountName": full, "containers": [{
+                    "name": "manager",
+                    "image": format!("ghcr.io/actions/gha-runner-scale-set-controller:{CONTROLLER_VERSION}"),
+                    "command": ["/manager"],
+                    "args": ["--auto-scaling-runner-set-only", "--log-level=debug", "--log-format=text",
+                             "--runner-max-concurrent-reconciles=2", "--update-strategy=immediate"],
+                    "env": [{"name": "CONTROLLER_MANAGER_POD_NAMESPACE",
+                             "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
+                }]},
+            },
+        }}),
+    ]
+}
+
+/// Container mode of a runner set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContainerMode {
+    /// Default: no-permission ServiceAccount (5 objects).
+    Default,
+    /// `kubernetes`: kube-mode SA/Role/RoleBinding (7 objects).
+    Kubernetes,
+}
+
+/// A runner-set release (`gha-runner-scale-set` 0.14.2).
+#[derive(Clone, Debug)]
+pub struct RunnerSet {
+    /// Scale set name (= release name here).
+    pub name: String,
+    /// Runner namespace.
+    pub namespace: String,
+    /// Container mode.
+    pub mode: ContainerMode,
+    /// `minRunners`.
+    pub min_runners: i64,
+    /// `githubConfigUrl`.
+    pub github_config_url: String,
+    /// Controller the manager RoleBinding names.
+    pub controller: ControllerRelease,
+}
+
+impl Default for RunnerSet {
+    fn default() -> Self {
+        Self {
+            name: "arc-runner-set".to_string(),
+            namespace: "arc-runners".to_string(),
+            mode: ContainerMode::Kubernetes,
+            min_runners: 0,
+            github_config_url: "https://github.com/example/repo".to_string(),
+            controller: ControllerRelease::default(),
+        }
+    }
+}
+
+/// The runner-set chart's objects in Helm install order (SA, Secret, Roles,
+/// RoleBindings, AutoscalingRunnerSet), with `cleanup-protection` finalizers
+/// and the ARS `cleanup-*` annotations.
+pub fn runner_set_objects(rs: &RunnerSet) -> Vec<Value> {
+    let ssn = &rs.name;
+    let ns = &rs.namespace;
+    let full = format!("{ssn}-gha-rs");
+    let labels = json!({
+        "helm.sh/chart": "gha-rs-0.14.2",
+        "app.kubernetes.io/name": ssn,
+        "app.kubernetes.io/instance": ssn,
+        "app.kubernetes.io/version": CONTROLLER_VERSION,
+        "app.kubernetes.io/managed-by": "Helm",
+        "app.kubernetes.io/part-of": "gha-rs",
+        "actions.github.com/scale-set-name": ssn,
+        "actions.github.com/scale-set-namespace": ns,
+    });
+    let meta = |name: &str, extra: Option<(&str, &str)>| {
+        let mut l = labels.clone();
+        if let Some((k, v)) = extra {
+            l[k] = json!(v);
+        }
+        json!({"name": name, "namespace": ns, "labels": l, "finalizers": [CLEANUP_PROTECTION]})
+    };
+    let kube = rs.mode == ContainerMode::Kubernetes;
+    let runner_sa = if kube {
+        format!("{full}-kube-mode")
+    } else {
+        format!("{full}-no-permission")
+    };
+    let mut objs = vec![
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(&runner_sa, None)}),
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": meta(&format!("{full}-github-secret"), None),
+               "data": {"github_token": "Z2hwX2Zha2VUb2tlbkZvckZpeHR1cmVzT25seQ=="}}),
+    ];
+    if kube {
+        objs.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta(&format!("{full}-kube-mode"), None),
+            "rules": [
+                rule(&[""], &["pods"], &["get", "list", "create", "delete"]),
+                rule(&[""], &["pods/exec"], &["get", "create"]),
+                rule(&[""], &["pods/log"], &["get", "list", "watch"]),
+                rule(&["batch"], &["jobs"], &["get", "list", "create", "delete"]),
+                rule(&[""], &["secrets"], &["get", "list", "create", "delete"]),
+            ]}));
+    }
+    objs.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": meta(&format!("{full}-manager"), Some(("app.kubernetes.io/component", "manager-role"))),
+        "rules": [
+            rule(&[""], &["pods"], &["create", "delete", "get"]),
+            rule(&[""], &["pods/status"], &["get"]),
+            rule(&[""], &["secrets"], &["create", "delete", "get", "list", "patch", "update"]),
+            rule(&[""], &["serviceaccounts"], &["create", "delete", "get", "list", "patch", "update"]),
+            rule(&["rbac.authorization.k8s.io"], &["rolebindings"], &["create", "delete", "get", "patch", "update"]),
+            rule(&["rbac.authorization.k8s.io"], &["roles"], &["create", "delete", "get", "patch", "update"]),
+        ]}));
+    if kube {
+        objs.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta(&format!("{full}-kube-mode"), None),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": format!("{full}-kube-mode")},
+            "subjects": [{"kind": "ServiceAccount", "name": format!("{full}-kube-mode"), "namespace": ns}]}));
+    }
+    objs.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": meta(&format!("{full}-manager"), Some(("app.kubernetes.io/component", "manager-role-binding"))),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": format!("{full}-manager")},
+        "subjects": [{"kind": "ServiceAccount", "name": rs.controller.fullname(), "namespace": rs.controller.namespace}]}));
+
+    let mut annotations = json!({
+        "actions.github.com/values-hash": "0000000000000000000000000000000000000000000000000000000000000",
+        "actions.github.com/cleanup-github-secret-name": format!("{full}-github-secret"),
+        "actions.github.com/cleanup-manager-role-binding": format!("{full}-manager"),
+        "actions.github.com/cleanup-manager-role-name": format!("{full}-manager"),
+    });
+    if kube {
+        for key in ["role-binding-name", "role-name", "service-account-name"] {
+            annotations[format!("actions.github.com/cleanup-kubernetes-mode-{key}")] =
+                json!(format!("{full}-kube-mode"));
+        }
+    } else {
+        annotations["actions.github.com/cleanup-no-permission-service-account-name"] =
+            json!(format!("{full}-no-permission"));
+    }
+    let mut ars_labels = labels.clone();
+    ars_labels["app.kubernetes.io/component"] = json!("autoscaling-runner-set");
+    let mut container = json!({"name": "runner", "image": "ghcr.io/actions/actions-runner:latest", "command": ["/home/runner/run.sh"]});
+    if kube {
+        container["env"] = json!([
+            {"name": "ACTIONS_RUNNER_CONTAINER_HOOKS", "value": "/home/runner/k8s/index.js"},
+            {"name": "ACTIONS_RUNNER_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "ACTIONS_RUNNER_REQUIRE_JOB_CONTAINER", "value": "true"},
+        ]);
+    }
+    objs.push(json!({
+        "apiVersion": ARC_API_VERSION, "kind": "AutoscalingRunnerSet",
+        "metadata": {"name": ssn, "namespace": ns, "labels": ars_labels, "annotations": annotations},
+        "spec": {
+            "githubConfigUrl": rs.github_config_url,
+            "githubConfigSecret": format!("{full}-github-secret"),
+            "minRunners": rs.min_runners,
+            "template": {"spec": {"restartPolicy": "Never", "serviceAccountName": runner_sa, "containers": [container]}},
+        },
+    }));
+    objs
+}
+
+/// Create objects in order through the API (namespaces must exist).
+pub fn create_all(api: &dyn Api, actor: &Actor, objects: &[Value]) -> Result<Vec<Value>, ApiError> {
+    objects
+        .iter()
+        .map(|o| api.create(actor, o.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn four_crds_with_status_subresource() {
+        let crds = crds();
+        assert_eq!(crds.len(), 4);
+        for c in &crds {
+            assert_eq!(c["spec"]["scope"], "Namespaced");
+            assert!(c["spec"]["versions"][0]["subresources"]["status"].is_object());
+        }
+    }
+
+    #[test]
+    fn kubernetes_mode_has_seven_objects_and_six_cleanup_annotations() {
+        let objs = runner_set_objects(&RunnerSet::default());
+        assert_eq!(objs.len(), 7);
+        let ars = objs.last().unwrap();
+        let cleanup = ars["metadata"]["annotations"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| k.starts_with("actions.github.com/cleanup-"))
+            .count();
+        assert_eq!(cleanup, 6);
+        assert_eq!(listener_name(ars), "arc-runner-set-6c9b97c4-listener");
+        let default = runner_set_objects(&RunnerSet {
+            mode: ContainerMode::Default,
+            ..Default::default()
+        });
+        assert_eq!(default.len(), 5);
+    }
+}

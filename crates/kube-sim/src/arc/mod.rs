@@ -1,0 +1,581 @@
+//! A simulated ARC controller (`gha-runner-scale-set-controller` 0.14.2).
+//!
+//! Four reconcilers (AutoscalingRunnerSet, AutoscalingListener,
+//! EphemeralRunnerSet, EphemeralRunner) follow the real controller step by
+//! step (see `docs/arc-teardown.md` §3-§5 in the shared research), with the
+//! real finalizer, label and annotation names and log messages. They run as
+//! one async task fed by the store's watch ([`Api::subscribe`]) and requeue
+//! timers, act as `system:serviceaccount:<ns>:<sa>`, and are authorised in
+//! runner namespaces by the chart's manager Role/RoleBinding only.
+//!
+//! The controller runs while it is started ([`ArcController::start`]) and —
+//! unless [`ArcConfig::require_deployment`] is off — a controller Deployment
+//! (label `app.kubernetes.io/part-of=gha-rs-controller`) exists: uninstalling
+//! the controller chart stops it, exactly the seed failure. It reports itself
+//! in that Deployment's status (Available, or unavailable once stopped).
+
+mod client;
+mod ephemeral_runner;
+mod ephemeral_runner_set;
+mod listener;
+mod manifests;
+pub mod names;
+mod runner_set;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+pub use client::{Identity, Level, Log, LogEntry, Timing, forbidden};
+pub use manifests::{
+    ContainerMode, ControllerRelease, RunnerSet, controller_objects, crds, create_all,
+    runner_set_objects,
+};
+
+use crate::api::{Actor, Api, ListOptions, WatchEvent};
+use crate::github::{FakeGitHub, GitHubError};
+use client::{Ctx, Outcome};
+use names::*;
+
+/// Create the four ARC CRDs (the store registers them at once).
+pub fn install_crds(api: &dyn Api, actor: &Actor) -> Result<(), crate::api::ApiError> {
+    create_all(api, actor, &crds()).map(|_| ())
+}
+
+/// Configuration of the simulated controller.
+#[derive(Clone, Debug)]
+pub struct ArcConfig {
+    /// Controller namespace and ServiceAccount (overridden by the Deployment's
+    /// `actions.github.com/controller-service-account-*` labels when found).
+    pub identity: Identity,
+    /// Requeue and per-step delays.
+    pub timing: Timing,
+    /// Reconcile only while a controller Deployment exists (default `true`).
+    pub require_deployment: bool,
+}
+
+impl Default for ArcConfig {
+    fn default() -> Self {
+        Self {
+            identity: Identity {
+                namespace: "arc-systems".to_string(),
+                service_account: "arc-gha-rs-controller".to_string(),
+            },
+            timing: Timing::fast(),
+            require_deployment: true,
+        }
+    }
+}
+
+/// Errors of the test-facing controls.
+#[derive(Debug, thiserror::Error)]
+pub enum ArcError {
+    /// API call failed.
+    #[error(transparent)]
+    Api(#[from] crate::api::ApiError),
+    /// Actions service call failed.
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+    /// The runner is not registered yet.
+    #[error("ephemeral runner {0} has no runnerId yet")]
+    NotRegistered(String),
+}
+
+/// Which reconciler a queue key belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Reconciler {
+    RunnerSet,
+    Listener,
+    EphemeralRunnerSet,
+    EphemeralRunner,
+}
+
+impl Reconciler {
+    fn name(self) -> &'static str {
+        match self {
+            Reconciler::RunnerSet => "AutoscalingRunnerSet",
+            Reconciler::Listener => "AutoscalingListener",
+            Reconciler::EphemeralRunnerSet => "EphemeralRunnerSet",
+            Reconciler::EphemeralRunner => "EphemeralRunner",
+        }
+    }
+
+    fn from_kind(kind: &str) -> Option<Self> {
+        match kind {
+            "AutoscalingRunnerSet" => Some(Reconciler::RunnerSet),
+            "AutoscalingListener" => Some(Reconciler::Listener),
+            "EphemeralRunnerSet" => Some(Reconciler::EphemeralRunnerSet),
+            "EphemeralRunner" => Some(Reconciler::EphemeralRunner),
+            _ => None,
+        }
+    }
+}
+
+type Key = (Reconciler, String, String);
+
+/// Work queue: one pending entry per key (earliest due wins), FIFO on ties.
+#[derive(Default)]
+struct Queue {
+    pending: HashMap<Key, (Instant, u64)>,
+    failures: HashMap<Key, u32>,
+    seq: u64,
+}
+
+impl Queue {
+    fn add(&mut self, key: Key, due: Instant) {
+        self.seq += 1;
+        let seq = self.seq;
+        let entry = self.pending.entry(key).or_insert((due, seq));
+        if due < entry.0 {
+            *entry = (due, seq);
+        }
+    }
+
+    fn next_due(&self) -> Option<Instant> {
+        self.pending.values().map(|(t, _)| *t).min()
+    }
+
+    fn pop_due(&mut self, now: Instant) -> Option<Key> {
+        let key = self
+            .pending
+            .iter()
+            .filter(|(_, (t, _))| *t <= now)
+            .min_by_key(|(_, (t, s))| (*t, *s))
+            .map(|(k, _)| k.clone())?;
+        self.pending.remove(&key);
+        Some(key)
+    }
+
+    fn clear(&mut self) {
+        self.pending.clear();
+        self.failures.clear();
+    }
+}
+
+struct Shared {
+    api: Arc<dyn Api>,
+    github: FakeGitHub,
+    config: ArcConfig,
+    log: Log,
+    /// `true` while started; reconciles hold this lock, so `stop()` returning
+    /// means no reconcile runs any more.
+    running: Mutex<bool>,
+    /// Started and (if required) a controller Deployment exists.
+    active: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// Handle of the simulated ARC controller. Dropping it stops the controller.
+pub struct ArcController {
+    shared: Arc<Shared>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    runtime: tokio::runtime::Handle,
+}
+
+fn kubelet() -> Actor {
+    Actor("system:node:kube-sim".to_string())
+}
+
+fn deployment_controller() -> Actor {
+    Actor("system:serviceaccount:kube-system:deployment-controller".to_string())
+}
+
+/// The simulated kubelet starts a pod: `status.phase = Running`.
+pub(crate) fn kubelet_run(api: &dyn Api, pod: &Value) {
+    kubelet_set_phase(api, pod, "Running");
+}
+
+/// The simulated kubelet reports a pod phase (best effort).
+pub(crate) fn kubelet_set_phase(api: &dyn Api, pod: &Value, phase: &str) {
+    let Ok(mut current) = api.get(&kubelet(), &core("Pod"), Some(namespace(pod)), name(pod)) else {
+        return;
+    };
+    let ready = if phase == "Running" { "True" } else { "False" };
+    current["status"] = json!({"phase": phase, "conditions": [{"type": "Ready", "status": ready}]});
+    let _ = api.update_status(&kubelet(), current);
+}
+
+impl ArcController {
+    /// Start the controller on the current tokio runtime (panics outside one;
+    /// use [`ArcController::start_on`] from synchronous code).
+    pub fn start(api: Arc<dyn Api>, github: FakeGitHub, config: ArcConfig) -> Self {
+        Self::start_on(tokio::runtime::Handle::current(), api, github, config)
+    }
+
+    /// Start the controller on the given runtime (for example `Sim::handle()`).
+    pub fn start_on(
+        runtime: tokio::runtime::Handle,
+        api: Arc<dyn Api>,
+        github: FakeGitHub,
+        config: ArcConfig,
+    ) -> Self {
+        let shared = Arc::new(Shared {
+            api,
+            github,
+            config,
+            log: Log::default(),
+            running: Mutex::new(false),
+            active: AtomicBool::new(false),
+        });
+        let this = Self {
+            shared,
+            task: Mutex::new(None),
+            runtime,
+        };
+        this.restart();
+        this
+    }
+
+    /// Stop reconciling (like scaling the controller to zero): when this
+    /// returns, no reconcile runs; the controller Deployment turns unavailable.
+    pub fn stop(&self) {
+        *lock(&self.shared.running) = false;
+        self.shared.active.store(false, Ordering::SeqCst);
+        if let Some(task) = lock(&self.task).take() {
+            task.abort();
+        }
+        if let Some(d) = find_deployment(&*self.shared.api) {
+            set_deployment_available(&*self.shared.api, &d, false);
+        }
+    }
+
+    /// Start again after [`ArcController::stop`] (no-op while running): re-lists and resumes.
+    pub fn restart(&self) {
+        let mut task = lock(&self.task);
+        if task.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
+        }
+        *lock(&self.shared.running) = true;
+        let shared = self.shared.clone();
+        *task = Some(self.runtime.spawn(run(shared)));
+    }
+
+    /// Started (it may still be idle when no controller Deployment exists).
+    pub fn is_running(&self) -> bool {
+        *lock(&self.shared.running)
+    }
+
+    /// Started and reconciling: a controller Deployment exists (when required)
+    /// and the controller has seen it.
+    pub fn is_active(&self) -> bool {
+        self.shared.active.load(Ordering::SeqCst)
+    }
+
+    /// The fake Actions service the controller talks to.
+    pub fn github(&self) -> &FakeGitHub {
+        &self.shared.github
+    }
+
+    /// The controller log so far.
+    pub fn log(&self) -> Vec<LogEntry> {
+        self.shared.log.entries()
+    }
+
+    /// The controller's identity (`system:serviceaccount:...`).
+    pub fn actor(&self) -> Actor {
+        Actor(self.shared.config.identity.user())
+    }
+
+    /// A job lands on an EphemeralRunner: the Actions service marks the runner
+    /// busy until `duration` passes (`None`: until [`FakeGitHub::finish_job`]),
+    /// and the listener records the job in the runner's status. Returns the
+    /// runner id.
+    pub fn start_job(
+        &self,
+        namespace: &str,
+        runner: &str,
+        duration: Option<Duration>,
+    ) -> Result<i64, ArcError> {
+        let api = &*self.shared.api;
+        let actor = Actor("system:serviceaccount:arc-systems:listener".to_string());
+        let mut er = api.get(&actor, &er_gvk(), Some(namespace), runner)?;
+        let runner_id = er
+            .pointer("/status/runnerId")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| ArcError::NotRegistered(runner.to_string()))?;
+        let job_id = self.shared.github.start_job(runner_id, duration)?;
+        let status = er.get("status").cloned().unwrap_or(json!({}));
+        let mut status = status;
+        status["jobRequestId"] = json!(job_id);
+        status["jobId"] = json!(job_id.to_string());
+        status["jobRepositoryName"] = json!("example/repo");
+        status["jobWorkflowRef"] = json!("example/repo/.github/workflows/ci.yaml@refs/heads/main");
+        status["workflowRunId"] = json!(job_id);
+        status["jobDisplayName"] = json!("build");
+        er["status"] = status;
+        api.update_status(&actor, er)?;
+        Ok(runner_id)
+    }
+}
+
+impl Drop for ArcController {
+    fn drop(&mut self) {
+        if let Some(task) = lock(&self.task).take() {
+            task.abort();
+        }
+    }
+}
+
+/// The first live controller Deployment (label `app.kubernetes.io/part-of=gha-rs-controller`).
+fn find_deployment(api: &dyn Api) -> Option<Value> {
+    let opts = ListOptions {
+        label_selector: Some(format!("{LABEL_PART_OF}={CONTROLLER_PART_OF}")),
+        field_selector: None,
+    };
+    api.list(&deployment_controller(), &deployment_gvk(), None, &opts)
+        .ok()?
+        .into_iter()
+        .find(|d| !is_deleting(d) && d.pointer("/spec/replicas").and_then(Value::as_i64) != Some(0))
+}
+
+fn set_deployment_available(api: &dyn Api, deployment: &Value, available: bool) {
+    let replicas = deployment
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let generation = deployment
+        .pointer("/metadata/generation")
+        .cloned()
+        .unwrap_or(json!(1));
+    let (ready, cond, reason, message) = if available {
+        (
+            replicas,
+            "True",
+            "MinimumReplicasAvailable",
+            "Deployment has minimum availability.",
+        )
+    } else {
+        (
+            0,
+            "False",
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+        )
+    };
+    let mut status = json!({
+        "observedGeneration": generation,
+        "replicas": replicas,
+        "updatedReplicas": replicas,
+        "readyReplicas": ready,
+        "availableReplicas": ready,
+        "conditions": [
+            {"type": "Available", "status": cond, "reason": reason, "message": message},
+            {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+             "message": format!("ReplicaSet \"{}\" has successfully progressed.", name(deployment))},
+        ],
+    });
+    if !available {
+        status["unavailableReplicas"] = json!(replicas);
+    }
+    let Ok(mut current) = api.get(
+        &deployment_controller(),
+        &deployment_gvk(),
+        Some(namespace(deployment)),
+        name(deployment),
+    ) else {
+        return;
+    };
+    if current.get("status") == Some(&status) {
+        return;
+    }
+    current["status"] = status;
+    let _ = api.update_status(&deployment_controller(), current);
+}
+
+/// Watch event → reconcile keys (For/Owns/Watches of the real controllers).
+fn keys_for(ev: &WatchEvent, controller_ns: &str) -> Vec<Key> {
+    let obj = &ev.object;
+    let ns = namespace(obj).to_string();
+    let mut keys = Vec::new();
+    if let Some(r) = Reconciler::from_kind(&ev.gvk.kind) {
+        keys.push((r, ns.clone(), name(obj).to_string()));
+    }
+    match ev.gvk.kind.as_str() {
+        "AutoscalingListener" => {
+            let ars_ns = str_at(obj, "/spec/autoscalingRunnerSetNamespace");
+            let ars = str_at(obj, "/spec/autoscalingRunnerSetName");
+            if !ars.is_empty() {
+                keys.push((Reconciler::RunnerSet, ars_ns.to_string(), ars.to_string()));
+            }
+        }
+        "Role" | "RoleBinding" => {
+            if let (Some(n), Some(lns)) = (
+                label(obj, LABEL_LISTENER_NAME),
+                label(obj, LABEL_LISTENER_NAMESPACE),
+            ) {
+                keys.push((Reconciler::Listener, lns.to_string(), n.to_string()));
+            }
+        }
+        _ => {}
+    }
+    if let Some((kind, owner, _)) = controller_owner(obj) {
+        let target = match kind.as_str() {
+            "AutoscalingRunnerSet" => Some(Reconciler::RunnerSet),
+            "EphemeralRunnerSet" => Some(Reconciler::EphemeralRunnerSet),
+            "EphemeralRunner" => Some(Reconciler::EphemeralRunner),
+            "AutoscalingListener" if ns == controller_ns => Some(Reconciler::Listener),
+            _ => None,
+        };
+        if let Some(t) = target {
+            keys.push((t, ns, owner));
+        }
+    }
+    keys
+}
+
+fn resync(api: &dyn Api, actor: &Actor, queue: &mut Queue, now: Instant) {
+    for kind in [
+        "AutoscalingRunnerSet",
+        "AutoscalingListener",
+        "EphemeralRunnerSet",
+        "EphemeralRunner",
+    ] {
+        let Some(r) = Reconciler::from_kind(kind) else {
+            continue;
+        };
+        if let Ok(items) = api.list(actor, &arc(kind), None, &ListOptions::default()) {
+            for o in items {
+                queue.add((r, namespace(&o).to_string(), name(&o).to_string()), now);
+            }
+        }
+    }
+}
+
+/// Controller identity and liveness from the Deployment (or the config).
+fn activation(shared: &Shared) -> Option<Identity> {
+    if !shared.config.require_deployment {
+        return Some(shared.config.identity.clone());
+    }
+    let d = find_deployment(&*shared.api)?;
+    set_deployment_available(&*shared.api, &d, true);
+    Some(Identity {
+        namespace: label(&d, LABEL_CONTROLLER_SA_NAMESPACE)
+            .unwrap_or(namespace(&d))
+            .to_string(),
+        service_account: label(&d, LABEL_CONTROLLER_SA_NAME)
+            .unwrap_or(&shared.config.identity.service_account)
+            .to_string(),
+    })
+    .map(|mut id| {
+        // Listeners live in the Deployment's own namespace (CONTROLLER_MANAGER_POD_NAMESPACE).
+        id.namespace = namespace(&d).to_string();
+        id
+    })
+}
+
+async fn run(shared: Arc<Shared>) {
+    let mut rx = shared.api.subscribe();
+    let mut queue = Queue::default();
+    let timing = shared.config.timing.clone();
+    let mut ident = activation(&shared);
+    shared.active.store(ident.is_some(), Ordering::SeqCst);
+    if let Some(id) = &ident {
+        resync(&*shared.api, &Actor(id.user()), &mut queue, Instant::now());
+    }
+    loop {
+        let next = queue.next_due();
+        tokio::select! {
+            received = rx.recv() => match received {
+                Ok(ev) => {
+                    if ev.gvk.kind == "Deployment" && label(&ev.object, LABEL_PART_OF) == Some(CONTROLLER_PART_OF) {
+                        let was_active = ident.is_some();
+                        ident = activation(&shared);
+                        shared.active.store(ident.is_some(), Ordering::SeqCst);
+                        match (&ident, was_active) {
+                            (Some(id), false) => resync(&*shared.api, &Actor(id.user()), &mut queue, Instant::now()),
+                            (None, true) => queue.clear(),
+                            _ => {}
+                        }
+                        continue;
+                    }
+                    if let Some(id) = &ident {
+                        let due = Instant::now() + timing.step_delay;
+                        for key in keys_for(&ev, &id.namespace) {
+                            queue.add(key, due);
+                        }
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {
+                    if let Some(id) = &ident {
+                        resync(&*shared.api, &Actor(id.user()), &mut queue, Instant::now());
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            },
+            _ = tokio::time::sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {}
+        }
+        let Some(id) = ident.clone() else { continue };
+        while let Some(key) = queue.pop_due(Instant::now()) {
+            let Some(outcome) = reconcile_if_running(&shared, &id, &key) else {
+                return;
+            };
+            let now = Instant::now();
+            match outcome {
+                Ok(Outcome::Done) => {
+                    queue.failures.remove(&key);
+                }
+                Ok(Outcome::RequeueAfter(d)) => {
+                    queue.failures.remove(&key);
+                    queue.add(key, now + d);
+                }
+                Err(()) => {
+                    let n = queue.failures.entry(key.clone()).or_insert(0);
+                    *n = n.saturating_add(1);
+                    let factor = 2u32.saturating_pow(n.saturating_sub(1).min(20));
+                    let delay = timing
+                        .backoff_base
+                        .saturating_mul(factor)
+                        .min(timing.backoff_max);
+                    queue.add(key, now + delay);
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Reconcile under the `running` lock; `None` once stopped.
+fn reconcile_if_running(
+    shared: &Shared,
+    ident: &Identity,
+    key: &Key,
+) -> Option<Result<Outcome, ()>> {
+    let running = lock(&shared.running);
+    if !*running {
+        return None;
+    }
+    Some(reconcile_one(shared, ident, key))
+}
+
+fn reconcile_one(shared: &Shared, ident: &Identity, key: &Key) -> Result<Outcome, ()> {
+    let (reconciler, ns, name) = key;
+    let ctx = Ctx {
+        api: &*shared.api,
+        github: &shared.github,
+        ident,
+        timing: &shared.config.timing,
+        log: &shared.log,
+        actor: Actor(ident.user()),
+        controller: reconciler.name(),
+        object: format!("{ns}/{name}"),
+    };
+    let result = match reconciler {
+        Reconciler::RunnerSet => runner_set::reconcile(&ctx, ns, name),
+        Reconciler::Listener => listener::reconcile(&ctx, ns, name),
+        Reconciler::EphemeralRunnerSet => ephemeral_runner_set::reconcile(&ctx, ns, name),
+        Reconciler::EphemeralRunner => ephemeral_runner::reconcile(&ctx, ns, name),
+    };
+    result.map_err(|e| ctx.error("Reconciler error", &e))
+}
