@@ -1,0 +1,463 @@
+//! The simulated ARC controller, in process: full lifecycle, busy runner,
+//! lost manager RoleBinding, controller stopped (arc-teardown.md §3-§5).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod arc_support;
+
+use std::time::{Duration, Instant};
+
+use arc_support::Cluster;
+use kube_sim::api::Gvk;
+use kube_sim::arc::names::*;
+use serde_json::{Value, json};
+
+const CONTROLLER: &str = "system:serviceaccount:arc-systems:arc-gha-rs-controller";
+const LISTENER: &str = "arc-runner-set-6c9b97c4-listener";
+
+/// Position of the first event-log entry matching.
+fn position(c: &Cluster, actor: &str, verb: &str, kind: &str, name: &str) -> usize {
+    let log = c.sim.event_log();
+    log.iter()
+        .position(|e| e.actor == actor && e.verb == verb && e.kind == kind && e.name == name)
+        .unwrap_or_else(|| {
+            for e in &log {
+                eprintln!(
+                    "{} {} {} {:?}/{} -> {}",
+                    e.actor, e.verb, e.kind, e.namespace, e.name, e.result
+                );
+            }
+            panic!("no {verb} of {kind} {name} by {actor} in the event log")
+        })
+}
+
+/// A negative check needs a window: 10 ARS requeue periods of the fast timing.
+fn quiet_period(c: &Cluster) {
+    let mut rx = c.api.subscribe();
+    c.sim.handle().block_on(async {
+        let _ = tokio::time::timeout(Duration::from_millis(500), async {
+            while rx.recv().await.is_ok() {}
+        })
+        .await;
+    });
+}
+
+fn chart_objects_gone(c: &Cluster, objs: &[Value]) -> bool {
+    objs.iter().all(|o| {
+        c.get(
+            &Gvk::new(str_at(o, "/apiVersion"), str_at(o, "/kind")),
+            namespace(o),
+            name(o),
+        )
+        .is_none()
+    })
+}
+
+#[test]
+fn full_lifecycle_creates_everything_and_tears_down_in_the_documented_order() {
+    let c = Cluster::start();
+    let objs = c.install_runner_set(2);
+    c.wait_ready(2);
+
+    // Controller-made objects, with the real names, finalizers and owners.
+    let ars = c.ars().unwrap();
+    assert_eq!(finalizers(&ars), vec![ARS_FINALIZER]);
+    let listener = c.listener().unwrap();
+    assert_eq!(finalizers(&listener), vec![LISTENER_FINALIZER]);
+    assert_eq!(
+        listener["spec"]["autoscalingRunnerSetName"],
+        "arc-runner-set"
+    );
+    for kind in ["Pod", "ServiceAccount"] {
+        let o = c.get(&core(kind), "arc-systems", LISTENER).unwrap();
+        assert_eq!(controller_owner(&o).unwrap().0, "AutoscalingListener");
+    }
+    assert!(
+        c.get(
+            &core("Secret"),
+            "arc-systems",
+            &format!("{LISTENER}-config")
+        )
+        .is_some()
+    );
+    for kind in ["Role", "RoleBinding"] {
+        let o = c.get(&rbac(kind), "arc-runners", LISTENER).unwrap();
+        assert_eq!(label(&o, LABEL_LISTENER_NAME), Some(LISTENER));
+        assert!(o["metadata"].get("ownerReferences").is_none());
+    }
+    let sets = c.list(&ers_gvk(), Some("arc-runners"));
+    assert_eq!(sets.len(), 1);
+    let ers = &sets[0];
+    assert!(name(ers).starts_with("arc-runner-set-"));
+    assert_eq!(finalizers(ers), vec![ER_FINALIZER]);
+    assert_eq!(controller_owner(ers).unwrap().1, "arc-runner-set");
+    for er in c.runners() {
+        assert!(name(&er).starts_with(&format!("{}-runner-", name(ers))));
+        assert!(has_finalizer(&er, ER_FINALIZER) && has_finalizer(&er, ER_REGISTRATION_FINALIZER));
+        let pod = c.get(&core("Pod"), "arc-runners", name(&er)).unwrap();
+        assert_eq!(label(&pod, LABEL_EPHEMERAL_RUNNER), Some("True"));
+        assert!(
+            c.get(&core("Secret"), "arc-runners", name(&er)).is_some(),
+            "JIT secret"
+        );
+    }
+    let scale_sets = c.github.scale_sets();
+    assert_eq!(scale_sets.len(), 1);
+    assert_eq!(
+        annotation(&ars, ANN_SCALE_SET_ID),
+        Some(scale_sets[0].id.to_string().as_str())
+    );
+    assert_eq!(c.github.runners().len(), 2);
+    let deployment = c
+        .get(&deployment_gvk(), "arc-systems", "arc-gha-rs-controller")
+        .unwrap();
+    assert_eq!(deployment["status"]["availableReplicas"], 1);
+
+    // helm uninstall: everything goes, in §5 order.
+    c.helm_delete(&objs);
+    c.wait_until("the release is gone", |c| {
+        c.ars().is_none() && chart_objects_gone(c, &objs)
+    });
+    c.wait_until("runner pods and secrets are gone", |c| {
+        c.list(&core("Pod"), Some("arc-runners")).is_empty()
+            && c.list(&core("Pod"), Some("arc-systems")).is_empty()
+    });
+    assert!(
+        c.github.is_empty(),
+        "leaked on GitHub: {:?} {:?}",
+        c.github.scale_sets(),
+        c.github.runners()
+    );
+    assert!(
+        c.listener().is_none() && c.runners().is_empty() && c.list(&ers_gvk(), None).is_empty()
+    );
+
+    let listener_deleted = position(&c, CONTROLLER, "delete", "AutoscalingListener", LISTENER);
+    let listener_rb = position(&c, CONTROLLER, "delete", "RoleBinding", LISTENER);
+    let listener_role = position(&c, CONTROLLER, "delete", "Role", LISTENER);
+    let ers_deleted = position(&c, CONTROLLER, "delete", "EphemeralRunnerSet", name(ers));
+    assert!(
+        listener_deleted < listener_rb
+            && listener_rb < listener_role
+            && listener_role < ers_deleted
+    );
+    let order = [
+        ("RoleBinding", "arc-runner-set-gha-rs-kube-mode"),
+        ("Role", "arc-runner-set-gha-rs-kube-mode"),
+        ("ServiceAccount", "arc-runner-set-gha-rs-kube-mode"),
+        ("Secret", "arc-runner-set-gha-rs-github-secret"),
+        ("RoleBinding", "arc-runner-set-gha-rs-manager"),
+        ("Role", "arc-runner-set-gha-rs-manager"),
+    ];
+    let mut positions: Vec<usize> = order
+        .iter()
+        .map(|(k, n)| position(&c, CONTROLLER, "patch", k, n))
+        .collect();
+    let ars_finalizer_removed = c
+        .sim
+        .event_log()
+        .iter()
+        .rposition(|e| {
+            e.actor == CONTROLLER && e.verb == "patch" && e.kind == "AutoscalingRunnerSet"
+        })
+        .unwrap();
+    positions.push(ars_finalizer_removed);
+    assert!(
+        ers_deleted < positions[0],
+        "dependents unblocked only after the runner sets are gone"
+    );
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "cleanup-protection order: {positions:?}"
+    );
+
+    // The controller log tells the same story.
+    c.wait_until("the ARS reconciler logged its last step", |c| {
+        c.arc.log().iter().any(|l| {
+            l.controller == "AutoscalingRunnerSet"
+                && l.message == "Successfully removed finalizer after cleanup"
+        })
+    });
+    let log: Vec<String> = c
+        .arc
+        .log()
+        .into_iter()
+        .filter(|l| l.controller == "AutoscalingRunnerSet")
+        .map(|l| l.message)
+        .collect();
+    let at = |m: &str| {
+        log.iter()
+            .position(|l| l == m)
+            .unwrap_or_else(|| panic!("{m:?} not logged"))
+    };
+    assert!(
+        at("All ephemeral runner sets are deleted")
+            < at("Deleted the runner scale set from Actions service")
+    );
+    assert!(
+        at("Deleted the runner scale set from Actions service")
+            < at("Removed finalizer from manager role")
+    );
+    assert!(
+        at("Removed finalizer from manager role")
+            < at("Successfully removed finalizer after cleanup")
+    );
+}
+
+#[test]
+fn busy_runner_holds_the_teardown_until_its_job_ends() {
+    let c = Cluster::start();
+    let objs = c.install_runner_set(1);
+    c.wait_ready(1);
+    let er = c.runners().remove(0);
+    let runner_id = c.arc.start_job("arc-runners", name(&er), None).unwrap();
+
+    c.helm_delete(&objs);
+    c.wait_until("the runner set skipped the busy runner", |c| {
+        c.logged("Runner is still running a job, skipping deletion") >= 1
+    });
+    let waits = c.logged("Waiting for ephemeral runner sets to be deleted");
+    c.wait_until("the ARS requeued three more times", |c| {
+        c.logged("Waiting for ephemeral runner sets to be deleted") >= waits + 3
+    });
+    assert!(c.listener().is_none(), "the listener goes first");
+    let ars = c.ars().expect("ARS held");
+    assert!(is_deleting(&ars) && has_finalizer(&ars, ARS_FINALIZER));
+    let held = c
+        .get(&er_gvk(), "arc-runners", name(&er))
+        .expect("busy runner kept");
+    assert!(has_finalizer(&held, ER_REGISTRATION_FINALIZER) && !is_deleting(&held));
+    assert_eq!(
+        held["status"]["jobId"],
+        json!(c.github.runners()[0].job.as_ref().unwrap().id.to_string())
+    );
+    let manager_rb = c
+        .get(
+            &rbac("RoleBinding"),
+            "arc-runners",
+            "arc-runner-set-gha-rs-manager",
+        )
+        .expect("RBAC kept");
+    assert!(is_deleting(&manager_rb) && has_finalizer(&manager_rb, CLEANUP_PROTECTION));
+    assert_eq!(c.github.scale_sets().len(), 1);
+
+    c.github.finish_job(runner_id);
+    c.wait_until("the release is gone after the job", |c| {
+        c.ars().is_none() && chart_objects_gone(c, &objs)
+    });
+    assert!(c.github.is_empty());
+}
+
+#[test]
+fn a_job_with_a_duration_ends_by_itself() {
+    let c = Cluster::start();
+    let objs = c.install_runner_set(1);
+    c.wait_ready(1);
+    let er = c.runners().remove(0);
+    let started = Instant::now();
+    c.arc
+        .start_job("arc-runners", name(&er), Some(Duration::from_millis(300)))
+        .unwrap();
+    c.helm_delete(&objs);
+    c.wait_until("the release is gone", |c| {
+        c.ars().is_none() && chart_objects_gone(c, &objs)
+    });
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "teardown waited for the job"
+    );
+    assert!(c.github.is_empty());
+}
+
+#[test]
+fn lost_manager_rolebinding_stalls_the_teardown_with_forbidden() {
+    let c = Cluster::start();
+    let objs = c.install_runner_set(1);
+    c.wait_ready(1);
+
+    c.arc.stop();
+    c.helm_delete(&objs);
+    // Someone "unsticks" the Terminating manager RoleBinding: it is gone for good.
+    c.strip_finalizers(
+        &rbac("RoleBinding"),
+        "arc-runners",
+        "arc-runner-set-gha-rs-manager",
+    );
+    assert!(
+        c.get(
+            &rbac("RoleBinding"),
+            "arc-runners",
+            "arc-runner-set-gha-rs-manager"
+        )
+        .is_none()
+    );
+    c.arc.restart();
+
+    let forbidden = format!(
+        "rolebindings.rbac.authorization.k8s.io \"{LISTENER}\" is forbidden: User \"{CONTROLLER}\" cannot delete resource \"rolebindings\" in API group \"rbac.authorization.k8s.io\" in the namespace \"arc-runners\""
+    );
+    c.wait_until(
+        "the listener cleanup failed three times with Forbidden",
+        |c| c.errors_containing(&forbidden) >= 3,
+    );
+    let listener = c.listener().expect("listener stuck");
+    assert!(is_deleting(&listener) && has_finalizer(&listener, LISTENER_FINALIZER));
+    assert!(
+        c.get(&core("Pod"), "arc-systems", LISTENER).is_none(),
+        "controller-namespace cleanup still works"
+    );
+    assert!(
+        c.get(&rbac("RoleBinding"), "arc-runners", LISTENER)
+            .is_some()
+    );
+    let ars = c.ars().expect("ARS stuck");
+    assert!(has_finalizer(&ars, ARS_FINALIZER));
+    assert_eq!(c.github.scale_sets().len(), 1, "scale set still registered");
+    let manager_role = c
+        .get(
+            &rbac("Role"),
+            "arc-runners",
+            "arc-runner-set-gha-rs-manager",
+        )
+        .unwrap();
+    assert!(has_finalizer(&manager_role, CLEANUP_PROTECTION));
+
+    // Restoring the binding lets the controller finish.
+    let mut rb = objs
+        .iter()
+        .find(|o| str_at(o, "/kind") == "RoleBinding" && name(o) == "arc-runner-set-gha-rs-manager")
+        .unwrap()
+        .clone();
+    rb["metadata"]["finalizers"] = json!([]);
+    c.api.create(&c.user, rb).unwrap();
+    c.wait_until("the ARS is gone once RBAC is back", |c| c.ars().is_none());
+    assert!(c.github.is_empty());
+}
+
+#[test]
+fn missing_github_secret_stalls_with_the_real_error() {
+    let c = Cluster::start();
+    let objs = c.install_runner_set(1);
+    c.wait_ready(1);
+    c.arc.stop();
+    c.helm_delete(&objs);
+    c.strip_finalizers(
+        &core("Secret"),
+        "arc-runners",
+        "arc-runner-set-gha-rs-github-secret",
+    );
+    c.arc.restart();
+    let msg = "failed to find GitHub config secret: secrets \"arc-runner-set-gha-rs-github-secret\" not found";
+    c.wait_until("runner removal fails for want of the secret", |c| {
+        c.errors_containing(msg) >= 2
+    });
+    assert!(c.ars().is_some());
+    assert_eq!(c.github.scale_sets().len(), 1);
+}
+
+#[test]
+fn stopped_controller_leaves_everything_terminating_and_resumes_on_restart() {
+    let c = Cluster::start();
+    let objs = c.install_runner_set(1);
+    c.wait_ready(1);
+    c.arc.stop();
+    let deployment = c
+        .get(&deployment_gvk(), "arc-systems", "arc-gha-rs-controller")
+        .unwrap();
+    assert_eq!(
+        deployment["status"]["availableReplicas"], 0,
+        "stopped controller is visible"
+    );
+
+    c.helm_delete(&objs);
+    c.wait_until("every chart object is Terminating", |c| {
+        objs.iter().all(|o| {
+            c.get(
+                &Gvk::new(str_at(o, "/apiVersion"), str_at(o, "/kind")),
+                namespace(o),
+                name(o),
+            )
+            .is_some_and(|v| is_deleting(&v))
+        })
+    });
+    // Nothing reconciles: give it many requeue periods, then look for controller writes.
+    let before = c.sim.event_log().len();
+    quiet_period(&c);
+    assert!(
+        c.sim.event_log()[before..]
+            .iter()
+            .all(|e| e.actor != CONTROLLER)
+    );
+    for o in &objs {
+        let v = c
+            .get(
+                &Gvk::new(str_at(o, "/apiVersion"), str_at(o, "/kind")),
+                namespace(o),
+                name(o),
+            )
+            .unwrap();
+        let expected = if str_at(o, "/kind") == "AutoscalingRunnerSet" {
+            ARS_FINALIZER
+        } else {
+            CLEANUP_PROTECTION
+        };
+        assert_eq!(finalizers(&v), vec![expected], "{}", name(o));
+    }
+    assert!(
+        c.listener()
+            .is_some_and(|l| has_finalizer(&l, LISTENER_FINALIZER) && !is_deleting(&l))
+    );
+    assert!(
+        c.runners()
+            .iter()
+            .all(|r| has_finalizer(r, ER_FINALIZER) && has_finalizer(r, ER_REGISTRATION_FINALIZER))
+    );
+    assert_eq!(c.github.scale_sets().len(), 1);
+    assert_eq!(c.github.runners().len(), 1);
+
+    c.arc.restart();
+    c.wait_until("the release is gone after restart", |c| {
+        c.ars().is_none() && chart_objects_gone(c, &objs)
+    });
+    assert!(c.github.is_empty());
+    let deployment = c
+        .get(&deployment_gvk(), "arc-systems", "arc-gha-rs-controller")
+        .unwrap();
+    assert_eq!(deployment["status"]["availableReplicas"], 1);
+}
+
+#[test]
+fn uninstalled_controller_deployment_stops_reconciling() {
+    let c = Cluster::start();
+    let objs = c.install_runner_set(0);
+    c.wait_until("the scale set is registered", |c| {
+        c.ars()
+            .is_some_and(|a| annotation(&a, ANN_SCALE_SET_ID).is_some())
+            && c.listener().is_some()
+    });
+    c.api
+        .delete(
+            &c.user,
+            &deployment_gvk(),
+            Some("arc-systems"),
+            "arc-gha-rs-controller",
+            &Default::default(),
+        )
+        .unwrap();
+    c.wait_until("the controller noticed its Deployment is gone", |c| {
+        !c.arc.is_active()
+    });
+    let from = c.sim.event_log().len();
+    c.helm_delete(&objs);
+    quiet_period(&c);
+    assert!(
+        c.sim.event_log()[from..]
+            .iter()
+            .all(|e| e.actor != CONTROLLER),
+        "a controller without its Deployment must not act"
+    );
+    let ars = c.ars().unwrap();
+    assert!(is_deleting(&ars) && has_finalizer(&ars, ARS_FINALIZER));
+    assert!(c.listener().is_some_and(|l| !is_deleting(&l)));
+    assert_eq!(c.github.scale_sets().len(), 1);
+}

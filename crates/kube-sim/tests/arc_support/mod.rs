@@ -1,0 +1,244 @@
+//! Shared helpers of the ARC tests: a simulator with ARC installed, waiting on
+//! conditions (re-checked on every watch event), Helm's uninstall order.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kube_sim::api::{Actor, Api, DeleteOptions, Gvk, ListOptions, Patch};
+use kube_sim::arc::names::*;
+use kube_sim::arc::{
+    self, ArcConfig, ArcController, ContainerMode, ControllerRelease, RunnerSet, Timing,
+};
+use kube_sim::github::FakeGitHub;
+use kube_sim::{Sim, SimConfig};
+use serde_json::{Value, json};
+
+/// Generous: the conditions normally hold within milliseconds.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Cluster {
+    pub sim: Sim,
+    pub api: Arc<dyn Api>,
+    pub arc: ArcController,
+    pub github: FakeGitHub,
+    pub user: Actor,
+}
+
+pub fn user() -> Actor {
+    Actor("kubernetes-admin".to_string())
+}
+
+fn namespace_obj(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+}
+
+impl Cluster {
+    /// Simulator + namespaces + CRDs + controller chart objects + running controller.
+    pub fn start() -> Self {
+        Self::start_with(Timing::fast())
+    }
+
+    pub fn start_with(timing: Timing) -> Self {
+        let sim = Sim::start(SimConfig::default()).expect("simulator starts");
+        let api = sim.api();
+        let user = user();
+        for ns in ["arc-systems", "arc-runners"] {
+            api.create(&user, namespace_obj(ns)).expect("namespace");
+        }
+        arc::install_crds(&*api, &user).expect("CRDs");
+        arc::create_all(
+            &*api,
+            &user,
+            &arc::controller_objects(&ControllerRelease::default()),
+        )
+        .expect("controller chart");
+        let github = FakeGitHub::new();
+        let config = ArcConfig {
+            timing,
+            ..ArcConfig::default()
+        };
+        let arc = ArcController::start_on(sim.handle(), api.clone(), github.clone(), config);
+        Cluster {
+            sim,
+            api,
+            arc,
+            github,
+            user,
+        }
+    }
+
+    /// Simulator + CRDs + a started controller waiting for its Deployment (no namespaces, no chart).
+    pub fn start_bare(config: ArcConfig) -> Self {
+        let sim = Sim::start(SimConfig::default()).expect("simulator starts");
+        let api = sim.api();
+        let user = user();
+        arc::install_crds(&*api, &user).expect("CRDs");
+        let github = FakeGitHub::new();
+        let arc = ArcController::start_on(sim.handle(), api.clone(), github.clone(), config);
+        Cluster {
+            sim,
+            api,
+            arc,
+            github,
+            user,
+        }
+    }
+
+    pub fn install_runner_set(&self, min_runners: i64) -> Vec<Value> {
+        let rs = RunnerSet {
+            min_runners,
+            mode: ContainerMode::Kubernetes,
+            ..RunnerSet::default()
+        };
+        let objs = arc::runner_set_objects(&rs);
+        arc::create_all(&*self.api, &self.user, &objs).expect("runner set objects");
+        objs
+    }
+
+    /// Wait until `cond` holds, re-checking on every store event and every 100ms.
+    pub fn wait_until(&self, what: &str, mut cond: impl FnMut(&Cluster) -> bool) {
+        let mut rx = self.api.subscribe();
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if cond(self) {
+                return;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                self.dump();
+                panic!("timed out after {TIMEOUT:?} waiting until {what}");
+            }
+            let slice = (deadline - now).min(Duration::from_millis(100));
+            let _ = self
+                .sim
+                .handle()
+                .block_on(async { tokio::time::timeout(slice, rx.recv()).await });
+        }
+    }
+
+    pub fn dump(&self) {
+        eprintln!("--- controller log ---");
+        for l in self.arc.log() {
+            eprintln!("{l}");
+        }
+        eprintln!("--- objects ---");
+        for kind in [
+            "AutoscalingRunnerSet",
+            "AutoscalingListener",
+            "EphemeralRunnerSet",
+            "EphemeralRunner",
+        ] {
+            for o in self.list(&arc::names::arc(kind), None) {
+                eprintln!(
+                    "{kind} {}/{} finalizers={:?} deleting={}",
+                    namespace(&o),
+                    name(&o),
+                    finalizers(&o),
+                    is_deleting(&o)
+                );
+            }
+        }
+    }
+
+    pub fn get(&self, gvk: &Gvk, ns: &str, name: &str) -> Option<Value> {
+        self.api.get(&self.user, gvk, Some(ns), name).ok()
+    }
+
+    pub fn list(&self, gvk: &Gvk, ns: Option<&str>) -> Vec<Value> {
+        self.api
+            .list(&self.user, gvk, ns, &ListOptions::default())
+            .unwrap_or_default()
+    }
+
+    pub fn ars(&self) -> Option<Value> {
+        self.get(&ars_gvk(), "arc-runners", "arc-runner-set")
+    }
+
+    pub fn listener(&self) -> Option<Value> {
+        self.get(
+            &listener_gvk(),
+            "arc-systems",
+            "arc-runner-set-6c9b97c4-listener",
+        )
+    }
+
+    pub fn runners(&self) -> Vec<Value> {
+        self.list(&er_gvk(), Some("arc-runners"))
+    }
+
+    /// The runner set is fully up: listener pod, `n` registered runners with pods.
+    pub fn wait_ready(&self, n: usize) {
+        self.wait_until("the runner set is ready", |c| {
+            let runners = c.runners();
+            c.ars()
+                .is_some_and(|a| annotation(&a, ANN_SCALE_SET_ID).is_some())
+                && c.get(
+                    &core("Pod"),
+                    "arc-systems",
+                    "arc-runner-set-6c9b97c4-listener",
+                )
+                .is_some()
+                && runners.len() == n
+                && runners.iter().all(|r| {
+                    str_at(r, "/status/phase") == "Running"
+                        && c.get(&core("Pod"), "arc-runners", name(r)).is_some()
+                })
+        });
+    }
+
+    /// What `helm uninstall` of the runner set does: one batch of DELETEs in
+    /// Helm's UninstallOrder (RoleBinding, Role, Secret, ServiceAccount, unknown kinds last).
+    pub fn helm_delete(&self, objs: &[Value]) {
+        let rank = |o: &Value| match str_at(o, "/kind") {
+            "RoleBinding" => 0,
+            "Role" => 1,
+            "Secret" => 2,
+            "ServiceAccount" => 3,
+            _ => 4,
+        };
+        let mut sorted: Vec<&Value> = objs.iter().collect();
+        sorted.sort_by_key(|o| rank(o));
+        for o in sorted {
+            let gvk = Gvk::new(str_at(o, "/apiVersion"), str_at(o, "/kind"));
+            let _ = self.api.delete(
+                &self.user,
+                &gvk,
+                Some(namespace(o)),
+                name(o),
+                &DeleteOptions::default(),
+            );
+        }
+    }
+
+    /// Strip every finalizer from an object (what a user "fixing" a stuck object does).
+    pub fn strip_finalizers(&self, gvk: &Gvk, ns: &str, name: &str) {
+        self.api
+            .patch(
+                &self.user,
+                gvk,
+                Some(ns),
+                name,
+                Patch::Merge(json!({"metadata": {"finalizers": null}})),
+            )
+            .expect("strip finalizers");
+    }
+
+    /// Lines of the controller log with this message.
+    pub fn logged(&self, message: &str) -> usize {
+        self.arc
+            .log()
+            .iter()
+            .filter(|l| l.message == message)
+            .count()
+    }
+
+    /// Errors in the controller log containing `needle`.
+    pub fn errors_containing(&self, needle: &str) -> usize {
+        self.arc
+            .log()
+            .iter()
+            .filter(|l| l.error.as_deref().is_some_and(|e| e.contains(needle)))
+            .count()
+    }
+}
