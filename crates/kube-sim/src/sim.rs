@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::api::Api;
+use crate::api::{Actor, Api, ApiError};
+use crate::arc::{ArcConfig, ArcController};
 use crate::control::Control;
+use crate::github::FakeGitHub;
 use crate::store::{LogEntry, Store, StoreConfig};
 
 /// Settings of a simulator.
@@ -129,6 +131,31 @@ impl Sim {
             Some(rt) => rt.handle().clone(),
             None => unreachable!("runtime lives until drop"),
         }
+    }
+
+    /// Install the ARC CRDs (those already present are kept) and start the
+    /// simulated ARC controller on this simulator's runtime. It reconciles
+    /// once a controller Deployment exists (unless `config.require_deployment`
+    /// is off); stop, restart or drop the returned handle to control it.
+    pub fn start_arc(
+        &self,
+        github: FakeGitHub,
+        config: ArcConfig,
+    ) -> Result<ArcController, ApiError> {
+        let actor = Actor("kube-sim:arc-install".to_string());
+        for crd in crate::arc::crds() {
+            match self.store.create(&actor, crd) {
+                Ok(_) => {}
+                Err(e) if e.code == 409 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(ArcController::start_on(
+            self.handle(),
+            self.api(),
+            github,
+            config,
+        ))
     }
 }
 

@@ -46,19 +46,21 @@ impl Cluster {
         for ns in ["arc-systems", "arc-runners"] {
             api.create(&user, namespace_obj(ns)).expect("namespace");
         }
-        arc::install_crds(&*api, &user).expect("CRDs");
+        let github = FakeGitHub::new();
+        let config = ArcConfig {
+            timing,
+            require_deployment: true,
+            ..ArcConfig::default()
+        };
+        let arc = sim
+            .start_arc(github.clone(), config)
+            .expect("CRDs and controller");
         arc::create_all(
             &*api,
             &user,
             &arc::controller_objects(&ControllerRelease::default()),
         )
         .expect("controller chart");
-        let github = FakeGitHub::new();
-        let config = ArcConfig {
-            timing,
-            ..ArcConfig::default()
-        };
-        let arc = ArcController::start_on(sim.handle(), api.clone(), github.clone(), config);
         Cluster {
             sim,
             api,
@@ -73,9 +75,10 @@ impl Cluster {
         let sim = Sim::start(SimConfig::default()).expect("simulator starts");
         let api = sim.api();
         let user = user();
-        arc::install_crds(&*api, &user).expect("CRDs");
         let github = FakeGitHub::new();
-        let arc = ArcController::start_on(sim.handle(), api.clone(), github.clone(), config);
+        let arc = sim
+            .start_arc(github.clone(), config)
+            .expect("CRDs and controller");
         Cluster {
             sim,
             api,
