@@ -18,6 +18,7 @@ pub mod github;
 pub mod http;
 pub mod managed;
 pub mod patch;
+pub mod protobuf;
 pub mod registry;
 pub mod selector;
 pub mod sim;
@@ -25,6 +26,7 @@ pub mod status;
 pub mod store;
 #[cfg(test)]
 mod store_tests;
+pub mod yaml;
 
 pub use control::{Control, Faults};
 pub use sim::{Sim, SimConfig};
