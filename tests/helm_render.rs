@@ -25,9 +25,6 @@ use support::{
 const WAVE: &str = "teardown.helm-arc-uninstall/wave";
 const ADDED_PREFIX: &str = "teardown.helm-arc-uninstall/";
 
-// The tests marked `ignore = "needs the `render` subcommand"` wait for
-// `helm-arc-uninstall render` (issue 2); they are enabled once it is on main.
-
 /// A Helm home with the CLI plugin installed (hook pointed at the test binary).
 struct Rig {
     home: HelmHome,
@@ -238,13 +235,11 @@ fn example_chart_renders(helm: Helm) {
 }
 
 #[test]
-#[ignore = "needs the `render` subcommand"]
 fn helm3_template_with_the_post_renderer_over_the_example_chart() {
     example_chart_renders(Helm::V3);
 }
 
 #[test]
-#[ignore = "needs the `render` subcommand"]
 fn helm4_template_with_the_post_renderer_plugin_over_the_example_chart() {
     example_chart_renders(Helm::V4);
 }
@@ -286,13 +281,11 @@ fn fixture_charts_render(helm: Helm) {
 }
 
 #[test]
-#[ignore = "needs the `render` subcommand"]
 fn helm3_template_with_the_post_renderer_over_upstream_arc_renders() {
     fixture_charts_render(Helm::V3);
 }
 
 #[test]
-#[ignore = "needs the `render` subcommand"]
 fn helm4_template_with_the_post_renderer_plugin_over_upstream_arc_renders() {
     fixture_charts_render(Helm::V4);
 }

@@ -3,6 +3,8 @@
 // Test helpers outside #[test] fns panic on failure by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -46,7 +48,7 @@ fn readme_first_command_plans_the_bundled_example() {
                 commands[0]
             )
         });
-    let out = Command::new(env!("CARGO_BIN_EXE_helm-arc-uninstall"))
+    let out = Command::new(support::hau_bin())
         .args(args.split_whitespace())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()

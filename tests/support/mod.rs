@@ -27,8 +27,42 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// The binary under test, as built by cargo for this test run.
+///
+/// A snapshot (hard link, else copy) taken on first use, so that a build of
+/// another checkout sharing the same `CARGO_TARGET_DIR` (which relinks
+/// `target/debug/helm-arc-uninstall`) cannot swap the binary mid-run. The
+/// snapshot lives in `<target>/debug/hau-test-bin/<pid>/`; snapshots of
+/// processes that are gone are removed.
 pub fn hau_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_helm-arc-uninstall"))
+    static SNAPSHOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    SNAPSHOT.get_or_init(snapshot_bin).clone()
+}
+
+fn snapshot_bin() -> PathBuf {
+    let built = PathBuf::from(env!("CARGO_BIN_EXE_helm-arc-uninstall"));
+    let root = built
+        .parent()
+        .expect("binary has a parent dir")
+        .join("hau-test-bin");
+    if let Ok(entries) = fs::read_dir(&root) {
+        for entry in entries.flatten() {
+            let alive = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|pid| Path::new("/proc").join(pid).exists());
+            if !alive {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let dir = root.join(std::process::id().to_string());
+    fs::create_dir_all(&dir).expect("create snapshot dir");
+    let snapshot = dir.join("helm-arc-uninstall");
+    let _ = fs::remove_file(&snapshot);
+    if fs::hard_link(&built, &snapshot).is_err() {
+        fs::copy(&built, &snapshot).expect("copy the test binary");
+    }
+    snapshot
 }
 
 /// Directory holding `helm3/{helm,kubectl}` and `helm4/{helm,kubectl}`.
