@@ -317,3 +317,64 @@ fn static_charts_reproduce_the_upstream_renders() {
         );
     }
 }
+
+/// A chart whose explicit teardown edges form a cycle: Helm accepts it, the
+/// post-renderer must refuse it.
+fn cyclic_chart(dir: &Path) {
+    std::fs::create_dir_all(dir.join("templates")).expect("mkdir");
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        "apiVersion: v2\nname: cyclic\nversion: 0.1.0\n",
+    )
+    .expect("write Chart.yaml");
+    std::fs::write(
+        dir.join("templates/configmaps.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations:\n    \
+         teardown.helm-arc-uninstall/after: \"ConfigMap/b\"\n---\n\
+         apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  annotations:\n    \
+         teardown.helm-arc-uninstall/after: \"ConfigMap/a\"\n",
+    )
+    .expect("write template");
+}
+
+/// README.md "Where render errors go": Helm 3 shows the post-renderer's
+/// message; Helm 4 drops it, and the user finds it in the render log.
+#[test]
+fn render_errors_reach_the_user_through_both_helm_versions() {
+    for helm in Helm::ALL {
+        let rig = Rig::new(helm);
+        let chart = rig.home.path().join("cyclic");
+        cyclic_chart(&chart);
+        let mut cmd = rig.home.helm(helm);
+        cmd.args(["template", "r"]).arg(&chart);
+        match helm {
+            Helm::V3 => cmd
+                .arg("--post-renderer")
+                .arg(rig.plugin_dir.join("bin/helm-arc-uninstall"))
+                .args(["--post-renderer-args", "render"]),
+            Helm::V4 => cmd
+                .env(
+                    "HELM_PLUGINS",
+                    std::env::join_paths([rig.home.plugins_dir(), rig.plugin_dir.join("plugins")])
+                        .expect("join HELM_PLUGINS"),
+                )
+                .args(["--post-renderer", "arc-uninstall-render"]),
+        };
+        let out = output(&mut cmd);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{helm:?} accepted a cyclic chart");
+        assert!(out.stdout.is_empty(), "{helm:?} printed a manifest");
+        let log = std::fs::read_to_string(rig.home.render_log()).unwrap_or_default();
+        assert!(
+            log.contains("dependency cycle"),
+            "{helm:?}: render log: {log:?}"
+        );
+        match helm {
+            Helm::V3 => assert!(stderr.contains("dependency cycle"), "{stderr}"),
+            Helm::V4 => assert!(
+                stderr.contains("arc-uninstall-render") && !stderr.contains("dependency cycle"),
+                "Helm 4 started showing post-renderer stderr; update README.md:\n{stderr}"
+            ),
+        }
+    }
+}

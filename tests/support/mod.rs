@@ -4,7 +4,8 @@
 //!   (`$HAU_TOOLS_DIR`, else the default cache). Tests never download: a
 //!   missing binary panics with a message saying to run `scripts/fetch-tools`.
 //! - [`HelmHome`]: an isolated Helm/kubectl environment in a temp dir
-//!   (HELM_CACHE_HOME, HELM_CONFIG_HOME, HELM_DATA_HOME, KUBECONFIG, KUBECACHEDIR).
+//!   (HELM_CACHE_HOME, HELM_CONFIG_HOME, HELM_DATA_HOME, KUBECONFIG, KUBECACHEDIR,
+//!   and the render error log HELM_ARC_UNINSTALL_LOG).
 //! - [`plugin_checkout`]: a copy of the plugin files as `helm plugin install` sees a checkout.
 //! - [`arc_fixtures_dir`] and [`chart_from_render`]: the shared upstream ARC
 //!   renders, when present, and a static chart that re-renders one of them.
@@ -158,6 +159,12 @@ impl HelmHome {
         self.path().join("data").join("helm").join("plugins")
     }
 
+    /// Where `helm-arc-uninstall render` run under this home logs its errors
+    /// (`HELM_ARC_UNINSTALL_LOG`).
+    pub fn render_log(&self) -> PathBuf {
+        self.path().join("render.log")
+    }
+
     /// A `helm` command of `version` with every Helm/kube location isolated.
     pub fn helm(&self, version: Helm) -> Command {
         let mut cmd = Command::new(version.helm());
@@ -186,6 +193,7 @@ impl HelmHome {
             .env("HELM_DATA_HOME", root.join("data").join("helm"))
             .env("KUBECONFIG", root.join("kubeconfig"))
             .env("KUBECACHEDIR", root.join("kubecache"))
+            .env("HELM_ARC_UNINSTALL_LOG", self.render_log())
             .stdin(Stdio::null());
     }
 }
