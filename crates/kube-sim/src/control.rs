@@ -57,6 +57,7 @@ pub struct Control {
     gc_paused: Arc<AtomicBool>,
     gc_delay_ms: Arc<AtomicU64>,
     drop_every_ms: Arc<AtomicU64>,
+    bookmark_ms: Arc<AtomicU64>,
     drop_tx: broadcast::Sender<()>,
     /// Woken when a GC knob changes.
     pub(crate) gc_wake: Arc<Notify>,
@@ -74,6 +75,7 @@ impl Control {
             gc_paused: Arc::new(AtomicBool::new(false)),
             gc_delay_ms: Arc::new(AtomicU64::new(gc_delay.as_millis() as u64)),
             drop_every_ms: Arc::new(AtomicU64::new(0)),
+            bookmark_ms: Arc::new(AtomicU64::new(10_000)),
             drop_tx,
             gc_wake: Arc::new(Notify::new()),
         }
@@ -162,6 +164,17 @@ impl Control {
             0 => None,
             ms => Some(Duration::from_millis(ms)),
         }
+    }
+
+    /// How often watches with `allowWatchBookmarks=true` get a BOOKMARK (default 10 s).
+    pub fn set_bookmark_interval(&self, every: Duration) {
+        self.bookmark_ms
+            .store(every.as_millis().max(1) as u64, Ordering::SeqCst);
+    }
+
+    /// The BOOKMARK interval.
+    pub fn bookmark_interval(&self) -> Duration {
+        Duration::from_millis(self.bookmark_ms.load(Ordering::SeqCst))
     }
 
     /// Subscribe to "drop your watch now" signals.

@@ -698,9 +698,19 @@ fn watch(
             let ns = ns.map(str::to_string);
             let drops = Some(control.watch_drops());
             let drop_every = control.drop_interval();
+            let bookmark_every = control.bookmark_interval();
             tokio::spawn(async move {
                 run_watch(
-                    tx, start, t, ns, ls, fs, timeout, bookmarks, drops, drop_every,
+                    tx,
+                    start,
+                    t,
+                    ns,
+                    ls,
+                    fs,
+                    timeout,
+                    bookmarks.then_some(bookmark_every),
+                    drops,
+                    drop_every,
                 )
                 .await;
             });
@@ -726,7 +736,7 @@ async fn run_watch(
     ls: LabelSelector,
     fs: FieldSelector,
     timeout: Duration,
-    bookmarks: bool,
+    bookmarks: Option<Duration>,
     drops: Option<broadcast::Receiver<()>>,
     drop_every: Option<Duration>,
 ) {
@@ -746,7 +756,7 @@ async fn run_watch(
     let mut drops = drops;
     let drop_at = tokio::time::sleep(drop_every.unwrap_or(Duration::from_secs(86_400 * 365)));
     tokio::pin!(drop_at);
-    let mut bookmark_tick = tokio::time::interval(Duration::from_secs(10));
+    let mut bookmark_tick = tokio::time::interval(bookmarks.unwrap_or(Duration::from_secs(3600)));
     bookmark_tick.tick().await;
     loop {
         let dropped = async {
@@ -774,7 +784,7 @@ async fn run_watch(
             _ = &mut deadline => return,
             _ = &mut drop_at => return,
             _ = dropped => return,
-            _ = bookmark_tick.tick(), if bookmarks => {
+            _ = bookmark_tick.tick(), if bookmarks.is_some() => {
                 let bm = json!({"kind": t.kind, "apiVersion": t.api_version(),
                     "metadata": {"resourceVersion": last_rv.to_string()}});
                 if tx.send(event_line("BOOKMARK", &bm)).await.is_err() {
@@ -977,6 +987,11 @@ async fn sim_endpoint(
         (Method::PUT | Method::POST, "watches/drop-every") => {
             let secs: f64 = q.get("seconds").and_then(|v| v.parse().ok()).unwrap_or(0.0);
             control.drop_watches_every((secs > 0.0).then(|| Duration::from_secs_f64(secs)));
+            ok()
+        }
+        (Method::PUT | Method::POST, "watches/bookmark-interval") => {
+            let ms = q.get("ms").and_then(|v| v.parse().ok()).unwrap_or(10_000);
+            control.set_bookmark_interval(Duration::from_millis(ms));
             ok()
         }
         (Method::POST, "compact") => {

@@ -67,12 +67,20 @@ impl Sim {
             log_reads: config.log_reads,
         });
         let control = Control::new(config.gc_delay);
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind(("127.0.0.1", config.port)))
+        // Bind synchronously: `start` may be called from inside another runtime.
+        let listener = std::net::TcpListener::bind(("127.0.0.1", config.port))
             .with_context(|| format!("cannot listen on 127.0.0.1:{}", config.port))?;
+        listener
+            .set_nonblocking(true)
+            .context("cannot make the listener non-blocking")?;
         let addr = listener.local_addr().context("listener has no address")?;
         runtime.spawn(crate::controllers::run(store.clone(), control.clone()));
-        runtime.spawn(crate::http::serve(listener, store.clone(), control.clone()));
+        let (http_store, http_control) = (store.clone(), control.clone());
+        runtime.spawn(async move {
+            if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
+                crate::http::serve(listener, http_store, http_control).await;
+            }
+        });
         Ok(Sim {
             store,
             control,
