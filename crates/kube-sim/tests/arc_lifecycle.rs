@@ -461,3 +461,141 @@ fn uninstalled_controller_deployment_stops_reconciling() {
     assert!(c.listener().is_some_and(|l| !is_deleting(&l)));
     assert_eq!(c.github.scale_sets().len(), 1);
 }
+
+#[test]
+fn github_outage_stalls_the_teardown_until_the_service_heals() {
+    let c = Cluster::start();
+    let objs = c.install_runner_set(1);
+    c.wait_ready(1);
+    c.github.fail_all(Some((503, "Service Unavailable")));
+    c.helm_delete(&objs);
+    c.wait_until("runner removal failed three times", |c| {
+        c.errors_containing("actions error: StatusCode 503, Service Unavailable") >= 3
+    });
+    let ars = c.ars().expect("ARS held");
+    assert!(has_finalizer(&ars, ARS_FINALIZER));
+    assert_eq!(
+        c.runners().len(),
+        1,
+        "the runner is not deleted while it cannot leave the service"
+    );
+    assert_eq!(c.github.scale_sets().len(), 1);
+
+    c.github.fail_all(None);
+    c.wait_until("the release is gone once GitHub is back", |c| {
+        c.ars().is_none() && chart_objects_gone(c, &objs)
+    });
+    assert!(c.github.is_empty());
+    let failed = c
+        .github
+        .calls()
+        .iter()
+        .filter(|call| call.error.is_some())
+        .count();
+    assert!(failed >= 3, "the outage was visible to the controller");
+}
+
+#[test]
+fn per_step_delay_keeps_the_order_and_completes() {
+    let c = Cluster::start_with(kube_sim::arc::Timing {
+        step_delay: Duration::from_millis(20),
+        ..kube_sim::arc::Timing::fast()
+    });
+    let objs = c.install_runner_set(1);
+    c.wait_ready(1);
+    let started = Instant::now();
+    c.helm_delete(&objs);
+    c.wait_until("the release is gone", |c| {
+        c.ars().is_none() && chart_objects_gone(c, &objs)
+    });
+    // At least: ARS reacts, listener finalizes, ERS, runner (two finalizers), ERS again, ARS again.
+    assert!(
+        started.elapsed() >= Duration::from_millis(120),
+        "{:?}",
+        started.elapsed()
+    );
+    let listener = position(&c, CONTROLLER, "delete", "AutoscalingListener", LISTENER);
+    let manager_role = position(
+        &c,
+        CONTROLLER,
+        "patch",
+        "Role",
+        "arc-runner-set-gha-rs-manager",
+    );
+    assert!(listener < manager_role);
+    assert!(c.github.is_empty());
+}
+
+/// arc-teardown.md §9.5 credential ladder: with the GitHub secret gone and the
+/// runner set already Terminating, dropping the scale set id and the runners'
+/// registration finalizers lets the live controller finish the Kubernetes
+/// side; GitHub keeps the scale set (leak). Applied earlier, while the runner
+/// set is still live, the set would just create new runners that cannot register.
+#[test]
+fn credential_ladder_lets_the_controller_finish_without_github() {
+    let c = Cluster::start();
+    let objs = c.install_runner_set(1);
+    c.wait_ready(1);
+    c.arc.stop();
+    c.helm_delete(&objs);
+    c.strip_finalizers(
+        &core("Secret"),
+        "arc-runners",
+        "arc-runner-set-gha-rs-github-secret",
+    );
+    c.arc.restart();
+    c.wait_until(
+        "the runner set is Terminating and cannot reach GitHub",
+        |c| {
+            c.list(&ers_gvk(), Some("arc-runners"))
+                .iter()
+                .all(is_deleting)
+                && c.errors_containing("failed to find GitHub config secret") >= 2
+        },
+    );
+    let patch = |gvk: &Gvk, name: &str, body: Value| {
+        c.api
+            .patch(
+                &c.user,
+                gvk,
+                Some("arc-runners"),
+                name,
+                kube_sim::api::Patch::Merge(body),
+            )
+            .unwrap();
+    };
+    patch(
+        &ars_gvk(),
+        "arc-runner-set",
+        json!({"metadata": {"annotations": {ANN_SCALE_SET_ID: null}}}),
+    );
+    for er in c.runners() {
+        let kept: Vec<String> = finalizers(&er)
+            .into_iter()
+            .filter(|f| f != ER_REGISTRATION_FINALIZER)
+            .collect();
+        patch(
+            &er_gvk(),
+            name(&er),
+            json!({"metadata": {"finalizers": kept}}),
+        );
+        c.api
+            .delete(
+                &c.user,
+                &er_gvk(),
+                Some("arc-runners"),
+                name(&er),
+                &Default::default(),
+            )
+            .unwrap();
+    }
+    c.wait_until("the release is gone without GitHub", |c| {
+        c.ars().is_none() && chart_objects_gone(c, &objs)
+    });
+    assert_eq!(
+        c.github.scale_sets().len(),
+        1,
+        "the scale set must be removed on GitHub by hand"
+    );
+    assert!(c.logged("GitHub secret has already been deleted") >= 1);
+}
