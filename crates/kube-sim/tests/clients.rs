@@ -1,0 +1,449 @@
+//! Real clients against the simulator: the kubectl binaries shipped with the
+//! Helm 3.17.3 and Helm 4.1.4 toolsets (and the machine's kubectl when present),
+//! and both Helm versions installing, listing and uninstalling a small chart.
+//!
+//! Tools come from `HAU_TOOLS_DIR` (set by scripts/test) or the default cache
+//! `$HOME/.cache/helm-arc-uninstall/tools`; run `scripts/fetch-tools` first.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use kube_sim::api::{Actor, Api, Gvk, Patch};
+use kube_sim::{Sim, SimConfig};
+use serde_json::{Value, json};
+
+fn tools_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("HAU_TOOLS_DIR") {
+        return PathBuf::from(d);
+    }
+    let home = std::env::var("HOME").expect("HOME is set");
+    PathBuf::from(home).join(".cache/helm-arc-uninstall/tools")
+}
+
+fn tool(set: &str, name: &str) -> PathBuf {
+    let p = tools_dir().join(set).join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: run scripts/fetch-tools first",
+        p.display()
+    );
+    p
+}
+
+/// A simulator plus an isolated client environment (kubeconfig, caches, Helm dirs).
+struct Env {
+    sim: Sim,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        let sim = Sim::start(SimConfig {
+            gc_delay: Duration::from_millis(20),
+            ..SimConfig::default()
+        })
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        sim.write_kubeconfig(&dir.path().join("kubeconfig"))
+            .unwrap();
+        Self { sim, dir }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    fn cmd(&self, bin: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(bin);
+        c.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("KUBECONFIG", self.path("kubeconfig"))
+            .env("KUBECACHEDIR", self.path("kcache"))
+            .env("HELM_CACHE_HOME", self.path("helm/cache"))
+            .env("HELM_CONFIG_HOME", self.path("helm/config"))
+            .env("HELM_DATA_HOME", self.path("helm/data"))
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Run and require success; returns stdout.
+    fn ok(&self, bin: &Path, args: &[&str]) -> String {
+        let out = self.run(bin, args);
+        assert!(
+            out.status.success(),
+            "{} {:?} failed: {}\n{}",
+            bin.display(),
+            args,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn run(&self, bin: &Path, args: &[&str]) -> Output {
+        self.cmd(bin, args).output().unwrap()
+    }
+
+    fn write(&self, name: &str, content: &str) -> String {
+        let p = self.path(name);
+        std::fs::write(&p, content).unwrap();
+        p.to_string_lossy().into_owned()
+    }
+
+    fn api(&self) -> std::sync::Arc<dyn Api> {
+        self.sim.api()
+    }
+}
+
+fn me() -> Actor {
+    Actor("test".into())
+}
+
+fn cm_gvk() -> Gvk {
+    Gvk::new("v1", "ConfigMap")
+}
+
+const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: foo\n  labels:\n    app: x\ndata:\n  a: \"1\"\n";
+
+fn kubectl_round_trip(kubectl: &Path) {
+    let env = Env::new();
+    let api = env.api();
+    let f = env.write("cm.yaml", CM);
+    // client-side apply: create, then 3-way update
+    assert!(
+        env.ok(kubectl, &["apply", "-f", &f])
+            .contains("configmap/foo created")
+    );
+    let f2 = env.write("cm2.yaml", &CM.replace("a: \"1\"", "a: \"2\"\n  b: \"3\""));
+    assert!(
+        env.ok(kubectl, &["apply", "-f", &f2])
+            .contains("configmap/foo configured")
+    );
+    let got = api.get(&me(), &cm_gvk(), Some("default"), "foo").unwrap();
+    assert_eq!(got["data"], json!({"a":"2","b":"3"}));
+    assert!(
+        got["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+            .is_string()
+    );
+    // get: list, single object as JSON, short name
+    let table = env.ok(kubectl, &["get", "cm"]);
+    assert!(table.contains("foo"), "{table}");
+    let one: Value =
+        serde_json::from_str(&env.ok(kubectl, &["get", "configmap", "foo", "-o", "json"])).unwrap();
+    assert_eq!(one["data"]["b"], "3");
+    let ns = env.ok(kubectl, &["get", "namespaces", "-o", "name"]);
+    assert!(ns.contains("namespace/kube-system"), "{ns}");
+    // server-side apply: conflict with the client-side manager, then forced
+    let f3 = env.write("cm3.yaml", &CM.replace("a: \"1\"", "a: \"9\""));
+    let out = env.run(kubectl, &["apply", "--server-side", "-f", &f3]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("conflict with \"kubectl-client-side-apply\""),
+        "{err}"
+    );
+    assert!(
+        env.ok(
+            kubectl,
+            &["apply", "--server-side", "--force-conflicts", "-f", &f3]
+        )
+        .contains("serverside-applied")
+    );
+    assert_eq!(
+        api.get(&me(), &cm_gvk(), Some("default"), "foo").unwrap()["data"]["a"],
+        "9"
+    );
+    // patch: strategic (default), merge, json
+    env.ok(
+        kubectl,
+        &["patch", "configmap", "foo", "-p", r#"{"data":{"c":"4"}}"#],
+    );
+    env.ok(
+        kubectl,
+        &[
+            "patch",
+            "configmap",
+            "foo",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"metadata":{"finalizers":["example.com/hold"]}}"#,
+        ],
+    );
+    env.ok(
+        kubectl,
+        &[
+            "patch",
+            "configmap",
+            "foo",
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"add","path":"/data/d","value":"5"}]"#,
+        ],
+    );
+    let got = api.get(&me(), &cm_gvk(), Some("default"), "foo").unwrap();
+    assert_eq!(
+        (got["data"]["c"].as_str(), got["data"]["d"].as_str()),
+        (Some("4"), Some("5"))
+    );
+    // delete --wait: blocks on the finalizer, ends when it is removed
+    let mut child = env
+        .cmd(kubectl, &["delete", "configmap", "foo", "--timeout=30s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let o = api.get(&me(), &cm_gvk(), Some("default"), "foo").unwrap();
+        if o["metadata"]["deletionTimestamp"].is_string() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "kubectl delete never reached the server"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "kubectl delete --wait returned while the finalizer holds the object"
+    );
+    api.patch(
+        &me(),
+        &cm_gvk(),
+        Some("default"),
+        "foo",
+        Patch::Merge(json!({"metadata":{"finalizers":null}})),
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("configmap \"foo\" deleted"));
+    assert_eq!(
+        api.get(&me(), &cm_gvk(), Some("default"), "foo")
+            .unwrap_err()
+            .code,
+        404
+    );
+}
+
+#[test]
+fn kubectl_1_31_apply_get_patch_delete_wait() {
+    kubectl_round_trip(&tool("helm3", "kubectl"));
+}
+
+#[test]
+fn kubectl_1_35_apply_get_patch_delete_wait() {
+    kubectl_round_trip(&tool("helm4", "kubectl"));
+}
+
+/// The machine's kubectl (the gcloud dispatcher, which picks kubectl.1.<minor> from /version).
+#[test]
+fn machine_kubectl_get_and_apply() {
+    let k = PathBuf::from("/usr/bin/kubectl");
+    if !k.is_file() {
+        eprintln!("no /usr/bin/kubectl on this machine; covered by the toolset kubectl tests");
+        return;
+    }
+    let env = Env::new();
+    let f = env.write("cm.yaml", CM);
+    assert!(
+        env.ok(&k, &["apply", "-f", &f])
+            .contains("configmap/foo created")
+    );
+    assert!(env.ok(&k, &["get", "cm", "foo"]).contains("foo"));
+    assert!(env.ok(&k, &["delete", "cm", "foo"]).contains("deleted"));
+}
+
+fn chart() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/demo-chart")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn helm_round_trip(set: &str) {
+    let env = Env::new();
+    let helm = tool(set, "helm");
+    let api = env.api();
+    let chart = chart();
+    let out = env.ok(
+        &helm,
+        &[
+            "install",
+            "demo",
+            &chart,
+            "-n",
+            "apps",
+            "--create-namespace",
+        ],
+    );
+    assert!(out.contains("STATUS: deployed"), "{out}");
+    for (gvk, name) in [
+        (Gvk::new("v1", "ConfigMap"), "demo-config"),
+        (Gvk::new("v1", "Secret"), "demo-secret"),
+        (Gvk::new("apps/v1", "Deployment"), "demo-web"),
+        (
+            Gvk::new("rbac.authorization.k8s.io/v1", "RoleBinding"),
+            "demo-binding",
+        ),
+    ] {
+        let o = api.get(&me(), &gvk, Some("apps"), name).unwrap();
+        assert_eq!(
+            o["metadata"]["labels"]["app.kubernetes.io/managed-by"], "Helm",
+            "{name}"
+        );
+        assert_eq!(
+            o["metadata"]["annotations"]["meta.helm.sh/release-name"],
+            "demo"
+        );
+    }
+    // release storage: one Secret per revision
+    let rel = api
+        .get(
+            &me(),
+            &Gvk::new("v1", "Secret"),
+            Some("apps"),
+            "sh.helm.release.v1.demo.v1",
+        )
+        .unwrap();
+    assert_eq!(rel["type"], "helm.sh/release.v1");
+    assert_eq!(rel["metadata"]["labels"]["status"], "deployed");
+    let list = env.ok(&helm, &["list", "-n", "apps", "-o", "json"]);
+    let list: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list[0]["name"], "demo");
+    assert_eq!(list[0]["status"], "deployed");
+    let manifest = env.ok(&helm, &["get", "manifest", "demo", "-n", "apps"]);
+    assert!(
+        manifest.contains("# Source: demo/templates/resources.yaml")
+            && manifest.contains("kind: Deployment")
+    );
+    // upgrade (revision 2) then uninstall without --wait
+    env.ok(
+        &helm,
+        &[
+            "upgrade",
+            "demo",
+            &chart,
+            "-n",
+            "apps",
+            "--set",
+            "greeting=hi",
+        ],
+    );
+    let cm = api
+        .get(&me(), &cm_gvk(), Some("apps"), "demo-config")
+        .unwrap();
+    assert_eq!(cm["data"]["greeting"], "hi");
+    let out = env.ok(&helm, &["uninstall", "demo", "-n", "apps"]);
+    assert!(out.contains("release \"demo\" uninstalled"), "{out}");
+    for (gvk, name) in [
+        (Gvk::new("v1", "ConfigMap"), "demo-config"),
+        (Gvk::new("apps/v1", "Deployment"), "demo-web"),
+    ] {
+        assert_eq!(
+            api.get(&me(), &gvk, Some("apps"), name).unwrap_err().code,
+            404
+        );
+    }
+    let secrets = api
+        .list(
+            &me(),
+            &Gvk::new("v1", "Secret"),
+            Some("apps"),
+            &Default::default(),
+        )
+        .unwrap();
+    assert!(secrets.is_empty(), "release history purged: {secrets:?}");
+    // install again, hold one object with a finalizer: uninstall --wait waits for it
+    env.ok(&helm, &["install", "demo", &chart, "-n", "apps"]);
+    api.patch(
+        &me(),
+        &cm_gvk(),
+        Some("apps"),
+        "demo-config",
+        Patch::Merge(json!({"metadata":{"finalizers":["example.com/hold"]}})),
+    )
+    .unwrap();
+    let wait_flag = if set == "helm3" {
+        "--wait"
+    } else {
+        "--wait=watcher"
+    };
+    let mut child = env
+        .cmd(
+            &helm,
+            &[
+                "uninstall",
+                "demo",
+                "-n",
+                "apps",
+                wait_flag,
+                "--timeout",
+                "60s",
+            ],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while api
+        .get(
+            &me(),
+            &Gvk::new("apps/v1", "Deployment"),
+            Some("apps"),
+            "demo-web",
+        )
+        .is_ok()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "helm uninstall never deleted the deployment"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "helm uninstall --wait returned while a finalizer holds an object"
+    );
+    api.patch(
+        &me(),
+        &cm_gvk(),
+        Some("apps"),
+        "demo-config",
+        Patch::Merge(json!({"metadata":{"finalizers":null}})),
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = env.ok(&helm, &["list", "-n", "apps", "-q"]);
+    assert_eq!(list.trim(), "");
+}
+
+#[test]
+fn helm_3_17_install_list_manifest_uninstall() {
+    helm_round_trip("helm3");
+}
+
+#[test]
+fn helm_4_1_install_list_manifest_uninstall() {
+    helm_round_trip("helm4");
+}
