@@ -143,6 +143,9 @@ impl Helm {
             "-n",
             "arc-systems",
             "--create-namespace",
+            "--wait",
+            "--timeout",
+            "60s",
         ]);
     }
 

@@ -387,11 +387,77 @@ fn set_deployment_available(api: &dyn Api, deployment: &Value, available: bool) 
     ) else {
         return;
     };
+    ensure_replica_set(api, &current, ready);
     if current.get("status") == Some(&status) {
         return;
     }
     current["status"] = status;
     let _ = api.update_status(&deployment_controller(), current);
+}
+
+/// The Deployment's current ReplicaSet (Helm 3's `--wait` looks for it and
+/// checks its ready replicas), with `ready` ready replicas.
+fn ensure_replica_set(api: &dyn Api, deployment: &Value, ready: i64) {
+    let actor = deployment_controller();
+    let gvk = crate::api::Gvk::new("apps/v1", "ReplicaSet");
+    let ns = namespace(deployment);
+    let template = deployment
+        .pointer("/spec/template")
+        .cloned()
+        .unwrap_or(json!({}));
+    let hash: String = fnv_hash_string(&template.to_string())
+        .chars()
+        .take(10)
+        .collect();
+    let rs_name = format!("{}-{hash}", name(deployment));
+    let replicas = deployment
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let status = json!({
+        "replicas": replicas,
+        "fullyLabeledReplicas": replicas,
+        "readyReplicas": ready,
+        "availableReplicas": ready,
+        "observedGeneration": 1,
+    });
+    let current = match api.get(&actor, &gvk, Some(ns), &rs_name) {
+        Ok(rs) => rs,
+        Err(_) => {
+            let mut template = template;
+            template["metadata"]["labels"]["pod-template-hash"] = json!(hash);
+            let mut selector = deployment
+                .pointer("/spec/selector")
+                .cloned()
+                .unwrap_or(json!({"matchLabels": {}}));
+            selector["matchLabels"]["pod-template-hash"] = json!(hash);
+            let mut labels = template
+                .pointer("/metadata/labels")
+                .cloned()
+                .unwrap_or(json!({}));
+            labels["pod-template-hash"] = json!(hash);
+            let rs = json!({
+                "apiVersion": "apps/v1", "kind": "ReplicaSet",
+                "metadata": {
+                    "name": rs_name, "namespace": ns, "labels": labels,
+                    "annotations": {"deployment.kubernetes.io/revision": "1",
+                                    "deployment.kubernetes.io/desired-replicas": replicas.to_string(),
+                                    "deployment.kubernetes.io/max-replicas": (replicas + 1).to_string()},
+                    "ownerReferences": [owner_ref(deployment)],
+                },
+                "spec": {"replicas": replicas, "selector": selector, "template": template},
+            });
+            match api.create(&actor, rs) {
+                Ok(rs) => rs,
+                Err(_) => return,
+            }
+        }
+    };
+    if current.get("status") != Some(&status) {
+        let mut updated = current;
+        updated["status"] = status;
+        let _ = api.update_status(&actor, updated);
+    }
 }
 
 /// Watch event → reconcile keys (For/Owns/Watches of the real controllers).
