@@ -34,6 +34,14 @@ enum Command {
         /// Seed for uids and generated names.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Also run the simulated ARC controller (CRDs installed; it acts once a
+        /// controller Deployment exists) with a fake GitHub, whose registrations
+        /// are printed on exit.
+        #[arg(long)]
+        arc: bool,
+        /// ARC controller requeue delays: `real` (5s/1s/30s as upstream) or `fast`.
+        #[arg(long, default_value = "real", value_parser = ["real", "fast"])]
+        arc_timing: String,
     },
 }
 
@@ -45,6 +53,8 @@ fn main() -> anyhow::Result<()> {
             port,
             gc_delay_ms,
             seed,
+            arc,
+            arc_timing,
         } => {
             let sim = Sim::start(SimConfig {
                 port,
@@ -55,6 +65,23 @@ fn main() -> anyhow::Result<()> {
             if let Some(path) = &kubeconfig_out {
                 sim.write_kubeconfig(path)?;
             }
+            let github = kube_sim::github::FakeGitHub::new();
+            let controller = if arc {
+                let timing = if arc_timing == "fast" {
+                    kube_sim::arc::Timing::fast()
+                } else {
+                    kube_sim::arc::Timing::real()
+                };
+                let config = kube_sim::arc::ArcConfig {
+                    timing,
+                    ..kube_sim::arc::ArcConfig::default()
+                };
+                Some(sim.start_arc(github.clone(), config).map_err(|e| {
+                    anyhow::anyhow!("cannot start the ARC controller: {}", e.message)
+                })?)
+            } else {
+                None
+            };
             println!("{}", sim.url());
             sim.handle().block_on(async {
                 let mut term =
@@ -65,6 +92,18 @@ fn main() -> anyhow::Result<()> {
                     _ = term.recv() => Ok(()),
                 }
             })?;
+            if let Some(controller) = controller {
+                controller.stop();
+                for ss in github.scale_sets() {
+                    eprintln!(
+                        "fake GitHub: scale set {} {:?} (runner group {:?}) still registered",
+                        ss.id, ss.name, ss.runner_group
+                    );
+                }
+                for r in github.runners() {
+                    eprintln!("fake GitHub: runner {} {:?} still registered", r.id, r.name);
+                }
+            }
             Ok(())
         }
     }
