@@ -301,6 +301,13 @@ fn seed_1_controller_uninstalled_first_leaves_everything_terminating() {
             "the scale set is still registered on GitHub"
         );
         assert_eq!(c.github.runners().len(), 1);
+
+        // Reinstalling the controller resumes the cleanup (RBAC and secret still exist).
+        helm.install_controller();
+        c.wait_until("the release objects are gone after the reinstall", |c| {
+            release_gone(c) && c.listener().is_none() && c.runners().is_empty()
+        });
+        assert!(c.github.is_empty());
     });
 }
 
