@@ -55,9 +55,11 @@ fn chart_objects_gone(c: &Cluster, objs: &[Value]) -> bool {
 
 #[test]
 fn full_lifecycle_creates_everything_and_tears_down_in_the_documented_order() {
+    let started = Instant::now();
     let c = Cluster::start();
     let objs = c.install_runner_set(2);
     c.wait_ready(2);
+    let ready = started.elapsed();
 
     // Controller-made objects, with the real names, finalizers and owners.
     let ars = c.ars().unwrap();
@@ -132,6 +134,10 @@ fn full_lifecycle_creates_everything_and_tears_down_in_the_documented_order() {
         c.listener().is_none() && c.runners().is_empty() && c.list(&ers_gvk(), None).is_empty()
     );
 
+    eprintln!(
+        "in-process: ready after {ready:?}, install-and-uninstall {:?}",
+        started.elapsed()
+    );
     let listener_deleted = position(&c, CONTROLLER, "delete", "AutoscalingListener", LISTENER);
     let listener_rb = position(&c, CONTROLLER, "delete", "RoleBinding", LISTENER);
     let listener_role = position(&c, CONTROLLER, "delete", "Role", LISTENER);
