@@ -13,10 +13,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::{Helm, HelmHome, hau_bin, output, plugin_checkout, run_ok};
-
-/// Name of the installed plugin directory: the checkout's directory name.
-const PLUGIN_DIR_NAME: &str = "helm-arc-uninstall";
+use support::{Helm, HelmHome, PLUGIN_DIR_NAME, hau_bin, output, plugin_checkout, run_ok};
 
 /// `helm plugin install <checkout>` with the hook pointed at the test binary.
 /// Returns the installed plugin directory.

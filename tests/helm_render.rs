@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use support::{
-    Helm, HelmHome, annotation, arc_fixtures_dir, arc_helm3_fixtures, chart_from_render, hau_bin,
-    kind_name, kubectl_objects, output, plugin_checkout, run_ok,
+    Helm, HelmHome, annotation, arc_fixtures_dir, arc_helm3_fixtures, chart_from_render,
+    install_plugin, kind_name, kubectl_objects, output, run_ok, with_post_renderer,
 };
 
 const WAVE: &str = "teardown.helm-arc-uninstall/wave";
@@ -35,14 +35,7 @@ struct Rig {
 impl Rig {
     fn new(helm: Helm) -> Self {
         let home = HelmHome::new();
-        let checkout = plugin_checkout(&home.path().join("src"));
-        run_ok(
-            home.helm(helm)
-                .args(["plugin", "install"])
-                .arg(&checkout)
-                .env("HELM_ARC_UNINSTALL_BIN", hau_bin()),
-        );
-        let plugin_dir = home.plugins_dir().join("helm-arc-uninstall");
+        let plugin_dir = install_plugin(&home, helm);
         Rig {
             home,
             helm,
@@ -71,20 +64,7 @@ impl Rig {
 
         let mut post = self.home.helm(self.helm);
         base(&mut post);
-        match self.helm {
-            Helm::V3 => {
-                post.arg("--post-renderer")
-                    .arg(self.plugin_dir.join("bin").join("helm-arc-uninstall"))
-                    .args(["--post-renderer-args", "render"]);
-            }
-            Helm::V4 => {
-                let plugins = self.home.plugins_dir();
-                let path = std::env::join_paths([plugins.clone(), self.plugin_dir.join("plugins")])
-                    .expect("join HELM_PLUGINS");
-                post.env("HELM_PLUGINS", path)
-                    .args(["--post-renderer", "arc-uninstall-render"]);
-            }
-        }
+        with_post_renderer(&mut post, &self.home, self.helm, &self.plugin_dir);
         let out = output(&mut post);
         assert!(
             out.status.success(),
@@ -347,19 +327,7 @@ fn render_errors_reach_the_user_through_both_helm_versions() {
         cyclic_chart(&chart);
         let mut cmd = rig.home.helm(helm);
         cmd.args(["template", "r"]).arg(&chart);
-        match helm {
-            Helm::V3 => cmd
-                .arg("--post-renderer")
-                .arg(rig.plugin_dir.join("bin/helm-arc-uninstall"))
-                .args(["--post-renderer-args", "render"]),
-            Helm::V4 => cmd
-                .env(
-                    "HELM_PLUGINS",
-                    std::env::join_paths([rig.home.plugins_dir(), rig.plugin_dir.join("plugins")])
-                        .expect("join HELM_PLUGINS"),
-                )
-                .args(["--post-renderer", "arc-uninstall-render"]),
-        };
+        with_post_renderer(&mut cmd, &rig.home, helm, &rig.plugin_dir);
         let out = output(&mut cmd);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{helm:?} accepted a cyclic chart");

@@ -377,3 +377,44 @@ pub fn kind_name(object: &serde_json::Value) -> String {
         object["metadata"]["name"].as_str().unwrap_or("?")
     )
 }
+
+/// Directory name of the plugin installed by [`install_plugin`].
+pub const PLUGIN_DIR_NAME: &str = "helm-arc-uninstall";
+
+/// `helm plugin install` of a [`plugin_checkout`] into `home`, with the
+/// install hook pointed at the test binary. Returns the installed plugin dir.
+pub fn install_plugin(home: &HelmHome, helm: Helm) -> PathBuf {
+    let checkout = plugin_checkout(&home.path().join("src"));
+    run_ok(
+        home.helm(helm)
+            .args(["plugin", "install"])
+            .arg(&checkout)
+            .env("HELM_ARC_UNINSTALL_BIN", hau_bin()),
+    );
+    home.plugins_dir().join(PLUGIN_DIR_NAME)
+}
+
+/// Adds the post-renderer to a `helm template|install|upgrade` command the
+/// way README.md documents it: Helm 3 runs `<plugin>/bin/helm-arc-uninstall
+/// render`; Helm 4 runs the `arc-uninstall-render` plugin found through a
+/// HELM_PLUGINS path list.
+pub fn with_post_renderer<'c>(
+    cmd: &'c mut Command,
+    home: &HelmHome,
+    helm: Helm,
+    plugin_dir: &Path,
+) -> &'c mut Command {
+    match helm {
+        Helm::V3 => cmd
+            .arg("--post-renderer")
+            .arg(plugin_dir.join("bin").join("helm-arc-uninstall"))
+            .args(["--post-renderer-args", "render"]),
+        Helm::V4 => cmd
+            .env(
+                "HELM_PLUGINS",
+                std::env::join_paths([home.plugins_dir(), plugin_dir.join("plugins")])
+                    .expect("plugin paths hold no separator"),
+            )
+            .args(["--post-renderer", "arc-uninstall-render"]),
+    }
+}
