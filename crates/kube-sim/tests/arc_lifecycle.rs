@@ -605,3 +605,65 @@ fn credential_ladder_lets_the_controller_finish_without_github() {
     );
     assert!(c.logged("GitHub secret has already been deleted") >= 1);
 }
+
+/// A user-owned proxy credential Secret (no finalizer) deleted before the
+/// teardown stalls it like a missing GitHub secret (§5.6); proxy Secrets the
+/// controller made are cleaned up with the listener and the runner set.
+#[test]
+fn proxy_and_tls_references_are_read_and_their_loss_stalls_the_teardown() {
+    let c = Cluster::start();
+    let proxy_auth = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "proxy-auth", "namespace": "arc-runners"},
+        "data": {"username": "dQ==", "password": "cA=="}});
+    let ca = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "github-ca", "namespace": "arc-runners"}, "data": {"ca.crt": "x"}});
+    c.api.create(&c.user, proxy_auth.clone()).unwrap();
+    c.api.create(&c.user, ca).unwrap();
+    let rs = kube_sim::arc::RunnerSet {
+        min_runners: 1,
+        proxy: Some(
+            json!({"https": {"url": "http://proxy.example:3128", "credentialSecretRef": "proxy-auth"}}),
+        ),
+        github_server_tls_configmap: Some("github-ca".to_string()),
+        ..Default::default()
+    };
+    let objs = c.install(&rs);
+    c.wait_ready(1);
+    assert!(
+        c.get(&core("Secret"), "arc-systems", &format!("{LISTENER}-proxy"))
+            .is_some()
+    );
+    let ers = c.list(&ers_gvk(), Some("arc-runners")).remove(0);
+    let ers_proxy = ers_proxy_secret_name(&ers);
+    assert!(c.get(&core("Secret"), "arc-runners", &ers_proxy).is_some());
+    assert_eq!(c.runners()[0]["spec"]["proxySecretRef"], json!(ers_proxy));
+
+    c.arc.stop();
+    c.helm_delete(&objs);
+    c.api
+        .delete(
+            &c.user,
+            &core("Secret"),
+            Some("arc-runners"),
+            "proxy-auth",
+            &Default::default(),
+        )
+        .unwrap();
+    c.arc.restart();
+    c.wait_until("runner removal fails for want of the proxy secret", |c| {
+        c.errors_containing("failed to get proxy secret: secrets \"proxy-auth\" not found") >= 2
+    });
+    assert!(c.ars().is_some());
+    assert_eq!(c.github.scale_sets().len(), 1);
+
+    c.api.create(&c.user, proxy_auth).unwrap();
+    c.wait_until("the release is gone once the proxy secret is back", |c| {
+        c.ars().is_none() && chart_objects_gone(c, &objs)
+    });
+    assert!(c.get(&core("Secret"), "arc-runners", &ers_proxy).is_none());
+    assert!(
+        c.get(&core("Secret"), "arc-systems", &format!("{LISTENER}-proxy"))
+            .is_none()
+    );
+    assert!(c.github.is_empty());
+}

@@ -463,25 +463,99 @@ impl Ctx<'_> {
         self.api.update_status(&self.actor, updated).map(|_| ())
     }
 
-    /// `GetActionsService`: read the GitHub config Secret live in the resource's namespace.
-    pub fn actions_service(
-        &self,
-        namespace: &str,
-        secret_name: &str,
-        config_url: &str,
-    ) -> Result<Credentials, Failure> {
-        match self.live_get(&core("Secret"), namespace, secret_name) {
-            Ok(Some(secret)) => {
-                Credentials::from_secret(&secret, config_url).map_err(Failure::from)
+    /// The env-style proxy Secret data (`http_proxy`, `https_proxy`, `no_proxy`)
+    /// built from `spec.proxy`, reading its credential Secrets live in `namespace`.
+    pub fn proxy_secret_data(&self, namespace: &str, spec: &Value) -> Result<Value, Failure> {
+        let mut data = serde_json::Map::new();
+        for scheme in ["http", "https"] {
+            let url = str_at(spec, &format!("/proxy/{scheme}/url"));
+            if url.is_empty() {
+                continue;
             }
-            Ok(None) => Err(Failure(format!(
-                "failed to find GitHub config secret: secrets \"{secret_name}\" not found"
-            ))),
-            Err(e) => Err(Failure(format!(
-                "failed to find GitHub config secret: {}",
-                e.message
-            ))),
+            let cred = str_at(spec, &format!("/proxy/{scheme}/credentialSecretRef"));
+            if !cred.is_empty() {
+                match self.live_get(&core("Secret"), namespace, cred) {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        return Err(Failure(format!(
+                            "failed to get proxy secret: secrets \"{cred}\" not found"
+                        )));
+                    }
+                    Err(e) => {
+                        return Err(Failure(format!(
+                            "failed to get proxy secret: {}",
+                            e.message
+                        )));
+                    }
+                }
+            }
+            data.insert(format!("{scheme}_proxy"), json!(url));
         }
+        let no_proxy: Vec<&str> = spec
+            .pointer("/proxy/noProxy")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        data.insert("no_proxy".to_string(), json!(no_proxy.join(",")));
+        Ok(Value::Object(data))
+    }
+
+    /// `GetActionsService` for a resource whose spec (ARS spec, listener spec,
+    /// `ephemeralRunnerSpec`, EphemeralRunner spec) lives in `namespace`: read the
+    /// GitHub config Secret, the proxy credential Secrets and the TLS ConfigMap it
+    /// names, live (RBAC applies), then build credentials.
+    pub fn actions_service(&self, namespace: &str, spec: &Value) -> Result<Credentials, Failure> {
+        let secret_name = str_at(spec, "/githubConfigSecret");
+        let secret = match self.live_get(&core("Secret"), namespace, secret_name) {
+            Ok(Some(secret)) => secret,
+            Ok(None) => {
+                return Err(Failure(format!(
+                    "failed to find GitHub config secret: secrets \"{secret_name}\" not found"
+                )));
+            }
+            Err(e) => {
+                return Err(Failure(format!(
+                    "failed to find GitHub config secret: {}",
+                    e.message
+                )));
+            }
+        };
+        for scheme in ["http", "https"] {
+            let name = str_at(spec, &format!("/proxy/{scheme}/credentialSecretRef"));
+            if name.is_empty() {
+                continue;
+            }
+            match self.live_get(&core("Secret"), namespace, name) {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    return Err(Failure(format!(
+                        "failed to get proxy secret: secrets \"{name}\" not found"
+                    )));
+                }
+                Err(e) => {
+                    return Err(Failure(format!(
+                        "failed to get proxy secret: {}",
+                        e.message
+                    )));
+                }
+            }
+        }
+        let tls = str_at(
+            spec,
+            "/githubServerTLS/certificateFrom/configMapKeyRef/name",
+        );
+        if !tls.is_empty() {
+            match self.live_get(&core("ConfigMap"), namespace, tls) {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    return Err(Failure(format!(
+                        "failed to get tls config: configmaps \"{tls}\" not found"
+                    )));
+                }
+                Err(e) => return Err(Failure(format!("failed to get tls config: {}", e.message))),
+            }
+        }
+        Credentials::from_secret(&secret, str_at(spec, "/githubConfigUrl")).map_err(Failure::from)
     }
 }
 

@@ -33,15 +33,9 @@ pub(crate) fn reconcile(ctx: &Ctx<'_>, namespace: &str, name: &str) -> Reconcile
         ctx.info(
             "Creating new ephemeral runner registration and updating status with runner config",
         );
-        let creds = ctx
-            .actions_service(
-                namespace,
-                str_at(&spec, "/githubConfigSecret"),
-                str_at(&spec, "/githubConfigUrl"),
-            )
-            .inspect_err(|e| {
-                ctx.error("Failed to get actions client for generating JIT config", e)
-            })?;
+        let creds = ctx.actions_service(namespace, &spec).inspect_err(|e| {
+            ctx.error("Failed to get actions client for generating JIT config", e)
+        })?;
         let scale_set_id = spec
             .get("runnerScaleSetId")
             .and_then(Value::as_i64)
@@ -149,11 +143,7 @@ fn finalize(ctx: &Ctx<'_>, er: &Value) -> Reconciled {
         ctx.info("Trying to clean up runner from the service");
         let spec = er.pointer("/spec").cloned().unwrap_or(json!({}));
         let creds = ctx
-            .actions_service(
-                ns,
-                str_at(&spec, "/githubConfigSecret"),
-                str_at(&spec, "/githubConfigUrl"),
-            )
+            .actions_service(ns, &spec)
             .inspect_err(|e| ctx.error("Failed to clean up runner from service", e))?;
         ctx.info("Removing runner from the service");
         let runner_id = er

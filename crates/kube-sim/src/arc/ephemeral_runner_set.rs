@@ -78,6 +78,7 @@ pub(crate) fn reconcile(ctx: &Ctx<'_>, namespace: &str, name: &str) -> Reconcile
         return Ok(Outcome::Done);
     }
 
+    ensure_proxy_secret(ctx, &ers)?;
     let counts = classify(children(ctx, &ers)?);
     for er in counts.finished.iter().chain(&counts.failed) {
         ctx.info("Deleting finished ephemeral runner");
@@ -120,10 +121,13 @@ fn delete_runner(ctx: &Ctx<'_>, er: &Value) -> Result<(), Failure> {
 }
 
 fn create_ephemeral_runner(ctx: &Ctx<'_>, ers: &Value) -> Result<(), Failure> {
-    let spec = ers
+    let mut spec = ers
         .pointer("/spec/ephemeralRunnerSpec")
         .cloned()
         .unwrap_or(json!({}));
+    if has_proxy(&spec) {
+        spec["proxySecretRef"] = json!(ers_proxy_secret_name(ers));
+    }
     let er = json!({
         "apiVersion": ARC_API_VERSION,
         "kind": "EphemeralRunner",
@@ -147,11 +151,7 @@ fn scale_down(ctx: &Ctx<'_>, ers: &Value, counts: &Counts, mut excess: i64) -> R
         .pointer("/spec/ephemeralRunnerSpec")
         .cloned()
         .unwrap_or(json!({}));
-    let creds = ctx.actions_service(
-        namespace(ers),
-        str_at(&spec, "/githubConfigSecret"),
-        str_at(&spec, "/githubConfigUrl"),
-    )?;
+    let creds = ctx.actions_service(namespace(ers), &spec)?;
     for er in counts.pending.iter().chain(&counts.running) {
         if excess == 0 {
             break;
@@ -179,6 +179,7 @@ fn scale_down(ctx: &Ctx<'_>, ers: &Value, counts: &Counts, mut excess: i64) -> R
 fn clean_up_ephemeral_runners(ctx: &Ctx<'_>, ers: &Value) -> Result<bool, Failure> {
     let list = children(ctx, ers)?;
     if list.is_empty() {
+        clean_up_proxy_secret(ctx, ers)?;
         ctx.info("All ephemeral runners are deleted");
         return Ok(true);
     }
@@ -203,11 +204,7 @@ fn clean_up_ephemeral_runners(ctx: &Ctx<'_>, ers: &Value) -> Result<bool, Failur
         .pointer("/spec/ephemeralRunnerSpec")
         .cloned()
         .unwrap_or(json!({}));
-    let creds = ctx.actions_service(
-        namespace(ers),
-        str_at(&spec, "/githubConfigSecret"),
-        str_at(&spec, "/githubConfigUrl"),
-    )?;
+    let creds = ctx.actions_service(namespace(ers), &spec)?;
     ctx.info("Cleanup pending or running ephemeral runners");
     for er in c.pending.iter().chain(&c.running) {
         ctx.info("Removing the ephemeral runner from the service");
@@ -232,4 +229,55 @@ fn clean_up_ephemeral_runners(ctx: &Ctx<'_>, ers: &Value) -> Result<bool, Failur
         }
     }
     Ok(false)
+}
+
+/// The runner set's proxy Secret (`<ers>-<fnv8(ns)>-runner-proxy`), owned by the set.
+fn ensure_proxy_secret(ctx: &Ctx<'_>, ers: &Value) -> Result<(), Failure> {
+    let spec = ers
+        .pointer("/spec/ephemeralRunnerSpec")
+        .cloned()
+        .unwrap_or(json!({}));
+    if !has_proxy(&spec) {
+        return Ok(());
+    }
+    let secret_name = ers_proxy_secret_name(ers);
+    if ctx
+        .live_get(&core("Secret"), namespace(ers), &secret_name)?
+        .is_some()
+    {
+        return Ok(());
+    }
+    ctx.info("Creating a proxy secret for the ephemeral runner set");
+    let data = ctx.proxy_secret_data(namespace(ers), &spec)?;
+    let secret = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": secret_name, "namespace": namespace(ers), "ownerReferences": [owner_ref(ers)]},
+        "stringData": data,
+    });
+    ctx.create(secret)
+        .inspect_err(|e| ctx.error("Failed to create proxy secret", &e.message))?;
+    Ok(())
+}
+
+/// `cleanUpProxySecret`: delete the set's proxy Secret once its runners are gone.
+fn clean_up_proxy_secret(ctx: &Ctx<'_>, ers: &Value) -> Result<(), Failure> {
+    let spec = ers
+        .pointer("/spec/ephemeralRunnerSpec")
+        .cloned()
+        .unwrap_or(json!({}));
+    if !has_proxy(&spec) {
+        return Ok(());
+    }
+    ctx.info("Deleting proxy secret");
+    match ctx.delete(&core("Secret"), namespace(ers), &ers_proxy_secret_name(ers)) {
+        Ok(_) => {
+            ctx.info("Deleted proxy secret");
+            Ok(())
+        }
+        Err(e) if e.code == 404 => Ok(()),
+        Err(e) => Err(Failure(format!(
+            "failed to delete proxy secret: {}",
+            e.message
+        ))),
+    }
 }

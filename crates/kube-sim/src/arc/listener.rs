@@ -131,15 +131,29 @@ fn ensure_resources(ctx: &Ctx<'_>, listener: &Value) -> Result<(), Failure> {
             .inspect_err(|e| ctx.error("Unable to create listener role binding", &e.message))?;
         return Ok(());
     }
+    let spec = listener.get("spec").cloned().unwrap_or(Value::Null);
+    let proxy_name = format!("{lname}-proxy");
+    if has_proxy(&spec) && ctx.live_get(&core("Secret"), ns, &proxy_name)?.is_none() {
+        ctx.info("Creating a listener proxy secret");
+        let data = ctx
+            .proxy_secret_data(rns, &spec)
+            .inspect_err(|e| ctx.error("Unable to create the listener proxy secret", e))?;
+        let secret = owned_by_listener(
+            listener,
+            "v1",
+            "Secret",
+            &proxy_name,
+            json!({"stringData": data}),
+        );
+        ctx.create(secret)
+            .inspect_err(|e| ctx.error("Unable to create the listener proxy secret", &e.message))?;
+        return Ok(());
+    }
     let config_name = format!("{lname}-config");
     if ctx.live_get(&core("Secret"), ns, &config_name)?.is_none() {
         // The listener config embeds the GitHub credentials: read them (runner ns, live).
-        ctx.actions_service(
-            rns,
-            str_at(listener, "/spec/githubConfigSecret"),
-            str_at(listener, "/spec/githubConfigUrl"),
-        )
-        .inspect_err(|e| ctx.error("Failed to get the GitHub config secret", e))?;
+        ctx.actions_service(rns, listener.get("spec").unwrap_or(&Value::Null))
+            .inspect_err(|e| ctx.error("Failed to get the GitHub config secret", e))?;
         ctx.info("Creating listener config secret");
         let config = json!({
             "configureUrl": str_at(listener, "/spec/githubConfigUrl"),

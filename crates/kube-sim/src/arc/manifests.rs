@@ -168,6 +168,10 @@ pub struct RunnerSet {
     pub github_config_url: String,
     /// Controller the manager RoleBinding names.
     pub controller: ControllerRelease,
+    /// `proxy` passed through to the ARS spec (`{"https": {"url", "credentialSecretRef"}}`).
+    pub proxy: Option<Value>,
+    /// `githubServerTLS.certificateFrom.configMapKeyRef.name` (the manager Role then also grants configmaps get).
+    pub github_server_tls_configmap: Option<String>,
 }
 
 impl Default for RunnerSet {
@@ -179,6 +183,8 @@ impl Default for RunnerSet {
             min_runners: 0,
             github_config_url: "https://github.com/example/repo".to_string(),
             controller: ControllerRelease::default(),
+            proxy: None,
+            github_server_tls_configmap: None,
         }
     }
 }
@@ -228,16 +234,36 @@ pub fn runner_set_objects(rs: &RunnerSet) -> Vec<Value> {
                 rule(&[""], &["secrets"], &["get", "list", "create", "delete"]),
             ]}));
     }
+    let mut manager_rules = vec![
+        rule(&[""], &["pods"], &["create", "delete", "get"]),
+        rule(&[""], &["pods/status"], &["get"]),
+        rule(
+            &[""],
+            &["secrets"],
+            &["create", "delete", "get", "list", "patch", "update"],
+        ),
+        rule(
+            &[""],
+            &["serviceaccounts"],
+            &["create", "delete", "get", "list", "patch", "update"],
+        ),
+        rule(
+            &["rbac.authorization.k8s.io"],
+            &["rolebindings"],
+            &["create", "delete", "get", "patch", "update"],
+        ),
+        rule(
+            &["rbac.authorization.k8s.io"],
+            &["roles"],
+            &["create", "delete", "get", "patch", "update"],
+        ),
+    ];
+    if rs.github_server_tls_configmap.is_some() {
+        manager_rules.push(rule(&[""], &["configmaps"], &["get"]));
+    }
     objs.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
         "metadata": meta(&format!("{full}-manager"), Some(("app.kubernetes.io/component", "manager-role"))),
-        "rules": [
-            rule(&[""], &["pods"], &["create", "delete", "get"]),
-            rule(&[""], &["pods/status"], &["get"]),
-            rule(&[""], &["secrets"], &["create", "delete", "get", "list", "patch", "update"]),
-            rule(&[""], &["serviceaccounts"], &["create", "delete", "get", "list", "patch", "update"]),
-            rule(&["rbac.authorization.k8s.io"], &["rolebindings"], &["create", "delete", "get", "patch", "update"]),
-            rule(&["rbac.authorization.k8s.io"], &["roles"], &["create", "delete", "get", "patch", "update"]),
-        ]}));
+        "rules": manager_rules}));
     if kube {
         objs.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta(&format!("{full}-kube-mode"), None),
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": format!("{full}-kube-mode")},
@@ -273,7 +299,7 @@ pub fn runner_set_objects(rs: &RunnerSet) -> Vec<Value> {
             {"name": "ACTIONS_RUNNER_REQUIRE_JOB_CONTAINER", "value": "true"},
         ]);
     }
-    objs.push(json!({
+    let mut ars = json!({
         "apiVersion": ARC_API_VERSION, "kind": "AutoscalingRunnerSet",
         "metadata": {"name": ssn, "namespace": ns, "labels": ars_labels, "annotations": annotations},
         "spec": {
@@ -282,7 +308,15 @@ pub fn runner_set_objects(rs: &RunnerSet) -> Vec<Value> {
             "minRunners": rs.min_runners,
             "template": {"spec": {"restartPolicy": "Never", "serviceAccountName": runner_sa, "containers": [container]}},
         },
-    }));
+    });
+    if let Some(proxy) = &rs.proxy {
+        ars["spec"]["proxy"] = proxy.clone();
+    }
+    if let Some(cm) = &rs.github_server_tls_configmap {
+        ars["spec"]["githubServerTLS"] =
+            json!({"certificateFrom": {"configMapKeyRef": {"name": cm, "key": "ca.crt"}}});
+    }
+    objs.push(ars);
     objs
 }
 

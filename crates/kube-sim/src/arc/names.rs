@@ -163,6 +163,17 @@ pub fn listener_name(ars: &Value) -> String {
     format!("{}-{hash}-listener", str_at(ars, "/metadata/name"))
 }
 
+/// The spec configures a proxy (`spec.proxy` of an ARS, listener or runner spec).
+pub fn has_proxy(spec: &Value) -> bool {
+    spec.get("proxy").is_some_and(Value::is_object)
+}
+
+/// `proxyEphemeralRunnerSetSecretName`: `<ers>-<fnv8(ns)>-runner-proxy`.
+pub fn ers_proxy_secret_name(ers: &Value) -> String {
+    let hash: String = fnv_hash_string(namespace(ers)).chars().take(8).collect();
+    format!("{}-{hash}-runner-proxy", name(ers))
+}
+
 // ---- JSON accessors ---------------------------------------------------------------
 
 /// String at a JSON pointer, empty when absent.

@@ -92,9 +92,8 @@ fn owned_runner_sets(ctx: &Ctx<'_>, ars: &Value) -> Result<Vec<Value>, Failure> 
 
 fn create_runner_scale_set(ctx: &Ctx<'_>, ars: &Value) -> Reconciled {
     let ns = namespace(ars);
-    let url = str_at(ars, "/spec/githubConfigUrl");
     let creds = ctx
-        .actions_service(ns, str_at(ars, "/spec/githubConfigSecret"), url)
+        .actions_service(ns, ars.get("spec").unwrap_or(&Value::Null))
         .inspect_err(|e| {
             ctx.error(
                 "Failed to initialize Actions service client for creating a new runner scale set",
@@ -162,6 +161,8 @@ fn create_ephemeral_runner_set(
                 "githubConfigSecret": str_at(ars, "/spec/githubConfigSecret"),
                 "runnerScaleSetId": scale_set_id,
                 "spec": ars.pointer("/spec/template/spec").cloned().unwrap_or(json!({})),
+                "proxy": ars.pointer("/spec/proxy").cloned().unwrap_or(Value::Null),
+                "githubServerTLS": ars.pointer("/spec/githubServerTLS").cloned().unwrap_or(Value::Null),
             },
         },
     });
@@ -196,6 +197,8 @@ fn create_listener(
             "minRunners": ars.pointer("/spec/minRunners").cloned().unwrap_or(json!(0)),
             "maxRunners": ars.pointer("/spec/maxRunners").cloned().unwrap_or(Value::Null),
             "image": format!("ghcr.io/actions/gha-runner-scale-set-controller:{CONTROLLER_VERSION}"),
+            "proxy": ars.pointer("/spec/proxy").cloned().unwrap_or(Value::Null),
+            "githubServerTLS": ars.pointer("/spec/githubServerTLS").cloned().unwrap_or(Value::Null),
         },
     });
     ctx.create(listener)
@@ -319,7 +322,7 @@ fn delete_runner_scale_set(ctx: &Ctx<'_>, ars: &Value) -> Result<(), Failure> {
     };
     ctx.info("Deleting the runner scale set from Actions service");
     let creds = ctx
-        .actions_service(namespace(ars), str_at(ars, "/spec/githubConfigSecret"), str_at(ars, "/spec/githubConfigUrl"))
+        .actions_service(namespace(ars), ars.get("spec").unwrap_or(&Value::Null))
         .inspect_err(|e| ctx.error("Failed to initialize Actions service client for updating a existing runner scale set", e))?;
     ctx.github
         .delete_runner_scale_set(&creds, id)

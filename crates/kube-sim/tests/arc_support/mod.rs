@@ -94,7 +94,11 @@ impl Cluster {
             mode: ContainerMode::Kubernetes,
             ..RunnerSet::default()
         };
-        let objs = arc::runner_set_objects(&rs);
+        self.install(&rs)
+    }
+
+    pub fn install(&self, rs: &RunnerSet) -> Vec<Value> {
+        let objs = arc::runner_set_objects(rs);
         arc::create_all(&*self.api, &self.user, &objs).expect("runner set objects");
         objs
     }
