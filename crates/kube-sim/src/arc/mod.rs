@@ -51,8 +51,9 @@ pub fn install_crds(api: &dyn Api, actor: &Actor) -> Result<(), crate::api::ApiE
 /// Configuration of the simulated controller.
 #[derive(Clone, Debug)]
 pub struct ArcConfig {
-    /// Controller namespace and ServiceAccount (overridden by the Deployment's
-    /// `actions.github.com/controller-service-account-*` labels when found).
+    /// Controller namespace and ServiceAccount; with a controller Deployment,
+    /// its namespace and its `actions.github.com/controller-service-account-name`
+    /// label take precedence.
     pub identity: Identity,
     /// Requeue and per-step delays.
     pub timing: Timing,
@@ -526,18 +527,13 @@ fn activation(shared: &Shared) -> Option<Identity> {
     }
     let d = find_deployment(&*shared.api)?;
     set_deployment_available(&*shared.api, &d, true);
+    // The chart runs the controller under its ServiceAccount in its own namespace,
+    // which is also where listeners live (CONTROLLER_MANAGER_POD_NAMESPACE).
     Some(Identity {
-        namespace: label(&d, LABEL_CONTROLLER_SA_NAMESPACE)
-            .unwrap_or(namespace(&d))
-            .to_string(),
+        namespace: namespace(&d).to_string(),
         service_account: label(&d, LABEL_CONTROLLER_SA_NAME)
             .unwrap_or(&shared.config.identity.service_account)
             .to_string(),
-    })
-    .map(|mut id| {
-        // Listeners live in the Deployment's own namespace (CONTROLLER_MANAGER_POD_NAMESPACE).
-        id.namespace = namespace(&d).to_string();
-        id
     })
 }
 
