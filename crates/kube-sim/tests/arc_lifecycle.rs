@@ -667,3 +667,35 @@ fn proxy_and_tls_references_are_read_and_their_loss_stalls_the_teardown() {
     );
     assert!(c.github.is_empty());
 }
+
+#[test]
+fn missing_github_tls_configmap_stalls_the_teardown() {
+    let c = Cluster::start();
+    let ca = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "github-ca", "namespace": "arc-runners"}, "data": {"ca.crt": "x"}});
+    c.api.create(&c.user, ca).unwrap();
+    let rs = kube_sim::arc::RunnerSet {
+        min_runners: 1,
+        github_server_tls_configmap: Some("github-ca".to_string()),
+        ..Default::default()
+    };
+    let objs = c.install(&rs);
+    c.wait_ready(1);
+    c.arc.stop();
+    c.helm_delete(&objs);
+    c.api
+        .delete(
+            &c.user,
+            &core("ConfigMap"),
+            Some("arc-runners"),
+            "github-ca",
+            &Default::default(),
+        )
+        .unwrap();
+    c.arc.restart();
+    c.wait_until("runner removal fails for want of the CA", |c| {
+        c.errors_containing("failed to get tls config: configmaps \"github-ca\" not found") >= 2
+    });
+    assert!(c.ars().is_some_and(|a| has_finalizer(&a, ARS_FINALIZER)));
+    assert_eq!(c.github.scale_sets().len(), 1);
+}
