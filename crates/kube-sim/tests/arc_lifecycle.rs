@@ -699,3 +699,32 @@ fn missing_github_tls_configmap_stalls_the_teardown() {
     assert!(c.ars().is_some_and(|a| has_finalizer(&a, ARS_FINALIZER)));
     assert_eq!(c.github.scale_sets().len(), 1);
 }
+
+/// `--cascade=foreground`: the GC deletes the runner set while the ARS waits
+/// with `foregroundDeletion`; the controller's own flow still completes.
+#[test]
+fn foreground_deletion_of_the_ars_completes() {
+    let c = Cluster::start();
+    let objs = c.install_runner_set(1);
+    c.wait_ready(1);
+    let opts = kube_sim::api::DeleteOptions {
+        propagation: Some(kube_sim::api::Propagation::Foreground),
+        ..Default::default()
+    };
+    c.api
+        .delete(
+            &c.user,
+            &ars_gvk(),
+            Some("arc-runners"),
+            "arc-runner-set",
+            &opts,
+        )
+        .unwrap();
+    let ars = c.ars().unwrap();
+    assert!(has_finalizer(&ars, "foregroundDeletion") && has_finalizer(&ars, ARS_FINALIZER));
+    c.wait_until("the ARS is gone", |c| c.ars().is_none());
+    c.helm_delete(&objs);
+    c.wait_until("the release is gone", |c| chart_objects_gone(c, &objs));
+    assert!(c.github.is_empty());
+    assert!(c.runners().is_empty() && c.list(&ers_gvk(), None).is_empty());
+}
