@@ -728,3 +728,29 @@ fn foreground_deletion_of_the_ars_completes() {
     assert!(c.github.is_empty());
     assert!(c.runners().is_empty() && c.list(&ers_gvk(), None).is_empty());
 }
+
+/// Deleting the runner namespace with the controller running: the namespace
+/// controller deletes everything at once, the ARC controller still finalizes
+/// in order, and the namespace goes away.
+#[test]
+fn runner_namespace_deletion_completes_with_the_controller_running() {
+    let c = Cluster::start();
+    c.install_runner_set(1);
+    c.wait_ready(1);
+    c.api
+        .delete(
+            &c.user,
+            &core("Namespace"),
+            None,
+            "arc-runners",
+            &Default::default(),
+        )
+        .unwrap();
+    c.wait_until("the namespace is gone", |c| {
+        c.api
+            .get(&c.user, &core("Namespace"), None, "arc-runners")
+            .is_err()
+    });
+    assert!(c.listener().is_none());
+    assert!(c.github.is_empty());
+}
