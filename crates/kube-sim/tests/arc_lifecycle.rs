@@ -754,3 +754,48 @@ fn runner_namespace_deletion_completes_with_the_controller_running() {
     assert!(c.listener().is_none());
     assert!(c.github.is_empty());
 }
+
+/// §5.6: with the controller down, deleting the runner namespace hangs on the
+/// ARC finalizers; a restarted controller lets it finish.
+#[test]
+fn runner_namespace_deletion_hangs_while_the_controller_is_down() {
+    let c = Cluster::start();
+    c.install_runner_set(1);
+    c.wait_ready(1);
+    c.arc.stop();
+    c.api
+        .delete(
+            &c.user,
+            &core("Namespace"),
+            None,
+            "arc-runners",
+            &Default::default(),
+        )
+        .unwrap();
+    c.wait_until("the namespace content is Terminating", |c| {
+        c.ars().is_some_and(|a| is_deleting(&a)) && c.runners().iter().all(is_deleting)
+    });
+    quiet_period(&c);
+    let ns = c
+        .api
+        .get(&c.user, &core("Namespace"), None, "arc-runners")
+        .unwrap();
+    assert_eq!(ns["status"]["phase"], "Terminating");
+    assert!(has_finalizer(&c.ars().unwrap(), ARS_FINALIZER));
+    let rb = c
+        .get(
+            &rbac("RoleBinding"),
+            "arc-runners",
+            "arc-runner-set-gha-rs-manager",
+        )
+        .unwrap();
+    assert_eq!(finalizers(&rb), vec![CLEANUP_PROTECTION]);
+
+    c.arc.restart();
+    c.wait_until("the namespace is gone", |c| {
+        c.api
+            .get(&c.user, &core("Namespace"), None, "arc-runners")
+            .is_err()
+    });
+    assert!(c.github.is_empty());
+}
