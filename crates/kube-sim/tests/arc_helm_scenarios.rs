@@ -67,7 +67,8 @@ struct Helm {
 }
 
 impl Helm {
-    fn new(slot: &str, c: &Cluster) -> Self {
+    /// Tools of `slot` (`helm3`/`helm4`) with a private home; kubeconfig at `home/kubeconfig`.
+    fn bare(slot: &str, tag: &str) -> Self {
         let helm = tools_dir().join(slot).join("helm");
         let kubectl = tools_dir().join(slot).join("kubectl");
         assert!(
@@ -75,20 +76,30 @@ impl Helm {
             "{} missing: run scripts/fetch-tools",
             helm.display()
         );
-        let home = std::env::temp_dir().join(format!(
-            "kube-sim-arc-{slot}-{}-{}",
-            std::process::id(),
-            c.sim.addr().port()
-        ));
+        let home =
+            std::env::temp_dir().join(format!("kube-sim-arc-{slot}-{}-{tag}", std::process::id()));
         std::fs::create_dir_all(&home).unwrap();
         let kubeconfig = home.join("kubeconfig");
-        c.sim.write_kubeconfig(&kubeconfig).unwrap();
         Helm {
             helm,
             kubectl,
             home,
             kubeconfig,
         }
+    }
+
+    /// Pointed at the simulator of `c`.
+    fn new(slot: &str, c: &Cluster) -> Self {
+        let helm = Helm::bare(slot, &c.sim.addr().port().to_string());
+        c.sim.write_kubeconfig(&helm.kubeconfig).unwrap();
+        helm
+    }
+
+    /// Pointed at an existing kubeconfig (the opt-in real-cluster mode).
+    fn external(slot: &str, kubeconfig: PathBuf) -> Self {
+        let mut helm = Helm::bare(slot, "external");
+        helm.kubeconfig = kubeconfig;
+        helm
     }
 
     fn command(&self, bin: &Path, args: &[&str]) -> Command {
@@ -125,13 +136,24 @@ impl Helm {
             .unwrap()
     }
 
-    fn kubectl(&self, args: &[&str]) {
+    fn kubectl(&self, args: &[&str]) -> Output {
         let out = self.command(&self.kubectl, args).output().unwrap();
         assert!(
             out.status.success(),
             "kubectl {args:?} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        out
+    }
+
+    /// `kubectl get ... -o json` items.
+    fn kubectl_items(&self, args: &[&str]) -> Vec<serde_json::Value> {
+        let mut full = vec!["get"];
+        full.extend_from_slice(args);
+        full.extend_from_slice(&["-o", "json"]);
+        let out = self.kubectl(&full);
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        list["items"].as_array().cloned().unwrap_or_default()
     }
 
     fn install_controller(&self) {
@@ -432,4 +454,150 @@ fn seed_3_busy_runner_keeps_everything_until_its_job_ends() {
         c.wait_until("runners are gone", |c| c.runners().is_empty());
         assert!(c.github.is_empty());
     });
+}
+
+/// Settings of the opt-in real-cluster mode (see the README).
+struct RealCluster {
+    helm: Helm,
+    namespace: String,
+    github_url: String,
+    github_token: String,
+    controller_sa: String,
+    controller_namespace: String,
+}
+
+/// `HAU_REAL_CLUSTER=1` with `KUBECONFIG` (ARC's controller installed there),
+/// `HAU_ARC_GITHUB_URL` and `HAU_ARC_GITHUB_TOKEN`; optional
+/// `HAU_ARC_CONTROLLER_SA` / `HAU_ARC_CONTROLLER_NAMESPACE` (default
+/// `arc-gha-rs-controller` / `arc-systems`) and `HAU_REAL_CLUSTER_HELM`
+/// (`helm3` or `helm4`, default `helm4`).
+fn real_cluster() -> Option<RealCluster> {
+    if std::env::var("HAU_REAL_CLUSTER").ok().as_deref() != Some("1") {
+        return None;
+    }
+    let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("HAU_REAL_CLUSTER=1 needs {k}"));
+    let or = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let kubeconfig = PathBuf::from(var("KUBECONFIG"));
+    Some(RealCluster {
+        helm: Helm::external(&or("HAU_REAL_CLUSTER_HELM", "helm4"), kubeconfig),
+        namespace: format!("hau-e2e-{}", std::process::id()),
+        github_url: var("HAU_ARC_GITHUB_URL"),
+        github_token: var("HAU_ARC_GITHUB_TOKEN"),
+        controller_sa: or("HAU_ARC_CONTROLLER_SA", "arc-gha-rs-controller"),
+        controller_namespace: or("HAU_ARC_CONTROLLER_NAMESPACE", "arc-systems"),
+    })
+}
+
+/// Poll (a real cluster has no in-process watch here) until `cond`, up to `limit`.
+fn poll(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// The healthy path end to end with whatever ARC controller runs there:
+/// install the example runner set, wait for the scale set registration and a
+/// runner, `helm uninstall --wait`, and check nothing is left in the namespace.
+fn healthy_path_on(rc: &RealCluster, limit: Duration) {
+    let ns = rc.namespace.as_str();
+    let chart = charts_dir().join("arc-runner-set");
+    rc.helm.ok(&[
+        "install",
+        "arc-runner-set",
+        chart.to_str().unwrap(),
+        "-n",
+        ns,
+        "--create-namespace",
+        "--set",
+        "minRunners=1",
+        "--set",
+        &format!("githubConfigUrl={}", rc.github_url),
+        "--set",
+        &format!("githubConfigSecret.github_token={}", rc.github_token),
+        "--set",
+        &format!("controllerServiceAccount.name={}", rc.controller_sa),
+        "--set",
+        &format!(
+            "controllerServiceAccount.namespace={}",
+            rc.controller_namespace
+        ),
+    ]);
+    poll(
+        "the scale set is registered and a runner exists",
+        limit,
+        || {
+            let ars = rc.helm.kubectl_items(&["autoscalingrunnersets", "-n", ns]);
+            let runners = rc.helm.kubectl_items(&["ephemeralrunners", "-n", ns]);
+            ars.iter()
+                .any(|a| annotation(a, ANN_SCALE_SET_ID).is_some())
+                && runners
+                    .iter()
+                    .any(|r| r.pointer("/status/runnerId").is_some())
+        },
+    );
+    let timeout = format!("{}s", limit.as_secs());
+    rc.helm.ok(&[
+        "uninstall",
+        "arc-runner-set",
+        "-n",
+        ns,
+        "--wait",
+        "--timeout",
+        &timeout,
+    ]);
+    for kind in [
+        "autoscalingrunnersets",
+        "ephemeralrunnersets",
+        "ephemeralrunners",
+    ] {
+        assert!(
+            rc.helm.kubectl_items(&[kind, "-n", ns]).is_empty(),
+            "{kind} left in {ns}"
+        );
+    }
+    let left = rc.helm.kubectl_items(&[
+        "serviceaccounts,secrets,roles,rolebindings",
+        "-n",
+        ns,
+        "-l",
+        "app.kubernetes.io/part-of=gha-rs",
+    ]);
+    let names: Vec<&str> = left.iter().map(name).collect();
+    assert!(names.is_empty(), "chart objects left in {ns}: {names:?}");
+}
+
+/// Opt-in: the healthy path on a real cluster with the real ARC controller.
+#[test]
+fn real_cluster_healthy_path() {
+    let Some(rc) = real_cluster() else {
+        eprintln!("skipped: set HAU_REAL_CLUSTER=1 (see README) to run against a real cluster");
+        return;
+    };
+    healthy_path_on(&rc, Duration::from_secs(300));
+    rc.helm
+        .kubectl(&["delete", "namespace", &rc.namespace, "--wait=false"]);
+}
+
+/// The opt-in mode's own code path, exercised against the simulator standing in
+/// for the real cluster (so it cannot rot unnoticed).
+#[test]
+fn real_cluster_mode_runs_against_the_simulator() {
+    let c = cluster();
+    let helm = Helm::new("helm4", &c);
+    helm.install_controller();
+    let rc = RealCluster {
+        helm: Helm::external("helm4", helm.kubeconfig.clone()),
+        namespace: "hau-e2e-sim".to_string(),
+        github_url: "https://github.com/example/repo".to_string(),
+        github_token: "ghp_fake".to_string(),
+        controller_sa: "arc-gha-rs-controller".to_string(),
+        controller_namespace: "arc-systems".to_string(),
+    };
+    healthy_path_on(&rc, Duration::from_secs(60));
+    assert!(c.github.is_empty());
 }
