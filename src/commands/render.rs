@@ -34,6 +34,11 @@ pub struct Args {
     /// object depends on the objects that wait for it.
     #[arg(long = "depends-on", visible_alias = "kpt")]
     pub depends_on: bool,
+
+    /// Re-parse the output and check that it decodes to exactly the input
+    /// objects plus the added annotations before writing it (slower).
+    #[arg(long, env = "HELM_ARC_UNINSTALL_VERIFY")]
+    pub verify: bool,
 }
 
 /// Run `render`: stdin to stdout.
@@ -51,6 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<exit::Code> {
             kapp: args.kapp,
             depends_on: args.depends_on,
         },
+        verify: args.verify,
     };
     let output = match render::render(&input, &opts) {
         Ok(output) => output,

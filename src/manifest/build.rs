@@ -4,7 +4,7 @@
 
 use super::resolve::{self, ScalarError, TagKind};
 use super::site::{AnnotationsSite, EntrySite, MapSite, MetaSite, Offsets};
-use saphyr_parser::{Event, ScalarStyle, Span, Tag};
+use granit_parser::{Event, ScalarStyle, Span, StructureStyle, Tag};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::ops::Range;
@@ -88,8 +88,6 @@ enum Frame {
 struct Done {
     value: Value,
     span: Range<usize>,
-    /// A scalar's text and how to resolve it as a key.
-    key_scalar: Option<(String, bool, TagKind)>,
     /// A single-line plain or quoted scalar without anchor or tag.
     simple: bool,
     /// Built from a mapping or sequence (cannot be a key).
@@ -125,14 +123,16 @@ impl<'o> Builder<'o> {
 
     /// Feed one event of the document body.
     pub(crate) fn event(&mut self, ev: Event<'_>, span: Span) -> Result<(), BuildError> {
-        let range = self.offsets.byte(span.start.index())..self.offsets.byte(span.end.index());
+        let range = self.offsets.span(&span);
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
                 self.scalar(&text, style, anchor, tag.as_deref(), range)
             }
             Event::Alias(id) => self.alias(id, range),
-            Event::MappingStart(anchor, _) => self.open(anchor, range, true),
-            Event::SequenceStart(anchor, _) => self.open(anchor, range, false),
+            Event::MappingStart(style, anchor, _) => {
+                self.open(anchor, range, Some(style == StructureStyle::Flow))
+            }
+            Event::SequenceStart(_, anchor, _) => self.open(anchor, range, None),
             Event::MappingEnd | Event::SequenceEnd => self.close(range),
             _ => Ok(()),
         }
@@ -183,18 +183,20 @@ impl<'o> Builder<'o> {
         site.unsafe_reason.get_or_insert(reason);
     }
 
+    /// Start a collection; `flow` is `Some(flow style)` for mappings, `None` for sequences.
     fn open(
         &mut self,
         anchor: usize,
         range: Range<usize>,
-        mapping: bool,
+        flow: Option<bool>,
     ) -> Result<(), BuildError> {
+        let mapping = flow.is_some();
         if self.stack.len() >= MAX_DEPTH {
             return Err(BuildError::TooDeep);
         }
         let role = self.child_role();
         if mapping {
-            self.record_map_site(role, anchor, &range);
+            self.record_map_site(role, anchor, &range, flow == Some(true));
         }
         let frame = if mapping {
             Frame::Map(MapFrame {
@@ -216,7 +218,7 @@ impl<'o> Builder<'o> {
         Ok(())
     }
 
-    fn record_map_site(&mut self, role: Role, anchor: usize, range: &Range<usize>) {
+    fn record_map_site(&mut self, role: Role, anchor: usize, range: &Range<usize>, flow: bool) {
         let (slot, is_meta) = match role {
             Role::Metadata(slot) => (slot, true),
             Role::Annotations(slot) => (slot, false),
@@ -225,9 +227,7 @@ impl<'o> Builder<'o> {
         if anchor != 0 {
             self.mark_unsafe(slot, "an anchor is defined on metadata or its annotations");
         }
-        let text = self.offsets.text();
-        let flow = range.end > range.start && text.as_bytes().get(range.end - 1) == Some(&b'{');
-        let open = if flow { range.end - 1 } else { range.start };
+        let open = range.start;
         let map_site = MapSite {
             key: self.parent_key_span(),
             flow,
@@ -265,7 +265,6 @@ impl<'o> Builder<'o> {
         self.complete(Done {
             value,
             span: range,
-            key_scalar: None,
             simple: false,
             collection: true,
         })
@@ -287,7 +286,18 @@ impl<'o> Builder<'o> {
         range: Range<usize>,
     ) -> Result<(), BuildError> {
         let plain = style == ScalarStyle::Plain;
-        let tag_kind = tag.map_or(TagKind::None, |t| TagKind::from_parts(&t.handle, &t.suffix));
+        let tag_kind = tag.map_or(TagKind::None, |t| {
+            TagKind::from_parts(t.handle(), t.suffix())
+        });
+        if self.expects_key() {
+            if anchor != 0 {
+                let value = resolve::to_json(resolve::resolve(text, plain, tag_kind)?, text)?;
+                self.remember(anchor, &value);
+            }
+            let key = scalar_key(text, plain, tag_kind, range)?;
+            self.set_key(key);
+            return Ok(());
+        }
         let role = self.child_role();
         if let Role::Annotations(slot) = role {
             let site = AnnotationsSite::Scalar {
@@ -299,24 +309,43 @@ impl<'o> Builder<'o> {
         if let (Role::Metadata(slot) | Role::Annotations(slot), true) = (role, anchor != 0) {
             self.mark_unsafe(slot, "an anchor is defined on metadata or its annotations");
         }
-        let resolved = resolve::resolve(text, plain, tag_kind)?;
-        let value = resolve::to_json(resolved, text)?;
+        let value = resolve::to_json(resolve::resolve(text, plain, tag_kind)?, text)?;
         self.remember(anchor, &value);
-        let single_line = !self.offsets.text()[range.clone()].contains('\n');
-        let simple = matches!(
-            style,
-            ScalarStyle::Plain | ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted
-        ) && single_line
+        let in_annotations = matches!(self.stack.last(), Some(Frame::Map(m)) if matches!(m.role, Role::Annotations(_)));
+        let simple = in_annotations
+            && matches!(
+                style,
+                ScalarStyle::Plain | ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted
+            )
             && anchor == 0
-            && tag.is_none();
-        let key_scalar = Some((text.to_string(), plain, tag_kind));
+            && tag.is_none()
+            && !self.offsets.text()[range.clone()].contains('\n');
         self.complete(Done {
             value,
             span: range,
-            key_scalar,
             simple,
             collection: false,
         })
+    }
+
+    /// Whether the next node is a mapping key.
+    fn expects_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Map(m)) if m.key.is_none())
+    }
+
+    /// Set the pending key of the current mapping.
+    fn set_key(&mut self, key: Key) {
+        let start = key.span.start;
+        if let Some(Frame::Map(m)) = self.stack.last_mut() {
+            let first_of_metadata = match m.role {
+                Role::Metadata(slot) if m.map.is_empty() => Some(slot),
+                _ => None,
+            };
+            m.key = Some(key);
+            if let Some(slot) = first_of_metadata {
+                self.note_first_metadata_key(slot, start);
+            }
+        }
     }
 
     fn alias(&mut self, id: usize, range: Range<usize>) -> Result<(), BuildError> {
@@ -336,7 +365,6 @@ impl<'o> Builder<'o> {
         self.complete(Done {
             value,
             span: range,
-            key_scalar: None,
             simple: false,
             collection,
         })
@@ -356,10 +384,8 @@ impl<'o> Builder<'o> {
             }
             Frame::Map(m) => match m.key.take() {
                 None => {
-                    m.key = Some(make_key(&done, offsets)?);
-                    if let (Role::Metadata(slot), true) = (m.role, m.map.is_empty()) {
-                        self.note_first_metadata_key(slot, done.span.start);
-                    }
+                    let key = value_key(&done, offsets)?;
+                    self.set_key(key);
                     Ok(())
                 }
                 Some(key) => {
@@ -402,24 +428,34 @@ impl<'o> Builder<'o> {
     }
 }
 
-fn make_key(done: &Done, offsets: &Offsets<'_>) -> Result<Key, BuildError> {
+/// The key for a scalar (`<<` unquoted and untagged is a merge key).
+fn scalar_key(
+    text: &str,
+    plain: bool,
+    tag: TagKind,
+    span: Range<usize>,
+) -> Result<Key, BuildError> {
+    if plain && tag == TagKind::None && text == "<<" {
+        return Ok(Key {
+            name: "<<".into(),
+            merge: true,
+            span,
+        });
+    }
+    let name = resolve::key_string(resolve::resolve(text, plain, tag)?, text)?;
+    Ok(Key {
+        name,
+        merge: false,
+        span,
+    })
+}
+
+/// The key for a node reached through an alias (collections are refused).
+fn value_key(done: &Done, offsets: &Offsets<'_>) -> Result<Key, BuildError> {
     if done.collection {
         return Err(BuildError::CollectionKey);
     }
-    let name = match &done.key_scalar {
-        Some((text, plain, tag)) => {
-            if *plain && *tag == TagKind::None && text == "<<" {
-                return Ok(Key {
-                    name: "<<".into(),
-                    merge: true,
-                    span: done.span.clone(),
-                });
-            }
-            let s = resolve::resolve(text, *plain, *tag)?;
-            resolve::key_string(s, text)?
-        }
-        None => resolve::value_key_string(&done.value, &offsets.text()[done.span.clone()])?,
-    };
+    let name = resolve::value_key_string(&done.value, &offsets.text()[done.span.clone()])?;
     Ok(Key {
         name,
         merge: false,

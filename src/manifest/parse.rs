@@ -3,7 +3,7 @@
 use super::build::{BuildError, Builder, Slot};
 use super::site::{MetaSite, Offsets};
 use super::{Object, Scopes};
-use saphyr_parser::{Event, Parser};
+use granit_parser::{Event, Parser};
 use serde_json::Value;
 use std::fmt;
 use std::ops::Range;
@@ -211,14 +211,14 @@ fn read_documents(text: &str) -> Result<Vec<RawDoc>, ManifestError> {
                 docs.len(),
                 start,
                 Some(e.marker().line()),
-                Problem::Syntax(e.info().to_string()),
+                Problem::Syntax(e.info()),
             )
         })?;
         match event {
-            Event::DocumentStart(explicit) => {
+            Event::DocumentStart(explicit, _) => {
                 let start = match (docs.is_empty(), explicit) {
                     (true, _) => 0,
-                    (false, true) => offsets.byte(span.start.index()),
+                    (false, true) => offsets.span(&span).start,
                     (false, false) => last_end,
                 };
                 current = Some((start, Builder::new(&offsets)));
@@ -232,9 +232,9 @@ fn read_documents(text: &str) -> Result<Vec<RawDoc>, ManifestError> {
                         sites,
                     });
                 }
-                last_end = offsets.byte(span.end.index());
+                last_end = offsets.span(&span).end;
             }
-            Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
+            Event::StreamStart | Event::StreamEnd => {}
             event => {
                 if let Some((start, builder)) = current.as_mut() {
                     let line = span.start.line();

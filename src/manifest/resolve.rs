@@ -31,7 +31,7 @@ pub(crate) enum TagKind {
 }
 
 impl TagKind {
-    /// Classify a tag given as handle and suffix (saphyr resolves `!!` to
+    /// Classify a tag given as handle and suffix (the parser resolves `!!` to
     /// `tag:yaml.org,2002:`).
     pub(crate) fn from_parts(handle: &str, suffix: &str) -> Self {
         if handle != "tag:yaml.org,2002:" {

@@ -62,20 +62,19 @@ pub enum AnnotationsSite {
 /// Converts the parser's character offsets to byte offsets.
 pub(crate) struct Offsets<'a> {
     text: &'a str,
-    /// Byte offset of every `STEP`-th character; empty for ASCII text.
-    checkpoints: Vec<usize>,
+    /// Byte offset of every `STEP`-th character, built on first use (the
+    /// parser normally reports byte offsets itself).
+    checkpoints: std::cell::OnceCell<Vec<usize>>,
 }
 
 const STEP: usize = 256;
 
 impl<'a> Offsets<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
-        let checkpoints = if text.is_ascii() {
-            Vec::new()
-        } else {
-            text.char_indices().step_by(STEP).map(|(b, _)| b).collect()
-        };
-        Self { text, checkpoints }
+        Self {
+            text,
+            checkpoints: std::cell::OnceCell::new(),
+        }
     }
 
     /// The whole input.
@@ -83,12 +82,25 @@ impl<'a> Offsets<'a> {
         self.text
     }
 
+    /// The byte range of a parser span.
+    pub(crate) fn span(&self, span: &granit_parser::Span) -> Range<usize> {
+        self.marker(&span.start)..self.marker(&span.end)
+    }
+
+    fn marker(&self, m: &granit_parser::Marker) -> usize {
+        m.byte_offset().unwrap_or_else(|| self.byte(m.index()))
+    }
+
     /// Byte offset of character `index` (clamped to the text's end).
     pub(crate) fn byte(&self, index: usize) -> usize {
-        if self.checkpoints.is_empty() {
-            return index.min(self.text.len());
-        }
-        let Some(&base) = self.checkpoints.get(index / STEP) else {
+        let checkpoints = self.checkpoints.get_or_init(|| {
+            self.text
+                .char_indices()
+                .step_by(STEP)
+                .map(|(b, _)| b)
+                .collect()
+        });
+        let Some(&base) = checkpoints.get(index / STEP) else {
             return self.text.len();
         };
         let rest = index % STEP;

@@ -30,8 +30,15 @@ fn cm(name: &str, wave: usize) -> HashMap<ObjectId, Stamp> {
     stamps(&[(id("ConfigMap", Some("default"), name), wave, None)])
 }
 
+fn verified() -> RenderOptions {
+    RenderOptions {
+        verify: true,
+        ..RenderOptions::default()
+    }
+}
+
 fn run(input: &str, s: &HashMap<ObjectId, Stamp>) -> String {
-    render_with_stamps(input, s, &RenderOptions::default()).unwrap()
+    render_with_stamps(input, s, &verified()).unwrap()
 }
 
 #[test]
@@ -147,7 +154,7 @@ fn crlf_input_keeps_crlf() {
 #[test]
 fn fails_closed() {
     let err = |input: &str| {
-        render_with_stamps(input, &cm("a", 0), &RenderOptions::default())
+        render_with_stamps(input, &cm("a", 0), &verified())
             .unwrap_err()
             .to_string()
     };
@@ -192,6 +199,7 @@ fn full_pipeline_uses_the_graph() {
                 argocd: true,
                 ..Extras::default()
             },
+            verify: true,
         },
     )
     .unwrap();
