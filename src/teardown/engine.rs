@@ -680,6 +680,7 @@ impl<'a> Engine<'a> {
                     .boxed(),
             );
         }
+        let mut progress_streams = 0usize;
         if with_progress && !sets.is_empty() {
             let ns = sets.first().map(|s| s.namespace.clone());
             for (kind, namespace, source) in [
@@ -692,7 +693,10 @@ impl<'a> Engine<'a> {
                     .watch(arc::GROUP, arc::VERSION, kind, namespace.as_deref(), None)
                     .await
                 {
-                    Ok(s) => streams.push(s.map(move |item| (source.clone(), item)).boxed()),
+                    Ok(s) => {
+                        progress_streams += 1;
+                        streams.push(s.map(move |item| (source.clone(), item)).boxed());
+                    }
                     Err(KubeError::UnknownKind(_)) => {}
                     Err(e) => return Err(e.into()),
                 }
@@ -724,7 +728,8 @@ impl<'a> Engine<'a> {
             if with_progress {
                 let event = progress.event(wave, &pending, sets);
                 let text = serde_json::to_string(&event).unwrap_or_default();
-                if text != last_progress && !pending.is_empty() {
+                let synced = progress.synced.count_ones() as usize >= progress_streams;
+                if synced && text != last_progress && !pending.is_empty() {
                     self.ui.emit(&event);
                     last_progress = text;
                 }
@@ -843,6 +848,8 @@ fn track(
 /// What the controller's objects look like now.
 #[derive(Default)]
 struct ProgressCache {
+    /// Bits of the watches that delivered their initial list (1 listener, 2 sets, 4 runners).
+    synced: u8,
     listeners: HashMap<String, Live>,
     runner_sets: HashMap<String, Live>,
     runners: HashMap<String, Live>,
@@ -850,7 +857,7 @@ struct ProgressCache {
 
 impl ProgressCache {
     fn apply(&mut self, source: Source, item: WatchItem) {
-        let map = match source {
+        let map = match &source {
             Source::Listener => &mut self.listeners,
             Source::RunnerSets => &mut self.runner_sets,
             Source::Runners => &mut self.runners,
@@ -859,6 +866,12 @@ impl ProgressCache {
         match item {
             WatchItem::Restart(list) => {
                 *map = list.into_iter().map(|l| (l.uid().to_string(), l)).collect();
+                let bit = match source {
+                    Source::Listener => 1,
+                    Source::RunnerSets => 2,
+                    _ => 4,
+                };
+                self.synced |= bit;
             }
             WatchItem::Apply(l) => {
                 map.insert(l.uid().to_string(), l);
