@@ -1,0 +1,817 @@
+//! Scenario tests of `helm arc-uninstall` against the API simulator with its
+//! simulated ARC controller and fake GitHub service, driven through real
+//! Helm 3.17.3 and Helm 4.1.4 (installs) and the built binary (teardown).
+//!
+//! Slow (seconds each): their own test binary.
+// Test helpers outside #[test] fns panic on failure by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use kube_sim::api::{Actor, Api, DeleteOptions, Gvk, ListOptions, Patch};
+use kube_sim::arc::{ArcConfig, ArcController, install_crds};
+use kube_sim::github::FakeGitHub;
+use kube_sim::{LogEntry, Sim, SimConfig};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::{Helm, HelmHome, hau_bin, repo_root, run_ok};
+
+/// The fake token in examples/charts/arc-runner-set/values.yaml.
+const TOKEN: &str = "ghp_EXAMPLEexampleEXAMPLE000000000000";
+const RELEASE: &str = "arc-runner-set";
+const NS: &str = "arc-runners";
+
+fn test_actor() -> Actor {
+    Actor("scenario-test".to_string())
+}
+
+fn gvk(api_version: &str, kind: &str) -> Gvk {
+    Gvk::new(api_version, kind)
+}
+
+/// A simulator with ARC's CRDs, the controller chart and a runner-set release.
+struct Env {
+    sim: Sim,
+    arc: ArcController,
+    home: HelmHome,
+    helm: Helm,
+}
+
+impl Env {
+    /// Install the controller and a runner set with `min_runners` runners; wait
+    /// until the controller has registered the scale set and the runners.
+    fn new(helm: Helm, min_runners: u32) -> Env {
+        Env::with(
+            helm,
+            min_runners,
+            SimConfig::default(),
+            ArcConfig::default(),
+        )
+    }
+
+    fn with(helm: Helm, min_runners: u32, sim_config: SimConfig, arc_config: ArcConfig) -> Env {
+        let sim = Sim::start(sim_config).expect("start simulator");
+        let home = HelmHome::new();
+        sim.write_kubeconfig(&home.path().join("kubeconfig"))
+            .expect("kubeconfig");
+        install_crds(&*sim.api(), &test_actor()).expect("install ARC CRDs");
+        let arc = ArcController::start_on(sim.handle(), sim.api(), FakeGitHub::new(), arc_config);
+        let env = Env {
+            sim,
+            arc,
+            home,
+            helm,
+        };
+        env.helm_ok(&[
+            "install",
+            "arc",
+            chart("arc-controller").to_str().unwrap(),
+            "-n",
+            "arc-systems",
+            "--create-namespace",
+        ]);
+        env.helm_ok(&[
+            "install",
+            RELEASE,
+            chart("arc-runner-set").to_str().unwrap(),
+            "-n",
+            NS,
+            "--create-namespace",
+            "--set",
+            &format!("minRunners={min_runners}"),
+        ]);
+        env.wait_for("runner set ready", Duration::from_secs(20), |env| {
+            let ars = env.get(
+                "actions.github.com/v1alpha1",
+                "AutoscalingRunnerSet",
+                Some(NS),
+                RELEASE,
+            );
+            let registered = ars
+                .as_ref()
+                .and_then(|a| a.pointer("/metadata/annotations/runner-scale-set-id"))
+                .is_some();
+            let runners = env
+                .runners()
+                .iter()
+                .filter(|r| r.pointer("/status/runnerId").is_some())
+                .count();
+            registered && env.listener().is_some() && runners == min_runners as usize
+        });
+        env
+    }
+
+    fn api(&self) -> Arc<dyn Api> {
+        self.sim.api()
+    }
+
+    fn helm_cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = self.home.helm(self.helm);
+        cmd.args(args);
+        cmd
+    }
+
+    fn helm_ok(&self, args: &[&str]) -> String {
+        run_ok(&mut self.helm_cmd(args))
+    }
+
+    /// Run the built binary as Helm would (HELM_BIN, HELM_NAMESPACE, KUBECONFIG).
+    fn teardown(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(hau_bin());
+        self.home.isolate(&mut cmd);
+        cmd.env("HELM_BIN", self.helm.helm())
+            .env("HELM_NAMESPACE", NS)
+            .env(
+                "HELM_ARC_UNINSTALL_STATE_DIR",
+                self.home.path().join("state"),
+            )
+            .args(["uninstall", RELEASE])
+            .args(args);
+        cmd.output().expect("run helm-arc-uninstall")
+    }
+
+    fn get(&self, api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> Option<Value> {
+        self.api()
+            .get(&test_actor(), &gvk(api_version, kind), ns, name)
+            .ok()
+    }
+
+    fn list(&self, api_version: &str, kind: &str, ns: Option<&str>) -> Vec<Value> {
+        self.api()
+            .list(
+                &test_actor(),
+                &gvk(api_version, kind),
+                ns,
+                &ListOptions::default(),
+            )
+            .unwrap_or_default()
+    }
+
+    fn runners(&self) -> Vec<Value> {
+        self.list("actions.github.com/v1alpha1", "EphemeralRunner", Some(NS))
+    }
+
+    fn listener(&self) -> Option<Value> {
+        self.list("actions.github.com/v1alpha1", "AutoscalingListener", None)
+            .into_iter()
+            .next()
+    }
+
+    /// Objects of the runner-set release still in the cluster.
+    fn release_objects_left(&self) -> Vec<String> {
+        let mut left = Vec::new();
+        for (api_version, kind) in [
+            ("v1", "ServiceAccount"),
+            ("v1", "Secret"),
+            ("rbac.authorization.k8s.io/v1", "Role"),
+            ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+            ("actions.github.com/v1alpha1", "AutoscalingRunnerSet"),
+        ] {
+            for o in self.list(api_version, kind, Some(NS)) {
+                if o.pointer("/metadata/annotations/meta.helm.sh~1release-name")
+                    .and_then(Value::as_str)
+                    == Some(RELEASE)
+                {
+                    left.push(format!(
+                        "{kind}/{}",
+                        o["metadata"]["name"].as_str().unwrap_or_default()
+                    ));
+                }
+            }
+        }
+        left
+    }
+
+    fn wait_for(&self, what: &str, limit: Duration, done: impl Fn(&Env) -> bool) {
+        let start = Instant::now();
+        while !done(self) {
+            assert!(start.elapsed() < limit, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn log(&self) -> Vec<LogEntry> {
+        self.sim.event_log()
+    }
+
+    fn release_exists(&self) -> bool {
+        self.helm_cmd(&["status", RELEASE, "-n", NS])
+            .output()
+            .expect("helm status")
+            .status
+            .success()
+    }
+}
+
+fn chart(name: &str) -> PathBuf {
+    repo_root().join("examples").join("charts").join(name)
+}
+
+/// Calls made through HTTP by our binary (its User-Agent `helm-arc-uninstall/<version>`).
+fn is_ours(e: &LogEntry) -> bool {
+    e.actor == "helm-arc-uninstall"
+}
+
+fn is_write(e: &LogEntry) -> bool {
+    matches!(
+        e.verb.as_str(),
+        "delete" | "patch" | "update" | "create" | "apply" | "update-status"
+    )
+}
+
+fn events(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn summary(out: &Output) -> Value {
+    events(out)
+        .into_iter()
+        .rfind(|e| e["event"] == "summary")
+        .expect("a summary event")
+}
+
+fn describe(out: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Index of the log entry where the ARS disappeared: its last successful
+/// write (the patch that removed its last finalizer, or a DELETE without any).
+fn ars_gone_at(log: &[LogEntry]) -> usize {
+    log.iter()
+        .rposition(|e| e.kind == "AutoscalingRunnerSet" && e.code < 300 && is_write(e))
+        .expect("the ARS was written")
+}
+
+fn healthy(helm: Helm) {
+    let env = Env::new(helm, 2);
+    let out = env.teardown(&["-o", "json", "--timeout", "30s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(summary(&out)["outcome"], "success");
+
+    let log = env.log();
+    let gone = ars_gone_at(&log);
+    let first_ars_delete = log
+        .iter()
+        .position(|e| is_ours(e) && e.verb == "delete" && e.kind == "AutoscalingRunnerSet")
+        .expect("our DELETE of the ARS");
+    let dependent_deletes: Vec<usize> = log
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| {
+            e.verb == "delete"
+                && e.namespace.as_deref() == Some(NS)
+                && ["ServiceAccount", "Secret", "Role", "RoleBinding"].contains(&e.kind.as_str())
+                && e.name.starts_with(&format!("{RELEASE}-gha-rs-"))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert!(!dependent_deletes.is_empty(), "dependents were deleted");
+    assert!(first_ars_delete < gone);
+    assert!(
+        dependent_deletes.iter().all(|&i| i > gone),
+        "a dependent DELETE came before the ARS was gone: {:?}",
+        dependent_deletes
+            .iter()
+            .map(|&i| &log[i])
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        !log.iter().any(|e| is_ours(e) && e.verb == "patch"),
+        "the tool patched something (finalizers) on the healthy path"
+    );
+    assert!(
+        env.arc.github().is_empty(),
+        "GitHub still lists {:?}",
+        env.arc.github().scale_sets()
+    );
+    assert!(
+        env.release_objects_left().is_empty(),
+        "left: {:?}",
+        env.release_objects_left()
+    );
+    assert!(!env.release_exists(), "the release record is gone");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(TOKEN));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(TOKEN));
+}
+
+#[test]
+fn healthy_release_helm3() {
+    healthy(Helm::V3);
+}
+
+#[test]
+fn healthy_release_helm4() {
+    healthy(Helm::V4);
+}
+
+fn stop_controller(env: &Env) {
+    env.arc.stop();
+}
+
+#[test]
+fn controller_stopped_refuses_then_force_finalizers_completes() {
+    let env = Env::new(Helm::V4, 1);
+    stop_controller(&env);
+    let before = env.log().len();
+
+    // Default run: refused, nothing written.
+    let out = env.teardown(&["-o", "json"]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let refused: Vec<Value> = events(&out)
+        .into_iter()
+        .filter(|e| e["event"] == "refused")
+        .collect();
+    assert_eq!(refused[0]["cause"], "controller_down");
+    assert!(
+        refused[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--force-finalizers")
+    );
+    assert!(
+        !env.log()[before..]
+            .iter()
+            .any(|e| is_ours(e) && is_write(e)),
+        "refusal wrote to the cluster"
+    );
+
+    // Dry run with the ladder: shows patches, writes nothing.
+    let out = env.teardown(&["-o", "json", "--force-finalizers", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let ladder: Vec<Value> = events(&out)
+        .into_iter()
+        .filter(|e| e["event"] == "ladder")
+        .collect();
+    assert!(
+        ladder
+            .iter()
+            .any(|e| e["action"] == "patch" && e["dry_run"] == true),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        !env.log()[before..]
+            .iter()
+            .any(|e| is_ours(e) && is_write(e)),
+        "dry run wrote to the cluster"
+    );
+    assert!(env.release_exists());
+
+    // Forced: completes, strips only documented finalizers in order, reports the leak.
+    let out = env.teardown(&["-o", "json", "--force-finalizers", "--timeout", "20s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let evs = events(&out);
+    let rungs: Vec<String> = evs
+        .iter()
+        .filter(|e| e["event"] == "ladder" && e["action"] == "patch")
+        .map(|e| e["rung"].as_str().unwrap().to_string())
+        .collect();
+    let order = [
+        "EphemeralRunners",
+        "EphemeralRunnerSets",
+        "AutoscalingListener",
+        "AutoscalingRunnerSet",
+        "cleanup-protection",
+    ];
+    let mut last = 0;
+    for rung in &rungs {
+        let pos = order.iter().position(|o| o == rung).expect("known rung");
+        assert!(pos >= last, "rung order {rungs:?}");
+        last = pos;
+    }
+    assert!(rungs.contains(&"AutoscalingRunnerSet".to_string()));
+    let documented = [
+        "ephemeralrunner.actions.github.com/finalizer",
+        "ephemeralrunner.actions.github.com/runner-registration-finalizer",
+        "ephemeralrunnerset.actions.github.com/finalizer",
+        "autoscalinglistener.actions.github.com/finalizer",
+        "autoscalingrunnerset.actions.github.com/finalizer",
+        "actions.github.com/cleanup-protection",
+    ];
+    for e in evs
+        .iter()
+        .filter(|e| e["event"] == "ladder" && e["action"] == "patch")
+    {
+        for op in e["patch"].as_array().unwrap() {
+            match op["op"].as_str().unwrap() {
+                "test" => assert_eq!(op["path"], "/metadata/resourceVersion"),
+                "remove" => assert!(
+                    op["path"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("/metadata/finalizers/")
+                ),
+                other => panic!("unexpected op {other}"),
+            }
+        }
+        let _ = documented;
+    }
+    let leak = evs
+        .iter()
+        .find(|e| e["event"] == "leak")
+        .expect("leak reported");
+    assert!(leak["scale_set_id"].is_string(), "{leak}");
+    assert!(
+        env.release_objects_left().is_empty(),
+        "left: {:?}",
+        env.release_objects_left()
+    );
+    assert!(env.listener().is_none());
+    assert!(env.runners().is_empty());
+    assert!(!env.release_exists());
+    assert!(
+        !env.arc.github().scale_sets().is_empty(),
+        "the scale set is leaked on GitHub, as reported"
+    );
+}
+
+fn busy_runner(env: &Env) -> String {
+    let runner = env.runners().into_iter().next().expect("a runner");
+    let name = runner["metadata"]["name"].as_str().unwrap().to_string();
+    env.arc.start_job(NS, &name, None).expect("start a job");
+    name
+}
+
+#[test]
+fn busy_runner_times_out_with_diagnosis_then_completes_when_the_job_ends() {
+    let env = Env::new(Helm::V3, 1);
+    let runner = busy_runner(&env);
+    let out = env.teardown(&["-o", "json", "--timeout", "2s"]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let evs = events(&out);
+    let diag = evs
+        .iter()
+        .find(|e| e["event"] == "diagnosis")
+        .expect("diagnosis");
+    assert_eq!(diag["cause"], "busy_runner", "{diag}");
+    assert!(diag["explanation"].as_str().unwrap().contains(&runner));
+    assert!(diag["next_command"].as_str().unwrap().contains("--timeout"));
+    assert!(
+        evs.iter()
+            .any(|e| e["event"] == "progress" && !e["busy"].as_array().unwrap().is_empty())
+    );
+
+    // The job ends while a rerun waits: it completes.
+    let id = env.runners()[0]["status"]["runnerId"].as_i64().unwrap();
+    let github = env.arc.github().clone();
+    let finisher = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(800));
+        github.finish_job(id);
+    });
+    let out = env.teardown(&["-o", "json", "--timeout", "30s"]);
+    finisher.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(env.arc.github().is_empty());
+    assert!(!env.release_exists());
+}
+
+#[test]
+fn lost_manager_role_binding_is_diagnosed_as_lost_rbac() {
+    let env = Env::new(Helm::V4, 1);
+    // Keep the teardown in the ARS wave (busy runner), then lose the RoleBinding.
+    busy_runner(&env);
+    let api = env.api();
+    let rb = format!("{RELEASE}-gha-rs-manager");
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(700));
+        let rbac = Gvk::new("rbac.authorization.k8s.io/v1", "RoleBinding");
+        let actor = Actor("someone-else".into());
+        let _ = api.patch(
+            &actor,
+            &rbac,
+            Some(NS),
+            &rb,
+            Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        );
+        let _ = api.delete(&actor, &rbac, Some(NS), &rb, &DeleteOptions::default());
+    });
+    let out = env.teardown(&["-o", "json", "--timeout", "3s"]);
+    killer.join().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let diag = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "diagnosis")
+        .expect("diagnosis");
+    assert_eq!(diag["cause"], "lost_rbac", "{diag}");
+    assert!(
+        diag["next_command"]
+            .as_str()
+            .unwrap()
+            .ends_with("--force-finalizers")
+    );
+}
+
+#[test]
+fn rescue_finishes_after_plain_helm_uninstall_left_objects_terminating() {
+    let env = Env::new(Helm::V3, 1);
+    stop_controller(&env);
+    env.helm_ok(&["uninstall", RELEASE, "-n", NS]);
+    assert!(!env.release_exists());
+    assert!(
+        !env.release_objects_left().is_empty(),
+        "objects stay Terminating"
+    );
+    env.arc.restart();
+
+    let out = env.teardown(&["-o", "json"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--rescue"),
+        "{}",
+        describe(&out)
+    );
+
+    // The state dir has no copy (the release was never seen by the tool): rescue from the ARS.
+    let out = env.teardown(&["-o", "json", "--rescue", "--timeout", "30s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        env.release_objects_left().is_empty(),
+        "left: {:?}",
+        env.release_objects_left()
+    );
+    assert!(env.arc.github().is_empty());
+}
+
+#[test]
+fn secret_data_never_appears_in_any_output_mode() {
+    let env = Env::new(Helm::V4, 0);
+    for mode in [
+        &["-o", "json", "--dry-run"][..],
+        &["--dry-run"][..],
+        &["-o", "text", "--dry-run", "--force-finalizers"][..],
+    ] {
+        let out = env.teardown(mode);
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains(TOKEN), "token leaked with {mode:?}");
+        assert!(
+            !all.contains("github_token\":\""),
+            "secret data leaked with {mode:?}"
+        );
+    }
+    // Real run too.
+    let out = env.teardown(&["-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(TOKEN));
+}
+
+#[test]
+fn faults_5xx_429_and_dropped_watches_still_complete_and_touch_nothing_else() {
+    use kube_sim::Faults;
+    let env = Env::new(Helm::V4, 2);
+    // A bystander in the same namespace that the tool must not touch.
+    env.api()
+        .create(
+            &test_actor(),
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "bystander", "namespace": NS}, "data": {"k": "v"}}),
+        )
+        .expect("create bystander");
+    let control = env.sim.control();
+    control.set_faults(Faults {
+        error_rate: 0.1,
+        throttle_rate: 0.1,
+        seed: 7,
+        ..Faults::default()
+    });
+    control.drop_watches_every(Some(Duration::from_millis(700)));
+    // Faults cover the ordered teardown; they are lifted once the release's
+    // objects are gone so the final `helm uninstall` (client-go, no retries
+    // on 500) runs on a healthy server.
+    let api = env.api();
+    let lifter = std::thread::spawn(move || {
+        let start = Instant::now();
+        loop {
+            let left = ["ServiceAccount", "Secret"].iter().any(|k| {
+                api.list(
+                    &test_actor(),
+                    &Gvk::new("v1", k),
+                    Some(NS),
+                    &ListOptions::default(),
+                )
+                .unwrap_or_default()
+                .iter()
+                .any(|o| {
+                    o["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .starts_with(RELEASE)
+                })
+            });
+            if !left || start.elapsed() > Duration::from_secs(60) {
+                control.clear_faults();
+                control.drop_watches_every(None);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    let out = env.teardown(&["-o", "json", "--timeout", "30s"]);
+    lifter.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        env.release_objects_left().is_empty(),
+        "left: {:?}",
+        env.release_objects_left()
+    );
+    assert!(env.get("v1", "ConfigMap", Some(NS), "bystander").is_some());
+    let ours_deleted: Vec<String> = env
+        .log()
+        .iter()
+        .filter(|e| is_ours(e) && e.verb == "delete" && e.code < 300)
+        .map(|e| format!("{}/{}", e.kind, e.name))
+        .collect();
+    for d in &ours_deleted {
+        assert!(
+            d.contains(RELEASE),
+            "deleted something outside the release: {d}"
+        );
+    }
+    assert!(env.arc.github().is_empty());
+}
+
+#[test]
+fn sigint_in_the_middle_then_rerun_completes() {
+    let env = Env::new(Helm::V3, 1);
+    busy_runner(&env);
+    let mut cmd = Command::new(hau_bin());
+    env.home.isolate(&mut cmd);
+    let child = cmd
+        .env("HELM_BIN", env.helm.helm())
+        .env("HELM_NAMESPACE", NS)
+        .env(
+            "HELM_ARC_UNINSTALL_STATE_DIR",
+            env.home.path().join("state"),
+        )
+        .args(["uninstall", RELEASE, "-o", "json", "--timeout", "60s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    env.wait_for(
+        "the ARS to be Terminating",
+        Duration::from_secs(20),
+        |env| {
+            env.get(
+                "actions.github.com/v1alpha1",
+                "AutoscalingRunnerSet",
+                Some(NS),
+                RELEASE,
+            )
+            .is_some_and(|a| a["metadata"]["deletionTimestamp"].is_string())
+        },
+    );
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait");
+    assert_ne!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Rerun"),
+        "{}",
+        describe(&out)
+    );
+    // The manifest copy was kept before anything was deleted.
+    assert!(
+        env.home
+            .path()
+            .join("state")
+            .join(NS)
+            .join(RELEASE)
+            .join("manifest.yaml")
+            .is_file()
+    );
+
+    // Rerun while the ARS is still Terminating; the job ends meanwhile.
+    let id = env.runners()[0]["status"]["runnerId"].as_i64().unwrap();
+    let github = env.arc.github().clone();
+    let finisher = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(800));
+        github.finish_job(id);
+    });
+    let out = env.teardown(&["-o", "json", "--timeout", "30s"]);
+    finisher.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let evs = events(&out);
+    assert!(
+        evs.iter()
+            .any(|e| e["event"] == "delete" && e["result"] == "already_terminating"),
+        "the rerun resumed from the live state"
+    );
+    assert!(env.release_objects_left().is_empty());
+    assert!(!env.release_exists());
+}
+
+/// Seconds since midnight of an RFC 3339 time with milliseconds (same day).
+fn clock(time: &str) -> f64 {
+    let t = time
+        .split('T')
+        .nth(1)
+        .unwrap_or_default()
+        .trim_end_matches('Z');
+    let parts: Vec<f64> = t.split(':').map(|p| p.parse().unwrap_or(0.0)).collect();
+    parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]
+}
+
+/// Benchmark (not a timed test; run with `--ignored --nocapture` and quote the
+/// numbers): teardown of a kubernetes-mode runner set with 5 runners while the
+/// controller waits a fixed 100 ms before each reconcile step.
+#[test]
+#[ignore = "benchmark: run explicitly and read the printed figures"]
+fn bench_teardown_against_fixed_controller_delays() {
+    use kube_sim::arc::Timing;
+    let arc_config = ArcConfig {
+        timing: Timing {
+            step_delay: Duration::from_millis(100),
+            ..Timing::fast()
+        },
+        ..ArcConfig::default()
+    };
+    let sim_config = SimConfig {
+        log_reads: true,
+        ..SimConfig::default()
+    };
+    let env = Env::with(Helm::V4, 5, sim_config, arc_config);
+    let start_len = env.log().len();
+    let started = Instant::now();
+    let out = env.teardown(&["-o", "json", "--timeout", "60s"]);
+    let wall = started.elapsed().as_secs_f64();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let log: Vec<LogEntry> = env.log().split_off(start_len);
+    let ours: Vec<&LogEntry> = log.iter().filter(|e| is_ours(e)).collect();
+    let ars_delete = ours
+        .iter()
+        .find(|e| e.verb == "delete" && e.kind == "AutoscalingRunnerSet")
+        .expect("ARS delete");
+    let ars_gone = &log[ars_gone_at(&log)];
+    let next_delete = ours
+        .iter()
+        .find(|e| e.verb == "delete" && e.seq > ars_gone.seq)
+        .expect("a DELETE of the next wave");
+    let last_release_delete = log
+        .iter()
+        .rfind(|e| {
+            is_ours(e) && e.verb == "delete" && e.code < 300 && e.namespace.as_deref() == Some(NS)
+        })
+        .expect("last delete");
+    let helm_after = log
+        .iter()
+        .find(|e| {
+            e.actor != "helm-arc-uninstall"
+                && e.actor.to_lowercase().starts_with("helm")
+                && e.seq > last_release_delete.seq
+        })
+        .map(|e| clock(&e.time));
+    let first_ours = clock(&ours[0].time);
+    let controller_path = clock(&ars_gone.time) - clock(&ars_delete.time);
+    let tool_done = clock(&last_release_delete.time) - first_ours;
+    let release_objects = 7.0;
+    let mut by_verb: std::collections::BTreeMap<&str, usize> = Default::default();
+    for e in &ours {
+        *by_verb.entry(e.verb.as_str()).or_default() += 1;
+    }
+    let requests = summary(&out)["requests"].as_u64().unwrap_or_default();
+    println!(
+        "BENCH non-watch API calls by the tool (discovery, GETs, LISTs, DELETEs; retries included): {requests} \
+         for {release_objects} release objects ({:.1}/object)",
+        requests as f64 / release_objects
+    );
+    println!("BENCH wall time of the process (incl. helm get/uninstall): {wall:.3}s");
+    println!("BENCH first API call -> last release object gone: {tool_done:.3}s");
+    println!("BENCH controller critical path (ARS DELETE -> ARS gone): {controller_path:.3}s");
+    println!(
+        "BENCH overhead over the critical path: {:.3}s",
+        tool_done - controller_path
+    );
+    println!(
+        "BENCH detection latency (ARS gone -> next wave DELETE): {:.0}ms",
+        (clock(&next_delete.time) - clock(&ars_gone.time)) * 1000.0
+    );
+    if let Some(h) = helm_after {
+        println!(
+            "BENCH last object gone -> helm uninstall's first call: {:.0}ms",
+            (h - clock(&last_release_delete.time)) * 1000.0
+        );
+    }
+    println!(
+        "BENCH writes by the tool in the simulator log: {} for {release_objects} release objects ({:.1}/object), by verb {by_verb:?}",
+        ours.len(),
+        ours.len() as f64 / release_objects
+    );
+}
