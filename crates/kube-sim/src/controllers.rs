@@ -42,7 +42,7 @@ pub async fn run(store: Arc<Store>, control: Control) {
     loop {
         let changed = store.changed.notified();
         let woke = control.gc_wake.notified();
-        let rv = store.resource_version();
+        let rv = store.controller_epoch();
         if control.gc_paused() {
             first_seen.clear();
         } else if rv != last_rv || !first_seen.is_empty() {

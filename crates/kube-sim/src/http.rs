@@ -2,6 +2,7 @@
 //! (discovery, OpenAPI v3 stubs, CRUD, PATCH types, DELETE options, chunked
 //! watches), plus the `/_sim/...` control endpoints.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -592,13 +593,13 @@ fn list(
 }
 
 /// Convert a store event into what this watcher sees (§3.7 selector rules).
-fn filter_event(
-    ev: &WatchEvent,
+fn filter_event<'a>(
+    ev: &'a WatchEvent,
     t: &ResourceType,
     ns: Option<&str>,
     ls: &LabelSelector,
     fs: &FieldSelector,
-) -> Option<(&'static str, Value)> {
+) -> Option<(&'static str, Cow<'a, Value>)> {
     if ev.gvk.group != t.group || ev.gvk.kind != t.kind {
         return None;
     }
@@ -608,26 +609,33 @@ fn filter_event(
         return None;
     }
     let m = |o: &Value| ls.matches(o) && fs.matches(o);
-    let with_v = |mut o: Value| {
-        o["apiVersion"] = json!(t.api_version());
-        o
+    let api_version = t.api_version();
+    let with_v = |o: &'a Value| -> Cow<'a, Value> {
+        if o.get("apiVersion").and_then(Value::as_str) == Some(api_version.as_str()) {
+            Cow::Borrowed(o)
+        } else {
+            let mut o = o.clone();
+            o["apiVersion"] = json!(api_version);
+            Cow::Owned(o)
+        }
     };
     match ev.kind {
-        WatchEventType::Added => m(&ev.object).then(|| ("ADDED", with_v(ev.object.clone()))),
-        WatchEventType::Deleted => m(&ev.object).then(|| ("DELETED", with_v(ev.object.clone()))),
+        WatchEventType::Added => m(&ev.object).then(|| ("ADDED", with_v(&ev.object))),
+        WatchEventType::Deleted => m(&ev.object).then(|| ("DELETED", with_v(&ev.object))),
         WatchEventType::Modified => {
             let new_m = m(&ev.object);
             let old_m = ev.old_object.as_ref().is_some_and(m);
             match (old_m, new_m) {
-                (false, true) => Some(("ADDED", with_v(ev.object.clone()))),
-                (true, true) => Some(("MODIFIED", with_v(ev.object.clone()))),
+                (false, true) => Some(("ADDED", with_v(&ev.object))),
+                (true, true) => Some(("MODIFIED", with_v(&ev.object))),
                 (true, false) => {
                     let mut old = ev.old_object.clone().unwrap_or(Value::Null);
                     crate::store::meta_mut(&mut old).insert(
                         "resourceVersion".into(),
                         json!(ev.resource_version.to_string()),
                     );
-                    Some(("DELETED", with_v(old)))
+                    old["apiVersion"] = json!(api_version);
+                    Some(("DELETED", Cow::Owned(old)))
                 }
                 (false, false) => None,
             }
@@ -636,8 +644,12 @@ fn filter_event(
 }
 
 fn event_line(ty: &str, obj: &Value) -> Bytes {
-    let mut v = serde_json::to_vec(&json!({"type": ty, "object": obj})).unwrap_or_default();
-    v.push(b'\n');
+    let mut v = Vec::with_capacity(512);
+    v.extend_from_slice(b"{\"type\":\"");
+    v.extend_from_slice(ty.as_bytes());
+    v.extend_from_slice(b"\",\"object\":");
+    let _ = serde_json::to_writer(&mut v, obj);
+    v.extend_from_slice(b"}\n");
     Bytes::from(v)
 }
 

@@ -106,9 +106,9 @@ impl ObjKey {
 
 pub(crate) struct State {
     pub(crate) rv: u64,
-    pub(crate) registry: Registry,
+    pub(crate) registry: Arc<Registry>,
     pub(crate) objects: BTreeMap<ObjKey, Value>,
-    history: VecDeque<WatchEvent>,
+    history: VecDeque<Arc<WatchEvent>>,
     /// RV of the last event dropped from history.
     compacted_rv: u64,
     log: Vec<LogEntry>,
@@ -136,9 +136,9 @@ pub struct WriteOptions {
 /// Result of a watch start: events to send first, then the live feed.
 pub struct WatchStart {
     /// Synthetic ADDED events or replayed history.
-    pub initial: Vec<WatchEvent>,
+    pub initial: Vec<Arc<WatchEvent>>,
     /// Live events after `initial`.
-    pub live: broadcast::Receiver<WatchEvent>,
+    pub live: broadcast::Receiver<Arc<WatchEvent>>,
     /// The RV the initial set corresponds to.
     pub rv: u64,
 }
@@ -147,9 +147,14 @@ pub struct WatchStart {
 pub struct Store {
     state: Mutex<State>,
     tx: broadcast::Sender<WatchEvent>,
+    /// The same events, shared (HTTP watchers: no per-watcher deep copy).
+    shared_tx: broadcast::Sender<Arc<WatchEvent>>,
     config: StoreConfig,
     /// Woken on every write (background controllers wait on it).
     pub(crate) changed: Notify,
+    /// Bumped by writes the control-plane controllers care about (owner
+    /// references, deletions, namespaces, CRDs, terminating pods).
+    controller_epoch: std::sync::atomic::AtomicU64,
 }
 
 pub(crate) fn meta_str(obj: &Value, field: &str) -> String {
@@ -290,10 +295,11 @@ impl Store {
     /// A store with the built-in types and the standard namespaces.
     pub fn new(config: StoreConfig) -> Arc<Self> {
         let (tx, _) = broadcast::channel(65_536);
+        let (shared_tx, _) = broadcast::channel(65_536);
         let store = Arc::new(Self {
             state: Mutex::new(State {
                 rv: 0,
-                registry: Registry::new(),
+                registry: Arc::new(Registry::new()),
                 objects: BTreeMap::new(),
                 history: VecDeque::new(),
                 compacted_rv: 0,
@@ -301,8 +307,10 @@ impl Store {
                 rng: fastrand::Rng::with_seed(config.seed),
             }),
             tx,
+            shared_tx,
             config,
             changed: Notify::new(),
+            controller_epoch: std::sync::atomic::AtomicU64::new(0),
         });
         let system = Actor("kube-apiserver".into());
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -327,8 +335,8 @@ impl Store {
         self.lock().rv
     }
 
-    /// A copy of the registry (discovery).
-    pub fn registry(&self) -> Registry {
+    /// The registry (discovery); a shared snapshot.
+    pub fn registry(&self) -> Arc<Registry> {
         self.lock().registry.clone()
     }
 
@@ -441,15 +449,29 @@ impl Store {
             resource_version: rv,
             old_object: old,
         };
-        st.history.push_back(ev.clone());
+        let shared = Arc::new(ev.clone());
+        st.history.push_back(shared.clone());
         while st.history.len() > self.config.history_limit {
             if let Some(e) = st.history.pop_front() {
                 st.compacted_rv = e.resource_version;
             }
         }
-        let _ = self.tx.send(ev);
-        self.changed.notify_waiters();
+        if matters_to_controllers(&ev) {
+            self.controller_epoch
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.changed.notify_waiters();
+        }
+        let _ = self.shared_tx.send(shared);
+        if self.tx.receiver_count() > 0 {
+            let _ = self.tx.send(ev);
+        }
         obj
+    }
+
+    /// Changes whenever a write may need the GC, namespace, CRD or kubelet controllers.
+    pub fn controller_epoch(&self) -> u64 {
+        self.controller_epoch
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     // ----- reads -----
@@ -492,15 +514,17 @@ impl Store {
         from: Option<u64>,
     ) -> Result<WatchStart, ApiError> {
         let st = self.lock();
-        let live = self.tx.subscribe();
+        let live = self.shared_tx.subscribe();
         let initial = match from {
             None => list_in(&st, t, ns)
-                .map(|o| WatchEvent {
-                    kind: WatchEventType::Added,
-                    gvk: t.gvk(),
-                    object: o.clone(),
-                    resource_version: st.rv,
-                    old_object: None,
+                .map(|o| {
+                    Arc::new(WatchEvent {
+                        kind: WatchEventType::Added,
+                        gvk: t.gvk(),
+                        object: o.clone(),
+                        resource_version: st.rv,
+                        old_object: None,
+                    })
                 })
                 .collect(),
             Some(rv) => {
@@ -670,7 +694,7 @@ impl Store {
             return Ok(obj);
         }
         if t.kind == "CustomResourceDefinition" && t.group == "apiextensions.k8s.io" {
-            st.registry.register_crd(&obj);
+            Arc::make_mut(&mut st.registry).register_crd(&obj);
         }
         Ok(self.commit(st, WatchEventType::Added, obj, None))
     }
@@ -863,7 +887,7 @@ impl Store {
             return Ok((out, "deleted"));
         }
         if t.kind == "CustomResourceDefinition" && t.group == "apiextensions.k8s.io" {
-            st.registry.register_crd(&new);
+            Arc::make_mut(&mut st.registry).register_crd(&new);
         }
         Ok((
             self.commit(st, WatchEventType::Modified, new, Some(old.clone())),
@@ -875,7 +899,7 @@ impl Store {
     fn remove_in(&self, st: &mut State, t: &ResourceType, obj: Value, old: Option<Value>) -> Value {
         if t.kind == "CustomResourceDefinition" && t.group == "apiextensions.k8s.io" {
             let name = meta_str(&obj, "name");
-            st.registry.unregister_crd(&name);
+            Arc::make_mut(&mut st.registry).unregister_crd(&name);
         }
         let _ = old;
         // The DELETED event carries the last state; old_object = None (selectors use the object).
@@ -972,7 +996,7 @@ impl Store {
                         return Ok((created, true));
                     }
                     if t.kind == "CustomResourceDefinition" && t.group == "apiextensions.k8s.io" {
-                        st.registry.register_crd(&created);
+                        Arc::make_mut(&mut st.registry).register_crd(&created);
                     }
                     meta_mut(&mut created).remove("resourceVersion");
                     return Ok((self.commit(st, WatchEventType::Added, created, None), true));
@@ -1217,6 +1241,20 @@ impl Store {
     pub fn snapshot(&self) -> Vec<Value> {
         self.lock().objects.values().cloned().collect()
     }
+}
+
+fn matters_to_controllers(ev: &WatchEvent) -> bool {
+    let interesting = |o: &Value| {
+        o.pointer("/metadata/ownerReferences")
+            .is_some_and(|r| !r.is_null())
+            || is_deleting(o)
+            || !finalizers(o).is_empty()
+    };
+    ev.kind == WatchEventType::Deleted
+        || (ev.gvk.kind == "Namespace" && ev.gvk.group.is_empty())
+        || (ev.gvk.kind == "CustomResourceDefinition" && ev.gvk.group == "apiextensions.k8s.io")
+        || interesting(&ev.object)
+        || ev.old_object.as_ref().is_some_and(interesting)
 }
 
 fn patch_error(t: &ResourceType, name: &str, e: patches::PatchError) -> ApiError {
