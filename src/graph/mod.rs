@@ -126,7 +126,7 @@ fn join_cycles(cycles: &[Cycle]) -> String {
 #[derive(Debug)]
 pub struct Teardown<'a> {
     objects: Vec<&'a Object>,
-    index: Index,
+    index: Index<'a>,
     edges: Vec<Edge>,
     incoming: Vec<Vec<usize>>,
     after: Vec<Vec<usize>>,
@@ -136,7 +136,7 @@ pub struct Teardown<'a> {
 
 /// Whether an object takes part in the teardown (Helm hooks do not).
 pub fn is_teardown_member(object: &Object) -> bool {
-    object.hook_events().is_empty()
+    !index::Meta::of(object).hook
 }
 
 /// Build the teardown graph of `objects` (document order, for example

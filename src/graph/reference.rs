@@ -107,8 +107,7 @@ pub(crate) fn resolve(
 ) -> Result<Vec<usize>, String> {
     let candidates: Vec<usize> = index
         .find_kind_name(&reference.kind, &reference.name)
-        .iter()
-        .copied()
+        .into_iter()
         .filter(|&c| {
             reference
                 .group

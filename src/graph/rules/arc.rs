@@ -85,10 +85,7 @@ pub(super) fn runner_sets(objects: &[&Object], index: &Index, sink: &mut EdgeSin
     for &ars in &runner_sets {
         let object = &objects[ars];
         let namespace = object.id.namespace.as_deref();
-        let annotations = object
-            .value
-            .pointer("/metadata/annotations")
-            .and_then(|a| a.as_object());
+        let annotations = index.meta[ars].annotations;
         for (key, value) in annotations.into_iter().flatten() {
             let Some(suffix) = key.strip_prefix(CLEANUP_ANNOTATION_PREFIX) else {
                 continue;
@@ -98,7 +95,7 @@ pub(super) fn runner_sets(objects: &[&Object], index: &Index, sink: &mut EdgeSin
             else {
                 continue;
             };
-            for &target in index.find(group, kind, namespace, name) {
+            for target in index.find(group, kind, namespace, name) {
                 named.insert(target);
                 sink.add(
                     ars,
@@ -114,7 +111,7 @@ pub(super) fn runner_sets(objects: &[&Object], index: &Index, sink: &mut EdgeSin
             let Some(name) = str_at(&object.value, pointer) else {
                 continue;
             };
-            for &target in index.find("", kind, namespace, name) {
+            for target in index.find("", kind, namespace, name) {
                 sink.add(
                     ars,
                     target,
@@ -126,7 +123,7 @@ pub(super) fn runner_sets(objects: &[&Object], index: &Index, sink: &mut EdgeSin
     }
     for &m in &index.members {
         let object = &objects[m];
-        if named.contains(&m) || !object.finalizers().contains(&CLEANUP_FINALIZER) {
+        if named.contains(&m) || !index.meta[m].has_finalizer(CLEANUP_FINALIZER) {
             continue;
         }
         for ars in owning_runner_sets(objects, &runner_sets, object) {

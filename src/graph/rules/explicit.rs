@@ -18,11 +18,12 @@ pub(super) fn annotations(
     sink: &mut EdgeSink,
 ) -> Result<(), GraphError> {
     for &m in &index.members {
-        for (annotation, rule) in [
-            (AFTER_ANNOTATION, Rule::ExplicitAfter),
-            (BEFORE_ANNOTATION, Rule::ExplicitBefore),
+        let meta = &index.meta[m];
+        for (annotation, rule, value) in [
+            (AFTER_ANNOTATION, Rule::ExplicitAfter, meta.after),
+            (BEFORE_ANNOTATION, Rule::ExplicitBefore, meta.before),
         ] {
-            let Some(value) = objects[m].annotation(annotation) else {
+            let Some(value) = value else {
                 continue;
             };
             let references = reference::parse_reference_list(value).map_err(|source| {

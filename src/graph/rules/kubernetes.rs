@@ -1,7 +1,7 @@
 //! Generic Kubernetes rules. Reason texts call the earlier object "the Kind"
 //! and the waiting object "this Kind".
 
-use super::{Rule, str_at};
+use super::{Rule, at, str_at};
 use crate::graph::EdgeSink;
 use crate::graph::index::Index;
 use crate::manifest::Object;
@@ -110,29 +110,29 @@ pub(super) fn pod_spec_refs(spec: &Value, base: &str) -> Vec<PodRef> {
     for (i, v) in items(spec, "volumes") {
         push(
             "Secret",
-            v.pointer("/secret/secretName"),
+            at(v, "/secret/secretName"),
             format!("volumes[{i}].secret.secretName"),
         );
         push(
             "ConfigMap",
-            v.pointer("/configMap/name"),
+            at(v, "/configMap/name"),
             format!("volumes[{i}].configMap.name"),
         );
         push(
             "PersistentVolumeClaim",
-            v.pointer("/persistentVolumeClaim/claimName"),
+            at(v, "/persistentVolumeClaim/claimName"),
             format!("volumes[{i}].persistentVolumeClaim.claimName"),
         );
         if let Some(projected) = v.get("projected") {
             for (j, s) in items(projected, "sources") {
                 push(
                     "Secret",
-                    s.pointer("/secret/name"),
+                    at(s, "/secret/name"),
                     format!("volumes[{i}].projected.sources[{j}].secret.name"),
                 );
                 push(
                     "ConfigMap",
-                    s.pointer("/configMap/name"),
+                    at(s, "/configMap/name"),
                     format!("volumes[{i}].projected.sources[{j}].configMap.name"),
                 );
             }
@@ -143,24 +143,24 @@ pub(super) fn pod_spec_refs(spec: &Value, base: &str) -> Vec<PodRef> {
             for (j, e) in items(c, "envFrom") {
                 push(
                     "Secret",
-                    e.pointer("/secretRef/name"),
+                    at(e, "/secretRef/name"),
                     format!("{list}[{i}].envFrom[{j}].secretRef.name"),
                 );
                 push(
                     "ConfigMap",
-                    e.pointer("/configMapRef/name"),
+                    at(e, "/configMapRef/name"),
                     format!("{list}[{i}].envFrom[{j}].configMapRef.name"),
                 );
             }
             for (j, e) in items(c, "env") {
                 push(
                     "Secret",
-                    e.pointer("/valueFrom/secretKeyRef/name"),
+                    at(e, "/valueFrom/secretKeyRef/name"),
                     format!("{list}[{i}].env[{j}].valueFrom.secretKeyRef.name"),
                 );
                 push(
                     "ConfigMap",
-                    e.pointer("/valueFrom/configMapKeyRef/name"),
+                    at(e, "/valueFrom/configMapKeyRef/name"),
                     format!("{list}[{i}].env[{j}].valueFrom.configMapKeyRef.name"),
                 );
             }
@@ -188,12 +188,12 @@ pub(super) fn workloads(objects: &[&Object], index: &Index, sink: &mut EdgeSink)
         else {
             continue;
         };
-        let Some(spec) = objects[w].value.pointer(pointer) else {
+        let Some(spec) = at(&objects[w].value, pointer) else {
             continue;
         };
         let base = pointer.trim_start_matches('/').replace('/', ".");
         for r in pod_spec_refs(spec, &base) {
-            for &target in index.find("", r.kind, id.namespace.as_deref(), &r.name) {
+            for target in index.find("", r.kind, id.namespace.as_deref(), &r.name) {
                 sink.add(
                     w,
                     target,
@@ -231,7 +231,7 @@ pub(super) fn bindings(objects: &[&Object], index: &Index, sink: &mut EdgeSink) 
                 None
             };
             if kind == "ClusterRole" || !cluster_binding {
-                for &role in index.find(RBAC, kind, namespace, name) {
+                for role in index.find(RBAC, kind, namespace, name) {
                     sink.add(
                         b,
                         role,
@@ -259,7 +259,7 @@ pub(super) fn bindings(objects: &[&Object], index: &Index, sink: &mut EdgeSink) 
                 (None, false) => id.namespace.as_deref(),
                 (None, true) => continue,
             };
-            for &sa in index.find("", "ServiceAccount", namespace, name) {
+            for sa in index.find("", "ServiceAccount", namespace, name) {
                 sink.add(
                     b,
                     sa,
@@ -278,11 +278,7 @@ pub(super) fn bindings(objects: &[&Object], index: &Index, sink: &mut EdgeSink) 
 pub(super) fn owner_references(objects: &[&Object], index: &Index, sink: &mut EdgeSink) {
     for &d in &index.members {
         let object = &objects[d];
-        let refs = object
-            .value
-            .pointer("/metadata/ownerReferences")
-            .and_then(Value::as_array);
-        for (i, owner) in refs.into_iter().flatten().enumerate() {
+        for (i, owner) in index.meta[d].owner_references.iter().enumerate() {
             let (Some(api_version), Some(kind), Some(name)) = (
                 str_at(owner, "/apiVersion"),
                 str_at(owner, "/kind"),
@@ -299,7 +295,7 @@ pub(super) fn owner_references(objects: &[&Object], index: &Index, sink: &mut Ed
                 .as_deref()
                 .map(|ns| index.find(group, kind, Some(ns), name));
             let cluster = index.find(group, kind, None, name);
-            for &o in same_namespace.into_iter().flatten().chain(cluster) {
+            for o in same_namespace.into_iter().flatten().chain(cluster) {
                 sink.add(
                     d,
                     o,
