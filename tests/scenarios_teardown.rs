@@ -415,7 +415,20 @@ fn controller_stopped_refuses_then_force_finalizers_completes() {
                 other => panic!("unexpected op {other}"),
             }
         }
-        let _ = documented;
+        let removes = e["removes"].as_array().unwrap();
+        assert!(!removes.is_empty(), "{e}");
+        for f in removes {
+            assert!(
+                documented.contains(&f.as_str().unwrap()),
+                "undocumented finalizer stripped: {e}"
+            );
+        }
+        if e["rung"] == "cleanup-protection" {
+            assert_eq!(
+                removes,
+                &vec![json!("actions.github.com/cleanup-protection")]
+            );
+        }
     }
     let leak = evs
         .iter()
@@ -814,4 +827,79 @@ fn bench_teardown_against_fixed_controller_delays() {
         ours.len(),
         ours.len() as f64 / release_objects
     );
+}
+
+#[test]
+fn credentials_gone_refuses_then_credential_ladder_lets_the_controller_finish() {
+    let env = Env::new(Helm::V3, 1);
+    // The GitHub config Secret disappears (someone stripped its finalizer and deleted it).
+    let secret = format!("{RELEASE}-gha-rs-github-secret");
+    let core = Gvk::new("v1", "Secret");
+    let actor = Actor("someone-else".into());
+    env.api()
+        .patch(
+            &actor,
+            &core,
+            Some(NS),
+            &secret,
+            Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .expect("strip");
+    env.api()
+        .delete(&actor, &core, Some(NS), &secret, &DeleteOptions::default())
+        .expect("delete secret");
+
+    let out = env.teardown(&["-o", "json"]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let refused = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "refused")
+        .expect("refused");
+    assert_eq!(refused["cause"], "missing_credentials");
+
+    let out = env.teardown(&["-o", "json", "--force-finalizers", "--timeout", "20s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let evs = events(&out);
+    let patches: Vec<&Value> = evs
+        .iter()
+        .filter(|e| e["event"] == "ladder" && e["action"] == "patch")
+        .collect();
+    assert_eq!(
+        patches[0]["removes"],
+        json!(["runner-scale-set-id"]),
+        "{patches:?}"
+    );
+    for p in &patches[1..] {
+        assert_eq!(
+            p["removes"],
+            json!(["ephemeralrunner.actions.github.com/runner-registration-finalizer"])
+        );
+    }
+    // Only the registration finalizer and the annotation: the controller did the rest.
+    let ours_patches = env
+        .log()
+        .iter()
+        .filter(|e| is_ours(e) && e.verb == "patch")
+        .count();
+    assert_eq!(ours_patches, patches.len());
+    assert!(evs.iter().any(|e| e["event"] == "leak"));
+    assert!(
+        env.release_objects_left().is_empty(),
+        "left: {:?}",
+        env.release_objects_left()
+    );
+    assert!(!env.release_exists());
+}
+
+#[test]
+fn plan_of_a_live_release_reads_it_through_helm() {
+    let env = Env::new(Helm::V4, 0);
+    let mut cmd = Command::new(hau_bin());
+    env.home.isolate(&mut cmd);
+    cmd.env("HELM_BIN", env.helm.helm())
+        .args(["plan", RELEASE, "-n", NS, "-o", "json"]);
+    let plan: Value = serde_json::from_str(&run_ok(&mut cmd)).expect("plan JSON");
+    let wave0 = &plan["steps"][0]["resources"];
+    assert_eq!(wave0.as_array().unwrap().len(), 1, "{plan}");
+    assert_eq!(wave0[0]["kind"], "AutoscalingRunnerSet");
 }

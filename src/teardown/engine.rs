@@ -587,13 +587,15 @@ impl<'a> Engine<'a> {
 
     async fn run_step(&mut self, step: &Step) -> Result<(), TeardownError> {
         let dry_run = self.opts.dry_run;
-        let emit = |action: &str, patch: Option<serde_json::Value>| Event::Ladder {
-            rung: step.rung.to_string(),
-            object: step.object.to_string(),
-            action: action.to_string(),
-            patch,
-            dry_run,
-        };
+        let emit =
+            |action: &str, patch: Option<serde_json::Value>, removes: Vec<String>| Event::Ladder {
+                rung: step.rung.to_string(),
+                object: step.object.to_string(),
+                action: action.to_string(),
+                patch,
+                removes,
+                dry_run,
+            };
         for _attempt in 0..8 {
             let Some(mut current) = self.cluster.get(&step.object).await? else {
                 return Ok(());
@@ -603,7 +605,7 @@ impl<'a> Engine<'a> {
                 Action::Delete | Action::Strip { delete: true, .. }
             );
             if wants_delete && !current.is_terminating() {
-                self.ui.emit(&emit("delete", None));
+                self.ui.emit(&emit("delete", None, Vec::new()));
                 if !dry_run {
                     match self
                         .cluster
@@ -621,10 +623,19 @@ impl<'a> Engine<'a> {
                 Action::RemoveAnnotation { key } => ladder::remove_annotation_patch(&current, key),
             };
             let Some(patch) = patch else {
-                self.ui.emit(&emit("nothing_to_remove", None));
+                self.ui.emit(&emit("nothing_to_remove", None, Vec::new()));
                 return Ok(());
             };
-            self.ui.emit(&emit("patch", Some(patch.clone())));
+            let removes = match &step.action {
+                Action::Strip { finalizers, .. } => current
+                    .finalizers()
+                    .into_iter()
+                    .filter(|f| finalizers.contains(f))
+                    .collect(),
+                Action::RemoveAnnotation { key } => vec![key.clone()],
+                Action::Delete => Vec::new(),
+            };
+            self.ui.emit(&emit("patch", Some(patch.clone()), removes));
             if dry_run {
                 return Ok(());
             }
@@ -633,7 +644,8 @@ impl<'a> Engine<'a> {
                 Patched::Conflict => continue,
             }
         }
-        self.ui.emit(&emit("gave_up_after_conflicts", None));
+        self.ui
+            .emit(&emit("gave_up_after_conflicts", None, Vec::new()));
         Ok(())
     }
 

@@ -132,6 +132,8 @@ pub enum Event {
         action: String,
         /// The JSON patch sent (or that would be).
         patch: Option<Value>,
+        /// The finalizers (or the annotation) the patch removes.
+        removes: Vec<String>,
         /// Nothing was written.
         dry_run: bool,
     },

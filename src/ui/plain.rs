@@ -126,13 +126,19 @@ pub fn line(event: &Event) -> String {
             object,
             action,
             patch,
+            removes,
             dry_run,
         } => format!(
-            "{}force-finalizers [{rung}] {action} {object}{}",
+            "{}force-finalizers [{rung}] {action} {object}{}{}",
             if *dry_run { "would " } else { "" },
+            if removes.is_empty() {
+                String::new()
+            } else {
+                format!(" removing {}", removes.join(", "))
+            },
             patch
                 .as_ref()
-                .map(|p| format!(" patch {p}"))
+                .map(|p| format!(" with patch {p}"))
                 .unwrap_or_default()
         ),
         Event::Leak { leak } => format!(
