@@ -1403,3 +1403,162 @@ async fn control_faults_and_event_log() {
     assert_eq!(last["code"], 201);
     assert_eq!(last["rv"], json!(s.store().resource_version()));
 }
+
+/// §3.5: a reference to an absent owner (or one with another uid) is dangling: with no other owner the
+/// dependent is deleted; with a solid owner only the dangling reference is removed.
+#[tokio::test]
+async fn gc_dangling_references() {
+    let s = sim();
+    let h = Http::new(&s);
+    let solid = h.cm("solid", json!({})).await;
+    let gone = json!({"apiVersion":"v1","kind":"ConfigMap","name":"gone","uid":"3c0e5f1b-0000-4000-8000-000000000000"});
+    h.cm("only-dangling", json!({"ownerReferences":[gone.clone()]}))
+        .await;
+    h.cm("mixed", json!({"ownerReferences":[gone, {"apiVersion":"v1","kind":"ConfigMap","name":"solid","uid":solid["metadata"]["uid"]}]})).await;
+    // same name, other uid: dangling too
+    h.cm("stale-uid", json!({"ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"solid","uid":"other-uid"}]})).await;
+    eventually(|| async {
+        h.get(&format!("{CMS}/only-dangling")).await.code == 404
+            && h.get(&format!("{CMS}/stale-uid")).await.code == 404
+    })
+    .await;
+    eventually(|| async {
+        h.get(&format!("{CMS}/mixed")).await.body["metadata"]["ownerReferences"]
+            .as_array()
+            .is_some_and(|r| r.len() == 1)
+    })
+    .await;
+    let mixed = h.get(&format!("{CMS}/mixed")).await.body;
+    assert_eq!(mixed["metadata"]["ownerReferences"][0]["name"], "solid");
+}
+
+/// §3.5: namespaced dependents of a cluster-scoped owner are collected too.
+#[tokio::test]
+async fn gc_cluster_scoped_owner() {
+    let s = sim();
+    let h = Http::new(&s);
+    let cr = h
+        .post("/apis/rbac.authorization.k8s.io/v1/clusterroles", &json!({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"owner-role"},"rules":[]}))
+        .await
+        .body;
+    h.cm("dep", json!({"ownerReferences":[{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","name":"owner-role","uid":cr["metadata"]["uid"]}]})).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        h.get(&format!("{CMS}/dep")).await.code,
+        200,
+        "owner exists: dependent kept"
+    );
+    h.delete(
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles/owner-role",
+        None,
+    )
+    .await;
+    eventually(|| async { h.get(&format!("{CMS}/dep")).await.code == 404 }).await;
+}
+
+/// DELETE on a collection deletes the selected objects (deletecollection).
+#[tokio::test]
+async fn delete_collection_with_selector() {
+    let s = sim();
+    let h = Http::new(&s);
+    h.cm("a", json!({"labels":{"app":"x"}})).await;
+    h.cm(
+        "b",
+        json!({"labels":{"app":"x"},"finalizers":["example.com/hold"]}),
+    )
+    .await;
+    h.cm("c", json!({"labels":{"app":"y"}})).await;
+    let r = h
+        .delete(&format!("{CMS}?labelSelector=app%3Dx"), None)
+        .await;
+    assert_eq!(r.code, 200);
+    assert_eq!(r.body["kind"], "ConfigMapList");
+    assert_eq!(h.get(&format!("{CMS}/a")).await.code, 404);
+    assert!(h.get(&format!("{CMS}/b")).await.body["metadata"]["deletionTimestamp"].is_string());
+    assert_eq!(h.get(&format!("{CMS}/c")).await.code, 200);
+}
+
+/// Status subresource: the main resource ignores status changes, `/status` changes only status.
+#[tokio::test]
+async fn status_subresource_separates_spec_and_status() {
+    let s = sim();
+    let h = Http::new(&s);
+    let p = "/apis/apps/v1/namespaces/default/deployments";
+    let d = h.post(p, &json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"replicas":1}})).await.body;
+    let mut u = d.clone();
+    u["status"] = json!({"readyReplicas":1});
+    let r = h.put(&format!("{p}/d"), &u).await;
+    assert!(
+        r.body
+            .get("status")
+            .is_none_or(|s| s.get("readyReplicas").is_none()),
+        "{:?}",
+        r.body
+    );
+    let r = h.put(&format!("{p}/d/status"), &u).await;
+    assert_eq!(r.code, 200);
+    assert_eq!(r.body["status"]["readyReplicas"], 1);
+    let mut v = r.body.clone();
+    v["spec"]["replicas"] = json!(5);
+    v["status"]["readyReplicas"] = json!(2);
+    let r = h.put(&format!("{p}/d/status"), &v).await;
+    assert_eq!(
+        r.body["spec"]["replicas"], 1,
+        "status writes leave spec alone"
+    );
+    assert_eq!(r.body["status"]["readyReplicas"], 2);
+    let r = h
+        .merge(
+            &format!("{p}/d/status"),
+            json!({"status":{"readyReplicas":3}}),
+        )
+        .await;
+    assert_eq!(r.body["status"]["readyReplicas"], 3);
+    assert_eq!(
+        h.get("/apis/apps/v1/namespaces/default/deployments/d/scale")
+            .await
+            .code,
+        404
+    );
+}
+
+/// Watches across all namespaces and on custom resources.
+#[tokio::test]
+async fn watch_all_namespaces_and_custom_resources() {
+    let s = sim();
+    let h = Http::new(&s);
+    with_widgets(&h).await;
+    let from = s.store().resource_version();
+    let mut all = h
+        .watch(&format!(
+            "/apis/example.com/v1/widgets?watch=true&resourceVersion={from}"
+        ))
+        .await;
+    h.post(
+        "/api/v1/namespaces",
+        &json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"other"}}),
+    )
+    .await;
+    for ns in ["default", "other"] {
+        let r = h
+            .post(
+                &format!("/apis/example.com/v1/namespaces/{ns}/widgets"),
+                &json!({"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w"}}),
+            )
+            .await;
+        assert_eq!(r.code, 201);
+    }
+    let a = all.next().await.unwrap();
+    let b = all.next().await.unwrap();
+    assert_eq!(
+        (
+            a["object"]["metadata"]["namespace"].as_str(),
+            b["object"]["metadata"]["namespace"].as_str()
+        ),
+        (Some("default"), Some("other"))
+    );
+    assert_eq!(a["object"]["apiVersion"], "example.com/v1");
+    let l = h.get("/apis/example.com/v1/widgets").await.body;
+    assert_eq!(l["kind"], "WidgetList");
+    assert_eq!(l["items"].as_array().unwrap().len(), 2);
+}
