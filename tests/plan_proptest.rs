@@ -1,6 +1,8 @@
-//! Property tests: over random DAG-shaped streams the waves respect every
-//! edge and are minimal; adding a ring always yields a cycle error whose
-//! steps are real edges.
+//! Property tests: over random DAG-shaped streams (explicit edges plus
+//! RoleBindings, Roles, ServiceAccounts, ConfigMaps and Deployments that
+//! refer to each other, a Namespace, a webhook) the waves respect every edge
+//! and are minimal Kahn layers; adding a ring always yields a cycle error
+//! whose steps are real edges.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,12 +12,24 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// A random stream: `n` ConfigMaps in two namespaces and ordering edges
-/// `(before, after)` with `before < after` (a DAG), each written either as
-/// `after` on the later object or `before` on the earlier one.
+const KINDS: [&str; 5] = [
+    "ConfigMap",
+    "Role",
+    "RoleBinding",
+    "ServiceAccount",
+    "Deployment",
+];
+
+/// A random stream of `kinds.len()` objects named `c<i>` in namespaces
+/// `ns0`/`ns1` (by parity). Object `i` may refer (roleRef and subject for a
+/// RoleBinding; serviceAccountName and a configMap volume for a Deployment)
+/// to a later object `refs[i]`; explicit edges go from lower to higher index,
+/// written as `after` on the later object or `before` on the earlier one. So
+/// every edge goes up in index order: a DAG.
 #[derive(Debug, Clone)]
 struct Stream {
-    n: usize,
+    kinds: Vec<usize>,
+    refs: Vec<Option<usize>>,
     edges: Vec<(usize, usize, bool)>,
     with_namespace: bool,
     with_webhook: bool,
@@ -24,36 +38,66 @@ struct Stream {
 fn stream() -> impl Strategy<Value = Stream> {
     (2usize..24).prop_flat_map(|n| {
         (
-            Just(n),
+            proptest::collection::vec(0..KINDS.len(), n),
+            proptest::collection::vec(any::<usize>(), n),
             proptest::collection::vec((0..n, 0..n, any::<bool>()), 0..n * 2),
             any::<bool>(),
             any::<bool>(),
         )
-            .prop_map(|(n, raw, with_namespace, with_webhook)| Stream {
-                n,
-                edges: raw
-                    .into_iter()
-                    .filter(|(a, b, _)| a != b)
-                    .map(|(a, b, w)| (a.min(b), a.max(b), w))
-                    .collect(),
-                with_namespace,
-                with_webhook,
-            })
+            .prop_map(
+                move |(kinds, raw_refs, raw, with_namespace, with_webhook)| Stream {
+                    refs: raw_refs
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, r)| (i + 1 < n).then(|| i + 1 + r % (n - i - 1)))
+                        .collect(),
+                    kinds,
+                    edges: raw
+                        .into_iter()
+                        .filter(|(a, b, _)| a != b)
+                        .map(|(a, b, w)| (a.min(b), a.max(b), w))
+                        .collect(),
+                    with_namespace,
+                    with_webhook,
+                },
+            )
     })
 }
 
-fn id(i: usize) -> (String, String) {
-    (format!("ns{}", i % 2), format!("c{i}"))
+impl Stream {
+    fn n(&self) -> usize {
+        self.kinds.len()
+    }
+
+    fn kind(&self, i: usize) -> &'static str {
+        KINDS[self.kinds[i]]
+    }
+
+    /// The edges the generic rules must find: `(user, used)`.
+    fn generic_edges(&self) -> Vec<(usize, usize)> {
+        (0..self.n())
+            .filter_map(|i| Some((i, self.refs[i]?)))
+            .filter(|&(i, t)| i % 2 == t % 2)
+            .filter(|&(i, t)| {
+                matches!(
+                    (self.kind(i), self.kind(t)),
+                    ("RoleBinding", "Role" | "ServiceAccount")
+                        | ("Deployment", "ServiceAccount" | "ConfigMap")
+                )
+            })
+            .collect()
+    }
 }
 
-/// Build objects; `extra` are additional ordering edges (may form cycles).
+fn namespace(i: usize) -> String {
+    format!("ns{}", i % 2)
+}
+
+/// Build objects; `extra` are additional explicit edges (may form cycles).
 fn build(s: &Stream, extra: &[(usize, usize)]) -> Vec<Object> {
     let mut after: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     let mut before: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-    let reference = |i: usize| {
-        let (ns, name) = id(i);
-        format!("ConfigMap/{ns}/{name}")
-    };
+    let reference = |i: usize| format!("{}/{}/c{i}", s.kind(i), namespace(i));
     for &(b, a, as_after) in &s.edges {
         if as_after {
             after.entry(a).or_default().push(reference(b));
@@ -64,24 +108,37 @@ fn build(s: &Stream, extra: &[(usize, usize)]) -> Vec<Object> {
     for &(b, a) in extra {
         after.entry(a).or_default().push(reference(b));
     }
-    let mut values: Vec<Value> = (0..s.n)
+    let mut values: Vec<Value> = (0..s.n())
         .map(|i| {
-            let (ns, name) = id(i);
             let mut annotations = serde_json::Map::new();
             if let Some(list) = after.get(&i) {
-                annotations.insert(
-                    "teardown.helm-arc-uninstall/after".into(),
-                    list.join(", ").into(),
-                );
+                annotations.insert("teardown.helm-arc-uninstall/after".into(), list.join(", ").into());
             }
             if let Some(list) = before.get(&i) {
-                annotations.insert(
-                    "teardown.helm-arc-uninstall/before".into(),
-                    list.join(",").into(),
-                );
+                annotations.insert("teardown.helm-arc-uninstall/before".into(), list.join(",").into());
             }
-            json!({"apiVersion": "v1", "kind": "ConfigMap",
-                   "metadata": {"name": name, "namespace": ns, "annotations": annotations}})
+            let api_version = match s.kind(i) {
+                "Role" | "RoleBinding" => "rbac.authorization.k8s.io/v1",
+                "Deployment" => "apps/v1",
+                _ => "v1",
+            };
+            let mut value = json!({"apiVersion": api_version, "kind": s.kind(i),
+                "metadata": {"name": format!("c{i}"), "namespace": namespace(i), "annotations": annotations}});
+            if let Some(t) = s.refs[i] {
+                let target = format!("c{t}");
+                match s.kind(i) {
+                    "RoleBinding" => {
+                        value["roleRef"] = json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": target});
+                        value["subjects"] = json!([{"kind": "ServiceAccount", "name": target}]);
+                    }
+                    "Deployment" => {
+                        value["spec"] = json!({"template": {"spec": {"serviceAccountName": target,
+                            "volumes": [{"name": "v", "configMap": {"name": target}}]}}});
+                    }
+                    _ => {}
+                }
+            }
+            value
         })
         .collect();
     if s.with_namespace {
@@ -107,7 +164,10 @@ proptest! {
         let plan = graph::plan(&objects).unwrap();
         let wave = |i: usize| plan.wave(i).unwrap();
         for &(b, a, _) in &s.edges {
-            prop_assert!(wave(b) < wave(a), "edge {b}->{a}");
+            prop_assert!(wave(b) < wave(a), "explicit edge {b}->{a}");
+        }
+        for (user, used) in s.generic_edges() {
+            prop_assert!(wave(user) < wave(used), "generic edge {user}->{used}");
         }
         for edge in plan.edges() {
             prop_assert!(wave(edge.before) < wave(edge.after));
@@ -126,14 +186,14 @@ proptest! {
         for w in plan.waves() {
             prop_assert!(w.windows(2).all(|p| p[0] < p[1]));
         }
-        let namespace = s.n;
         if s.with_namespace {
-            for i in (0..s.n).filter(|i| i % 2 == 0) {
-                prop_assert!(wave(i) < wave(namespace), "ns0 after c{i}");
+            let ns = s.n();
+            for i in (0..s.n()).filter(|i| i % 2 == 0) {
+                prop_assert!(wave(i) < wave(ns), "ns0 after c{i}");
             }
         }
         if s.with_webhook {
-            let hook = s.n + usize::from(s.with_namespace);
+            let hook = s.n() + usize::from(s.with_namespace);
             prop_assert_eq!(wave(hook), 0);
             for i in (0..objects.len()).filter(|&i| i != hook) {
                 prop_assert!(wave(i) > 0);
@@ -143,7 +203,7 @@ proptest! {
 
     #[test]
     fn rings_are_always_reported(s in stream(), ring in proptest::collection::btree_set(0usize..24, 2..6)) {
-        let ring: Vec<usize> = ring.into_iter().filter(|&i| i < s.n).collect();
+        let ring: Vec<usize> = ring.into_iter().filter(|&i| i < s.n()).collect();
         prop_assume!(ring.len() >= 2);
         let mut extra: Vec<(usize, usize)> = ring.windows(2).map(|p| (p[0], p[1])).collect();
         extra.push((ring[ring.len() - 1], ring[0]));
@@ -154,18 +214,18 @@ proptest! {
         };
         prop_assert!(!cycles.is_empty());
         let name = |i: usize| objects[i].id.clone();
-        let real: BTreeSet<_> = s.edges.iter().map(|&(b, a, _)| (name(b), name(a)))
-            .chain(extra.iter().map(|&(b, a)| (name(b), name(a))))
+        let real: BTreeSet<_> = s.edges.iter().map(|&(b, a, _)| (b, a))
+            .chain(extra.iter().copied())
+            .chain(s.generic_edges())
+            .map(|(b, a)| (name(b), name(a)))
             .collect();
+        let message = err.to_string();
         for cycle in cycles {
             let steps = &cycle.0;
             prop_assert!(steps.len() >= 2);
             for (k, step) in steps.iter().enumerate() {
                 prop_assert_eq!(&step.after, &steps[(k + 1) % steps.len()].before);
                 prop_assert!(real.contains(&(step.before.clone(), step.after.clone())), "{} is an edge", cycle);
-            }
-            let message = err.to_string();
-            for step in steps {
                 prop_assert!(message.contains(&step.before.to_string()));
                 let arrow = format!("-({})->", step.rule);
                 prop_assert!(message.contains(&arrow), "{} names {}", message, arrow);
