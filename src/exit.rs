@@ -2,7 +2,7 @@
 //!
 //! | code | meaning |
 //! |---|---|
-//! | 0 | success (also: stdout closed early by the reader, e.g. `| head`) |
+//! | 0 | success (also: stdout closed early by its reader, e.g. `| head`, when written through [`write_stdout`]) |
 //! | 1 | the command failed (cluster, Helm, I/O or an unexpected error) |
 //! | 2 | usage error or bad input: unknown flag, unreadable or invalid manifest, dependency cycle, unknown explicit-edge reference |
 //! | 3 | teardown timed out with objects left |
@@ -90,14 +90,27 @@ pub fn code_for(err: &anyhow::Error) -> Code {
     Code::Failure
 }
 
-/// Whether the error is a broken pipe on output (the reader went away, as with
-/// `| head`): not a failure of the command.
+/// The reader of stdout went away (as with `| head`): not a failure of the
+/// command. Only [`write_stdout`] produces it, so a broken pipe anywhere else
+/// (a socket to the API server, a subprocess) stays an error.
+#[derive(Debug, thiserror::Error)]
+#[error("stdout closed by its reader")]
+pub struct StdoutClosed;
+
+/// Write `bytes` to stdout and flush. A broken pipe becomes [`StdoutClosed`].
+pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        Err(e) => Err(anyhow::Error::new(e).context("write to stdout")),
+    }
+}
+
+/// Whether the error is [`StdoutClosed`] (exit 0, nothing printed).
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+    err.chain().any(|cause| cause.is::<StdoutClosed>())
 }
 
 #[cfg(test)]
@@ -123,10 +136,14 @@ mod tests {
     }
 
     #[test]
-    fn broken_pipe_is_recognised_through_context() {
-        let err = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
-            .context("write plan");
-        assert!(is_broken_pipe(&err));
+    fn only_a_closed_stdout_counts_as_a_broken_pipe() {
+        let closed = anyhow::Error::new(StdoutClosed).context("write plan");
+        assert!(is_broken_pipe(&closed));
+        // A broken pipe elsewhere (a socket, a subprocess) is a failure.
+        let socket = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+            .context("PATCH secrets/x");
+        assert!(!is_broken_pipe(&socket));
+        assert_eq!(code_for(&socket), Code::Failure);
         assert!(!is_broken_pipe(&anyhow::anyhow!("other")));
     }
 }

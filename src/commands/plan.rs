@@ -4,7 +4,7 @@ use crate::exit::{self, Code, WithCode};
 use crate::manifest::{self, Content, ParseOptions};
 use crate::{graph, plan};
 use anyhow::{Context, bail};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 
 /// Arguments of `plan`.
@@ -65,11 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<exit::Code> {
     };
     let text = read_source(&source, &args.namespace)?;
     let rendered = render(&text, &args.namespace, args.output).exit_code(Code::BadInput)?;
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(rendered.as_bytes())
-        .and_then(|()| stdout.flush())
-        .context("write plan")?;
+    exit::write_stdout(rendered.as_bytes())?;
     Ok(Code::Success)
 }
 
