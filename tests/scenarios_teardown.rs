@@ -17,7 +17,9 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{Helm, HelmHome, hau_bin, repo_root, run_ok};
+use support::{
+    Helm, HelmHome, PLUGIN_DIR_NAME, hau_bin, output, plugin_checkout, repo_root, run_ok,
+};
 
 /// The fake token in examples/charts/arc-runner-set/values.yaml.
 const TOKEN: &str = "ghp_EXAMPLEexampleEXAMPLE000000000000";
@@ -544,6 +546,11 @@ fn rescue_finishes_after_plain_helm_uninstall_left_objects_terminating() {
         "{}",
         describe(&out)
     );
+    assert_eq!(
+        summary(&out)["outcome"],
+        "failed",
+        "JSON mode ends with a summary on errors too"
+    );
 
     // The state dir has no copy (the release was never seen by the tool): rescue from the ARS.
     let out = env.teardown(&["-o", "json", "--rescue", "--timeout", "30s"]);
@@ -700,6 +707,13 @@ fn sigint_in_the_middle_then_rerun_completes() {
         "{}",
         describe(&out)
     );
+    assert!(
+        summary(&out)["message"]
+            .as_str()
+            .unwrap()
+            .contains("interrupted")
+    );
+    assert_eq!(summary(&out)["deleted"], 1, "the ARS DELETE is counted");
     // The manifest copy was kept before anything was deleted.
     assert!(
         env.home
@@ -902,4 +916,115 @@ fn plan_of_a_live_release_reads_it_through_helm() {
     let wave0 = &plan["steps"][0]["resources"];
     assert_eq!(wave0.as_array().unwrap().len(), 1, "{plan}");
     assert_eq!(wave0[0]["kind"], "AutoscalingRunnerSet");
+}
+
+#[test]
+fn through_the_helm_plugin_on_helm3() {
+    let env = Env::new(Helm::V3, 1);
+    let checkout = plugin_checkout(&env.home.path().join("src"));
+    let mut install = env.helm_cmd(&["plugin", "install", checkout.to_str().unwrap()]);
+    install.env("HELM_ARC_UNINSTALL_BIN", hau_bin());
+    run_ok(&mut install);
+    assert!(env.home.plugins_dir().join(PLUGIN_DIR_NAME).is_dir());
+    // Helm strips -n/--kube-context and passes them as HELM_NAMESPACE/HELM_KUBECONTEXT (""), HELM_BIN = argv[0].
+    let mut cmd = env.helm_cmd(&[
+        "arc-uninstall",
+        RELEASE,
+        "-n",
+        NS,
+        "-o",
+        "json",
+        "--timeout",
+        "30s",
+    ]);
+    cmd.env(
+        "HELM_ARC_UNINSTALL_STATE_DIR",
+        env.home.path().join("state"),
+    );
+    let out = output(&mut cmd);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(summary(&out)["outcome"], "success");
+    assert!(env.release_objects_left().is_empty());
+    assert!(!env.release_exists());
+    assert!(env.arc.github().is_empty());
+}
+
+/// A chart with a pre-delete hook and a kept ConfigMap, on a bare simulator.
+#[test]
+fn pre_delete_hooks_are_refused_without_no_hooks_and_kept_objects_stay() {
+    let sim = Sim::start(SimConfig::default()).expect("start simulator");
+    let home = HelmHome::new();
+    sim.write_kubeconfig(&home.path().join("kubeconfig"))
+        .expect("kubeconfig");
+    let chart = home.path().join("hooked");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: hooked\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("templates/objects.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\ndata: {a: b}\n---\n\
+         apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kept\n  annotations:\n    helm.sh/resource-policy: keep\ndata: {a: b}\n---\n\
+         apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: pre-delete-hook\n  annotations:\n    helm.sh/hook: pre-delete\ndata: {a: b}\n",
+    )
+    .unwrap();
+    let helm = Helm::V4;
+    run_ok(home.helm(helm).args([
+        "install",
+        "hooked",
+        chart.to_str().unwrap(),
+        "-n",
+        "apps",
+        "--create-namespace",
+    ]));
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(hau_bin());
+        home.isolate(&mut cmd);
+        cmd.env("HELM_BIN", helm.helm())
+            .env("HELM_ARC_UNINSTALL_STATE_DIR", home.path().join("state"))
+            .args(["uninstall", "hooked", "-n", "apps", "-o", "json"])
+            .args(args);
+        cmd.output().expect("run")
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let refused = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "refused")
+        .expect("refused");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("ConfigMap/apps/pre-delete-hook"),
+        "{refused}"
+    );
+
+    let out = run(&["--no-hooks"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let evs = events(&out);
+    assert!(
+        evs.iter()
+            .any(|e| e["event"] == "skip" && e["reason"] == "kept by helm.sh/resource-policy")
+    );
+    let helm_event = evs
+        .iter()
+        .find(|e| e["event"] == "helm")
+        .expect("helm event");
+    assert!(
+        helm_event["args"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("--no-hooks"))
+    );
+    let cm = |name: &str| {
+        sim.api()
+            .get(&test_actor(), &gvk("v1", "ConfigMap"), Some("apps"), name)
+            .is_ok()
+    };
+    assert!(!cm("plain"));
+    assert!(cm("kept"), "helm.sh/resource-policy: keep is respected");
+    assert!(!cm("pre-delete-hook"), "the hook never ran");
 }

@@ -1,7 +1,7 @@
 //! `uninstall` (the default): the ordered, watched teardown of a release,
 //! then `helm uninstall` for the release record.
 
-use crate::exit::{Code, WithCode};
+use crate::exit::{self, Code, WithCode};
 use crate::helm::Helm;
 use crate::kube::{Cascade, Cluster};
 use crate::manifest::{self, Object};
@@ -11,6 +11,8 @@ use crate::teardown::{rescue, state};
 use crate::ui::{self, Event, Reporter};
 use anyhow::{Context, anyhow};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Arguments of `uninstall`.
@@ -122,15 +124,34 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
         .enable_all()
         .build()
         .context("start the async runtime")?;
-    let reporter = ui::reporter(args.output == OutputArg::Json);
-    runtime.block_on(async {
+    let json = args.output == OutputArg::Json;
+    let reporter = ui::reporter(json);
+    let started = Instant::now();
+    let deleted = Arc::new(AtomicUsize::new(0));
+    let result = runtime.block_on(async {
         tokio::select! {
-            result = run_async(&args, reporter.as_ref()) => result,
-            _ = tokio::signal::ctrl_c() => {
-                Err(anyhow!("interrupted; objects already deleted stay deleted. Rerun the same command to continue from the live state"))
-            }
+            result = run_async(&args, reporter.as_ref(), deleted.clone()) => result,
+            _ = tokio::signal::ctrl_c() => Err(anyhow!(
+                "interrupted; objects already deleted stay deleted. Rerun the same command to continue from the live state"
+            ))
+            .exit_code(Code::Failure),
         }
-    })
+    });
+    // In JSON mode every run ends with a summary, errors included (the error
+    // line itself still goes to stderr).
+    if let Err(err) = &result
+        && json
+    {
+        reporter.emit(&Event::Summary {
+            outcome: "failed".into(),
+            exit_code: exit::code_for(err) as i32,
+            deleted: deleted.load(Ordering::Relaxed),
+            seconds: started.elapsed().as_secs_f64(),
+            requests: 0,
+            message: format!("{err:#}"),
+        });
+    }
+    result
 }
 
 /// Where the manifest came from.
@@ -140,7 +161,11 @@ enum Source {
     Cluster(Vec<Object>),
 }
 
-async fn run_async(args: &Args, ui: &dyn Reporter) -> anyhow::Result<Code> {
+async fn run_async(
+    args: &Args,
+    ui: &dyn Reporter,
+    deleted: Arc<AtomicUsize>,
+) -> anyhow::Result<Code> {
     let started = Instant::now();
     // Helm sets HELM_KUBECONTEXT="" (and may set HELM_NAMESPACE="") for "not given".
     let context = args.kube_context.as_deref().filter(|c| !c.is_empty());
@@ -220,7 +245,7 @@ async fn run_async(args: &Args, ui: &dyn Reporter) -> anyhow::Result<Code> {
         pre_delete_hooks,
         no_hooks: args.no_hooks,
     };
-    let mut engine = Engine::new(&cluster, ui, &opts);
+    let mut engine = Engine::new(&cluster, ui, &opts, deleted);
     let report = engine.run(&waves).await?;
 
     let (outcome, code, message) = match report.outcome {

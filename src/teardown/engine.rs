@@ -13,6 +13,8 @@ use crate::ui::{Event, Reporter};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Annotation Helm sets to the owning release's name.
@@ -103,17 +105,23 @@ pub struct Engine<'a> {
     cluster: &'a Cluster,
     ui: &'a dyn Reporter,
     opts: &'a Options,
-    deleted: usize,
+    deleted: Arc<AtomicUsize>,
 }
 
 impl<'a> Engine<'a> {
-    /// Build an engine.
-    pub fn new(cluster: &'a Cluster, ui: &'a dyn Reporter, opts: &'a Options) -> Self {
+    /// Build an engine. `deleted` counts the DELETEs that took effect (shared
+    /// so a caller can still report it when the run is interrupted).
+    pub fn new(
+        cluster: &'a Cluster,
+        ui: &'a dyn Reporter,
+        opts: &'a Options,
+        deleted: Arc<AtomicUsize>,
+    ) -> Self {
         Self {
             cluster,
             ui,
             opts,
-            deleted: 0,
+            deleted,
         }
     }
 
@@ -204,7 +212,7 @@ impl<'a> Engine<'a> {
     fn report(&self, outcome: Outcome, cause: Option<String>) -> Report {
         Report {
             outcome,
-            deleted: self.deleted,
+            deleted: self.deleted.load(Ordering::Relaxed),
             cause,
         }
     }
@@ -527,11 +535,11 @@ impl<'a> Engine<'a> {
                 None => ("already_terminating", Some(l.clone())),
                 Some(_) if dry_run => ("would_delete", None),
                 Some(Deleted::Gone) => {
-                    self.deleted += 1;
+                    self.deleted.fetch_add(1, Ordering::Relaxed);
                     ("gone", None)
                 }
                 Some(Deleted::Terminating(now)) => {
-                    self.deleted += 1;
+                    self.deleted.fetch_add(1, Ordering::Relaxed);
                     ("terminating", Some(now))
                 }
                 Some(Deleted::NotFound) => ("already_gone", None),
