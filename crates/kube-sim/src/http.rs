@@ -437,7 +437,10 @@ fn decode_object(ct: &str, body: &[u8]) -> Result<Value, ApiError> {
     let media = ct.split(';').next().unwrap_or_default().trim();
     match media {
         "application/vnd.kubernetes.protobuf" => {
-            crate::protobuf::decode(body).map_err(|e| status::bad_request(&e.to_string()))
+            crate::protobuf::decode(body).map_err(|e| match e {
+                crate::protobuf::ProtobufError::Unsupported(_) => unsupported_body(&e.to_string()),
+                other => status::bad_request(&other.to_string()),
+            })
         }
         "application/yaml" => parse_json_or_yaml(body),
         "application/json" | "" | "*/*" => serde_json::from_slice(body).map_err(|e| {
@@ -453,6 +456,16 @@ fn decode_object(ct: &str, body: &[u8]) -> Result<Value, ApiError> {
                 "message": format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {other})"),
                 "reason":"UnsupportedMediaType","code":415}),
         }),
+    }
+}
+
+fn unsupported_body(message: &str) -> ApiError {
+    ApiError {
+        code: 415,
+        reason: "UnsupportedMediaType".into(),
+        message: message.to_string(),
+        status: json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+            "message": message, "reason":"UnsupportedMediaType","code":415}),
     }
 }
 
@@ -705,7 +718,9 @@ fn watch(
             drop(tx);
         }
         Err(e) => return Err(e),
-        Ok(start) => {
+        Ok(mut start) => {
+            // A resourceVersion ahead of the store: only changes after it.
+            start.rv = start.rv.max(from.unwrap_or(0));
             let t = t.clone();
             let ns = ns.map(str::to_string);
             let drops = Some(control.watch_drops());

@@ -23,7 +23,9 @@ pub enum ProtobufError {
     #[error("unable to decode protobuf: {0}")]
     Decode(String),
     /// A kind the simulator does not decode from protobuf.
-    #[error("protobuf bodies are supported for Secret, ConfigMap and DeleteOptions only, got {0}")]
+    #[error(
+        "protobuf bodies are supported for Secret, ConfigMap, Namespace, ServiceAccount and DeleteOptions only, got {0}"
+    )]
     Unsupported(String),
 }
 
@@ -139,6 +141,34 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
             }
             if let Some(i) = c.immutable {
                 o["immutable"] = json!(i);
+            }
+            Ok(o)
+        }
+        ("v1", "Namespace") => {
+            let n = k8s_pb::api::core::v1::Namespace::decode(raw.as_slice())
+                .map_err(|e| ProtobufError::Decode(e.to_string()))?;
+            let mut o = json!({"apiVersion": "v1", "kind": "Namespace",
+                "metadata": meta_to_json(&n.metadata.unwrap_or_default())});
+            if let Some(spec) = n.spec.filter(|s| !s.finalizers.is_empty()) {
+                o["spec"] = json!({"finalizers": spec.finalizers});
+            }
+            Ok(o)
+        }
+        ("v1", "ServiceAccount") => {
+            let sa = k8s_pb::api::core::v1::ServiceAccount::decode(raw.as_slice())
+                .map_err(|e| ProtobufError::Decode(e.to_string()))?;
+            let mut o = json!({"apiVersion": "v1", "kind": "ServiceAccount",
+                "metadata": meta_to_json(&sa.metadata.unwrap_or_default())});
+            if let Some(a) = sa.automount_service_account_token {
+                o["automountServiceAccountToken"] = json!(a);
+            }
+            if !sa.image_pull_secrets.is_empty() {
+                o["imagePullSecrets"] = Value::Array(
+                    sa.image_pull_secrets
+                        .iter()
+                        .map(|r| json!({"name": r.name.clone().unwrap_or_default()}))
+                        .collect(),
+                );
             }
             Ok(o)
         }

@@ -192,6 +192,27 @@ fn kubectl_round_trip(kubectl: &Path) {
         (got["data"]["c"].as_str(), got["data"]["d"].as_str()),
         (Some("4"), Some("5"))
     );
+    // imperative creates (typed clients: protobuf bodies in kubectl 1.35)
+    env.ok(kubectl, &["create", "namespace", "made-by-kubectl"]);
+    env.ok(
+        kubectl,
+        &[
+            "create",
+            "secret",
+            "generic",
+            "s1",
+            "--from-literal=token=abc",
+        ],
+    );
+    env.ok(kubectl, &["create", "serviceaccount", "sa1"]);
+    let secret = api
+        .get(&me(), &Gvk::new("v1", "Secret"), Some("default"), "s1")
+        .unwrap();
+    assert_eq!(secret["data"]["token"], "YWJj");
+    assert!(
+        api.get(&me(), &Gvk::new("v1", "Namespace"), None, "made-by-kubectl")
+            .is_ok()
+    );
     // delete --wait: blocks on the finalizer, ends when it is removed
     let mut child = env
         .cmd(kubectl, &["delete", "configmap", "foo", "--timeout=30s"])

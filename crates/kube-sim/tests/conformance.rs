@@ -1562,3 +1562,19 @@ async fn watch_all_namespaces_and_custom_resources() {
     assert_eq!(l["kind"], "WidgetList");
     assert_eq!(l["items"].as_array().unwrap().len(), 2);
 }
+
+/// A watch from a resourceVersion ahead of the store sees only changes after it.
+#[tokio::test]
+async fn watch_from_a_future_resource_version() {
+    let s = sim();
+    let h = Http::new(&s);
+    let now = s.store().resource_version();
+    let mut w = h
+        .watch(&format!("{CMS}?watch=true&resourceVersion={}", now + 2))
+        .await;
+    h.cm("a", json!({})).await;
+    h.cm("b", json!({})).await;
+    h.cm("c", json!({})).await;
+    let e = w.next().await.unwrap();
+    assert_eq!(e["object"]["metadata"]["name"], "c");
+}
