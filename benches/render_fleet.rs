@@ -14,9 +14,9 @@ use helm_arc_uninstall::render::{RenderOptions, render};
 use std::io::Write;
 use std::time::Instant;
 
-/// One kubernetes-mode runner set as `helm template` renders it (7 documents),
-/// with `NAME` standing for the release / scale set name.
-const RUNNER_SET: &str = include_str!("../tests/data/fleet-runner-set.yaml");
+/// One kubernetes-mode runner set as `helm template` renders it (7 documents,
+/// release and scale set `arc-runner-set`).
+const RUNNER_SET: &str = include_str!("../examples/runner-set/rendered.yaml");
 
 fn main() {
     let args: Vec<String> = std::env::args()
