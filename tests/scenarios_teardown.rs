@@ -23,6 +23,8 @@ use support::{
 
 /// The fake token in examples/charts/arc-runner-set/values.yaml.
 const TOKEN: &str = "ghp_EXAMPLEexampleEXAMPLE000000000000";
+/// The same token as stored in the Secret's `data` (base64).
+const TOKEN_B64: &str = "Z2hwX0VYQU1QTEVleGFtcGxlRVhBTVBMRTAwMDAwMDAwMDAwMA==";
 const RELEASE: &str = "arc-runner-set";
 const NS: &str = "arc-runners";
 
@@ -566,6 +568,9 @@ fn rescue_finishes_after_plain_helm_uninstall_left_objects_terminating() {
 #[test]
 fn secret_data_never_appears_in_any_output_mode() {
     let env = Env::new(Helm::V4, 0);
+    let leaks = |text: &str| {
+        text.contains(TOKEN) || text.contains(TOKEN_B64) || text.contains("github_token\":\"")
+    };
     for mode in [
         &["-o", "json", "--dry-run"][..],
         &["--dry-run"][..],
@@ -577,16 +582,34 @@ fn secret_data_never_appears_in_any_output_mode() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(!all.contains(TOKEN), "token leaked with {mode:?}");
-        assert!(
-            !all.contains("github_token\":\""),
-            "secret data leaked with {mode:?}"
-        );
+        assert!(!leaks(&all), "secret data leaked with {mode:?}");
     }
-    // Real run too.
+    // Progress bars on a terminal (util-linux `script` gives the binary a pty).
+    if std::path::Path::new("/usr/bin/script").exists() {
+        let shell_cmd = format!(
+            "{} uninstall {RELEASE} --dry-run --force-finalizers",
+            hau_bin().display()
+        );
+        let mut cmd = Command::new("/usr/bin/script");
+        env.home.isolate(&mut cmd);
+        cmd.env("HELM_BIN", env.helm.helm())
+            .env("HELM_NAMESPACE", NS)
+            .env(
+                "HELM_ARC_UNINSTALL_STATE_DIR",
+                env.home.path().join("state"),
+            )
+            .args(["-qefc", &shell_cmd, "/dev/null"]);
+        let out = cmd.output().expect("run under script");
+        let all = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        assert!(all.contains("wave 0"), "terminal output: {all}");
+        assert!(!leaks(&all), "secret data leaked on a terminal");
+    }
+    // A real run too.
     let out = env.teardown(&["-o", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    assert!(!String::from_utf8_lossy(&out.stdout).contains(TOKEN));
+    assert!(!leaks(&String::from_utf8_lossy(&out.stdout)));
+    assert!(!leaks(&String::from_utf8_lossy(&out.stderr)));
 }
 
 #[test]
