@@ -231,3 +231,42 @@ fn closed_stdout_is_not_an_error() {
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     assert_eq!(stderr, "");
 }
+
+#[test]
+fn planning_render_output_gives_the_same_plan() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut files: Vec<PathBuf> = ["manifests", "runner-set"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(dir.join(d)).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml") && !p.ends_with("cycle.yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 8);
+    for file in files {
+        let input = std::fs::read_to_string(&file).unwrap();
+        let rendered = bin()
+            .arg("render")
+            .write_stdin(input.clone())
+            .assert()
+            .success();
+        let rendered = rendered.get_output().stdout.clone();
+        assert!(String::from_utf8_lossy(&rendered).contains("teardown.helm-arc-uninstall/wave"));
+        let plan = |stdin: Vec<u8>| {
+            bin()
+                .args(["plan", "-o", "json", "-f", "-"])
+                .write_stdin(stdin)
+                .assert()
+                .success()
+                .get_output()
+                .stdout
+                .clone()
+        };
+        assert_eq!(
+            String::from_utf8(plan(input.into_bytes())).unwrap(),
+            String::from_utf8(plan(rendered)).unwrap(),
+            "{}",
+            file.display()
+        );
+    }
+}
