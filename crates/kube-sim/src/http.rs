@@ -592,17 +592,63 @@ fn list(
             )],
         ));
     }
-    if let Some(c) = q.get("continue").filter(|c| !c.is_empty()) {
-        return Err(status::expired_message(&format!(
-            "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter. ({c})"
-        )));
-    }
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let (items, rv) = store.list_typed(t, ns, q.get("labelSelector"), q.get("fieldSelector"))?;
+    // Pagination: the token carries the list RV and the last key returned. Later pages are read
+    // from the current state (the real server reads its snapshot); a compacted RV gives 410.
+    let (mut items, list_rv) = match q.get("continue").filter(|c| !c.is_empty()) {
+        None => (items, rv),
+        Some(c) => {
+            let bad = || {
+                status::bad_request(
+                    "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+                )
+            };
+            let token: Value = b64
+                .decode(c)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .ok_or_else(bad)?;
+            let token_rv = token.get("rv").and_then(Value::as_u64).ok_or_else(bad)?;
+            let start = token
+                .get("start")
+                .and_then(Value::as_str)
+                .ok_or_else(bad)?
+                .to_string();
+            if token_rv < store.compacted_resource_version() {
+                return Err(status::expired_message(
+                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+                ));
+            }
+            let after: Vec<Value> = items.into_iter().filter(|o| item_key(o) > start).collect();
+            (after, token_rv)
+        }
+    };
+    let mut meta = json!({"resourceVersion": list_rv.to_string()});
+    if let Some(limit) = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0)
+    {
+        if items.len() > limit {
+            let remaining = items.len() - limit;
+            items.truncate(limit);
+            let last = items.last().map(item_key).unwrap_or_default();
+            let token = json!({"v": "meta.k8s.io/v1", "rv": list_rv, "start": last});
+            meta["continue"] = json!(b64.encode(serde_json::to_vec(&token).unwrap_or_default()));
+            meta["remainingItemCount"] = json!(remaining);
+        }
+    }
     Ok(json_response(
         200,
-        &json!({"kind": t.list_kind(), "apiVersion": t.api_version(),
-            "metadata": {"resourceVersion": rv.to_string()}, "items": items}),
+        &json!({"kind": t.list_kind(), "apiVersion": t.api_version(), "metadata": meta, "items": items}),
     ))
+}
+
+/// Sort key of a listed object (namespace, then name), as the storage orders them.
+fn item_key(o: &Value) -> String {
+    format!("{}/{}", meta_str(o, "namespace"), meta_str(o, "name"))
 }
 
 /// Convert a store event into what this watcher sees (§3.7 selector rules).

@@ -3,7 +3,7 @@
 //! [`Sim::start`] runs the store, the control-plane controllers (garbage
 //! collector, namespace and CRD cleanup) and an HTTP server on 127.0.0.1 that
 //! real `kubectl` and Helm talk to. Simulated controllers use the in-process
-//! [`api::Api`]. Semantics follow kube-apiserver (see the crate README).
+//! [`api::Api`]. Semantics follow kube-apiserver; see docs/design.md ("Simulator").
 
 // ApiError carries the full Status body by design (the contract in api.rs).
 #![allow(clippy::result_large_err)]

@@ -345,6 +345,11 @@ impl Store {
         self.lock().log.clone()
     }
 
+    /// Watches and continue tokens from before this resourceVersion are expired (410).
+    pub fn compacted_resource_version(&self) -> u64 {
+        self.lock().compacted_rv
+    }
+
     /// Drop all watch history: watches from any older resourceVersion get 410.
     pub fn compact(&self) {
         let mut st = self.lock();

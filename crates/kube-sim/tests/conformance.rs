@@ -1578,3 +1578,82 @@ async fn watch_from_a_future_resource_version() {
     let e = w.next().await.unwrap();
     assert_eq!(e["object"]["metadata"]["name"], "c");
 }
+
+/// Control: watch streams can be dropped periodically (clients see the stream end and re-watch).
+#[tokio::test]
+async fn control_drops_watches_periodically() {
+    let s = sim();
+    let h = Http::new(&s);
+    assert_eq!(
+        h.req("POST", "/_sim/watches/drop-every?seconds=0.2", None, vec![])
+            .await
+            .code,
+        200
+    );
+    let mut w = h
+        .watch(&format!(
+            "{CMS}?watch=true&resourceVersion={}",
+            s.store().resource_version()
+        ))
+        .await;
+    assert_eq!(w.next_within(Duration::from_secs(3)).await, Ok(None));
+    h.req("POST", "/_sim/watches/drop-every?seconds=0", None, vec![])
+        .await;
+    let mut w = h
+        .watch(&format!(
+            "{CMS}?watch=true&resourceVersion={}",
+            s.store().resource_version()
+        ))
+        .await;
+    assert!(
+        w.next_within(Duration::from_millis(500)).await.is_err(),
+        "stays open once periodic drops are off"
+    );
+}
+
+/// §3.8: limit/continue pagination; a continue token from before a compaction is 410.
+#[tokio::test]
+async fn list_pagination() {
+    let s = sim();
+    let h = Http::new(&s);
+    for n in ["a", "b", "c", "d", "e"] {
+        h.cm(n, json!({})).await;
+    }
+    let mut names = Vec::new();
+    let mut cont = String::new();
+    let mut pages = 0;
+    let first_rv = s.store().resource_version().to_string();
+    loop {
+        let r = h.get(&format!("{CMS}?limit=2&continue={cont}")).await;
+        assert_eq!(r.code, 200, "{:?}", r.body);
+        assert_eq!(r.body["metadata"]["resourceVersion"], first_rv);
+        pages += 1;
+        names.extend(
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["metadata"]["name"].as_str().unwrap().to_string()),
+        );
+        match r.body["metadata"]["continue"].as_str() {
+            Some(c) => {
+                assert!(r.body["metadata"]["remainingItemCount"].as_u64().unwrap() > 0);
+                cont = c.to_string();
+            }
+            None => break,
+        }
+    }
+    assert_eq!(names, vec!["a", "b", "c", "d", "e"]);
+    assert_eq!(pages, 3);
+    let r = h.get(&format!("{CMS}?limit=2")).await;
+    let c = r.body["metadata"]["continue"].as_str().unwrap().to_string();
+    h.cm("f", json!({})).await;
+    h.req("POST", "/_sim/compact", None, vec![]).await;
+    let r = h.get(&format!("{CMS}?limit=2&continue={c}")).await;
+    assert_eq!(r.code, 410);
+    assert_eq!(r.body["reason"], "Expired");
+    assert_eq!(
+        h.get(&format!("{CMS}?limit=2&continue=garbage")).await.code,
+        400
+    );
+}
