@@ -630,15 +630,14 @@ fn list(
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())
         .filter(|l| *l > 0)
+        && items.len() > limit
     {
-        if items.len() > limit {
-            let remaining = items.len() - limit;
-            items.truncate(limit);
-            let last = items.last().map(item_key).unwrap_or_default();
-            let token = json!({"v": "meta.k8s.io/v1", "rv": list_rv, "start": last});
-            meta["continue"] = json!(b64.encode(serde_json::to_vec(&token).unwrap_or_default()));
-            meta["remainingItemCount"] = json!(remaining);
-        }
+        let remaining = items.len() - limit;
+        items.truncate(limit);
+        let last = items.last().map(item_key).unwrap_or_default();
+        let token = json!({"v": "meta.k8s.io/v1", "rv": list_rv, "start": last});
+        meta["continue"] = json!(b64.encode(serde_json::to_vec(&token).unwrap_or_default()));
+        meta["remainingItemCount"] = json!(remaining);
     }
     Ok(json_response(
         200,
