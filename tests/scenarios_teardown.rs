@@ -493,26 +493,26 @@ fn busy_runner_times_out_with_diagnosis_then_completes_when_the_job_ends() {
     assert!(!env.release_exists());
 }
 
+/// Someone strips the manager RoleBinding's finalizer and deletes it after `delay`.
+fn lose_manager_role_binding_after(env: &Env, delay: Duration) -> std::thread::JoinHandle<()> {
+    let api = env.api();
+    let rb = format!("{RELEASE}-gha-rs-manager");
+    std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        let rbac = Gvk::new("rbac.authorization.k8s.io/v1", "RoleBinding");
+        let actor = Actor("someone-else".into());
+        let strip = Patch::Merge(json!({"metadata": {"finalizers": null}}));
+        let _ = api.patch(&actor, &rbac, Some(NS), &rb, strip);
+        let _ = api.delete(&actor, &rbac, Some(NS), &rb, &DeleteOptions::default());
+    })
+}
+
 #[test]
 fn lost_manager_role_binding_is_diagnosed_as_lost_rbac() {
     let env = Env::new(Helm::V4, 1);
     // Keep the teardown in the ARS wave (busy runner), then lose the RoleBinding.
     busy_runner(&env);
-    let api = env.api();
-    let rb = format!("{RELEASE}-gha-rs-manager");
-    let killer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(700));
-        let rbac = Gvk::new("rbac.authorization.k8s.io/v1", "RoleBinding");
-        let actor = Actor("someone-else".into());
-        let _ = api.patch(
-            &actor,
-            &rbac,
-            Some(NS),
-            &rb,
-            Patch::Merge(json!({"metadata": {"finalizers": null}})),
-        );
-        let _ = api.delete(&actor, &rbac, Some(NS), &rb, &DeleteOptions::default());
-    });
+    let killer = lose_manager_role_binding_after(&env, Duration::from_millis(700));
     let out = env.teardown(&["-o", "json", "--timeout", "3s"]);
     killer.join().unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
@@ -527,6 +527,43 @@ fn lost_manager_role_binding_is_diagnosed_as_lost_rbac() {
             .unwrap()
             .ends_with("--force-finalizers")
     );
+
+    // The suggested rerun: preflight sees the lost RBAC and strips bottom-up.
+    let out = env.teardown(&["-o", "json", "--timeout", "10s", "--force-finalizers"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        env.release_objects_left().is_empty(),
+        "left: {:?}",
+        env.release_objects_left()
+    );
+    assert!(!env.release_exists());
+}
+
+#[test]
+fn lost_rbac_during_a_forced_run_gets_the_ladder_after_the_timeout() {
+    let env = Env::new(Helm::V3, 1);
+    busy_runner(&env);
+    let killer = lose_manager_role_binding_after(&env, Duration::from_millis(700));
+    let out = env.teardown(&["-o", "json", "--timeout", "3s", "--force-finalizers"]);
+    killer.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let evs = events(&out);
+    let diag = evs
+        .iter()
+        .position(|e| e["event"] == "diagnosis")
+        .expect("diagnosis");
+    assert_eq!(evs[diag]["cause"], "lost_rbac");
+    let first_ladder = evs
+        .iter()
+        .position(|e| e["event"] == "ladder")
+        .expect("ladder");
+    assert!(diag < first_ladder, "the ladder runs after the diagnosis");
+    assert!(
+        env.release_objects_left().is_empty(),
+        "left: {:?}",
+        env.release_objects_left()
+    );
+    assert!(!env.release_exists());
 }
 
 #[test]

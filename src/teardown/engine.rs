@@ -178,26 +178,45 @@ impl<'a> Engine<'a> {
                 .filter(|(o, _)| is_ars(&o.id))
                 .map(|(_, l)| RunnerSetRefs::from_ars(&l.value, &self.opts.namespace))
                 .collect();
-            match self.wait_wave(index, pending, &sets, has_ars).await? {
-                Waited::Done => {
-                    self.ui.emit(&Event::WaveDone {
-                        wave: index,
-                        seconds: started.elapsed().as_secs_f64(),
-                    });
-                }
-                Waited::TimedOut(left) => {
-                    self.ui.emit(&Event::WaveTimedOut {
-                        wave: index,
-                        timeout: super::duration::format_duration(self.opts.timeout),
-                    });
-                    let fresh = self.read_live(&objects).await?;
-                    let facts = self.gather(&objects, &fresh).await?;
-                    let still: Vec<Live> =
-                        left.iter().filter_map(|l| fresh_of(&fresh, l)).collect();
-                    let diagnosis = diagnose(&still, &facts, &self.opts.rerun);
-                    let cause = diagnosis.cause.clone();
-                    self.ui.emit(&Event::Diagnosis { diagnosis });
-                    return Ok(self.report(Outcome::TimedOut, Some(cause)));
+            // With --force-finalizers, a wedge found only when the wave times
+            // out (RBAC or credentials lost mid-teardown) gets its ladder once,
+            // then one more wait.
+            let mut laddered = has_ars && self.opts.force_finalizers && ladder_kind.is_some();
+            let mut pending = pending;
+            loop {
+                match self.wait_wave(index, pending, &sets, has_ars).await? {
+                    Waited::Done => {
+                        self.ui.emit(&Event::WaveDone {
+                            wave: index,
+                            seconds: started.elapsed().as_secs_f64(),
+                        });
+                        break;
+                    }
+                    Waited::TimedOut(left) => {
+                        self.ui.emit(&Event::WaveTimedOut {
+                            wave: index,
+                            timeout: super::duration::format_duration(self.opts.timeout),
+                        });
+                        let fresh = self.read_live(&objects).await?;
+                        let facts = self.gather(&objects, &fresh).await?;
+                        let still: Vec<Live> =
+                            left.iter().filter_map(|l| fresh_of(&fresh, l)).collect();
+                        let diagnosis = diagnose(&still, &facts, &self.opts.rerun);
+                        let cause = diagnosis.cause.clone();
+                        self.ui.emit(&Event::Diagnosis { diagnosis });
+                        let late = match assess(&facts).ladder() {
+                            Some(kind) if self.opts.force_finalizers && has_ars && !laddered => {
+                                Some(kind)
+                            }
+                            _ => None,
+                        };
+                        let Some(kind) = late else {
+                            return Ok(self.report(Outcome::TimedOut, Some(cause)));
+                        };
+                        laddered = true;
+                        self.run_ladders(kind, &objects, &fresh).await?;
+                        pending = still;
+                    }
                 }
             }
         }
