@@ -594,6 +594,11 @@ fn rescue_finishes_after_plain_helm_uninstall_left_objects_terminating() {
     // The state dir has no copy (the release was never seen by the tool): rescue from the ARS.
     let out = env.teardown(&["-o", "json", "--rescue", "--timeout", "30s"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let start = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "start")
+        .expect("start");
+    assert_eq!(start["source"], "cluster");
     assert!(
         env.release_objects_left().is_empty(),
         "left: {:?}",
@@ -1087,4 +1092,30 @@ fn pre_delete_hooks_are_refused_without_no_hooks_and_kept_objects_stay() {
     assert!(!cm("plain"));
     assert!(cm("kept"), "helm.sh/resource-policy: keep is respected");
     assert!(!cm("pre-delete-hook"), "the hook never ran");
+}
+
+#[test]
+fn rescue_uses_the_saved_manifest_copy_when_there_is_one() {
+    let env = Env::new(Helm::V4, 1);
+    stop_controller(&env);
+    // A refused run still saved the manifest before anything else.
+    let out = env.teardown(&["-o", "json"]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    assert!(events(&out).iter().any(|e| e["event"] == "manifest_saved"));
+    env.helm_ok(&["uninstall", RELEASE, "-n", NS]);
+    env.arc.restart();
+    let out = env.teardown(&["-o", "json", "--rescue", "--timeout", "30s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let start = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "start")
+        .expect("start");
+    assert_eq!(start["source"], "saved_manifest");
+    assert_eq!(start["rescue"], true);
+    assert!(
+        env.release_objects_left().is_empty(),
+        "left: {:?}",
+        env.release_objects_left()
+    );
+    assert!(env.arc.github().is_empty());
 }

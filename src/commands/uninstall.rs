@@ -212,6 +212,11 @@ async fn run_async(
         }
     };
     let has_record = matches!(source, Source::Release(_));
+    let source_name = match source {
+        Source::Release(_) => "release",
+        Source::Saved(_) => "saved_manifest",
+        Source::Cluster(_) => "cluster",
+    };
     let objects = match source {
         Source::Release(text) | Source::Saved(text) => parse_objects(&text, &namespace)?,
         Source::Cluster(objects) => objects,
@@ -233,6 +238,7 @@ async fn run_async(
         waves: waves.iter().map(Vec::len).collect(),
         dry_run: args.dry_run,
         rescue: !has_record,
+        source: source_name.to_string(),
     });
     let opts = Options {
         release: args.release.clone(),

@@ -1052,6 +1052,26 @@ mod tests {
     }
 
     #[test]
+    fn any_resource_policy_value_keeps_the_object_as_helm_does() {
+        let object = |annotations: serde_json::Value| {
+            Object::from_value(
+                json!({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": "c", "annotations": annotations}}),
+                0,
+                "ns",
+            )
+            .unwrap()
+        };
+        assert!(kept_by_policy(&object(
+            json!({RESOURCE_POLICY_ANNOTATION: "keep"})
+        )));
+        assert!(kept_by_policy(&object(
+            json!({RESOURCE_POLICY_ANNOTATION: "delete"})
+        )));
+        assert!(!kept_by_policy(&object(json!({}))));
+    }
+
+    #[test]
     fn ownership_needs_both_annotations() {
         let mut l = live("a", "1");
         l.value["metadata"]["annotations"] =

@@ -367,6 +367,21 @@ mod tests {
     }
 
     #[test]
+    fn objects_owned_by_someone_else_block() {
+        let mut f = healthy();
+        f.not_owned.push(ObjectId {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "Secret".into(),
+            namespace: Some("runners".into()),
+            name: "shared".into(),
+        });
+        let a = assess(&f);
+        assert_eq!(a.blockers.len(), 1);
+        assert!(a.blockers[0].starts_with("Secret/runners/shared in the release manifest exist"));
+    }
+
+    #[test]
     fn pre_delete_hooks_block_unless_no_hooks() {
         let mut f = healthy();
         f.pre_delete_hooks = vec!["Job/runners/cleanup".into()];

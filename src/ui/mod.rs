@@ -31,8 +31,11 @@ pub enum Event {
         waves: Vec<usize>,
         /// No writes.
         dry_run: bool,
-        /// Working from the ARS instead of the release record.
+        /// Working without the release record (`--rescue`).
         rescue: bool,
+        /// Where the objects came from: `release` (helm get manifest),
+        /// `saved_manifest` (the state copy) or `cluster` (found from the ARS).
+        source: String,
     },
     /// The manifest was copied to the state directory.
     ManifestSaved {

@@ -37,12 +37,14 @@ pub fn line(event: &Event) -> String {
             waves,
             dry_run,
             rescue,
+            source,
         } => format!(
-            "{}{} release {release} in {namespace}: {} objects in {} waves",
+            "{}{} release {release} in {namespace}: {} objects in {} waves (from {})",
             if *dry_run { "dry run: " } else { "" },
             if *rescue { "rescuing" } else { "tearing down" },
             waves.iter().sum::<usize>(),
-            waves.len()
+            waves.len(),
+            source.replace('_', " ")
         ),
         Event::ManifestSaved { path } => format!("saved the release manifest to {path}"),
         Event::Check { check, ok, detail } => {
