@@ -5,6 +5,7 @@
 use super::resolve::{self, ScalarError, TagKind};
 use super::site::{AnnotationsSite, EntrySite, MapSite, MetaSite, Offsets};
 use granit_parser::{Event, ScalarStyle, Span, StructureStyle, Tag};
+use serde_json::map::Entry;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::ops::Range;
@@ -389,10 +390,13 @@ impl<'o> Builder<'o> {
                     Ok(())
                 }
                 Some(key) => {
-                    let entry = (m.role, key.name.clone(), key.span.clone());
+                    let entry = match m.role {
+                        Role::Annotations(slot) => Some((slot, key.name.clone(), key.span.clone())),
+                        _ => None,
+                    };
                     insert(m, key, done.value)?;
-                    if let Role::Annotations(slot) = entry.0 {
-                        self.record_entry(slot, entry.1, entry.2, done.span, done.simple);
+                    if let Some((slot, name, span)) = entry {
+                        self.record_entry(slot, name, span, done.span, done.simple);
                     }
                     Ok(())
                 }
@@ -470,15 +474,19 @@ fn insert(m: &mut MapFrame, key: Key, value: Value) -> Result<(), BuildError> {
         m.has_merge = true;
         return merge(m, value);
     }
-    if m.map.contains_key(&key.name) {
-        match m.merged.iter().position(|k| *k == key.name) {
-            Some(pos) => {
-                m.merged.swap_remove(pos);
-            }
-            None => return Err(BuildError::DuplicateKey(key.name)),
+    match m.map.entry(key.name) {
+        Entry::Vacant(slot) => {
+            slot.insert(value);
+        }
+        Entry::Occupied(mut slot) => {
+            let pos = m.merged.iter().position(|k| k == slot.key());
+            let Some(pos) = pos else {
+                return Err(BuildError::DuplicateKey(slot.key().clone()));
+            };
+            m.merged.swap_remove(pos);
+            slot.insert(value);
         }
     }
-    m.map.insert(key.name, value);
     Ok(())
 }
 

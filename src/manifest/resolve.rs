@@ -139,7 +139,26 @@ pub(crate) fn resolve<'a>(
 /// Implicit resolution of a plain scalar (goyaml.v2 `resolve` with no tag).
 /// Timestamps are left as strings, as goyaml.v2 does when decoding into `interface{}`.
 fn implicit(text: &str) -> Scalar<'_> {
-    if let Some(v) = lookup(text) {
+    let first = text.as_bytes().first().copied();
+    let may_be_word = matches!(
+        first,
+        None | Some(
+            b'y' | b'Y'
+                | b'n'
+                | b'N'
+                | b't'
+                | b'T'
+                | b'f'
+                | b'F'
+                | b'o'
+                | b'O'
+                | b'~'
+                | b'.'
+                | b'+'
+                | b'-'
+        )
+    );
+    if may_be_word && let Some(v) = lookup(text) {
         return v;
     }
     match text.as_bytes().first() {
