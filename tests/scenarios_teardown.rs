@@ -309,23 +309,12 @@ fn healthy(helm: Helm) {
     assert!(!String::from_utf8_lossy(&out.stderr).contains(TOKEN));
 }
 
-#[test]
-fn healthy_release_helm3() {
-    healthy(Helm::V3);
-}
-
-#[test]
-fn healthy_release_helm4() {
-    healthy(Helm::V4);
-}
-
 fn stop_controller(env: &Env) {
     env.arc.stop();
 }
 
-#[test]
-fn controller_stopped_refuses_then_force_finalizers_completes() {
-    let env = Env::new(Helm::V4, 1);
+fn controller_stopped_refuses_then_force_finalizers_completes(helm: Helm) {
+    let env = Env::new(helm, 1);
     stop_controller(&env);
     let before = env.log().len();
 
@@ -460,9 +449,8 @@ fn busy_runner(env: &Env) -> String {
     name
 }
 
-#[test]
-fn busy_runner_times_out_with_diagnosis_then_completes_when_the_job_ends() {
-    let env = Env::new(Helm::V3, 1);
+fn busy_runner_times_out_with_diagnosis_then_completes_when_the_job_ends(helm: Helm) {
+    let env = Env::new(helm, 1);
     let runner = busy_runner(&env);
     let out = env.teardown(&["-o", "json", "--timeout", "2s"]);
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
@@ -507,9 +495,8 @@ fn lose_manager_role_binding_after(env: &Env, delay: Duration) -> std::thread::J
     })
 }
 
-#[test]
-fn lost_manager_role_binding_is_diagnosed_as_lost_rbac() {
-    let env = Env::new(Helm::V4, 1);
+fn lost_manager_role_binding_is_diagnosed_as_lost_rbac(helm: Helm) {
+    let env = Env::new(helm, 1);
     // Keep the teardown in the ARS wave (busy runner), then lose the RoleBinding.
     busy_runner(&env);
     let killer = lose_manager_role_binding_after(&env, Duration::from_millis(700));
@@ -539,9 +526,8 @@ fn lost_manager_role_binding_is_diagnosed_as_lost_rbac() {
     assert!(!env.release_exists());
 }
 
-#[test]
-fn lost_rbac_during_a_forced_run_gets_the_ladder_after_the_timeout() {
-    let env = Env::new(Helm::V3, 1);
+fn lost_rbac_during_a_forced_run_gets_the_ladder_after_the_timeout(helm: Helm) {
+    let env = Env::new(helm, 1);
     busy_runner(&env);
     let killer = lose_manager_role_binding_after(&env, Duration::from_millis(700));
     let out = env.teardown(&["-o", "json", "--timeout", "3s", "--force-finalizers"]);
@@ -566,9 +552,8 @@ fn lost_rbac_during_a_forced_run_gets_the_ladder_after_the_timeout() {
     assert!(!env.release_exists());
 }
 
-#[test]
-fn rescue_finishes_after_plain_helm_uninstall_left_objects_terminating() {
-    let env = Env::new(Helm::V3, 1);
+fn rescue_finishes_after_plain_helm_uninstall_left_objects_terminating(helm: Helm) {
+    let env = Env::new(helm, 1);
     stop_controller(&env);
     env.helm_ok(&["uninstall", RELEASE, "-n", NS]);
     assert!(!env.release_exists());
@@ -607,9 +592,8 @@ fn rescue_finishes_after_plain_helm_uninstall_left_objects_terminating() {
     assert!(env.arc.github().is_empty());
 }
 
-#[test]
-fn secret_data_never_appears_in_any_output_mode() {
-    let env = Env::new(Helm::V4, 0);
+fn secret_data_never_appears_in_any_output_mode(helm: Helm) {
+    let env = Env::new(helm, 0);
     let leaks = |text: &str| {
         text.contains(TOKEN) || text.contains(TOKEN_B64) || text.contains("github_token\":\"")
     };
@@ -654,10 +638,9 @@ fn secret_data_never_appears_in_any_output_mode() {
     assert!(!leaks(&String::from_utf8_lossy(&out.stderr)));
 }
 
-#[test]
-fn faults_5xx_429_and_dropped_watches_still_complete_and_touch_nothing_else() {
+fn faults_5xx_429_and_dropped_watches_still_complete_and_touch_nothing_else(helm: Helm) {
     use kube_sim::Faults;
-    let env = Env::new(Helm::V4, 2);
+    let env = Env::new(helm, 2);
     // A bystander in the same namespace that the tool must not touch.
     env.api()
         .create(
@@ -729,9 +712,8 @@ fn faults_5xx_429_and_dropped_watches_still_complete_and_touch_nothing_else() {
     assert!(env.arc.github().is_empty());
 }
 
-#[test]
-fn sigint_in_the_middle_then_rerun_completes() {
-    let env = Env::new(Helm::V3, 1);
+fn sigint_in_the_middle_then_rerun_completes(helm: Helm) {
+    let env = Env::new(helm, 1);
     busy_runner(&env);
     let mut cmd = Command::new(hau_bin());
     env.home.isolate(&mut cmd);
@@ -908,9 +890,8 @@ fn bench_teardown_against_fixed_controller_delays() {
     );
 }
 
-#[test]
-fn credentials_gone_refuses_then_credential_ladder_lets_the_controller_finish() {
-    let env = Env::new(Helm::V3, 1);
+fn credentials_gone_refuses_then_credential_ladder_lets_the_controller_finish(helm: Helm) {
+    let env = Env::new(helm, 1);
     // The GitHub config Secret disappears (someone stripped its finalizer and deleted it).
     let secret = format!("{RELEASE}-gha-rs-github-secret");
     let core = Gvk::new("v1", "Secret");
@@ -970,9 +951,8 @@ fn credentials_gone_refuses_then_credential_ladder_lets_the_controller_finish() 
     assert!(!env.release_exists());
 }
 
-#[test]
-fn plan_of_a_live_release_reads_it_through_helm() {
-    let env = Env::new(Helm::V4, 0);
+fn plan_of_a_live_release_reads_it_through_helm(helm: Helm) {
+    let env = Env::new(helm, 0);
     let mut cmd = Command::new(hau_bin());
     env.home.isolate(&mut cmd);
     cmd.env("HELM_BIN", env.helm.helm())
@@ -983,9 +963,8 @@ fn plan_of_a_live_release_reads_it_through_helm() {
     assert_eq!(wave0[0]["kind"], "AutoscalingRunnerSet");
 }
 
-#[test]
-fn through_the_helm_plugin_on_helm3() {
-    let env = Env::new(Helm::V3, 1);
+fn through_the_helm_plugin(helm: Helm) {
+    let env = Env::new(helm, 1);
     let checkout = plugin_checkout(&env.home.path().join("src"));
     let mut install = env.helm_cmd(&["plugin", "install", checkout.to_str().unwrap()]);
     install.env("HELM_ARC_UNINSTALL_BIN", hau_bin());
@@ -1015,8 +994,7 @@ fn through_the_helm_plugin_on_helm3() {
 }
 
 /// A chart with a pre-delete hook and a kept ConfigMap, on a bare simulator.
-#[test]
-fn pre_delete_hooks_are_refused_without_no_hooks_and_kept_objects_stay() {
+fn pre_delete_hooks_are_refused_without_no_hooks_and_kept_objects_stay(helm: Helm) {
     let sim = Sim::start(SimConfig::default()).expect("start simulator");
     let home = HelmHome::new();
     sim.write_kubeconfig(&home.path().join("kubeconfig"))
@@ -1035,7 +1013,6 @@ fn pre_delete_hooks_are_refused_without_no_hooks_and_kept_objects_stay() {
          apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: pre-delete-hook\n  annotations:\n    helm.sh/hook: pre-delete\ndata: {a: b}\n",
     )
     .unwrap();
-    let helm = Helm::V4;
     run_ok(home.helm(helm).args([
         "install",
         "hooked",
@@ -1094,9 +1071,8 @@ fn pre_delete_hooks_are_refused_without_no_hooks_and_kept_objects_stay() {
     assert!(!cm("pre-delete-hook"), "the hook never ran");
 }
 
-#[test]
-fn rescue_uses_the_saved_manifest_copy_when_there_is_one() {
-    let env = Env::new(Helm::V4, 1);
+fn rescue_uses_the_saved_manifest_copy_when_there_is_one(helm: Helm) {
+    let env = Env::new(helm, 1);
     stop_controller(&env);
     // A refused run still saved the manifest before anything else.
     let out = env.teardown(&["-o", "json"]);
@@ -1119,3 +1095,37 @@ fn rescue_uses_the_saved_manifest_copy_when_there_is_one() {
     );
     assert!(env.arc.github().is_empty());
 }
+
+/// Every scenario runs on Helm 3.17.3 and on Helm 4.1.4: `<scenario>::helm3`, `<scenario>::helm4`.
+macro_rules! on_both_helms {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::*;
+            #[test]
+            fn helm3() {
+                super::$name(Helm::V3)
+            }
+            #[test]
+            fn helm4() {
+                super::$name(Helm::V4)
+            }
+        }
+    )*};
+}
+
+on_both_helms!(
+    healthy,
+    controller_stopped_refuses_then_force_finalizers_completes,
+    credentials_gone_refuses_then_credential_ladder_lets_the_controller_finish,
+    busy_runner_times_out_with_diagnosis_then_completes_when_the_job_ends,
+    lost_manager_role_binding_is_diagnosed_as_lost_rbac,
+    lost_rbac_during_a_forced_run_gets_the_ladder_after_the_timeout,
+    faults_5xx_429_and_dropped_watches_still_complete_and_touch_nothing_else,
+    sigint_in_the_middle_then_rerun_completes,
+    rescue_finishes_after_plain_helm_uninstall_left_objects_terminating,
+    rescue_uses_the_saved_manifest_copy_when_there_is_one,
+    secret_data_never_appears_in_any_output_mode,
+    plan_of_a_live_release_reads_it_through_helm,
+    through_the_helm_plugin,
+    pre_delete_hooks_are_refused_without_no_hooks_and_kept_objects_stay,
+);
