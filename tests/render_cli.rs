@@ -128,6 +128,10 @@ fn fails_closed_on_bad_input() {
             && e.contains("duplicate mapping key `a`"),
         "{e}"
     );
+    let e = refuses(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  \"x\\ny\": 1\n  \"x\\ny\": 2\n",
+    );
+    assert!(e.contains("duplicate mapping key `x\\ny`"), "{e}");
     let e = refuses("---\n# Source: c/templates/values.yaml\nreplicas: 3\n");
     assert!(e.contains("not a Kubernetes object"), "{e}");
     let e = refuses("apiVersion: v1\nkind: ConfigMap\nmetadata: &m\n  name: a\n");

@@ -190,6 +190,15 @@ fn every_fixture_renders_byte_faithfully_and_kubectl_agrees() {
         let name = file.display().to_string();
         let input = std::fs::read_to_string(&file).unwrap();
         let output = render::render(&input, &opts()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let fast = render::render(
+            &input,
+            &RenderOptions {
+                verify: false,
+                ..opts()
+            },
+        )
+        .unwrap();
+        assert_eq!(fast, output, "{name}: the unverified path differs");
         assert_only_added_lines(&name, &input, &output);
         assert_eq!(
             render::render(&output, &opts()).unwrap(),

@@ -61,8 +61,10 @@ pub fn run(args: Args) -> anyhow::Result<exit::Code> {
     let output = match render::render(&input, &opts) {
         Ok(output) => output,
         Err(e) => {
-            log_failure(&e.to_string());
-            return Err(anyhow::Error::new(e))
+            // One line, whatever the input held (keys may contain newlines).
+            let line = e.to_string().replace('\r', "\\r").replace('\n', "\\n");
+            log_failure(&line);
+            return Err(anyhow::anyhow!(line))
                 .context("render")
                 .exit_code(Code::BadInput);
         }
