@@ -804,8 +804,9 @@ fn clock(time: &str) -> f64 {
 }
 
 /// Benchmark (not a timed test; run with `--ignored --nocapture` and quote the
-/// numbers): teardown of a kubernetes-mode runner set with 5 runners while the
-/// controller waits a fixed 100 ms before each reconcile step.
+/// numbers): teardown of a kubernetes-mode runner set with 5 runners
+/// (`HAU_BENCH_RUNNERS`) while the controller waits a fixed 100 ms before each
+/// reconcile step.
 #[test]
 #[ignore = "benchmark: run explicitly and read the printed figures"]
 fn bench_teardown_against_fixed_controller_delays() {
@@ -821,7 +822,11 @@ fn bench_teardown_against_fixed_controller_delays() {
         log_reads: true,
         ..SimConfig::default()
     };
-    let env = Env::with(Helm::V4, 5, sim_config, arc_config);
+    let runners: u32 = std::env::var("HAU_BENCH_RUNNERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let env = Env::with(Helm::V4, runners, sim_config, arc_config);
     let start_len = env.log().len();
     let started = Instant::now();
     let out = env.teardown(&["-o", "json", "--timeout", "60s"]);

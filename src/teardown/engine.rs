@@ -168,7 +168,7 @@ impl<'a> Engine<'a> {
                 && self.opts.force_finalizers
                 && let Some(kind) = ladder_kind
             {
-                self.run_ladders(kind, &objects, &live).await?;
+                self.run_ladders(kind, &objects).await?;
             }
             if self.opts.dry_run {
                 continue;
@@ -214,7 +214,7 @@ impl<'a> Engine<'a> {
                             return Ok(self.report(Outcome::TimedOut, Some(cause)));
                         };
                         laddered = true;
-                        self.run_ladders(kind, &objects, &fresh).await?;
+                        self.run_ladders(kind, &objects).await?;
                         pending = still;
                     }
                 }
@@ -580,12 +580,12 @@ impl<'a> Engine<'a> {
         Ok(pending)
     }
 
-    /// Run the ladder for every runner set of the release.
+    /// Run the ladder for every runner set of the release, from a fresh read
+    /// (the controller may have created or removed runners meanwhile).
     async fn run_ladders(
         &mut self,
         kind: LadderKind,
         objects: &[&Object],
-        _live: &HashMap<ObjectId, Option<Live>>,
     ) -> Result<(), TeardownError> {
         let live = self.read_live(objects).await?;
         let facts = self.gather(objects, &live).await?;
