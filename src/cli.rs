@@ -44,6 +44,11 @@ pub enum Command {
     Uninstall(commands::uninstall::Args),
     /// Helm post-renderer: add teardown annotations to the manifest on stdin.
     Render(commands::render::Args),
+    /// Run the real teardown against an embedded simulated cluster with ARC (no cluster or Helm needed).
+    #[cfg(feature = "demo")]
+    Demo(commands::demo::Args),
+    /// Print a shell completion script (bash, zsh, fish).
+    Completions(commands::completions::Args),
 }
 
 /// Parse argv (as given by the OS, program name first). Exits the process on

@@ -9,6 +9,8 @@
 
 pub mod cli;
 pub mod commands;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod exit;
 pub mod graph;
 pub mod helm;

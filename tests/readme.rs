@@ -1,5 +1,5 @@
 //! README.md opens with exactly two commands and the first one works: the
-//! main job over the bundled example, run here with the test-built binary.
+//! demo of the main job, run here with the test-built binary.
 // Test helpers outside #[test] fns panic on failure by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -38,7 +38,7 @@ fn readme_opens_with_the_main_job_and_the_test_command() {
 }
 
 #[test]
-fn readme_first_command_plans_the_bundled_example() {
+fn readme_first_command_runs_the_demo() {
     let commands = opening_commands();
     let args = commands[0]
         .strip_prefix("cargo run --release -- ")
@@ -48,6 +48,7 @@ fn readme_first_command_plans_the_bundled_example() {
                 commands[0]
             )
         });
+    assert_eq!(args, "demo");
     let out = Command::new(support::hau_bin())
         .args(args.split_whitespace())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -56,7 +57,7 @@ fn readme_first_command_plans_the_bundled_example() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "{}",
+        "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let wave0 = stdout
@@ -68,5 +69,21 @@ fn readme_first_command_plans_the_bundled_example() {
         wave0.trim(),
         "AutoscalingRunnerSet/arc-runners/arc-runner-set",
         "the runner set alone goes first:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("proof: the AutoscalingRunnerSet was gone at #"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn readme_names_the_plan_of_the_bundled_example() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("read README.md");
+    assert!(readme.contains("cargo run --release -- plan -f examples/runner-set/rendered.yaml"));
+    assert!(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/runner-set/rendered.yaml")
+            .is_file()
     );
 }

@@ -1,6 +1,9 @@
 //! Subcommands: the thin I/O layer over the pure core. Each module defines
 //! `Args` (clap) and `run(args) -> anyhow::Result<exit::Code>`.
 
+pub mod completions;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod plan;
 pub mod render;
 pub mod uninstall;
@@ -14,5 +17,8 @@ pub fn run(command: Command) -> anyhow::Result<exit::Code> {
         Command::Plan(args) => plan::run(args),
         Command::Uninstall(args) => uninstall::run(args),
         Command::Render(args) => render::run(args),
+        #[cfg(feature = "demo")]
+        Command::Demo(args) => demo::run(args),
+        Command::Completions(args) => completions::run(args),
     }
 }

@@ -128,6 +128,12 @@ impl Cluster {
                 .await
                 .map_err(|e| KubeError::Config(e.to_string()))?,
         };
+        Self::from_config(config)
+    }
+
+    /// A client for an explicit configuration (the `demo` passes its
+    /// embedded simulator's kubeconfig).
+    pub fn from_config(config: Config) -> Result<Self, KubeError> {
         let mut config = config;
         config.headers.push((
             http::header::USER_AGENT,

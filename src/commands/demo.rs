@@ -1,0 +1,276 @@
+//! `demo`: the real ordered teardown against an embedded simulator with the
+//! simulated ARC controller and fake GitHub service; no cluster and no Helm
+//! needed. The release manifest the engine plans from is the one the demo
+//! installed (the seam that replaces `helm get manifest`); everything after
+//! that is the real engine with the normal progress display.
+
+use crate::commands::plan::{Format, render};
+use crate::demo::report::{Snapshot, before_after, order_proof, proof_text};
+use crate::demo::{NAMESPACE, RELEASE, Setup, World};
+use crate::exit::{self, Code, WithCode};
+use crate::kube::{Cascade, Cluster};
+use crate::manifest::{self, Object};
+use crate::teardown::duration::parse_duration;
+use crate::teardown::engine::{Engine, Options, Outcome};
+use crate::ui::{self, Event, Reporter};
+use anyhow::Context;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::{Duration, Instant};
+
+/// Arguments of `demo`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Break the cluster first, then show the refusal and the way out.
+    #[arg(long, value_enum, value_name = "SCENARIO")]
+    pub broken: Option<Broken>,
+
+    /// First show `helm uninstall`'s own kind order on a separate simulator
+    /// (dependents first, the AutoscalingRunnerSet last) leaving objects Terminating.
+    #[arg(long)]
+    pub compare: bool,
+
+    /// `minRunners` of the demo runner set.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub min_runners: u32,
+
+    /// How long the busy runner's job runs (Helm duration syntax; 0s: no job).
+    #[arg(long, default_value = "3s", value_parser = parse_job)]
+    pub job: Duration,
+}
+
+/// `--broken` scenarios.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Broken {
+    /// The ARC controller is stopped: preflight refuses, then `--force-finalizers`
+    /// strips ARC's finalizers bottom-up and reports what stays on GitHub.
+    ControllerDown,
+}
+
+fn parse_job(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// Run `demo`.
+pub fn run(args: Args) -> anyhow::Result<Code> {
+    let started = Instant::now();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    let reporter = ui::reporter(false);
+    let setup = Setup {
+        min_runners: args.min_runners,
+        busy_for: (!args.job.is_zero()).then_some(args.job),
+    };
+    if args.compare {
+        say(
+            "== 1/2: `helm uninstall` as Helm does it (simulated: DELETEs in Helm's UninstallOrder, no waiting)\n",
+        )?;
+        compare_helm_order(&setup, args.broken)?;
+        say("\n== 2/2: the same release with helm-arc-uninstall\n")?;
+    }
+    let world = World::start(&setup).context("set up the demo")?;
+    say(&format!(
+        "Embedded API server with the simulated ARC controller and fake GitHub. Installed as Helm leaves them:\n  \
+         release arc (controller, arc-systems) and release {RELEASE} ({NAMESPACE}), minRunners={}{}\n",
+        args.min_runners,
+        world
+            .busy_runner()
+            .map(|r| format!(", runner {r} busy with a job for {}s", args.job.as_secs()))
+            .unwrap_or_default()
+    ))?;
+    let before = Snapshot::take(&world);
+    let log_start = world.event_log().len();
+    if args.broken == Some(Broken::ControllerDown) {
+        world.stop_controller();
+        say("Broken: the ARC controller is stopped (as if its chart were uninstalled).\n")?;
+    }
+
+    say("\n$ helm-arc-uninstall plan   (of the release manifest)\n")?;
+    let plan = render(world.manifest(), NAMESPACE, Format::Text)?;
+    say(&plan)?;
+
+    let kubeconfig = world.kubeconfig();
+    let first = if args.broken.is_some() {
+        "\n$ helm arc-uninstall arc-runner-set -n arc-runners\n"
+    } else {
+        "\n$ helm arc-uninstall arc-runner-set -n arc-runners   (the real engine, normal progress display)\n"
+    };
+    say(first)?;
+    let mut outcome = runtime.block_on(teardown(
+        &kubeconfig,
+        world.manifest(),
+        reporter.as_ref(),
+        false,
+    ))?;
+    if args.broken.is_some() && outcome == Outcome::Refused {
+        say("\n$ helm arc-uninstall arc-runner-set -n arc-runners --force-finalizers\n")?;
+        outcome = runtime.block_on(teardown(
+            &kubeconfig,
+            world.manifest(),
+            reporter.as_ref(),
+            true,
+        ))?;
+    }
+    say(&format!(
+        "\n(`helm uninstall {RELEASE}` would now remove the release record; the demo has no Helm, and every object is already gone)\n"
+    ))?;
+
+    let after = Snapshot::take(&world);
+    say("\nBefore and after:\n")?;
+    say(&before_after(&before, &after))?;
+    let proof = order_proof(&world.event_log(), log_start, world.ars_present());
+    say("\nEvent log of the API server (writes to the release's objects):\n")?;
+    say(&proof_text(&proof))?;
+    say(&format!(
+        "\ndemo finished in {:.1}s\n",
+        started.elapsed().as_secs_f64()
+    ))?;
+    Ok(if outcome == Outcome::Success && proof.holds() {
+        Code::Success
+    } else {
+        Code::Failure
+    })
+}
+
+/// Helm's own order against a fresh world (broken the same way): what
+/// `helm uninstall` leaves when it returns, and a few seconds later.
+fn compare_helm_order(setup: &Setup, broken: Option<Broken>) -> anyhow::Result<()> {
+    let world = World::start(setup).context("set up the comparison")?;
+    if broken == Some(Broken::ControllerDown) {
+        world.stop_controller();
+        say("Broken: the ARC controller is stopped.\n")?;
+    }
+    let before = Snapshot::take(&world);
+    let log_start = world.event_log().len();
+    let started = Instant::now();
+    for (object, result) in world.helm_uninstall_order() {
+        say(&format!("helm (simulated): DELETE {object}: {result}\n"))?;
+    }
+    say(
+        "helm (simulated): release \"arc-runner-set\" uninstalled (Helm does not wait for finalizers)\n",
+    )?;
+    std::thread::sleep(Duration::from_millis(300));
+    let at_return = Snapshot::take(&world);
+    say("\nBefore, and when `helm uninstall` returns:\n")?;
+    say(&before_after(&before, &at_return))?;
+    world.settle(Duration::from_millis(800), Duration::from_secs(8));
+    let later = Snapshot::take(&world);
+    let stuck = later
+        .kinds
+        .iter()
+        .filter(|k| k.terminating > 0)
+        .map(|k| format!("{} {}", k.terminating, k.kind))
+        .collect::<Vec<_>>();
+    say(&format!(
+        "\n{:.1}s later: {}; GitHub still lists {}.\n",
+        started.elapsed().as_secs_f64(),
+        if stuck.is_empty() {
+            "nothing left Terminating (the chart's cleanup-protection finalizers kept the RBAC until the controller \
+             finalized the AutoscalingRunnerSet)"
+                .to_string()
+        } else {
+            format!(
+                "still Terminating: {} (nothing will remove their finalizers)",
+                stuck.join(", ")
+            )
+        },
+        if later.scale_sets.is_empty() {
+            "no scale set".to_string()
+        } else {
+            later.scale_sets.join(", ")
+        }
+    ))?;
+    let proof = order_proof(&world.event_log(), log_start, world.ars_present());
+    say("\nEvent log of the API server (writes to the release's objects):\n")?;
+    say(&proof_text(&proof))?;
+    Ok(())
+}
+
+/// One run of the real engine against the simulator.
+async fn teardown(
+    kubeconfig: &str,
+    manifest_text: &str,
+    ui: &dyn Reporter,
+    force_finalizers: bool,
+) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let config = kube::config::Kubeconfig::from_yaml(kubeconfig)
+        .context("read the simulator's kubeconfig")?;
+    let config = kube::Config::from_custom_kubeconfig(config, &Default::default())
+        .await
+        .context("configure the client")?;
+    let cluster = Cluster::from_config(config).context("connect to the simulator")?;
+    let objects = parse_objects(manifest_text)?;
+    let waves = waves(&objects)?;
+    ui.emit(&Event::Start {
+        release: RELEASE.into(),
+        namespace: NAMESPACE.into(),
+        waves: waves.iter().map(Vec::len).collect(),
+        dry_run: false,
+        rescue: false,
+    });
+    let opts = Options {
+        release: RELEASE.into(),
+        namespace: NAMESPACE.into(),
+        timeout: Duration::from_secs(30),
+        dry_run: false,
+        force_finalizers,
+        cascade: Cascade::Background,
+        rerun: format!("helm arc-uninstall {RELEASE} -n {NAMESPACE}"),
+        pre_delete_hooks: Vec::new(),
+        no_hooks: false,
+    };
+    let deleted = Arc::new(AtomicUsize::new(0));
+    let report = Engine::new(&cluster, ui, &opts, deleted)
+        .run(&waves)
+        .await
+        .context("teardown")?;
+    let (outcome, code, message) = match report.outcome {
+        Outcome::Refused => (
+            "refused",
+            Code::Refused,
+            "refused by preflight; nothing was deleted",
+        ),
+        Outcome::TimedOut => ("timed_out", Code::TimedOut, "a wave did not finish"),
+        Outcome::Success | Outcome::DryRun => (
+            "success",
+            Code::Success,
+            "every object of the release is gone",
+        ),
+    };
+    ui.emit(&Event::Summary {
+        outcome: outcome.into(),
+        exit_code: code as i32,
+        deleted: report.deleted,
+        seconds: started.elapsed().as_secs_f64(),
+        requests: cluster.request_count(),
+        message: message.into(),
+    });
+    Ok(report.outcome)
+}
+
+fn parse_objects(text: &str) -> anyhow::Result<Vec<Object>> {
+    let opts = manifest::ParseOptions {
+        default_namespace: NAMESPACE.to_string(),
+    };
+    let manifest = manifest::parse(text, &opts)
+        .context("read the demo release manifest")
+        .exit_code(Code::Failure)?;
+    Ok(manifest.objects().cloned().collect())
+}
+
+fn waves(objects: &[Object]) -> anyhow::Result<Vec<Vec<Object>>> {
+    let plan = crate::graph::plan(objects).context("plan the teardown")?;
+    Ok(plan
+        .waves()
+        .iter()
+        .map(|wave| wave.iter().map(|&i| objects[i].clone()).collect())
+        .collect())
+}
+
+fn say(text: &str) -> anyhow::Result<()> {
+    exit::write_stdout(text.as_bytes())
+}
