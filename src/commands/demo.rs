@@ -211,6 +211,8 @@ async fn teardown(
         waves: waves.iter().map(Vec::len).collect(),
         dry_run: false,
         rescue: false,
+        // The demo's manifest stands in for `helm get manifest`.
+        source: "release".into(),
     });
     let opts = Options {
         release: RELEASE.into(),
