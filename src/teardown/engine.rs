@@ -474,8 +474,8 @@ impl<'a> Engine<'a> {
             let names: Vec<String> = assessment
                 .busy
                 .iter()
-                .map(|b| match &b.since {
-                    Some(s) => format!("{} (since {s})", b.name),
+                .map(|b| match b.since.as_deref().and_then(running_for) {
+                    Some(age) => format!("{} (running for {age})", b.name),
                     None => b.name.clone(),
                 })
                 .collect();
@@ -778,6 +778,16 @@ impl<'a> Engine<'a> {
     }
 }
 
+/// How long ago an RFC 3339 timestamp was, in Helm's duration syntax (seconds).
+fn running_for(since: &str) -> Option<String> {
+    let since: k8s_openapi::jiff::Timestamp = since.parse().ok()?;
+    let elapsed = k8s_openapi::jiff::Timestamp::now().duration_since(since);
+    let seconds = u64::try_from(elapsed.as_secs()).ok()?;
+    Some(super::duration::format_duration(Duration::from_secs(
+        seconds,
+    )))
+}
+
 /// The release's chart objects carrying `cleanup-protection`, in the
 /// controller's stripping order (named by cleanup annotations first).
 fn chart_objects_in_order(
@@ -1069,6 +1079,13 @@ mod tests {
             json!({RESOURCE_POLICY_ANNOTATION: "delete"})
         )));
         assert!(!kept_by_policy(&object(json!({}))));
+    }
+
+    #[test]
+    fn busy_runner_age_is_a_helm_duration() {
+        let age = running_for("2000-01-01T00:00:00Z").unwrap();
+        assert!(age.contains('h') && age.ends_with('s'), "{age}");
+        assert_eq!(running_for("yesterday"), None);
     }
 
     #[test]
