@@ -430,3 +430,42 @@ proptest! {
         check_with_oracle(&home, "corpus", &input, &output.unwrap());
     }
 }
+
+/// Inputs the fuzzer found: each is either refused or renders idempotently,
+/// with the fast and verified paths agreeing.
+#[test]
+fn fuzz_regressions() {
+    let dir = support::repo_root().join("tests/data/fuzz-regressions");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let Ok(input) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let fast = render::render(&input, &RenderOptions::default());
+        let checked = render::render(
+            &input,
+            &RenderOptions {
+                verify: true,
+                ..RenderOptions::default()
+            },
+        );
+        match (fast, checked) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a, b, "{}", path.display());
+                assert_eq!(
+                    render::render(&a, &RenderOptions::default()).unwrap(),
+                    a,
+                    "{}",
+                    path.display()
+                );
+            }
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+            (a, b) => panic!(
+                "{}: fast {:?} vs verified {:?}",
+                path.display(),
+                a.is_ok(),
+                b.is_ok()
+            ),
+        }
+    }
+}

@@ -176,7 +176,24 @@ fn split(manifest: Manifest) -> Result<(Layout, Vec<Object>), RenderError> {
             kind,
         });
     }
+    reject_duplicates(&docs, &objects)?;
     Ok((Layout { docs }, objects))
+}
+
+/// Two documents defining the same object make its wave ambiguous.
+fn reject_duplicates(docs: &[DocLayout], objects: &[Object]) -> Result<(), RenderError> {
+    let mut seen: HashMap<&ObjectId, usize> = HashMap::with_capacity(objects.len());
+    for doc in docs {
+        for object in &objects[doc.objects.clone()] {
+            if let Some(first) = seen.insert(&object.id, doc.reference.index) {
+                return Err(doc_error(
+                    &doc.reference,
+                    format!("{} is also defined in document {}", object.id, first + 1),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Splice the stamps in and check the result.

@@ -246,3 +246,13 @@ fn explicit_keys_and_tags() {
     );
     assert!(out.contains("teardown.helm-arc-uninstall/wave"), "{out}");
 }
+
+#[test]
+fn duplicate_objects_are_refused() {
+    let input = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: default\n";
+    let err = render(input, &verified()).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "document 2: ConfigMap/default/a is also defined in document 1"
+    );
+}
