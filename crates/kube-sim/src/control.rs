@@ -14,7 +14,7 @@ pub struct Faults {
     /// Fraction (0..=1) of API requests answered 500/503.
     #[serde(default)]
     pub error_rate: f64,
-    /// Status code for injected errors (500 or 503), default 500.
+    /// Status code for injected errors (500, 503, 504, or 409/410 shaped as Conflict/Expired), default 500.
     #[serde(default)]
     pub error_code: Option<u16>,
     /// Fraction (0..=1) of API requests answered 429.

@@ -116,17 +116,7 @@ async fn handle(req: Request<Incoming>, store: Arc<Store>, control: Control) -> 
         tokio::time::sleep(latency).await;
     }
     match fault {
-        Fault::Error(code) => {
-            let e = if code == 503 {
-                status::service_unavailable("the server is currently unable to handle the request")
-            } else {
-                status::internal("injected fault")
-            };
-            let mut e = e;
-            e.code = code;
-            e.status["code"] = json!(code);
-            return error_response(&e);
-        }
+        Fault::Error(code) => return error_response(&injected_error(code, &path)),
         Fault::Throttle => {
             let mut r = error_response(&status::too_many_requests(1));
             r.headers_mut()
@@ -139,6 +129,32 @@ async fn handle(req: Request<Incoming>, store: Arc<Store>, control: Control) -> 
         Ok(r) => r,
         Err(e) => error_response(&e),
     }
+}
+
+/// The Status an injected fault answers with, shaped like the real error of that code.
+fn injected_error(code: u16, path: &str) -> ApiError {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let mut e = match code {
+        409 => status::conflict(
+            &GroupResource::core("injected"),
+            name,
+            status::OPTIMISTIC_LOCK,
+        ),
+        410 => status::expired_message("too old resource version: injected"),
+        503 => status::service_unavailable("the server is currently unable to handle the request"),
+        504 => ApiError {
+            code: 504,
+            reason: "Timeout".into(),
+            message: "the server was unable to return a response in the time allotted".into(),
+            status: json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+                "message":"the server was unable to return a response in the time allotted","reason":"Timeout",
+                "details":{"retryAfterSeconds":1},"code":504}),
+        },
+        _ => status::internal("injected fault"),
+    };
+    e.code = code;
+    e.status["code"] = json!(code);
+    e
 }
 
 async fn api_request(

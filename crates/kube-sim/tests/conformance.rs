@@ -1657,3 +1657,38 @@ async fn list_pagination() {
         400
     );
 }
+
+/// Control: injected 409 and 410 are shaped like real Conflict and Expired answers.
+#[tokio::test]
+async fn control_injects_conflict_and_expired() {
+    let s = sim();
+    let h = Http::new(&s);
+    h.cm("a", json!({})).await;
+    s.control().set_faults(kube_sim::Faults {
+        error_rate: 1.0,
+        error_code: Some(409),
+        methods: vec!["PUT".into()],
+        ..Default::default()
+    });
+    let r = h
+        .put(
+            &format!("{CMS}/a"),
+            &json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}),
+        )
+        .await;
+    assert_eq!((r.code, r.body["reason"].as_str()), (409, Some("Conflict")));
+    assert_eq!(
+        h.get(&format!("{CMS}/a")).await.code,
+        200,
+        "only PUT is affected"
+    );
+    s.control().set_faults(kube_sim::Faults {
+        error_rate: 1.0,
+        error_code: Some(410),
+        ..Default::default()
+    });
+    let r = h.get(CMS).await;
+    assert_eq!((r.code, r.body["reason"].as_str()), (410, Some("Expired")));
+    s.control().clear_faults();
+    assert_eq!(h.get(CMS).await.code, 200);
+}
