@@ -281,6 +281,21 @@ fn spec_part(obj: &Value) -> Value {
     o
 }
 
+/// What bumps `generation` for a type: custom resources without a status subresource count
+/// status changes too (apiextensions strategy); everything else only non-metadata, non-status.
+fn generation_relevant(t: &ResourceType, obj: &Value) -> Value {
+    if t.custom && !t.status_subresource {
+        let mut o = obj.clone();
+        if let Value::Object(m) = &mut o {
+            m.remove("metadata");
+            m.remove("apiVersion");
+            m.remove("kind");
+        }
+        return o;
+    }
+    spec_part(obj)
+}
+
 /// Comparable form of an object: without resourceVersion and managedFields.
 fn comparable(obj: &Value) -> Value {
     let mut o = obj.clone();
@@ -856,7 +871,7 @@ impl Store {
                 None => m.remove("generation"),
             };
         }
-        if t.has_generation && spec_part(old) != spec_part(&new) {
+        if t.has_generation && generation_relevant(t, old) != generation_relevant(t, &new) {
             let g = old
                 .pointer("/metadata/generation")
                 .and_then(Value::as_i64)

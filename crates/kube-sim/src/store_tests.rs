@@ -616,3 +616,32 @@ async fn deleting_a_crd_deletes_its_resources_then_the_kind() {
         .unwrap();
     assert!(w < c);
 }
+
+#[test]
+fn custom_resource_generation_counts_status_only_without_status_subresource() {
+    let s = store();
+    let mut crd = widget_crd();
+    crd["spec"]["versions"][0]["subresources"] = json!({"status": {}});
+    s.create(&me(), crd).unwrap();
+    let mut gadget = widget_crd();
+    gadget["metadata"]["name"] = json!("gadgets.example.com");
+    gadget["spec"]["names"] = json!({"kind":"Gadget","plural":"gadgets","singular":"gadget"});
+    s.create(&me(), gadget).unwrap();
+    for (kind, want) in [("Widget", 1), ("Gadget", 2)] {
+        let o = s
+            .create(&me(), json!({"apiVersion":"example.com/v1","kind":kind,"metadata":{"name":"x","namespace":"default"},"spec":{"a":1}}))
+            .unwrap();
+        let g = Gvk::new("example.com/v1", kind);
+        let out = s
+            .patch(
+                &me(),
+                &g,
+                Some("default"),
+                "x",
+                Patch::Merge(json!({"status":{"ready":true}})),
+            )
+            .unwrap();
+        assert_eq!(out["metadata"]["generation"], json!(want), "{kind}");
+        let _ = o;
+    }
+}
