@@ -10,7 +10,7 @@
 //! for peak memory. Figures are recorded in docs/design.md.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use helm_arc_uninstall::render::{RenderOptions, render};
+use helm_arc_uninstall::render::{RenderOptions, render_retaining};
 use std::io::Write;
 use std::time::Instant;
 
@@ -30,18 +30,18 @@ fn main() {
         .as_slice()
     {
         ["gen", n] => generate(n.parse().expect("a number of runner sets")),
-        ["render", file] => {
+        ["render" | "render-verify", file] => {
             let input = std::fs::read_to_string(file).unwrap();
             let start = Instant::now();
-            let out = render(
-                &input,
-                &RenderOptions {
-                    default_namespace: "arc-runners".into(),
-                    ..Default::default()
-                },
-            )
-            .expect("render");
-            report("render", input.len(), out.len(), start);
+            let opts = RenderOptions {
+                default_namespace: "arc-runners".into(),
+                verify: args[0] == "render-verify",
+                ..Default::default()
+            };
+            // As the command does: the parsed stream is not freed before exit.
+            let (out, parsed) = render_retaining(&input, &opts).expect("render");
+            std::mem::forget(parsed);
+            report(&args[0], input.len(), out.len(), start);
         }
         ["parse", file] => {
             let input = std::fs::read_to_string(file).unwrap();

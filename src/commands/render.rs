@@ -58,8 +58,13 @@ pub fn run(args: Args) -> anyhow::Result<exit::Code> {
         },
         verify: args.verify,
     };
-    let output = match render::render(&input, &opts) {
-        Ok(output) => output,
+    let output = match render::render_retaining(&input, &opts) {
+        Ok((output, parsed)) => {
+            // The process exits right after writing: freeing the parsed
+            // stream would only cost time.
+            std::mem::forget(parsed);
+            output
+        }
         Err(e) => {
             // One line, whatever the input held (keys may contain newlines).
             let line = e.to_string().replace('\r', "\\r").replace('\n', "\\n");
@@ -74,6 +79,8 @@ pub fn run(args: Args) -> anyhow::Result<exit::Code> {
         .write_all(output.as_bytes())
         .context("write the manifest to stdout")?;
     stdout.flush().context("write the manifest to stdout")?;
+    drop(stdout);
+    std::mem::forget(output);
     Ok(Code::Success)
 }
 
