@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod doctor;
 pub mod exit;
 pub mod graph;
 pub mod helm;

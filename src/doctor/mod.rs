@@ -1,0 +1,472 @@
+//! `doctor`: what is stuck in an ARC installation and why, from one read-only
+//! snapshot of the cluster. Pure: [`diagnose`] turns a [`Snapshot`] into
+//! [`Finding`]s, each with the exact command that fixes it; only the upgrade
+//! trap carries a [`Finding::safe_patch`] that `doctor --fix` may apply.
+
+use crate::teardown::arc::{
+    self, ARS_KIND, CLEANUP_ANNOTATIONS, CLEANUP_PROTECTION, LISTENER_KIND,
+    LISTENER_NAME_LABEL, LISTENER_NAMESPACE_LABEL,
+};
+use crate::teardown::engine::{RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
+use crate::teardown::ladder::strip_patch;
+use crate::teardown::live::Live;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// Label carrying a chart's app version (ARS and controller Deployment).
+pub const VERSION_LABEL: &str = "app.kubernetes.io/version";
+/// Label linking runtime objects to their scale set.
+pub const SCALE_SET_NAME_LABEL: &str = "actions.github.com/scale-set-name";
+/// See [`SCALE_SET_NAME_LABEL`].
+pub const SCALE_SET_NAMESPACE_LABEL: &str = "actions.github.com/scale-set-namespace";
+
+/// Seconds an object may be Terminating, with a controller available, before
+/// it counts as stuck.
+pub const DEFAULT_STUCK_AFTER_SECONDS: i64 = 600;
+
+/// Everything `doctor` reads, in one snapshot.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// Deployments labelled `app.kubernetes.io/part-of=gha-rs-controller`.
+    pub controllers: Vec<Live>,
+    /// AutoscalingRunnerSets in scope.
+    pub runner_sets: Vec<Live>,
+    /// AutoscalingListeners (all namespaces: they live with the controller).
+    pub listeners: Vec<Live>,
+    /// Other objects in scope: EphemeralRunnerSets, EphemeralRunners,
+    /// ServiceAccounts, Secrets, Roles, RoleBindings.
+    pub others: Vec<Live>,
+    /// Now, in seconds since the epoch.
+    pub now: i64,
+    /// See [`DEFAULT_STUCK_AFTER_SECONDS`].
+    pub stuck_after_seconds: i64,
+}
+
+/// What kind of problem a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// Runner sets exist but no ARC controller Deployment does.
+    ControllerMissing,
+    /// A controller Deployment has no available replica.
+    ControllerUnavailable,
+    /// An object is Terminating and nothing will remove its finalizers.
+    StuckTerminating,
+    /// An object dropped by `helm upgrade` is Terminating forever: it keeps
+    /// `cleanup-protection` and no runner set names it.
+    UpgradeTrap,
+    /// A listener Role/RoleBinding whose listener is gone.
+    OrphanedListenerRbac,
+    /// An ARS whose chart version (major.minor) differs from the controller's.
+    VersionSkew,
+}
+
+/// One problem, with the command that fixes it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    /// What kind of problem.
+    pub kind: FindingKind,
+    /// `Kind/namespace/name` of the object concerned.
+    pub object: String,
+    /// The Helm release the object belongs to (directly or through its ARS), if known.
+    pub release: Option<String>,
+    /// Finalizers still on the object (Terminating findings).
+    pub finalizers: Vec<String>,
+    /// Who would remove those finalizers.
+    pub owner: Option<String>,
+    /// One paragraph for people.
+    pub message: String,
+    /// The exact command that fixes it.
+    pub fix: String,
+    /// The JSON patch `doctor --fix` applies (only provably safe fixes have one).
+    pub safe_patch: Option<Value>,
+}
+
+/// Diagnose a snapshot. Findings are sorted by kind, then object.
+pub fn diagnose(snapshot: &Snapshot) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let available = snapshot.controllers.iter().any(is_available);
+    controller_findings(snapshot, &mut findings);
+    let trapped = upgrade_trap(snapshot, &mut findings);
+    stuck_terminating(snapshot, available, &trapped, &mut findings);
+    orphaned_listener_rbac(snapshot, &mut findings);
+    version_skew(snapshot, &mut findings);
+    findings.sort_by(|a, b| (a.kind, &a.object).cmp(&(b.kind, &b.object)));
+    findings
+}
+
+/// Keep only the findings that concern `release` (controller findings always stay).
+pub fn for_release(findings: Vec<Finding>, release: &str) -> Vec<Finding> {
+    findings
+        .into_iter()
+        .filter(|f| {
+            matches!(
+                f.kind,
+                FindingKind::ControllerMissing | FindingKind::ControllerUnavailable
+            ) || f.release.as_deref() == Some(release)
+        })
+        .collect()
+}
+
+/// Whether a Deployment reports at least one available replica.
+pub fn is_available(deployment: &Live) -> bool {
+    deployment
+        .value
+        .pointer("/status/availableReplicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+        > 0
+}
+
+fn controller_findings(snapshot: &Snapshot, out: &mut Vec<Finding>) {
+    if snapshot.controllers.is_empty() {
+        if let Some(first) = snapshot.runner_sets.first() {
+            let names: Vec<String> = snapshot.runner_sets.iter().map(|a| a.id.to_string()).collect();
+            out.push(Finding {
+                kind: FindingKind::ControllerMissing,
+                object: first.id.to_string(),
+                release: None,
+                finalizers: Vec::new(),
+                owner: None,
+                message: format!(
+                    "{} AutoscalingRunnerSet(s) exist but no ARC controller Deployment (label {}) does, so \
+                     nothing reconciles or cleans them up: {}",
+                    names.len(),
+                    arc::CONTROLLER_SELECTOR,
+                    names.join(", ")
+                ),
+                fix: "helm install arc oci://ghcr.io/actions/actions-runner-controller-charts/gha-runner-scale-set-controller \
+                      -n arc-systems --create-namespace   # reinstall the controller so it finishes the cleanup"
+                    .to_string(),
+                safe_patch: None,
+            });
+        }
+        return;
+    }
+    for deployment in snapshot.controllers.iter().filter(|d| !is_available(d)) {
+        let ns = deployment.id.namespace.as_deref().unwrap_or_default();
+        let name = &deployment.id.name;
+        let replicas = deployment
+            .value
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        let fix = if replicas == 0 {
+            format!("kubectl -n {ns} scale deployment/{name} --replicas=1")
+        } else {
+            format!(
+                "kubectl -n {ns} rollout restart deployment/{name} && kubectl -n {ns} rollout status deployment/{name}"
+            )
+        };
+        out.push(Finding {
+            kind: FindingKind::ControllerUnavailable,
+            object: deployment.id.to_string(),
+            release: deployment.annotation(RELEASE_NAME_ANNOTATION).map(str::to_string),
+            finalizers: Vec::new(),
+            owner: None,
+            message: format!(
+                "the ARC controller {ns}/{name} has no available replica (spec.replicas {replicas}): no runner set \
+                 is reconciled and no ARC finalizer is removed until it runs again"
+            ),
+            fix,
+            safe_patch: None,
+        });
+    }
+}
+
+/// Names (`namespace`, kind, name) that some ARS lists in its cleanup annotations.
+fn names_claimed_by_runner_sets(snapshot: &Snapshot) -> BTreeSet<(String, String, String)> {
+    let mut claimed = BTreeSet::new();
+    for ars in &snapshot.runner_sets {
+        let ns = ars.id.namespace.clone().unwrap_or_default();
+        for (key, _group, kind) in CLEANUP_ANNOTATIONS {
+            if let Some(name) = ars.annotation(key) {
+                claimed.insert((ns.clone(), kind.to_string(), name.to_string()));
+            }
+        }
+    }
+    claimed
+}
+
+/// Terminating chart objects with `cleanup-protection` that no ARS names: the
+/// controller will never strip them. Returns their ids (as strings).
+fn upgrade_trap(snapshot: &Snapshot, out: &mut Vec<Finding>) -> BTreeSet<String> {
+    let claimed = names_claimed_by_runner_sets(snapshot);
+    let mut trapped = BTreeSet::new();
+    for live in &snapshot.others {
+        if !live.is_terminating() || !live.finalizers().iter().any(|f| f == CLEANUP_PROTECTION) {
+            continue;
+        }
+        let kind = live.id.kind.as_str();
+        if !matches!(kind, "ServiceAccount" | "Secret" | "Role" | "RoleBinding") {
+            continue;
+        }
+        let ns = live.id.namespace.clone().unwrap_or_default();
+        if claimed.contains(&(ns, kind.to_string(), live.id.name.clone())) {
+            continue;
+        }
+        let Some(patch) = strip_patch(live, &[CLEANUP_PROTECTION.to_string()]) else {
+            continue;
+        };
+        trapped.insert(live.id.to_string());
+        out.push(Finding {
+            kind: FindingKind::UpgradeTrap,
+            object: live.id.to_string(),
+            release: release_of(live, snapshot),
+            finalizers: live.finalizers(),
+            owner: Some(arc::finalizer_owner(CLEANUP_PROTECTION, kind).to_string()),
+            message: format!(
+                "{} is Terminating with {CLEANUP_PROTECTION}, but no AutoscalingRunnerSet names it in its cleanup \
+                 annotations (typically `helm upgrade` dropped it, e.g. after a containerMode change). The controller \
+                 strips this finalizer only while it finalizes a runner set, so it stays Terminating forever. \
+                 Removing the finalizer is safe: nothing uses the object any more",
+                live.id
+            ),
+            fix: kubectl_json_patch(live, &patch),
+            safe_patch: Some(patch),
+        });
+    }
+    trapped
+}
+
+fn stuck_terminating(
+    snapshot: &Snapshot,
+    controller_available: bool,
+    trapped: &BTreeSet<String>,
+    out: &mut Vec<Finding>,
+) {
+    let all = snapshot
+        .runner_sets
+        .iter()
+        .chain(&snapshot.listeners)
+        .chain(&snapshot.others);
+    for live in all {
+        let finalizers = live.finalizers();
+        if !live.is_terminating() || finalizers.is_empty() || trapped.contains(&live.id.to_string()) {
+            continue;
+        }
+        let age = live
+            .deletion_timestamp()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| snapshot.now - t.as_second());
+        let stuck = !controller_available || age.is_some_and(|a| a >= snapshot.stuck_after_seconds);
+        if !stuck {
+            continue;
+        }
+        let owners: BTreeSet<&str> = finalizers
+            .iter()
+            .map(|f| arc::finalizer_owner(f, &live.id.kind))
+            .collect();
+        let owner = owners.into_iter().collect::<Vec<_>>().join("; ");
+        let release = release_of(live, snapshot);
+        let (why, fix) = if !controller_available {
+            let why = "no ARC controller is available, so nothing removes these finalizers";
+            let fix = match snapshot.controllers.first() {
+                Some(d) => format!(
+                    "kubectl -n {} scale deployment/{} --replicas=1   # the controller resumes the cleanup",
+                    d.id.namespace.as_deref().unwrap_or_default(),
+                    d.id.name
+                ),
+                None => match (&release, release_namespace_of(live, snapshot)) {
+                    (Some(r), Some(ns)) => format!(
+                        "helm arc-uninstall {r} -n {ns} --rescue --force-finalizers   # controller gone: strip ARC's finalizers bottom-up"
+                    ),
+                    _ => kubectl_clear_finalizers(live),
+                },
+            };
+            (why.to_string(), fix)
+        } else {
+            let why = format!(
+                "Terminating for {}s although a controller is available; read the controller log for this object",
+                age.unwrap_or_default()
+            );
+            let fix = match snapshot.controllers.iter().find(|d| is_available(d)) {
+                Some(d) => format!(
+                    "kubectl -n {} logs deployment/{} | grep {}",
+                    d.id.namespace.as_deref().unwrap_or_default(),
+                    d.id.name,
+                    live.id.name
+                ),
+                None => kubectl_clear_finalizers(live),
+            };
+            (why, fix)
+        };
+        out.push(Finding {
+            kind: FindingKind::StuckTerminating,
+            object: live.id.to_string(),
+            release,
+            finalizers: finalizers.clone(),
+            owner: Some(owner),
+            message: format!(
+                "{} is Terminating since {} with finalizers {}: {why}",
+                live.id,
+                live.deletion_timestamp().unwrap_or("?"),
+                finalizers.join(", ")
+            ),
+            fix,
+            safe_patch: None,
+        });
+    }
+}
+
+fn orphaned_listener_rbac(snapshot: &Snapshot, out: &mut Vec<Finding>) {
+    for live in &snapshot.others {
+        if !matches!(live.id.kind.as_str(), "Role" | "RoleBinding") || live.is_terminating() {
+            continue;
+        }
+        let (Some(name), Some(ns)) = (
+            live.label(LISTENER_NAME_LABEL),
+            live.label(LISTENER_NAMESPACE_LABEL),
+        ) else {
+            continue;
+        };
+        let exists = snapshot
+            .listeners
+            .iter()
+            .any(|l| l.id.name == name && l.id.namespace.as_deref() == Some(ns));
+        if exists {
+            continue;
+        }
+        out.push(Finding {
+            kind: FindingKind::OrphanedListenerRbac,
+            object: live.id.to_string(),
+            release: release_of(live, snapshot),
+            finalizers: Vec::new(),
+            owner: None,
+            message: format!(
+                "{} was created for the {LISTENER_KIND} {ns}/{name}, which no longer exists; the listener's cleanup \
+                 (which deletes it) did not run, so it leaked",
+                live.id
+            ),
+            fix: format!(
+                "kubectl -n {} delete {} {}",
+                live.id.namespace.as_deref().unwrap_or_default(),
+                kubectl_resource(live),
+                live.id.name
+            ),
+            safe_patch: None,
+        });
+    }
+}
+
+/// `major.minor` of a version string (`v` prefix allowed).
+pub fn major_minor(version: &str) -> Option<(u64, u64)> {
+    let mut parts = version.trim().trim_start_matches('v').split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.split(['-', '+']).next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+fn version_skew(snapshot: &Snapshot, out: &mut Vec<Finding>) {
+    let Some((controller, version)) = snapshot.controllers.iter().find_map(|d| {
+        d.label(VERSION_LABEL)
+            .or_else(|| d.str_at("/spec/template/metadata/labels/app.kubernetes.io~1version"))
+            .map(|v| (d, v))
+    }) else {
+        return;
+    };
+    let Some(want) = major_minor(version) else {
+        return;
+    };
+    for ars in snapshot.runner_sets.iter().filter(|a| !a.is_terminating()) {
+        let Some(have_text) = ars.label(VERSION_LABEL) else {
+            continue;
+        };
+        if major_minor(have_text).is_none_or(|have| have == want) {
+            continue;
+        }
+        let release = ars.annotation(RELEASE_NAME_ANNOTATION).map(str::to_string);
+        let ns = ars.id.namespace.as_deref().unwrap_or_default();
+        let fix = format!(
+            "helm upgrade {} oci://ghcr.io/actions/actions-runner-controller-charts/gha-runner-scale-set -n {ns} \
+             --version {version} --reuse-values",
+            release.as_deref().unwrap_or(&ars.id.name)
+        );
+        out.push(Finding {
+            kind: FindingKind::VersionSkew,
+            object: ars.id.to_string(),
+            release,
+            finalizers: Vec::new(),
+            owner: None,
+            message: format!(
+                "{} is chart version {have_text} but the controller {} is {version}: the controller only reconciles \
+                 runner sets of its own major.minor (and deletes the others)",
+                ars.id, controller.id
+            ),
+            fix,
+            safe_patch: None,
+        });
+    }
+}
+
+/// The release of `live`: its own Helm annotation, else through the ARS it
+/// belongs to (labels `scale-set-name/-namespace`, or a listener's spec).
+fn release_of(live: &Live, snapshot: &Snapshot) -> Option<String> {
+    if let Some(r) = live.annotation(RELEASE_NAME_ANNOTATION) {
+        return Some(r.to_string());
+    }
+    owning_ars(live, snapshot)
+        .and_then(|a| a.annotation(RELEASE_NAME_ANNOTATION))
+        .map(str::to_string)
+}
+
+fn release_namespace_of(live: &Live, snapshot: &Snapshot) -> Option<String> {
+    if let Some(ns) = live.annotation(RELEASE_NAMESPACE_ANNOTATION) {
+        return Some(ns.to_string());
+    }
+    owning_ars(live, snapshot)
+        .and_then(|a| a.annotation(RELEASE_NAMESPACE_ANNOTATION))
+        .map(str::to_string)
+}
+
+fn owning_ars<'s>(live: &Live, snapshot: &'s Snapshot) -> Option<&'s Live> {
+    let (name, ns) = if live.id.kind == LISTENER_KIND {
+        (
+            live.str_at("/spec/autoscalingRunnerSetName")?,
+            live.str_at("/spec/autoscalingRunnerSetNamespace")?,
+        )
+    } else {
+        (
+            live.label(SCALE_SET_NAME_LABEL)?,
+            live.label(SCALE_SET_NAMESPACE_LABEL)
+                .or(live.id.namespace.as_deref())?,
+        )
+    };
+    snapshot
+        .runner_sets
+        .iter()
+        .find(|a| a.id.kind == ARS_KIND && a.id.name == name && a.id.namespace.as_deref() == Some(ns))
+}
+
+/// The `kubectl` resource word for a kind (`role.rbac.authorization.k8s.io`).
+pub fn kubectl_resource(live: &Live) -> String {
+    let kind = live.id.kind.to_lowercase();
+    if live.id.group.is_empty() {
+        kind
+    } else {
+        format!("{kind}.{}", live.id.group)
+    }
+}
+
+fn kubectl_json_patch(live: &Live, patch: &Value) -> String {
+    format!(
+        "kubectl -n {} patch {} {} --type=json -p '{}'",
+        live.id.namespace.as_deref().unwrap_or_default(),
+        kubectl_resource(live),
+        live.id.name,
+        patch
+    )
+}
+
+fn kubectl_clear_finalizers(live: &Live) -> String {
+    format!(
+        "kubectl -n {} patch {} {} --type=merge -p '{{\"metadata\":{{\"finalizers\":null}}}}'   # last resort: skips the controller's cleanup",
+        live.id.namespace.as_deref().unwrap_or_default(),
+        kubectl_resource(live),
+        live.id.name
+    )
+}
+
+#[cfg(test)]
+mod tests;

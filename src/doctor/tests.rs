@@ -1,0 +1,291 @@
+use super::*;
+use crate::manifest::ObjectId;
+use serde_json::json;
+
+const NOW: i64 = 1_800_000_000;
+const LONG_AGO: &str = "2026-01-01T00:00:00Z";
+
+fn live(group: &str, kind: &str, ns: &str, name: &str, value: Value) -> Live {
+    let mut value = value;
+    value["metadata"]["name"] = json!(name);
+    value["metadata"]["namespace"] = json!(ns);
+    value["metadata"]["resourceVersion"] = json!("42");
+    Live::new(
+        ObjectId {
+            group: group.into(),
+            version: if group.is_empty() { "v1".into() } else { "v1alpha1".into() },
+            kind: kind.into(),
+            namespace: Some(ns.into()),
+            name: name.into(),
+        },
+        value,
+    )
+}
+
+fn controller(available: i64, version: &str) -> Live {
+    live(
+        "apps",
+        "Deployment",
+        "arc-systems",
+        "arc-gha-rs-controller",
+        json!({"metadata": {"labels": {"app.kubernetes.io/version": version},
+            "annotations": {"meta.helm.sh/release-name": "arc"}},
+            "spec": {"replicas": 1}, "status": {"availableReplicas": available}}),
+    )
+}
+
+fn ars(name: &str, version: &str, terminating: bool) -> Live {
+    let mut v = json!({"metadata": {
+        "labels": {"app.kubernetes.io/version": version},
+        "annotations": {
+            "meta.helm.sh/release-name": name,
+            "meta.helm.sh/release-namespace": "runners",
+            "actions.github.com/cleanup-manager-role-name": format!("{name}-gha-rs-manager"),
+            "actions.github.com/cleanup-manager-role-binding": format!("{name}-gha-rs-manager"),
+            "actions.github.com/cleanup-no-permission-service-account-name": format!("{name}-gha-rs-no-permission"),
+        },
+        "finalizers": ["autoscalingrunnerset.actions.github.com/finalizer"]}});
+    if terminating {
+        v["metadata"]["deletionTimestamp"] = json!(LONG_AGO);
+    }
+    live("actions.github.com", "AutoscalingRunnerSet", "runners", name, v)
+}
+
+fn protected(kind: &str, name: &str, terminating: bool) -> Live {
+    let group = if kind.starts_with("Role") { "rbac.authorization.k8s.io" } else { "" };
+    let mut v = json!({"metadata": {"finalizers": ["actions.github.com/cleanup-protection"],
+        "annotations": {"meta.helm.sh/release-name": "set"}}});
+    if terminating {
+        v["metadata"]["deletionTimestamp"] = json!(LONG_AGO);
+    }
+    live(group, kind, "runners", name, v)
+}
+
+fn snapshot(controllers: Vec<Live>, runner_sets: Vec<Live>, others: Vec<Live>) -> Snapshot {
+    Snapshot {
+        controllers,
+        runner_sets,
+        listeners: Vec::new(),
+        others,
+        now: NOW,
+        stuck_after_seconds: DEFAULT_STUCK_AFTER_SECONDS,
+    }
+}
+
+fn kinds(findings: &[Finding]) -> Vec<(FindingKind, String)> {
+    findings.iter().map(|f| (f.kind, f.object.clone())).collect()
+}
+
+#[test]
+fn healthy_installation_is_clean() {
+    let s = snapshot(
+        vec![controller(1, "0.14.2")],
+        vec![ars("set", "0.14.1", false)],
+        vec![protected("Role", "set-gha-rs-manager", false)],
+    );
+    assert_eq!(diagnose(&s), vec![]);
+}
+
+#[test]
+fn upgrade_trap_is_found_and_only_it_has_a_safe_patch() {
+    // The kube-mode Role was dropped by `helm upgrade` (containerMode change):
+    // Terminating, protected, named by no ARS. The manager Role is named.
+    let s = snapshot(
+        vec![controller(1, "0.14.2")],
+        vec![ars("set", "0.14.2", false)],
+        vec![
+            protected("Role", "set-gha-rs-kube-mode", true),
+            protected("Role", "set-gha-rs-manager", false),
+        ],
+    );
+    let findings = diagnose(&s);
+    assert_eq!(
+        kinds(&findings),
+        vec![(
+            FindingKind::UpgradeTrap,
+            "Role/runners/set-gha-rs-kube-mode".to_string()
+        )]
+    );
+    let f = &findings[0];
+    assert_eq!(
+        f.safe_patch,
+        Some(json!([
+            {"op": "test", "path": "/metadata/resourceVersion", "value": "42"},
+            {"op": "remove", "path": "/metadata/finalizers/0"}
+        ]))
+    );
+    assert_eq!(f.release.as_deref(), Some("set"));
+    assert!(
+        f.fix.starts_with(
+            "kubectl -n runners patch role.rbac.authorization.k8s.io set-gha-rs-kube-mode --type=json -p '[{\"op\":\"test\""
+        ),
+        "{}",
+        f.fix
+    );
+}
+
+#[test]
+fn a_protected_object_an_ars_still_names_is_not_the_trap() {
+    // Someone deleted the manager Role while its runner set lives: stripping
+    // the finalizer would break the runner set's cleanup. Not safe, not the trap.
+    let s = snapshot(
+        vec![controller(1, "0.14.2")],
+        vec![ars("set", "0.14.2", false)],
+        vec![protected("Role", "set-gha-rs-manager", true)],
+    );
+    let findings = diagnose(&s);
+    assert_eq!(
+        kinds(&findings),
+        vec![(
+            FindingKind::StuckTerminating,
+            "Role/runners/set-gha-rs-manager".to_string()
+        )]
+    );
+    assert_eq!(findings[0].safe_patch, None);
+}
+
+#[test]
+fn controller_down_makes_every_terminating_object_stuck_with_the_scale_up_fix() {
+    let s = snapshot(
+        vec![controller(0, "0.14.2")],
+        vec![ars("set", "0.14.2", true)],
+        vec![protected("Role", "set-gha-rs-manager", true)],
+    );
+    let findings = diagnose(&s);
+    assert_eq!(
+        kinds(&findings),
+        vec![
+            (
+                FindingKind::ControllerUnavailable,
+                "Deployment/arc-systems/arc-gha-rs-controller".to_string()
+            ),
+            (
+                FindingKind::StuckTerminating,
+                "AutoscalingRunnerSet/runners/set".to_string()
+            ),
+            (
+                FindingKind::StuckTerminating,
+                "Role/runners/set-gha-rs-manager".to_string()
+            ),
+        ]
+    );
+    let ars = &findings[1];
+    assert_eq!(
+        ars.finalizers,
+        vec!["autoscalingrunnerset.actions.github.com/finalizer"]
+    );
+    assert_eq!(
+        ars.owner.as_deref(),
+        Some("ARC controller (AutoscalingRunnerSet reconciler)")
+    );
+    assert!(ars.fix.starts_with("kubectl -n arc-systems scale deployment/arc-gha-rs-controller --replicas=1"));
+    assert!(findings.iter().all(|f| f.safe_patch.is_none()));
+}
+
+#[test]
+fn controller_gone_suggests_the_rescue_command() {
+    let s = snapshot(vec![], vec![ars("set", "0.14.2", true)], vec![]);
+    let findings = diagnose(&s);
+    assert_eq!(findings[0].kind, FindingKind::ControllerMissing);
+    assert_eq!(findings[1].kind, FindingKind::StuckTerminating);
+    assert_eq!(
+        findings[1].fix,
+        "helm arc-uninstall set -n runners --rescue --force-finalizers   # controller gone: strip ARC's finalizers bottom-up"
+    );
+}
+
+#[test]
+fn recent_deletion_with_a_live_controller_is_in_progress_not_stuck() {
+    let mut recent = ars("set", "0.14.2", true);
+    recent.value["metadata"]["deletionTimestamp"] = json!("2027-01-15T07:59:00Z"); // 60 s before NOW
+    assert_eq!(
+        jiff::Timestamp::from_second(NOW).ok().map(|t| t.to_string()),
+        Some("2027-01-15T08:00:00Z".to_string())
+    );
+    let s = snapshot(vec![controller(1, "0.14.2")], vec![recent], vec![]);
+    assert_eq!(diagnose(&s), vec![]);
+    let old = snapshot(
+        vec![controller(1, "0.14.2")],
+        vec![ars("set", "0.14.2", true)],
+        vec![],
+    );
+    let findings = diagnose(&old);
+    assert_eq!(findings.len(), 1);
+    assert!(findings[0].fix.contains("logs deployment/arc-gha-rs-controller"));
+}
+
+#[test]
+fn orphaned_listener_rbac_is_found() {
+    let labels = json!({"metadata": {"labels": {
+        "auto-scaling-listener-name": "set-6c9b97c4-listener",
+        "auto-scaling-listener-namespace": "arc-systems"}}});
+    let role = live("rbac.authorization.k8s.io", "Role", "runners", "set-6c9b97c4-listener", labels.clone());
+    let rb = live("rbac.authorization.k8s.io", "RoleBinding", "runners", "set-6c9b97c4-listener", labels);
+    let mut s = snapshot(vec![controller(1, "0.14.2")], vec![], vec![role, rb]);
+    let findings = diagnose(&s);
+    assert_eq!(findings.len(), 2);
+    assert!(findings.iter().all(|f| f.kind == FindingKind::OrphanedListenerRbac));
+    assert_eq!(
+        findings[0].fix,
+        "kubectl -n runners delete role.rbac.authorization.k8s.io set-6c9b97c4-listener"
+    );
+    // With its listener present, nothing is wrong.
+    s.listeners.push(live(
+        "actions.github.com",
+        "AutoscalingListener",
+        "arc-systems",
+        "set-6c9b97c4-listener",
+        json!({}),
+    ));
+    assert_eq!(diagnose(&s), vec![]);
+}
+
+#[test]
+fn version_skew_compares_major_minor() {
+    let s = snapshot(
+        vec![controller(1, "0.14.2")],
+        vec![ars("new", "0.14.0", false), ars("old", "0.13.1", false)],
+        vec![],
+    );
+    let findings = diagnose(&s);
+    assert_eq!(
+        kinds(&findings),
+        vec![(
+            FindingKind::VersionSkew,
+            "AutoscalingRunnerSet/runners/old".to_string()
+        )]
+    );
+    assert!(findings[0].fix.contains("--version 0.14.2"));
+    assert_eq!(findings[0].release.as_deref(), Some("old"));
+}
+
+#[test]
+fn major_minor_parses_versions() {
+    assert_eq!(major_minor("0.14.2"), Some((0, 14)));
+    assert_eq!(major_minor("v1.2"), Some((1, 2)));
+    assert_eq!(major_minor("0.15-rc1"), Some((0, 15)));
+    assert_eq!(major_minor("latest"), None);
+}
+
+#[test]
+fn release_filter_keeps_controller_findings() {
+    let s = snapshot(
+        vec![controller(0, "0.14.2")],
+        vec![ars("a", "0.14.2", true), ars("b", "0.14.2", true)],
+        vec![],
+    );
+    let only_a = for_release(diagnose(&s), "a");
+    assert_eq!(
+        kinds(&only_a),
+        vec![
+            (
+                FindingKind::ControllerUnavailable,
+                "Deployment/arc-systems/arc-gha-rs-controller".to_string()
+            ),
+            (
+                FindingKind::StuckTerminating,
+                "AutoscalingRunnerSet/runners/a".to_string()
+            ),
+        ]
+    );
+}
