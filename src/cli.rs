@@ -49,6 +49,9 @@ pub enum Command {
     Demo(commands::demo::Args),
     /// Print a shell completion script (bash, zsh, fish).
     Completions(commands::completions::Args),
+    /// Read-only: what is stuck in ARC and why, with the fix for each
+    /// (exit 0 clean, 2 problems found, 3 refused); `--fix` applies only safe fixes.
+    Doctor(commands::doctor::Args),
 }
 
 /// Parse argv (as given by the OS, program name first). Exits the process on

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod demo;
 pub mod doctor;
 pub mod exit;
+pub mod fleet;
 pub mod graph;
 pub mod helm;
 pub mod kube;

@@ -4,6 +4,7 @@
 pub mod completions;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod doctor;
 pub mod plan;
 pub mod render;
 pub mod uninstall;
@@ -20,5 +21,6 @@ pub fn run(command: Command) -> anyhow::Result<exit::Code> {
         #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args),
         Command::Completions(args) => completions::run(args),
+        Command::Doctor(args) => doctor::run(args),
     }
 }

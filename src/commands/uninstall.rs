@@ -16,10 +16,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Arguments of `uninstall`.
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct Args {
-    /// The release to tear down.
-    #[arg(value_name = "RELEASE")]
+    /// The release to tear down (not with --all-runner-sets).
+    #[arg(value_name = "RELEASE", default_value = "", hide_default_value = true)]
     pub release: String,
 
     /// Release namespace (Helm passes `-n` as HELM_NAMESPACE).
@@ -73,6 +73,10 @@ pub struct Args {
     /// Where to keep the manifest copy (default: $XDG_STATE_HOME/helm-arc-uninstall).
     #[arg(long, env = "HELM_ARC_UNINSTALL_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+
+    /// Fleet operations: every runner set, the controller guard, CRDs.
+    #[command(flatten)]
+    pub fleet: crate::fleet::FleetArgs,
 }
 
 /// `--cascade` values.
@@ -166,12 +170,34 @@ async fn run_async(
     ui: &dyn Reporter,
     deleted: Arc<AtomicUsize>,
 ) -> anyhow::Result<Code> {
-    let started = Instant::now();
     // Helm sets HELM_KUBECONTEXT="" (and may set HELM_NAMESPACE="") for "not given".
     let context = args.kube_context.as_deref().filter(|c| !c.is_empty());
     let cluster = Cluster::connect(context)
         .await
         .context("connect to the cluster")?;
+    if args.fleet.all_runner_sets {
+        return crate::fleet::run::all_runner_sets(&cluster, args, ui).await;
+    }
+    if args.release.is_empty() {
+        return Err(anyhow!("a RELEASE is required (or --all-runner-sets)"))
+            .exit_code(Code::BadInput);
+    }
+    if let Some(code) = crate::fleet::run::controller_guard(&cluster, args, ui).await? {
+        return Ok(code);
+    }
+    run_release(&cluster, args, ui, deleted).await
+}
+
+/// Tear down one release (`args.release` in `args.namespace`) on a connected
+/// cluster, ending with a summary event. Also the unit of work of the fleet.
+pub async fn run_release(
+    cluster: &Cluster,
+    args: &Args,
+    ui: &dyn Reporter,
+    deleted: Arc<AtomicUsize>,
+) -> anyhow::Result<Code> {
+    let started = Instant::now();
+    let context = args.kube_context.as_deref().filter(|c| !c.is_empty());
     let namespace = match args.namespace.as_deref().filter(|n| !n.is_empty()) {
         Some(ns) => ns.to_string(),
         None => cluster.default_namespace().to_string(),
@@ -198,7 +224,7 @@ async fn run_async(
         None if args.rescue => match state_path.as_deref().and_then(state::load_manifest) {
             Some(text) => Source::Saved(text),
             None => {
-                Source::Cluster(rescue::find_objects(&cluster, &args.release, &namespace).await?)
+                Source::Cluster(rescue::find_objects(cluster, &args.release, &namespace).await?)
             }
         },
         None if args.ignore_not_found => return Ok(Code::Success),
@@ -251,7 +277,7 @@ async fn run_async(
         pre_delete_hooks,
         no_hooks: args.no_hooks,
     };
-    let mut engine = Engine::new(&cluster, ui, &opts, deleted);
+    let mut engine = Engine::new(cluster, ui, &opts, deleted);
     let report = engine.run(&waves).await?;
 
     let (outcome, code, message) = match report.outcome {

@@ -4,8 +4,8 @@
 //! trap carries a [`Finding::safe_patch`] that `doctor --fix` may apply.
 
 use crate::teardown::arc::{
-    self, ARS_KIND, CLEANUP_ANNOTATIONS, CLEANUP_PROTECTION, LISTENER_KIND,
-    LISTENER_NAME_LABEL, LISTENER_NAMESPACE_LABEL,
+    self, ARS_KIND, CLEANUP_ANNOTATIONS, CLEANUP_PROTECTION, LISTENER_KIND, LISTENER_NAME_LABEL,
+    LISTENER_NAMESPACE_LABEL,
 };
 use crate::teardown::engine::{RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
 use crate::teardown::ladder::strip_patch;
@@ -122,7 +122,11 @@ pub fn is_available(deployment: &Live) -> bool {
 fn controller_findings(snapshot: &Snapshot, out: &mut Vec<Finding>) {
     if snapshot.controllers.is_empty() {
         if let Some(first) = snapshot.runner_sets.first() {
-            let names: Vec<String> = snapshot.runner_sets.iter().map(|a| a.id.to_string()).collect();
+            let names: Vec<String> = snapshot
+                .runner_sets
+                .iter()
+                .map(|a| a.id.to_string())
+                .collect();
             out.push(Finding {
                 kind: FindingKind::ControllerMissing,
                 object: first.id.to_string(),
@@ -243,7 +247,8 @@ fn stuck_terminating(
         .chain(&snapshot.others);
     for live in all {
         let finalizers = live.finalizers();
-        if !live.is_terminating() || finalizers.is_empty() || trapped.contains(&live.id.to_string()) {
+        if !live.is_terminating() || finalizers.is_empty() || trapped.contains(&live.id.to_string())
+        {
             continue;
         }
         let age = live
@@ -433,10 +438,9 @@ fn owning_ars<'s>(live: &Live, snapshot: &'s Snapshot) -> Option<&'s Live> {
                 .or(live.id.namespace.as_deref())?,
         )
     };
-    snapshot
-        .runner_sets
-        .iter()
-        .find(|a| a.id.kind == ARS_KIND && a.id.name == name && a.id.namespace.as_deref() == Some(ns))
+    snapshot.runner_sets.iter().find(|a| {
+        a.id.kind == ARS_KIND && a.id.name == name && a.id.namespace.as_deref() == Some(ns)
+    })
 }
 
 /// The `kubectl` resource word for a kind (`role.rbac.authorization.k8s.io`).

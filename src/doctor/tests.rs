@@ -13,7 +13,11 @@ fn live(group: &str, kind: &str, ns: &str, name: &str, value: Value) -> Live {
     Live::new(
         ObjectId {
             group: group.into(),
-            version: if group.is_empty() { "v1".into() } else { "v1alpha1".into() },
+            version: if group.is_empty() {
+                "v1".into()
+            } else {
+                "v1alpha1".into()
+            },
             kind: kind.into(),
             namespace: Some(ns.into()),
             name: name.into(),
@@ -48,11 +52,21 @@ fn ars(name: &str, version: &str, terminating: bool) -> Live {
     if terminating {
         v["metadata"]["deletionTimestamp"] = json!(LONG_AGO);
     }
-    live("actions.github.com", "AutoscalingRunnerSet", "runners", name, v)
+    live(
+        "actions.github.com",
+        "AutoscalingRunnerSet",
+        "runners",
+        name,
+        v,
+    )
 }
 
 fn protected(kind: &str, name: &str, terminating: bool) -> Live {
-    let group = if kind.starts_with("Role") { "rbac.authorization.k8s.io" } else { "" };
+    let group = if kind.starts_with("Role") {
+        "rbac.authorization.k8s.io"
+    } else {
+        ""
+    };
     let mut v = json!({"metadata": {"finalizers": ["actions.github.com/cleanup-protection"],
         "annotations": {"meta.helm.sh/release-name": "set"}}});
     if terminating {
@@ -73,7 +87,10 @@ fn snapshot(controllers: Vec<Live>, runner_sets: Vec<Live>, others: Vec<Live>) -
 }
 
 fn kinds(findings: &[Finding]) -> Vec<(FindingKind, String)> {
-    findings.iter().map(|f| (f.kind, f.object.clone())).collect()
+    findings
+        .iter()
+        .map(|f| (f.kind, f.object.clone()))
+        .collect()
 }
 
 #[test]
@@ -178,7 +195,11 @@ fn controller_down_makes_every_terminating_object_stuck_with_the_scale_up_fix() 
         ars.owner.as_deref(),
         Some("ARC controller (AutoscalingRunnerSet reconciler)")
     );
-    assert!(ars.fix.starts_with("kubectl -n arc-systems scale deployment/arc-gha-rs-controller --replicas=1"));
+    assert!(
+        ars.fix.starts_with(
+            "kubectl -n arc-systems scale deployment/arc-gha-rs-controller --replicas=1"
+        )
+    );
     assert!(findings.iter().all(|f| f.safe_patch.is_none()));
 }
 
@@ -199,7 +220,9 @@ fn recent_deletion_with_a_live_controller_is_in_progress_not_stuck() {
     let mut recent = ars("set", "0.14.2", true);
     recent.value["metadata"]["deletionTimestamp"] = json!("2027-01-15T07:59:00Z"); // 60 s before NOW
     assert_eq!(
-        jiff::Timestamp::from_second(NOW).ok().map(|t| t.to_string()),
+        jiff::Timestamp::from_second(NOW)
+            .ok()
+            .map(|t| t.to_string()),
         Some("2027-01-15T08:00:00Z".to_string())
     );
     let s = snapshot(vec![controller(1, "0.14.2")], vec![recent], vec![]);
@@ -211,7 +234,11 @@ fn recent_deletion_with_a_live_controller_is_in_progress_not_stuck() {
     );
     let findings = diagnose(&old);
     assert_eq!(findings.len(), 1);
-    assert!(findings[0].fix.contains("logs deployment/arc-gha-rs-controller"));
+    assert!(
+        findings[0]
+            .fix
+            .contains("logs deployment/arc-gha-rs-controller")
+    );
 }
 
 #[test]
@@ -219,12 +246,28 @@ fn orphaned_listener_rbac_is_found() {
     let labels = json!({"metadata": {"labels": {
         "auto-scaling-listener-name": "set-6c9b97c4-listener",
         "auto-scaling-listener-namespace": "arc-systems"}}});
-    let role = live("rbac.authorization.k8s.io", "Role", "runners", "set-6c9b97c4-listener", labels.clone());
-    let rb = live("rbac.authorization.k8s.io", "RoleBinding", "runners", "set-6c9b97c4-listener", labels);
+    let role = live(
+        "rbac.authorization.k8s.io",
+        "Role",
+        "runners",
+        "set-6c9b97c4-listener",
+        labels.clone(),
+    );
+    let rb = live(
+        "rbac.authorization.k8s.io",
+        "RoleBinding",
+        "runners",
+        "set-6c9b97c4-listener",
+        labels,
+    );
     let mut s = snapshot(vec![controller(1, "0.14.2")], vec![], vec![role, rb]);
     let findings = diagnose(&s);
     assert_eq!(findings.len(), 2);
-    assert!(findings.iter().all(|f| f.kind == FindingKind::OrphanedListenerRbac));
+    assert!(
+        findings
+            .iter()
+            .all(|f| f.kind == FindingKind::OrphanedListenerRbac)
+    );
     assert_eq!(
         findings[0].fix,
         "kubectl -n runners delete role.rbac.authorization.k8s.io set-6c9b97c4-listener"

@@ -8,7 +8,7 @@
 mod plain;
 mod tty;
 
-pub use plain::PlainReporter;
+pub use plain::{PlainReporter, line};
 pub use tty::TtyReporter;
 
 use serde::Serialize;

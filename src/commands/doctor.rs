@@ -1,0 +1,281 @@
+//! `doctor [RELEASE | --all]`: read a snapshot of ARC's objects, print what is
+//! stuck and why with the fix command for each; `--fix` applies only the
+//! provably safe fixes (the upgrade trap). Exit codes: 0 clean, 2 problems
+//! found, 3 refused (a safe fix found its object changed and did not patch it).
+
+use crate::doctor::{self, Finding, FindingKind, Snapshot};
+use crate::exit::{self, Code};
+use crate::kube::{Cluster, KubeError, Patched};
+use crate::manifest::ObjectId;
+use crate::teardown::arc;
+use crate::teardown::live::Live;
+use anyhow::Context;
+use serde::Serialize;
+
+/// Arguments of `doctor`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only findings about this release (controller findings always show).
+    #[arg(value_name = "RELEASE", conflicts_with = "all")]
+    pub release: Option<String>,
+
+    /// Every namespace (default: the release namespace, `-n`).
+    #[arg(long, short = 'A', visible_alias = "all-namespaces")]
+    pub all: bool,
+
+    /// Namespace (Helm passes `-n` as HELM_NAMESPACE).
+    #[arg(short = 'n', long, env = "HELM_NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// Kubeconfig context (Helm passes `--kube-context` as HELM_KUBECONTEXT).
+    #[arg(long, env = "HELM_KUBECONTEXT")]
+    pub kube_context: Option<String>,
+
+    /// Apply the provably safe fixes (the upgrade trap); print the others.
+    #[arg(long)]
+    pub fix: bool,
+
+    /// Seconds an object may be Terminating, with a controller available, before it counts as stuck.
+    #[arg(long, default_value_t = doctor::DEFAULT_STUCK_AFTER_SECONDS)]
+    pub stuck_after: i64,
+
+    /// Output: text or one JSON document.
+    #[arg(short = 'o', long, value_enum, default_value_t = super::uninstall::OutputArg::Text)]
+    pub output: super::uninstall::OutputArg,
+}
+
+/// One applied (or refused) safe fix.
+#[derive(Debug, Serialize)]
+struct Applied {
+    object: String,
+    result: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    scope: String,
+    findings: &'a [Finding],
+    fixed: &'a [Applied],
+    exit_code: i32,
+}
+
+/// Run `doctor`.
+pub fn run(args: Args) -> anyhow::Result<Code> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    runtime.block_on(run_async(&args))
+}
+
+async fn run_async(args: &Args) -> anyhow::Result<Code> {
+    let context = args.kube_context.as_deref().filter(|c| !c.is_empty());
+    let cluster = Cluster::connect(context)
+        .await
+        .context("connect to the cluster")?;
+    let namespace = match args.namespace.as_deref().filter(|n| !n.is_empty()) {
+        Some(ns) => ns.to_string(),
+        None => cluster.default_namespace().to_string(),
+    };
+    let scope = (!args.all).then_some(namespace.as_str());
+    let snapshot = read_snapshot(&cluster, scope, args.stuck_after).await?;
+    let mut findings = doctor::diagnose(&snapshot);
+    if let Some(release) = &args.release {
+        findings = doctor::for_release(findings, release);
+    }
+
+    let mut fixed = Vec::new();
+    let mut refused = false;
+    if args.fix {
+        for finding in findings.iter().filter(|f| f.safe_patch.is_some()) {
+            let Some(id) = find_id(&snapshot, &finding.object) else {
+                continue;
+            };
+            let Some(patch) = &finding.safe_patch else {
+                continue;
+            };
+            let result = match cluster
+                .json_patch(&id, patch)
+                .await
+                .with_context(|| format!("patch {}", finding.object))?
+            {
+                Patched::Applied(_) | Patched::NotFound => "fixed",
+                Patched::Conflict => {
+                    refused = true;
+                    "refused: the object changed since it was read; run doctor again"
+                }
+            };
+            fixed.push(Applied {
+                object: finding.object.clone(),
+                result,
+            });
+        }
+    }
+    let left: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| {
+            !fixed
+                .iter()
+                .any(|a| a.object == f.object && a.result == "fixed")
+        })
+        .collect();
+    let code = if refused {
+        DoctorCode::Refused
+    } else if left.is_empty() {
+        DoctorCode::Clean
+    } else {
+        DoctorCode::Problems
+    };
+
+    let scope_text = match (&args.release, args.all) {
+        (Some(r), _) => format!("release {r} in {namespace}"),
+        (None, true) => "all namespaces".to_string(),
+        (None, false) => format!("namespace {namespace}"),
+    };
+    let text = if args.output == super::uninstall::OutputArg::Json {
+        let report = Report {
+            scope: scope_text,
+            findings: &findings,
+            fixed: &fixed,
+            exit_code: code as i32,
+        };
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).context("serialize the report")?
+        )
+    } else {
+        render_text(&scope_text, &findings, &fixed, args.fix)
+    };
+    exit::write_stdout(text.as_bytes())?;
+    Ok(code.into())
+}
+
+/// `doctor`'s own exit codes (see README "Exit codes").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DoctorCode {
+    /// 0: nothing wrong.
+    Clean = 0,
+    /// 2: problems found (after `--fix`: problems left).
+    Problems = 2,
+    /// 3: a safe fix was refused because its object changed.
+    Refused = 3,
+}
+
+impl From<DoctorCode> for Code {
+    fn from(code: DoctorCode) -> Code {
+        match code {
+            DoctorCode::Clean => Code::Success,
+            DoctorCode::Problems => Code::BadInput,
+            DoctorCode::Refused => Code::TimedOut,
+        }
+    }
+}
+
+fn render_text(scope: &str, findings: &[Finding], fixed: &[Applied], fix: bool) -> String {
+    let mut out = String::new();
+    if findings.is_empty() {
+        out.push_str(&format!("doctor ({scope}): no problems found\n"));
+        return out;
+    }
+    out.push_str(&format!(
+        "doctor ({scope}): {} problem(s)\n",
+        findings.len()
+    ));
+    for f in findings {
+        out.push_str(&format!("\n[{}] {}\n", kind_name(f.kind), f.object));
+        if let Some(r) = &f.release {
+            out.push_str(&format!("  release: {r}\n"));
+        }
+        if !f.finalizers.is_empty() {
+            out.push_str(&format!("  finalizers: {}\n", f.finalizers.join(", ")));
+        }
+        if let Some(o) = &f.owner {
+            out.push_str(&format!("  removed by: {o}\n"));
+        }
+        out.push_str(&format!("  {}\n", f.message));
+        match fixed.iter().find(|a| a.object == f.object) {
+            Some(a) => out.push_str(&format!("  --fix: {}\n", a.result)),
+            None => {
+                out.push_str(&format!("  fix: {}\n", f.fix));
+                if f.safe_patch.is_some() && !fix {
+                    out.push_str("  (safe: `doctor --fix` applies it)\n");
+                }
+            }
+        }
+    }
+    out
+}
+
+fn kind_name(kind: FindingKind) -> &'static str {
+    match kind {
+        FindingKind::ControllerMissing => "controller missing",
+        FindingKind::ControllerUnavailable => "controller unavailable",
+        FindingKind::StuckTerminating => "stuck Terminating",
+        FindingKind::UpgradeTrap => "upgrade trap",
+        FindingKind::OrphanedListenerRbac => "orphaned listener RBAC",
+        FindingKind::VersionSkew => "version skew",
+    }
+}
+
+fn find_id(snapshot: &Snapshot, object: &str) -> Option<ObjectId> {
+    snapshot
+        .others
+        .iter()
+        .find(|l| l.id.to_string() == object)
+        .map(|l| l.id.clone())
+}
+
+/// List a kind; a kind the server does not serve (ARC CRDs absent) is empty.
+async fn list_or_empty(
+    cluster: &Cluster,
+    (group, version, kind): (&str, &str, &str),
+    namespace: Option<&str>,
+    selector: Option<&str>,
+) -> anyhow::Result<Vec<Live>> {
+    match cluster
+        .list(group, version, kind, namespace, selector)
+        .await
+    {
+        Ok(items) => Ok(items),
+        Err(KubeError::UnknownKind(_)) => Ok(Vec::new()),
+        Err(e) => Err(e).with_context(|| format!("list {kind}")),
+    }
+}
+
+/// Read everything [`doctor::diagnose`] needs.
+pub async fn read_snapshot(
+    cluster: &Cluster,
+    scope: Option<&str>,
+    stuck_after_seconds: i64,
+) -> anyhow::Result<Snapshot> {
+    let arc_kind = |kind| (arc::GROUP, arc::VERSION, kind);
+    let controllers = list_or_empty(
+        cluster,
+        ("apps", "v1", "Deployment"),
+        None,
+        Some(arc::CONTROLLER_SELECTOR),
+    )
+    .await?;
+    let runner_sets = list_or_empty(cluster, arc_kind(arc::ARS_KIND), scope, None).await?;
+    let listeners = list_or_empty(cluster, arc_kind(arc::LISTENER_KIND), None, None).await?;
+    let mut others = Vec::new();
+    for kind in [
+        arc_kind(arc::ERS_KIND),
+        arc_kind(arc::ER_KIND),
+        ("", "v1", "ServiceAccount"),
+        ("", "v1", "Secret"),
+        ("rbac.authorization.k8s.io", "v1", "Role"),
+        ("rbac.authorization.k8s.io", "v1", "RoleBinding"),
+    ] {
+        others.extend(list_or_empty(cluster, kind, scope, None).await?);
+    }
+    Ok(Snapshot {
+        controllers,
+        runner_sets,
+        listeners,
+        others,
+        now: jiff::Timestamp::now().as_second(),
+        stuck_after_seconds,
+    })
+}

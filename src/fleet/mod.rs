@@ -1,0 +1,234 @@
+//! Fleet operations: every runner set before the controller, CRDs last.
+//!
+//! Pure decisions live here ([`releases_of`], [`is_controller_manifest`],
+//! [`controller_watch_namespace`]); [`run`] does the I/O: discovery, bounded
+//! concurrent teardowns through the single-release path, the controller
+//! guard, `--with-controller` and `--delete-crds`.
+
+pub mod run;
+
+use crate::manifest::Object;
+use crate::teardown::engine::{RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
+use crate::teardown::live::Live;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The CRDs of the `actions.github.com` group that ARC's controller chart installs.
+pub const ARC_CRDS: &[(&str, &str)] = &[
+    (
+        "autoscalingrunnersets.actions.github.com",
+        "AutoscalingRunnerSet",
+    ),
+    (
+        "autoscalinglisteners.actions.github.com",
+        "AutoscalingListener",
+    ),
+    (
+        "ephemeralrunnersets.actions.github.com",
+        "EphemeralRunnerSet",
+    ),
+    ("ephemeralrunners.actions.github.com", "EphemeralRunner"),
+];
+
+/// Controller Deployment label: the one namespace it watches (single-namespace mode).
+pub const WATCH_SINGLE_NAMESPACE_LABEL: &str =
+    "actions.github.com/controller-watch-single-namespace";
+
+/// Fleet flags of `uninstall`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct FleetArgs {
+    /// Tear down every release that owns an AutoscalingRunnerSet (in `-n`, or everywhere with `-A`).
+    #[arg(long, conflicts_with = "rescue")]
+    pub all_runner_sets: bool,
+
+    /// With --all-runner-sets: every namespace.
+    #[arg(short = 'A', long, requires = "all_runner_sets")]
+    pub all_namespaces: bool,
+
+    /// Releases torn down at the same time.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+
+    /// After every runner set is gone: uninstall this controller release (`RELEASE` or `NAMESPACE/RELEASE`).
+    #[arg(long, value_name = "RELEASE", requires = "all_runner_sets")]
+    pub with_controller: Option<String>,
+
+    /// Last: delete the actions.github.com CRDs, only when no custom resource of them is left.
+    #[arg(long, requires = "all_runner_sets")]
+    pub delete_crds: bool,
+
+    /// Uninstalling the controller release while runner sets exist: tear them down first.
+    #[arg(long, conflicts_with = "all_runner_sets")]
+    pub cascade_runner_sets: bool,
+}
+
+/// One Helm release that owns runner sets.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ReleaseRef {
+    /// Release namespace.
+    pub namespace: String,
+    /// Release name.
+    pub name: String,
+    /// Its AutoscalingRunnerSets (`namespace/name`).
+    pub runner_sets: Vec<String>,
+}
+
+/// Releases owning `runner_sets` (from `meta.helm.sh/release-name/-namespace`),
+/// sorted, and the runner sets that name no release.
+pub fn releases_of(runner_sets: &[Live]) -> (Vec<ReleaseRef>, Vec<String>) {
+    let mut releases: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let mut unmapped = Vec::new();
+    for ars in runner_sets {
+        let ars_ns = ars.id.namespace.clone().unwrap_or_default();
+        let label = format!("{ars_ns}/{}", ars.id.name);
+        match ars.annotation(RELEASE_NAME_ANNOTATION) {
+            Some(name) if !name.is_empty() => {
+                let ns = ars
+                    .annotation(RELEASE_NAMESPACE_ANNOTATION)
+                    .filter(|n| !n.is_empty())
+                    .map_or(ars_ns, str::to_string);
+                releases
+                    .entry((ns, name.to_string()))
+                    .or_default()
+                    .push(label);
+            }
+            _ => unmapped.push(label),
+        }
+    }
+    let releases = releases
+        .into_iter()
+        .map(|((namespace, name), runner_sets)| ReleaseRef {
+            namespace,
+            name,
+            runner_sets,
+        })
+        .collect();
+    (releases, unmapped)
+}
+
+fn controller_deployment(objects: &[Object]) -> Option<&Object> {
+    objects.iter().find(|o| {
+        o.id.kind == "Deployment"
+            && (o.label("app.kubernetes.io/part-of") == Some("gha-rs-controller")
+                || o.value
+                    .pointer("/spec/template/metadata/labels/app.kubernetes.io~1part-of")
+                    .and_then(serde_json::Value::as_str)
+                    == Some("gha-rs-controller"))
+    })
+}
+
+/// Whether a release manifest holds the gha-rs-controller Deployment.
+pub fn is_controller_manifest(objects: &[Object]) -> bool {
+    controller_deployment(objects).is_some()
+}
+
+/// The namespace a controller release watches (`None`: all namespaces).
+pub fn controller_watch_namespace(objects: &[Object]) -> Option<String> {
+    controller_deployment(objects)
+        .and_then(|d| d.label(WATCH_SINGLE_NAMESPACE_LABEL))
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+}
+
+/// Split `NAMESPACE/RELEASE` (or a bare `RELEASE`).
+pub fn split_release(spec: &str) -> (Option<&str>, &str) {
+    match spec.split_once('/') {
+        Some((ns, name)) if !ns.is_empty() => (Some(ns), name),
+        _ => (None, spec),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{self, ObjectId};
+    use serde_json::json;
+
+    fn ars(ns: &str, name: &str, release: Option<(&str, &str)>) -> Live {
+        let mut value = json!({"metadata": {"name": name, "namespace": ns}});
+        if let Some((rns, r)) = release {
+            value["metadata"]["annotations"] = json!({
+                "meta.helm.sh/release-name": r, "meta.helm.sh/release-namespace": rns});
+        }
+        Live::new(
+            ObjectId {
+                group: "actions.github.com".into(),
+                version: "v1alpha1".into(),
+                kind: "AutoscalingRunnerSet".into(),
+                namespace: Some(ns.into()),
+                name: name.into(),
+            },
+            value,
+        )
+    }
+
+    #[test]
+    fn groups_runner_sets_by_release_and_reports_unmapped() {
+        let (releases, unmapped) = releases_of(&[
+            ars("b", "s2", Some(("b", "rel-b"))),
+            ars("a", "s1", Some(("a", "rel-a"))),
+            // A release may hold several runner sets.
+            ars("b", "s3", Some(("b", "rel-b"))),
+            ars("c", "hand-made", None),
+        ]);
+        assert_eq!(
+            releases,
+            vec![
+                ReleaseRef {
+                    namespace: "a".into(),
+                    name: "rel-a".into(),
+                    runner_sets: vec!["a/s1".into()]
+                },
+                ReleaseRef {
+                    namespace: "b".into(),
+                    name: "rel-b".into(),
+                    runner_sets: vec!["b/s2".into(), "b/s3".into()]
+                },
+            ]
+        );
+        assert_eq!(unmapped, vec!["c/hand-made"]);
+    }
+
+    fn objects(text: &str) -> Vec<Object> {
+        let opts = manifest::ParseOptions {
+            default_namespace: "arc-systems".into(),
+        };
+        manifest::parse(text, &opts)
+            .unwrap()
+            .objects()
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn recognises_the_controller_release() {
+        let controller = objects(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: arc-gha-rs-controller\n  labels:\n    \
+             app.kubernetes.io/part-of: gha-rs-controller\n    actions.github.com/controller-watch-single-namespace: runners\n",
+        );
+        assert!(is_controller_manifest(&controller));
+        assert_eq!(
+            controller_watch_namespace(&controller).as_deref(),
+            Some("runners")
+        );
+        let other = objects(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    app.kubernetes.io/part-of: shop\n",
+        );
+        assert!(!is_controller_manifest(&other));
+        let template_only = objects(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: c\nspec:\n  template:\n    metadata:\n      labels:\n        \
+             app.kubernetes.io/part-of: gha-rs-controller\n",
+        );
+        assert!(is_controller_manifest(&template_only));
+        assert_eq!(controller_watch_namespace(&template_only), None);
+    }
+
+    #[test]
+    fn splits_namespaced_release_names() {
+        assert_eq!(
+            split_release("arc-systems/arc"),
+            (Some("arc-systems"), "arc")
+        );
+        assert_eq!(split_release("arc"), (None, "arc"));
+    }
+}
