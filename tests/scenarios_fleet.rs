@@ -1,0 +1,581 @@
+//! Fleet scenarios against the API simulator with its simulated ARC
+//! controller and fake GitHub, installed through real Helm: every runner set
+//! before the controller (`--all-runner-sets --with-controller --delete-crds`),
+//! the controller-first guard, and `doctor` on seeded problems.
+//!
+//! Slow (Helm installs of many releases): their own test binary.
+// Test helpers outside #[test] fns panic on failure by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use kube_sim::api::{Actor, Api, DeleteOptions, Gvk, ListOptions, Patch};
+use kube_sim::arc::{ArcConfig, ArcController, install_crds};
+use kube_sim::github::FakeGitHub;
+use kube_sim::{LogEntry, Sim, SimConfig};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::{Helm, HelmHome, hau_bin, repo_root, run_ok};
+
+const ARS: &str = "actions.github.com/v1alpha1";
+const CONTROLLER_NS: &str = "arc-systems";
+
+fn actor() -> Actor {
+    Actor("scenario-test".to_string())
+}
+
+fn chart(name: &str) -> PathBuf {
+    repo_root().join("examples").join("charts").join(name)
+}
+
+struct Env {
+    sim: Sim,
+    arc: ArcController,
+    home: HelmHome,
+    helm: Helm,
+}
+
+impl Env {
+    /// The simulator with ARC's CRDs, its controller and the controller chart (release `arc`).
+    fn new(helm: Helm) -> Env {
+        let sim = Sim::start(SimConfig::default()).expect("start simulator");
+        let home = HelmHome::new();
+        sim.write_kubeconfig(&home.path().join("kubeconfig"))
+            .expect("kubeconfig");
+        install_crds(&*sim.api(), &actor()).expect("install ARC CRDs");
+        let arc = ArcController::start_on(
+            sim.handle(),
+            sim.api(),
+            FakeGitHub::new(),
+            ArcConfig::default(),
+        );
+        let env = Env {
+            sim,
+            arc,
+            home,
+            helm,
+        };
+        env.helm_ok(&[
+            "install",
+            "arc",
+            chart("arc-controller").to_str().unwrap(),
+            "-n",
+            CONTROLLER_NS,
+            "--create-namespace",
+        ]);
+        env
+    }
+
+    fn helm_ok(&self, args: &[&str]) -> String {
+        let mut cmd = self.home.helm(self.helm);
+        cmd.args(args);
+        run_ok(&mut cmd)
+    }
+
+    /// Install runner-set releases `(namespace, release)` with `min_runners`,
+    /// a few Helm processes at a time; wait until every one is registered.
+    fn install_runner_sets(&self, sets: &[(String, String)], min_runners: u32, extra: &[&str]) {
+        let chart = chart("arc-runner-set");
+        for batch in sets.chunks(4) {
+            let children: Vec<_> = batch
+                .iter()
+                .map(|(ns, release)| {
+                    let mut cmd = self.home.helm(self.helm);
+                    cmd.args(["install", release, chart.to_str().unwrap(), "-n", ns])
+                        .args(["--create-namespace", "--set"])
+                        .arg(format!("minRunners={min_runners}"))
+                        .args(extra);
+                    cmd.stdout(std::process::Stdio::piped())
+                        .stderr(std::process::Stdio::piped());
+                    (release.clone(), cmd.spawn().expect("spawn helm"))
+                })
+                .collect();
+            for (release, child) in children {
+                let out = child.wait_with_output().expect("helm install");
+                assert!(
+                    out.status.success(),
+                    "helm install {release}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        self.wait_for("runner sets ready", Duration::from_secs(120), |env| {
+            let registered = env
+                .list(ARS, "AutoscalingRunnerSet", None)
+                .iter()
+                .filter(|a| {
+                    a.pointer("/metadata/annotations/runner-scale-set-id")
+                        .is_some()
+                })
+                .count();
+            let runners = env
+                .list(ARS, "EphemeralRunner", None)
+                .iter()
+                .filter(|r| r.pointer("/status/runnerId").is_some())
+                .count();
+            registered >= sets.len() && runners >= sets.len() * min_runners as usize
+        });
+    }
+
+    fn api(&self) -> Arc<dyn Api> {
+        self.sim.api()
+    }
+
+    fn list(&self, api_version: &str, kind: &str, ns: Option<&str>) -> Vec<Value> {
+        self.api()
+            .list(
+                &actor(),
+                &Gvk::new(api_version, kind),
+                ns,
+                &ListOptions::default(),
+            )
+            .unwrap_or_default()
+    }
+
+    fn get(&self, api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> Option<Value> {
+        self.api()
+            .get(&actor(), &Gvk::new(api_version, kind), ns, name)
+            .ok()
+    }
+
+    fn wait_for(&self, what: &str, limit: Duration, done: impl Fn(&Env) -> bool) {
+        let start = Instant::now();
+        while !done(self) {
+            assert!(start.elapsed() < limit, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Run the built binary as Helm would.
+    fn run(&self, namespace: &str, args: &[&str]) -> Output {
+        let mut cmd = Command::new(hau_bin());
+        self.home.isolate(&mut cmd);
+        cmd.env("HELM_BIN", self.helm.helm())
+            .env("HELM_NAMESPACE", namespace)
+            .env(
+                "HELM_ARC_UNINSTALL_STATE_DIR",
+                self.home.path().join("state"),
+            )
+            .args(args);
+        cmd.output().expect("run helm-arc-uninstall")
+    }
+
+    fn log(&self) -> Vec<LogEntry> {
+        self.sim.event_log()
+    }
+
+    fn releases(&self) -> String {
+        self.helm_ok(&["list", "-A", "-q"])
+    }
+}
+
+fn lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn describe(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let tail: Vec<&str> = stdout.lines().rev().take(40).collect();
+    format!(
+        "status {:?}\n--- stdout (last 40 lines, reversed)\n{}\n--- stderr\n{}",
+        out.status.code(),
+        tail.join("\n"),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn is_write(e: &LogEntry) -> bool {
+    matches!(
+        e.verb.as_str(),
+        "delete" | "patch" | "update" | "create" | "apply" | "update-status"
+    )
+}
+
+/// Index of the last successful write to any AutoscalingRunnerSet (the patch
+/// that removed the last finalizer of the last one).
+fn last_ars_write(log: &[LogEntry]) -> usize {
+    log.iter()
+        .rposition(|e| e.kind == "AutoscalingRunnerSet" && e.code < 300 && is_write(e))
+        .expect("runner sets were written")
+}
+
+/// Index of the successful DELETE of the controller Deployment.
+fn controller_deployment_delete(log: &[LogEntry]) -> usize {
+    log.iter()
+        .position(|e| {
+            e.kind == "Deployment"
+                && e.verb == "delete"
+                && e.code < 300
+                && e.namespace.as_deref() == Some(CONTROLLER_NS)
+        })
+        .expect("the controller Deployment was deleted")
+}
+
+fn fleet_sets(count: usize, namespaces: usize) -> Vec<(String, String)> {
+    (0..count)
+        .map(|i| (format!("runners-{}", i % namespaces), format!("set-{i:03}")))
+        .collect()
+}
+
+/// Releases in the big scenario: `HAU_FLEET_RELEASES` (default 50) in 10 namespaces.
+fn fleet_size() -> usize {
+    std::env::var("HAU_FLEET_RELEASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50)
+}
+
+#[test]
+fn all_runner_sets_then_controller_then_crds() {
+    let env = Env::new(Helm::V4);
+    let n = fleet_size();
+    let sets = fleet_sets(n, 10);
+    let started = Instant::now();
+    env.install_runner_sets(&sets, 1, &[]);
+    eprintln!(
+        "installed {n} runner-set releases in {:?}",
+        started.elapsed()
+    );
+    assert!(!env.arc.github().is_empty());
+
+    let started = Instant::now();
+    let out = env.run(
+        "default",
+        &[
+            "--all-runner-sets",
+            "-A",
+            "--concurrency",
+            "8",
+            "--with-controller",
+            "arc",
+            "--delete-crds",
+            "--timeout",
+            "60s",
+            "-o",
+            "json",
+        ],
+    );
+    eprintln!(
+        "fleet teardown of {n} releases took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let events = lines(&out);
+    let summary = events.last().expect("a summary");
+    assert_eq!(summary["event"], "fleet_summary", "{summary}");
+    assert_eq!(summary["outcome"], "success", "{summary}");
+    let releases = summary["releases"].as_array().unwrap();
+    assert_eq!(
+        releases.len(),
+        n + 1,
+        "every runner set release and the controller"
+    );
+    assert!(
+        releases.iter().all(|r| r["outcome"] == "success"),
+        "{summary}"
+    );
+    assert_eq!(releases.last().unwrap()["release"], "arc");
+    // Engine events carry their release.
+    assert!(
+        events
+            .iter()
+            .filter(|e| e["event"] == "wave_start")
+            .all(|e| e["release"].as_str().is_some_and(|r| r.contains('/')))
+    );
+
+    // Every runner set was gone before the controller's Deployment was deleted.
+    let log = env.log();
+    assert!(
+        last_ars_write(&log) < controller_deployment_delete(&log),
+        "a runner set was still being finalized when the controller was deleted"
+    );
+    assert!(env.list(ARS, "AutoscalingRunnerSet", None).is_empty());
+    assert!(env.list(ARS, "EphemeralRunner", None).is_empty());
+    assert!(
+        env.arc.github().is_empty(),
+        "GitHub still lists {:?}",
+        env.arc.github().scale_sets()
+    );
+    assert_eq!(env.releases().trim(), "", "no release is left");
+    // CRDs last.
+    for crd in [
+        "autoscalingrunnersets.actions.github.com",
+        "ephemeralrunners.actions.github.com",
+    ] {
+        let left = env.get(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            None,
+            crd,
+        );
+        assert!(
+            left.is_none_or(|c| c.pointer("/metadata/deletionTimestamp").is_some()),
+            "{crd} was not deleted"
+        );
+    }
+    assert!(events.iter().any(|e| e["event"] == "crd"));
+}
+
+#[test]
+fn guard_refuses_controller_first_and_cascade_does_runner_sets_first() {
+    let env = Env::new(Helm::V3);
+    let sets = vec![
+        ("team-a".to_string(), "build".to_string()),
+        ("team-b".to_string(), "deploy".to_string()),
+    ];
+    env.install_runner_sets(&sets, 1, &[]);
+    let before = env.log().len();
+
+    let out = env.run(CONTROLLER_NS, &["arc", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let events = lines(&out);
+    let refused = events
+        .iter()
+        .find(|e| e["event"] == "refused")
+        .expect("a refused event");
+    assert_eq!(refused["cause"], "runner_sets_exist");
+    let message = refused["message"].as_str().unwrap();
+    assert!(
+        message.contains("AutoscalingRunnerSet/team-a/build"),
+        "{message}"
+    );
+    assert!(
+        message.contains("AutoscalingRunnerSet/team-b/deploy"),
+        "{message}"
+    );
+    assert!(message.contains("--cascade-runner-sets"), "{message}");
+    assert_eq!(events.last().unwrap()["outcome"], "refused");
+    assert!(
+        !env.log()[before..]
+            .iter()
+            .any(|e| e.actor == "helm-arc-uninstall" && is_write(e)),
+        "the guard wrote something"
+    );
+    assert!(
+        env.get(
+            "apps/v1",
+            "Deployment",
+            Some(CONTROLLER_NS),
+            "arc-gha-rs-controller"
+        )
+        .is_some()
+    );
+    assert!(env.releases().contains("arc"));
+
+    // The same with --cascade-runner-sets: runner sets first, then the controller.
+    let out = env.run(
+        CONTROLLER_NS,
+        &[
+            "arc",
+            "--cascade-runner-sets",
+            "--timeout",
+            "60s",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let log = env.log();
+    assert!(last_ars_write(&log) < controller_deployment_delete(&log));
+    assert!(env.list(ARS, "AutoscalingRunnerSet", None).is_empty());
+    assert!(env.arc.github().is_empty());
+    assert_eq!(env.releases().trim(), "");
+}
+
+fn findings(out: &Output) -> Vec<(String, String)> {
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor JSON ({e}): {}", describe(out)));
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().to_string(),
+                f["object"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn doctor_finds_each_seeded_problem_and_fixes_only_the_upgrade_trap() {
+    let env = Env::new(Helm::V4);
+    let ns = "runners";
+    let sets: Vec<(String, String)> = ["healthy", "upgraded", "skewed", "stuck"]
+        .iter()
+        .map(|r| (ns.to_string(), r.to_string()))
+        .collect();
+    env.install_runner_sets(&sets, 1, &[]);
+
+    // A clean installation is clean.
+    let out = env.run(ns, &["doctor", "-A", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(findings(&out), vec![]);
+
+    // Upgrade trap: containerMode kubernetes -> default drops the kube-mode
+    // SA, Role and RoleBinding; they keep cleanup-protection forever.
+    env.helm_ok(&[
+        "upgrade",
+        "upgraded",
+        chart("arc-runner-set").to_str().unwrap(),
+        "-n",
+        ns,
+        "--reuse-values",
+        "--set",
+        "containerMode.type=",
+    ]);
+    let kube_mode = "upgraded-gha-rs-kube-mode";
+    let role = env
+        .get("rbac.authorization.k8s.io/v1", "Role", Some(ns), kube_mode)
+        .expect("the dropped Role stays");
+    assert!(role.pointer("/metadata/deletionTimestamp").is_some());
+
+    // Controller down, then: a version-skewed runner set, a deleted runner set
+    // stuck on its finalizer, orphaned listener RBAC.
+    env.arc.stop();
+    let api = env.api();
+    let ars_gvk = Gvk::new(ARS, "AutoscalingRunnerSet");
+    api.patch(
+        &actor(),
+        &ars_gvk,
+        Some(ns),
+        "skewed",
+        Patch::Merge(json!({"metadata": {"labels": {"app.kubernetes.io/version": "0.13.1"}}})),
+    )
+    .unwrap();
+    api.delete(
+        &actor(),
+        &ars_gvk,
+        Some(ns),
+        "stuck",
+        &DeleteOptions::default(),
+    )
+    .unwrap();
+    let labels = json!({"auto-scaling-listener-name": "gone-1234abcd-listener",
+                        "auto-scaling-listener-namespace": CONTROLLER_NS});
+    api.create(
+        &actor(),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+               "metadata": {"name": "gone-1234abcd-listener", "namespace": ns, "labels": labels},
+               "rules": []}),
+    )
+    .unwrap();
+
+    let out = env.run(ns, &["doctor", "-A", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let found = findings(&out);
+    let has = |kind: &str, object: &str| found.iter().any(|(k, o)| k == kind && o == object);
+    assert!(
+        has(
+            "controller_unavailable",
+            "Deployment/arc-systems/arc-gha-rs-controller"
+        ),
+        "{found:?}"
+    );
+    assert!(
+        has("stuck_terminating", "AutoscalingRunnerSet/runners/stuck"),
+        "{found:?}"
+    );
+    for kind in ["ServiceAccount", "Role", "RoleBinding"] {
+        assert!(
+            has("upgrade_trap", &format!("{kind}/runners/{kube_mode}")),
+            "{found:?}"
+        );
+    }
+    assert!(
+        has(
+            "orphaned_listener_rbac",
+            "Role/runners/gone-1234abcd-listener"
+        ),
+        "{found:?}"
+    );
+    assert!(
+        has("version_skew", "AutoscalingRunnerSet/runners/skewed"),
+        "{found:?}"
+    );
+    assert!(
+        !found.iter().any(|(_, o)| o.contains("/healthy")),
+        "the healthy runner set has no finding: {found:?}"
+    );
+
+    // Text output names the fix commands.
+    let text = env.run(ns, &["doctor", "-A"]);
+    assert_eq!(text.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("kubectl -n arc-systems scale deployment/arc-gha-rs-controller --replicas=1")
+    );
+    assert!(text.contains("doctor --fix"));
+
+    // A release filter keeps that release's findings (and the controller's).
+    let only = findings(&env.run(ns, &["doctor", "stuck", "-o", "json"]));
+    assert!(
+        only.iter()
+            .all(|(k, o)| o.ends_with("/stuck") || k == "controller_unavailable")
+    );
+
+    // --fix patches only the upgrade-trap objects.
+    let before = env.log().len();
+    let out = env.run(ns, &["doctor", "-A", "--fix", "-o", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "problems are left: {}",
+        describe(&out)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fixed: Vec<&str> = report["fixed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["object"].as_str().unwrap())
+        .collect();
+    assert_eq!(fixed.len(), 3, "{report}");
+    let writes: Vec<String> = env.log()[before..]
+        .iter()
+        .filter(|e| e.actor == "helm-arc-uninstall" && is_write(e))
+        .map(|e| format!("{} {}/{}", e.verb, e.kind, e.name))
+        .collect();
+    let mut writes_sorted = writes.clone();
+    writes_sorted.sort();
+    assert_eq!(
+        writes_sorted,
+        vec![
+            format!("patch Role/{kube_mode}"),
+            format!("patch RoleBinding/{kube_mode}"),
+            format!("patch ServiceAccount/{kube_mode}"),
+        ]
+    );
+    for (api_version, kind) in [
+        ("v1", "ServiceAccount"),
+        ("rbac.authorization.k8s.io/v1", "Role"),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ] {
+        assert!(
+            env.get(api_version, kind, Some(ns), kube_mode).is_none(),
+            "{kind} is gone"
+        );
+    }
+    // The rest is untouched and still reported.
+    let after = findings(&env.run(ns, &["doctor", "-A", "-o", "json"]));
+    assert!(!after.iter().any(|(k, _)| k == "upgrade_trap"), "{after:?}");
+    assert!(after.iter().any(|(k, _)| k == "stuck_terminating"));
+    assert!(after.iter().any(|(k, _)| k == "orphaned_listener_rbac"));
+    assert!(after.iter().any(|(k, _)| k == "version_skew"));
+    let stuck = env
+        .get(ARS, "AutoscalingRunnerSet", Some(ns), "stuck")
+        .expect("still there");
+    assert!(
+        stuck
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty())
+    );
+}
