@@ -123,6 +123,10 @@ impl CascadeArg {
 
 /// Run `uninstall`.
 pub fn run(args: Args) -> anyhow::Result<Code> {
+    if args.release.is_empty() && !args.fleet.all_runner_sets {
+        return Err(anyhow!("a RELEASE is required (or --all-runner-sets)"))
+            .exit_code(Code::BadInput);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -177,10 +181,6 @@ async fn run_async(
         .context("connect to the cluster")?;
     if args.fleet.all_runner_sets {
         return crate::fleet::run::all_runner_sets(&cluster, args, ui).await;
-    }
-    if args.release.is_empty() {
-        return Err(anyhow!("a RELEASE is required (or --all-runner-sets)"))
-            .exit_code(Code::BadInput);
     }
     if let Some(code) = crate::fleet::run::controller_guard(&cluster, args, ui).await? {
         return Ok(code);
