@@ -16,6 +16,7 @@ pub mod exit;
 pub mod fleet;
 pub mod graph;
 pub mod helm;
+pub mod hooks;
 pub mod kube;
 pub mod manifest;
 pub mod plan;

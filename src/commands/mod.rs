@@ -7,6 +7,7 @@ pub mod demo;
 pub mod doctor;
 pub mod plan;
 pub mod render;
+pub mod render_hooks;
 pub mod uninstall;
 
 use crate::cli::Command;

@@ -39,6 +39,10 @@ pub struct Args {
     /// objects plus the added annotations before writing it (slower).
     #[arg(long, env = "HELM_ARC_UNINSTALL_VERIFY")]
     pub verify: bool,
+
+    /// `--hooks` and its settings (Helm 4 pre-delete hooks).
+    #[command(flatten)]
+    pub hooks: super::render_hooks::HookArgs,
 }
 
 /// Run `render`: stdin to stdout.
@@ -58,13 +62,21 @@ pub fn run(args: Args) -> anyhow::Result<exit::Code> {
         },
         verify: args.verify,
     };
-    let output = match render::render_retaining(&input, &opts) {
-        Ok((output, parsed)) => {
-            // The process exits right after writing: freeing the parsed
-            // stream would only cost time.
-            std::mem::forget(parsed);
-            output
-        }
+    let rendered = if args.hooks.hooks {
+        crate::hooks::render_with_hooks(&input, &opts, &args.hooks.options())
+            .map_err(anyhow::Error::new)
+    } else {
+        render::render_retaining(&input, &opts)
+            .map(|(output, parsed)| {
+                // The process exits right after writing: freeing the parsed
+                // stream would only cost time.
+                std::mem::forget(parsed);
+                output
+            })
+            .map_err(anyhow::Error::new)
+    };
+    let output = match rendered {
+        Ok(output) => output,
         Err(e) => {
             // One line, whatever the input held (keys may contain newlines).
             let line = e.to_string().replace('\r', "\\r").replace('\n', "\\n");
