@@ -16,6 +16,7 @@ pub mod control;
 pub mod controllers;
 pub mod github;
 pub mod http;
+pub mod jobs;
 pub mod managed;
 pub mod patch;
 pub mod protobuf;

@@ -2,7 +2,7 @@
 //! HTTP server on 127.0.0.1) with its own Tokio runtime.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use crate::api::{Actor, Api, ApiError};
 use crate::arc::{ArcConfig, ArcController};
 use crate::control::Control;
 use crate::github::FakeGitHub;
+use crate::jobs::{JobRunner, JobRunnerConfig, KUBECTL_IMAGE};
 use crate::store::{LogEntry, Store, StoreConfig};
 
 /// Settings of a simulator.
@@ -164,6 +165,30 @@ impl Sim {
             github,
             config,
         ))
+    }
+}
+
+impl Sim {
+    /// Start the Job runner ([`crate::jobs`]) on this simulator's runtime:
+    /// Jobs whose images are `registry.k8s.io/kubectl` run `kubectl` (this
+    /// binary, for example the one in `$HAU_TOOLS_DIR/helm4`) against this
+    /// simulator. Drop the handle to stop it.
+    pub fn start_job_runner(&self, kubectl: impl Into<PathBuf>) -> anyhow::Result<JobRunner> {
+        let work_dir = std::env::temp_dir().join(format!(
+            "kube-sim-jobs-{}-{}",
+            std::process::id(),
+            self.addr.port()
+        ));
+        JobRunner::start_on(
+            &self.handle(),
+            self.api(),
+            JobRunnerConfig {
+                kubectl: kubectl.into(),
+                images: vec![KUBECTL_IMAGE.to_string()],
+                work_dir,
+                kubeconfig: self.kubeconfig(),
+            },
+        )
     }
 }
 
