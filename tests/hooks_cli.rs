@@ -88,3 +88,22 @@ fn malformed_hook_flags_are_usage_errors() {
         .code(2)
         .stdout("");
 }
+
+/// Every `render` hook flag is documented in README.md.
+#[test]
+fn every_hook_flag_is_in_the_readme() {
+    use clap::CommandFactory;
+    let readme = std::fs::read_to_string(support::repo_root().join("README.md")).unwrap();
+    let cli = helm_arc_uninstall::cli::Cli::command();
+    let render = cli.find_subcommand("render").unwrap();
+    let flags: Vec<String> = render
+        .get_arguments()
+        .filter_map(|a| a.get_long())
+        .filter(|l| l.starts_with("hook"))
+        .map(|l| format!("`--{l}"))
+        .collect();
+    assert!(flags.len() >= 9, "{flags:?}");
+    for flag in flags {
+        assert!(readme.contains(&flag), "README.md does not document {flag}");
+    }
+}

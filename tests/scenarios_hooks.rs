@@ -1,0 +1,384 @@
+//! `render --hooks` end to end (slow): real Helm 4.1.4 against the simulator
+//! with the simulated ARC controller and the Job runner (the hook Jobs run
+//! the real kubectl 1.35 against the simulator).
+//!
+//! - With `--post-renderer-args=--hooks`, a plain `helm uninstall --wait`
+//!   deletes the AutoscalingRunnerSet and waits for it to be gone before any
+//!   DELETE of its dependents; the hook resources are cleaned up; the fake
+//!   GitHub is empty. Without `--hooks`, Helm's own order (dependents first).
+//! - Controller stopped: the first hook Job fails on its deadline, `helm
+//!   uninstall` reports it, only the runner set was deleted.
+//! - Helm 3.17.3: `render --hooks` refuses, plain `render` works.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use kube_sim::api::{Actor, Api, Gvk, ListOptions};
+use kube_sim::arc::{ArcConfig, ArcController, Timing};
+use kube_sim::github::FakeGitHub;
+use kube_sim::jobs::JobRunner;
+use kube_sim::{LogEntry, Sim, SimConfig};
+use serde_json::Value;
+use support::{Helm, HelmHome, install_plugin, output, run_ok, with_post_renderer};
+
+const NS: &str = "arc-runners";
+const ARS: (&str, &str) = ("actions.github.com/v1alpha1", "AutoscalingRunnerSet");
+/// The release's objects other than the runner set (its dependents).
+const DEPENDENTS: [(&str, &str, &str); 6] = [
+    ("v1", "ServiceAccount", "arc-runner-set-gha-rs-kube-mode"),
+    ("v1", "Secret", "arc-runner-set-gha-rs-github-secret"),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "Role",
+        "arc-runner-set-gha-rs-kube-mode",
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "Role",
+        "arc-runner-set-gha-rs-manager",
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "RoleBinding",
+        "arc-runner-set-gha-rs-kube-mode",
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        "RoleBinding",
+        "arc-runner-set-gha-rs-manager",
+    ),
+];
+
+struct Rig {
+    sim: Sim,
+    arc: ArcController,
+    github: FakeGitHub,
+    jobs: JobRunner,
+    home: HelmHome,
+    plugin_dir: std::path::PathBuf,
+}
+
+impl Rig {
+    fn start() -> Self {
+        let sim = Sim::start(SimConfig::default()).expect("simulator starts");
+        let github = FakeGitHub::new();
+        let arc = sim
+            .start_arc(
+                github.clone(),
+                ArcConfig {
+                    timing: Timing::fast(),
+                    ..ArcConfig::default()
+                },
+            )
+            .expect("ARC CRDs and controller");
+        let jobs = sim
+            .start_job_runner(Helm::V4.kubectl())
+            .expect("job runner");
+        let home = HelmHome::new();
+        sim.write_kubeconfig(&home.path().join("kubeconfig"))
+            .expect("kubeconfig");
+        let plugin_dir = install_plugin(&home, Helm::V4);
+        let rig = Rig {
+            sim,
+            arc,
+            github,
+            jobs,
+            home,
+            plugin_dir,
+        };
+        let chart = support::repo_root().join("examples/charts/arc-controller");
+        run_ok(
+            rig.home
+                .helm(Helm::V4)
+                .args(["install", "arc"])
+                .arg(chart)
+                .args([
+                    "-n",
+                    "arc-systems",
+                    "--create-namespace",
+                    "--wait",
+                    "--timeout",
+                    "60s",
+                ]),
+        );
+        rig
+    }
+
+    /// Install the runner set through the post-renderer with `render_args`.
+    fn install_runner_set(&self, render_args: &[&str]) {
+        let chart = support::repo_root().join("examples/charts/arc-runner-set");
+        let mut cmd = self.home.helm(Helm::V4);
+        cmd.args(["install", "arc-runner-set"]).arg(chart).args([
+            "-n",
+            NS,
+            "--create-namespace",
+            "--set",
+            "minRunners=1",
+        ]);
+        with_post_renderer(&mut cmd, &self.home, Helm::V4, &self.plugin_dir);
+        for arg in render_args {
+            cmd.arg(format!("--post-renderer-args={arg}"));
+        }
+        run_ok(&mut cmd);
+        self.wait_until("one runner is registered", |r| {
+            r.github.runners().len() == 1
+        });
+    }
+
+    fn uninstall(&self) -> std::process::Output {
+        output(self.home.helm(Helm::V4).args([
+            "uninstall",
+            "arc-runner-set",
+            "-n",
+            NS,
+            "--wait",
+            "--timeout",
+            "90s",
+        ]))
+    }
+
+    fn api(&self) -> std::sync::Arc<dyn Api> {
+        self.sim.api()
+    }
+
+    fn get(&self, api_version: &str, kind: &str, name: &str) -> Option<Value> {
+        self.api()
+            .get(
+                &Actor("test".into()),
+                &Gvk::new(api_version, kind),
+                Some(NS),
+                name,
+            )
+            .ok()
+    }
+
+    fn wait_until(&self, what: &str, cond: impl Fn(&Rig) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !cond(self) {
+            assert!(Instant::now() < deadline, "timed out waiting until {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Generated hook objects left in the namespace.
+    fn hook_objects(&self) -> Vec<String> {
+        let mut left = Vec::new();
+        for (av, kind) in [
+            ("v1", "ServiceAccount"),
+            ("rbac.authorization.k8s.io/v1", "Role"),
+            ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+            ("batch/v1", "Job"),
+        ] {
+            let items = self
+                .api()
+                .list(
+                    &Actor("test".into()),
+                    &Gvk::new(av, kind),
+                    Some(NS),
+                    &ListOptions {
+                        label_selector: Some("app.kubernetes.io/component=teardown-hook".into()),
+                        field_selector: None,
+                    },
+                )
+                .unwrap();
+            left.extend(
+                items
+                    .iter()
+                    .map(|o| format!("{kind}/{}", o["metadata"]["name"].as_str().unwrap())),
+            );
+        }
+        left
+    }
+}
+
+fn is(entry: &LogEntry, kind: &str, name: &str) -> bool {
+    entry.kind == kind && entry.name == name && entry.namespace.as_deref() == Some(NS)
+}
+
+/// Index of the entry that removed the runner set from storage.
+fn ars_gone(log: &[LogEntry]) -> usize {
+    log.iter()
+        .rposition(|e| is(e, ARS.1, "arc-runner-set") && e.result == "deleted")
+        .unwrap_or_else(|| panic!("the runner set was never removed:\n{}", dump(log)))
+}
+
+/// Index of the first DELETE call on a dependent.
+fn first_dependent_delete(log: &[LogEntry]) -> Option<usize> {
+    log.iter().position(|e| {
+        e.verb == "delete" && DEPENDENTS.iter().any(|(_, kind, name)| is(e, kind, name))
+    })
+}
+
+fn dump(log: &[LogEntry]) -> String {
+    log.iter()
+        .filter(|e| e.verb != "get" && e.verb != "list")
+        .map(|e| {
+            format!(
+                "{} {} {} {}/{} -> {}",
+                e.seq, e.actor, e.verb, e.kind, e.name, e.result
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn helm4_hooks_make_plain_helm_uninstall_delete_the_runner_set_first() {
+    let rig = Rig::start();
+    rig.install_runner_set(&["--hooks"]);
+    let hooks = run_ok(
+        rig.home
+            .helm(Helm::V4)
+            .args(["get", "hooks", "arc-runner-set", "-n", NS]),
+    );
+    assert_eq!(hooks.matches("kind: Job").count(), 2, "{hooks}");
+    assert!(
+        rig.hook_objects().is_empty(),
+        "hooks are not created at install"
+    );
+    let before = rig.sim.event_log().len();
+
+    let out = rig.uninstall();
+    assert!(
+        out.status.success(),
+        "helm uninstall failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = rig.sim.event_log()[before..].to_vec();
+    let gone = ars_gone(&log);
+    let first = first_dependent_delete(&log).expect("dependents were deleted");
+    assert!(
+        gone < first,
+        "the runner set must be gone before any DELETE of its dependents:\n{}",
+        dump(&log)
+    );
+    for (av, kind, name) in DEPENDENTS {
+        assert!(rig.get(av, kind, name).is_none(), "{kind}/{name} left");
+    }
+    assert!(rig.get(ARS.0, ARS.1, "arc-runner-set").is_none());
+    assert_eq!(
+        rig.hook_objects(),
+        Vec::<String>::new(),
+        "hook resources cleaned up"
+    );
+    rig.wait_until("GitHub is empty", |r| r.github.is_empty());
+    let runs = rig.jobs.runs();
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    assert!(runs.iter().all(|r| r.exit_code == Some(0)), "{runs:#?}");
+    assert!(runs[0].job.ends_with("-w0") && runs[1].job.ends_with("-w1"));
+}
+
+#[test]
+fn helm4_without_hooks_deletes_dependents_first() {
+    let rig = Rig::start();
+    rig.install_runner_set(&[]);
+    let before = rig.sim.event_log().len();
+    let out = rig.uninstall();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = rig.sim.event_log()[before..].to_vec();
+    let first = first_dependent_delete(&log).expect("dependents were deleted");
+    let ars_delete = log
+        .iter()
+        .position(|e| e.verb == "delete" && is(e, ARS.1, "arc-runner-set"))
+        .expect("runner set deleted");
+    assert!(
+        first < ars_delete,
+        "Helm's default order deletes the dependents before the runner set:\n{}",
+        dump(&log)
+    );
+    assert!(rig.jobs.runs().is_empty());
+}
+
+#[test]
+fn helm4_hook_job_fails_on_its_deadline_when_the_controller_is_stopped() {
+    let rig = Rig::start();
+    rig.install_runner_set(&["--hooks", "--hook-timeout=2s", "--hook-deadline=4s"]);
+    rig.arc.stop();
+    let before = rig.sim.event_log().len();
+    let started = Instant::now();
+    let out = rig.uninstall();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "helm uninstall must fail");
+    assert!(stderr.contains("pre-delete"), "{stderr}");
+    assert!(stderr.to_lowercase().contains("fail"), "{stderr}");
+    eprintln!("helm uninstall failed after {took:?}: {stderr}");
+
+    let job = rig
+        .hook_objects()
+        .into_iter()
+        .find(|o| o.starts_with("Job/"))
+        .expect("the failed hook Job is kept for inspection");
+    assert!(job.ends_with("-w0"), "{job}");
+    let name = job.trim_start_matches("Job/");
+    let status = rig.get("batch/v1", "Job", name).unwrap()["status"].clone();
+    let failed = status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Failed")
+        .expect("Failed condition");
+    assert_eq!(failed["reason"], "DeadlineExceeded");
+
+    // Only the runner set was deleted (it waits on its finalizer); nothing else.
+    let log = rig.sim.event_log()[before..].to_vec();
+    assert_eq!(first_dependent_delete(&log), None, "{}", dump(&log));
+    let ars = rig
+        .get(ARS.0, ARS.1, "arc-runner-set")
+        .expect("runner set still there");
+    assert!(ars["metadata"]["deletionTimestamp"].is_string());
+    for (av, kind, name) in DEPENDENTS {
+        let o = rig
+            .get(av, kind, name)
+            .unwrap_or_else(|| panic!("{kind}/{name} deleted"));
+        assert!(
+            o["metadata"].get("deletionTimestamp").is_none(),
+            "{kind}/{name}"
+        );
+    }
+    let status =
+        run_ok(
+            rig.home
+                .helm(Helm::V4)
+                .args(["status", "arc-runner-set", "-n", NS, "-o", "json"]),
+        );
+    assert!(status.contains("\"status\":\"uninstalling\""), "{status}");
+}
+
+#[test]
+fn helm3_render_hooks_refuses_and_plain_render_works() {
+    let home = HelmHome::new();
+    let plugin_dir = install_plugin(&home, Helm::V3);
+    let chart = support::repo_root().join("examples/charts/arc-runner-set");
+    let template = |extra: &[&str]| {
+        let mut cmd = home.helm(Helm::V3);
+        cmd.args(["template", "arc-runner-set"])
+            .arg(&chart)
+            .args(["-n", NS]);
+        with_post_renderer(&mut cmd, &home, Helm::V3, &plugin_dir);
+        for arg in extra {
+            cmd.args(["--post-renderer-args", arg]);
+        }
+        output(&mut cmd)
+    };
+    let refused = template(&["--hooks"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(stderr.contains("--hooks needs Helm 4"), "{stderr}");
+    assert!(stderr.contains("helm arc-uninstall"), "{stderr}");
+    let plain = template(&[]);
+    assert!(
+        plain.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&plain.stdout);
+    assert!(stdout.contains("teardown.helm-arc-uninstall/wave"));
+    assert!(!stdout.contains("helm.sh/hook"));
+}
