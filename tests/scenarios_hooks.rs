@@ -395,3 +395,35 @@ fn helm3_render_hooks_refuses_and_plain_render_works() {
     assert!(stdout.contains("teardown.helm-arc-uninstall/wave"));
     assert!(!stdout.contains("helm.sh/hook"));
 }
+
+/// The README's Flux command: Helm 4 `helm template` with `--hooks` prints
+/// the hooks (Helm names them `templates/helm-arc-uninstall-hooks.yaml`),
+/// and selecting them by label gives exactly the vendored Flux example file.
+#[test]
+fn helm4_template_with_hooks_matches_the_vendored_flux_hooks() {
+    let home = HelmHome::new();
+    let plugin_dir = install_plugin(&home, Helm::V4);
+    let chart = support::repo_root().join("examples/charts/arc-runner-set");
+    let mut cmd = home.helm(Helm::V4);
+    cmd.args(["template", "arc-runner-set"])
+        .arg(&chart)
+        .args(["-n", NS]);
+    with_post_renderer(&mut cmd, &home, Helm::V4, &plugin_dir);
+    cmd.arg("--post-renderer-args=--hooks");
+    let rendered = run_ok(&mut cmd);
+    assert!(rendered.contains("# Source: arc-runner-set/templates/helm-arc-uninstall-hooks.yaml"));
+    let hooks = |stream: &str| -> Vec<Value> {
+        support::kubectl_objects(&home, stream)
+            .into_iter()
+            .filter(|o| o["metadata"]["labels"]["app.kubernetes.io/component"] == "teardown-hook")
+            .collect()
+    };
+    let vendored = std::fs::read_to_string(
+        support::repo_root()
+            .join("examples/pipelines/flux/arc-runner-set-teardown/templates/teardown-hooks.yaml"),
+    )
+    .unwrap();
+    let from_helm = hooks(&rendered);
+    assert_eq!(from_helm.len(), 5);
+    assert_eq!(from_helm, hooks(&vendored));
+}
