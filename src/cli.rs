@@ -26,7 +26,8 @@ pub const DEFAULT_SUBCOMMAND: &str = "uninstall";
                   subcommand).",
     arg_required_else_help = true,
     after_help = "Exit codes: 0 ok, 1 failed, 2 usage or bad input, 3 timed out with objects left, \
-                  4 refused by preflight."
+                  4 refused by preflight.",
+    after_long_help = commands::help::TOP
 )]
 pub struct Cli {
     /// The subcommand to run.
@@ -38,14 +39,18 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show the teardown order (waves, objects, reasons) of a rendered manifest.
+    #[command(after_long_help = commands::help::PLAN)]
     Plan(commands::plan::Args),
     /// Tear a release down in dependency order, waiting on each wave, then
     /// remove its record with `helm uninstall` (the default subcommand).
+    #[command(after_long_help = commands::help::UNINSTALL)]
     Uninstall(commands::uninstall::Args),
     /// Helm post-renderer: add teardown annotations to the manifest on stdin.
+    #[command(after_long_help = commands::help::RENDER)]
     Render(commands::render::Args),
     /// Run the real teardown against an embedded simulated cluster with ARC (no cluster or Helm needed).
     #[cfg(feature = "demo")]
+    #[command(after_long_help = commands::help::DEMO)]
     Demo(commands::demo::Args),
     /// Print a shell completion script (bash, zsh, fish).
     Completions(commands::completions::Args),

@@ -10,7 +10,8 @@ use clap_complete::Shell;
 #[command(after_long_help = "Install:\n  \
     bash: helm-arc-uninstall completions bash > ~/.local/share/bash-completion/completions/helm-arc-uninstall\n  \
     zsh:  helm-arc-uninstall completions zsh > \"${fpath[1]}/_helm-arc-uninstall\"\n  \
-    fish: helm-arc-uninstall completions fish > ~/.config/fish/completions/helm-arc-uninstall.fish")]
+    fish: helm-arc-uninstall completions fish > ~/.config/fish/completions/helm-arc-uninstall.fish\n\n\
+    Exit codes: 0 the script is on stdout; 2 unknown shell.")]
 pub struct Args {
     /// The shell to generate completions for.
     #[arg(value_enum, value_name = "SHELL")]

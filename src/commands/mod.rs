@@ -5,6 +5,7 @@ pub mod completions;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod doctor;
+pub mod help;
 pub mod plan;
 pub mod render;
 pub mod render_hooks;

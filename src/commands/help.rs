@@ -1,0 +1,79 @@
+//! Long help texts (`--help`) that document exit codes, environment
+//! variables and the annotations `render` writes. Kept apart from the
+//! argument definitions so each subcommand's module stays about behaviour.
+
+/// `helm-arc-uninstall --help` (after the subcommand list).
+pub const TOP: &str = "\
+Exit codes:
+  0  success (also: stdout closed early by its reader, as with `| head`)
+  1  the command failed (cluster, Helm, I/O or an unexpected error)
+  2  usage error or bad input: unknown flag, unreadable or invalid manifest, dependency cycle,
+     unknown explicit-edge reference
+  3  teardown timed out with objects left
+  4  refused by preflight checks; nothing was deleted
+
+Environment:
+  HELM_BIN                      Helm binary for `helm get manifest|hooks` and `helm uninstall` (Helm sets it)
+  HELM_NAMESPACE                release namespace, as `-n` (Helm sets it)
+  HELM_KUBECONTEXT              kubeconfig context, as `--kube-context` (Helm sets it)
+  KUBECONFIG                    kubeconfig file(s)
+  HELM_ARC_UNINSTALL_STATE_DIR  where `uninstall` keeps the manifest copy (default $XDG_STATE_HOME/helm-arc-uninstall)
+  HELM_ARC_UNINSTALL_LOG        where `render` appends its error line (Helm 4 discards a post-renderer's stderr)
+  HELM_ARC_UNINSTALL_VERIFY     `render --verify`
+
+Shell completions: `helm-arc-uninstall completions bash|zsh|fish`.";
+
+/// `render --help`.
+pub const RENDER: &str = "\
+Annotations written on every object that takes part in the teardown (not on Helm hooks):
+  teardown.helm-arc-uninstall/wave   the object's teardown wave, 0 first (the AutoscalingRunnerSet)
+  teardown.helm-arc-uninstall/after  the objects that must be gone before this one is deleted
+                                     (`Kind/name` or `Kind/namespace/name`, comma-separated);
+                                     absent when it waits on nothing
+With --argocd:
+  argocd.argoproj.io/sync-wave       highest for wave 0 (Argo CD deletes the highest wave first)
+With --kapp:
+  kapp.k14s.io/change-group          teardown.helm-arc-uninstall/wave-N
+  kapp.k14s.io/change-rule           `delete before deleting teardown.helm-arc-uninstall/wave-N+1`
+With --depends-on (kpt, cli-utils):
+  config.kubernetes.io/depends-on    the objects that wait for this one (`group/namespaces/ns/Kind/name`)
+
+Annotations read (written by chart authors; they add ordering edges):
+  teardown.helm-arc-uninstall/after   on B: these objects must be gone before B is deleted
+  teardown.helm-arc-uninstall/before  on A: A must be gone before these objects are deleted
+teardown.helm-arc-uninstall/wave and /after are render's own: values already present are replaced
+(the planned /after includes the edges an author wrote) or removed when they no longer apply.
+Nothing else in the stream changes, byte for byte.
+
+Exit codes: 0 the annotated manifest is on stdout; 2 bad input: nothing on stdout, one line on
+stderr and in $HELM_ARC_UNINSTALL_LOG (fail closed, so Helm stops).";
+
+/// `uninstall --help`.
+pub const UNINSTALL: &str = "\
+Order: read the release manifest (`helm get manifest`), save a copy to the state directory, run
+preflight (controller available, manager RBAC and GitHub Secret present, ownership, pre-delete
+hooks), then delete wave by wave (UID preconditions), waiting until each wave is gone, then run
+`helm uninstall` for the release record.
+
+Exit codes:
+  0  every object is gone and the release record removed (or --dry-run)
+  1  failed (cluster, Helm, interrupted)
+  2  bad input (unknown flag, invalid manifest, dependency cycle)
+  3  a wave did not finish within --timeout; a diagnosis names what holds it
+  4  refused by preflight (the teardown would wedge); nothing was deleted. --force-finalizers
+     runs the finalizer ladder instead";
+
+/// `plan --help`.
+pub const PLAN: &str = "\
+Exit codes: 0 the plan is on stdout; 1 `helm get manifest` failed; 2 bad input (unreadable or
+invalid manifest, dependency cycle, unknown explicit-edge reference): nothing on stdout.";
+
+/// `demo --help`.
+pub const DEMO: &str = "\
+The demo needs no cluster and no Helm: an API server, a simulated ARC controller (0.14.2) and a
+fake GitHub Actions service run in-process on 127.0.0.1. The releases are created as Helm leaves
+them; the teardown is the real engine, as `helm arc-uninstall RELEASE` runs it, except for
+`helm uninstall` of the release record at the end.
+
+Exit codes: 0 every object is gone and the event log shows the AutoscalingRunnerSet gone before
+its dependents were deleted; 1 otherwise.";
