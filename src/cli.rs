@@ -56,6 +56,7 @@ pub enum Command {
     Completions(commands::completions::Args),
     /// Read-only: what is stuck in ARC and why, with the fix for each
     /// (exit 0 clean, 2 problems found, 3 refused); `--fix` applies only safe fixes.
+    #[command(after_long_help = commands::help::DOCTOR)]
     Doctor(commands::doctor::Args),
 }
 

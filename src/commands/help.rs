@@ -11,6 +11,7 @@ Exit codes:
      unknown explicit-edge reference
   3  teardown timed out with objects left
   4  refused by preflight checks; nothing was deleted
+`doctor` has its own: 0 clean, 2 problems found, 3 a safe fix was refused (see `doctor --help`).
 
 Environment:
   HELM_BIN                      Helm binary for `helm get manifest|hooks` and `helm uninstall` (Helm sets it)
@@ -77,3 +78,8 @@ them; the teardown is the real engine, as `helm arc-uninstall RELEASE` runs it, 
 
 Exit codes: 0 every object is gone and the event log shows the AutoscalingRunnerSet gone before
 its dependents were deleted; 1 otherwise.";
+
+/// `doctor --help`.
+pub const DOCTOR: &str = "\
+Exit codes: 0 clean; 1 the command failed (cluster unreachable); 2 problems found (each printed with
+its fix); 3 refused: a safe fix found its object changed since it was read and did not patch it.";
