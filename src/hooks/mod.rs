@@ -186,6 +186,11 @@ pub fn render_with_hooks(
     }
     let stamped = render::render(input, render_opts)?;
     let objects: Vec<&Object> = manifest.objects().collect();
+    // Hooks generated earlier (a chart that vendors them, or a second pass):
+    // keep them as they are, add no second set.
+    if objects.iter().any(|o| is_generated(o)) {
+        return Ok(stamped);
+    }
     let source = (manifest.form == Form::Helm4PostRender)
         .then(|| hooks_file(&manifest))
         .flatten();
@@ -554,6 +559,13 @@ fn metadata(name: &str, namespace: Option<&str>, weight: i32, source: Option<&st
     }
     meta.insert("annotations".into(), Value::Object(annotations));
     Value::Object(meta)
+}
+
+/// Whether `object` is a hook document this module generated.
+pub fn is_generated(object: &Object) -> bool {
+    object.is_hook()
+        && object.label("app.kubernetes.io/name") == Some("helm-arc-uninstall")
+        && object.label("app.kubernetes.io/component") == Some(COMPONENT)
 }
 
 fn labels() -> Value {

@@ -515,3 +515,11 @@ fn flux_example_hooks_are_current() {
         "{path} is stale: rerun with HAU_UPDATE_EXAMPLES=1"
     );
 }
+
+#[test]
+fn hooks_already_in_the_input_are_kept_and_not_added_again() {
+    let once = arc_output();
+    let twice = render_with_hooks(&once, &render_opts(), &HookOptions::default()).unwrap();
+    assert_eq!(hooks_of(&twice).len(), 5);
+    assert_eq!(twice, render::render(&once, &render_opts()).unwrap());
+}
