@@ -17,7 +17,7 @@ pub struct HookArgs {
     pub hook_image: String,
 
     /// Namespace of the hook ServiceAccount and Jobs [default: namespace of
-    /// the first object deleted (the AutoscalingRunnerSet's)].
+    /// the first namespaced object deleted (the AutoscalingRunnerSet's)].
     #[arg(long, value_name = "NS")]
     pub hook_namespace: Option<String>,
 

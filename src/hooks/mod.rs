@@ -112,7 +112,7 @@ pub struct HookOptions {
     /// Container image with `kubectl` as its entrypoint (tag or digest).
     pub image: String,
     /// Namespace of the ServiceAccount and Jobs; `None`: the namespace of
-    /// the first object of wave 0.
+    /// the first namespaced object deleted by a hook (else of the stream).
     pub namespace: Option<String>,
     /// `kubectl delete --timeout` of each wave, in seconds.
     pub timeout_seconds: u64,
@@ -278,6 +278,7 @@ pub fn generate(
         .namespace
         .clone()
         .or_else(|| all.iter().find_map(|o| o.id.namespace.clone()))
+        .or_else(|| objects.iter().find_map(|o| o.id.namespace.clone()))
         .unwrap_or_else(|| "default".into());
     let plurals = crd_plurals(objects);
     let namespaced = grants(all.iter().filter(|o| o.id.namespace.is_some()), &plurals);

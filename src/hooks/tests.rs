@@ -523,3 +523,51 @@ fn hooks_already_in_the_input_are_kept_and_not_added_again() {
     assert_eq!(hooks_of(&twice).len(), 5);
     assert_eq!(twice, render::render(&once, &render_opts()).unwrap());
 }
+
+#[test]
+fn cluster_scoped_objects_get_a_cluster_role_with_resource_names() {
+    let input = "\
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: sa
+  namespace: a
+  annotations:
+    postrenderer.helm.sh/postrender-filename: 'c/templates/x.yaml'
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: crb
+  annotations:
+    postrenderer.helm.sh/postrender-filename: 'c/templates/x.yaml'
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects: [{kind: ServiceAccount, name: sa, namespace: a}]
+";
+    let output = render_with_hooks(input, &render_opts(), &HookOptions::default()).unwrap();
+    let hooks = hooks_of(&output);
+    let kinds: Vec<&str> = hooks.iter().map(|h| h["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Job"]
+    );
+    let role = &hooks[1];
+    assert!(role["metadata"].get("namespace").is_none());
+    assert_eq!(
+        role["rules"],
+        serde_json::json!([{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterrolebindings"],
+                            "resourceNames": ["crb"], "verbs": VERBS}])
+    );
+    assert_eq!(hooks[2]["subjects"][0]["namespace"], "a");
+    let args = hooks[3]["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap();
+    assert!(
+        !args
+            .iter()
+            .any(|a| a.as_str().unwrap().starts_with("--namespace"))
+    );
+    assert!(args.contains(&Value::from(
+        "ClusterRoleBinding.v1.rbac.authorization.k8s.io/crb"
+    )));
+}
