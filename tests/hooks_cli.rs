@@ -107,3 +107,19 @@ fn every_hook_flag_is_in_the_readme() {
         assert!(readme.contains(&flag), "README.md does not document {flag}");
     }
 }
+
+/// `render --help` names every annotation the hooks carry.
+#[test]
+fn render_help_documents_the_hook_annotations() {
+    let help = helm_arc_uninstall::commands::help::RENDER;
+    for key in [
+        "helm.sh/hook ",
+        "helm.sh/hook-weight",
+        "helm.sh/hook-delete-policy",
+        helm_arc_uninstall::hooks::DELETE_POLICY,
+        helm_arc_uninstall::hooks::HOOK_WAVE_ANNOTATION,
+        helm_arc_uninstall::hooks::COMPONENT,
+    ] {
+        assert!(help.contains(key), "render --help: no {key}");
+    }
+}

@@ -38,6 +38,13 @@ With --kapp:
   kapp.k14s.io/change-rule           `delete before deleting teardown.helm-arc-uninstall/wave-N+1`
 With --depends-on (kpt, cli-utils):
   config.kubernetes.io/depends-on    the objects that wait for this one (`group/namespaces/ns/Kind/name`)
+With --hooks (Helm 4 only; Helm 3 input exits 2), appended documents: ServiceAccount, Role(s) and
+RoleBinding(s) granting get/list/watch/delete on the named objects, one kubectl Job per wave but the last:
+  helm.sh/hook                        pre-delete
+  helm.sh/hook-weight                 ServiceAccount -30, Roles -20, bindings -10, Job of wave k: k
+  helm.sh/hook-delete-policy          before-hook-creation,hook-succeeded
+  teardown.helm-arc-uninstall/hook-wave  on each Job and its pods: the wave it deletes
+  labels app.kubernetes.io/name=helm-arc-uninstall, app.kubernetes.io/component=teardown-hook
 
 Annotations read (written by chart authors; they add ordering edges):
   teardown.helm-arc-uninstall/after   on B: these objects must be gone before B is deleted
