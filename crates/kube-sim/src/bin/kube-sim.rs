@@ -42,6 +42,10 @@ enum Command {
         /// ARC controller requeue delays: `real` (5s/1s/30s as upstream) or `fast`.
         #[arg(long, default_value = "real", value_parser = ["real", "fast"])]
         arc_timing: String,
+        /// Run Jobs whose image is registry.k8s.io/kubectl (such as the hooks
+        /// of `helm-arc-uninstall render --hooks`) with this kubectl binary.
+        #[arg(long, value_name = "PATH")]
+        kubectl: Option<PathBuf>,
     },
 }
 
@@ -55,6 +59,7 @@ fn main() -> anyhow::Result<()> {
             seed,
             arc,
             arc_timing,
+            kubectl,
         } => {
             let sim = Sim::start(SimConfig {
                 port,
@@ -81,6 +86,10 @@ fn main() -> anyhow::Result<()> {
                 })?)
             } else {
                 None
+            };
+            let _jobs = match kubectl {
+                Some(kubectl) => Some(sim.start_job_runner(kubectl)?),
+                None => None,
             };
             println!("{}", sim.url());
             sim.handle().block_on(async {
