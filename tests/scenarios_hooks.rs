@@ -362,6 +362,29 @@ fn helm4_hook_job_fails_on_its_deadline_when_the_controller_is_stopped() {
                 .args(["status", "arc-runner-set", "-n", NS, "-o", "json"]),
         );
     assert!(status.contains("\"status\":\"uninstalling\""), "{status}");
+
+    // Recoverable: with the controller back, `helm arc-uninstall` finishes
+    // (the generated hooks do not block it).
+    rig.arc.restart();
+    let out = output(rig.home.helm(Helm::V4).args([
+        "arc-uninstall",
+        "arc-runner-set",
+        "-n",
+        NS,
+        "--timeout",
+        "60s",
+    ]));
+    assert!(
+        out.status.success(),
+        "helm arc-uninstall: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(rig.get(ARS.0, ARS.1, "arc-runner-set").is_none());
+    for (av, kind, name) in DEPENDENTS {
+        assert!(rig.get(av, kind, name).is_none(), "{kind}/{name} left");
+    }
+    rig.wait_until("GitHub is empty", |r| r.github.is_empty());
 }
 
 #[test]

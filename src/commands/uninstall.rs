@@ -377,7 +377,9 @@ fn plan_waves(objects: &[Object]) -> anyhow::Result<Vec<Vec<Object>>> {
         .collect())
 }
 
-/// `Kind/namespace/name` of every pre-delete hook in `helm get hooks` output.
+/// `Kind/namespace/name` of every pre-delete hook in `helm get hooks` output,
+/// except those `render --hooks` generated: they delete what this command
+/// deletes (and find nothing left, `--ignore-not-found`, when Helm runs them).
 fn pre_delete_hooks(text: &str, namespace: &str) -> anyhow::Result<Vec<String>> {
     let opts = manifest::ParseOptions {
         default_namespace: namespace.to_string(),
@@ -388,6 +390,7 @@ fn pre_delete_hooks(text: &str, namespace: &str) -> anyhow::Result<Vec<String>> 
     Ok(manifest
         .objects()
         .filter(|o| o.hook_events().contains(&"pre-delete"))
+        .filter(|o| !crate::hooks::is_generated(o))
         .map(|o| o.id.to_string())
         .collect())
 }
