@@ -55,6 +55,13 @@ fn renders_stdin_to_stdout_with_waves_only_added() {
         }
     }
     assert_eq!(rest.next(), None);
+    // `HELM_ARC_UNINSTALL_VERIFY=1` is `--verify`; the result is the same.
+    render(home.path())
+        .env("HELM_ARC_UNINSTALL_VERIFY", "1")
+        .write_stdin(input.clone())
+        .assert()
+        .success()
+        .stdout(output.clone());
     // Idempotent.
     render(home.path())
         .write_stdin(output.clone())

@@ -37,7 +37,11 @@ pub struct Args {
 
     /// Re-parse the output and check that it decodes to exactly the input
     /// objects plus the added annotations before writing it (slower).
-    #[arg(long, env = "HELM_ARC_UNINSTALL_VERIFY")]
+    #[arg(
+        long,
+        env = "HELM_ARC_UNINSTALL_VERIFY",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub verify: bool,
 
     /// `--hooks` and its settings (Helm 4 pre-delete hooks).
