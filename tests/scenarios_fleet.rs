@@ -579,3 +579,65 @@ fn doctor_finds_each_seeded_problem_and_fixes_only_the_upgrade_trap() {
             .is_some_and(|f| !f.is_empty())
     );
 }
+
+/// Scale benchmark (run by hand, release build):
+/// `HAU_BENCH_RELEASES=200 HAU_BENCH_CONCURRENCY=1,8,32 cargo test --release --test scenarios_fleet fleet_scale_benchmark -- --ignored --nocapture`.
+/// Per concurrency: a fresh simulator with the controller and N runner-set
+/// releases (minRunners 1), then `--all-runner-sets -A` under `/usr/bin/time`;
+/// prints wall time, API requests per deleted object and the plugin's peak RSS.
+#[test]
+#[ignore = "benchmark: run by hand"]
+fn fleet_scale_benchmark() {
+    let n: usize = std::env::var("HAU_BENCH_RELEASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let levels: Vec<String> = std::env::var("HAU_BENCH_CONCURRENCY")
+        .unwrap_or_else(|_| "1,8,32".to_string())
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    for level in levels {
+        let env = Env::new(Helm::V4);
+        let sets = fleet_sets(n, 10);
+        env.install_runner_sets(&sets, 1, &[]);
+        let rss_file = env.home.path().join("rss");
+        let mut cmd = Command::new("/usr/bin/time");
+        env.home.isolate(&mut cmd);
+        cmd.env("HELM_BIN", env.helm.helm())
+            .env("HELM_NAMESPACE", "default")
+            .env(
+                "HELM_ARC_UNINSTALL_STATE_DIR",
+                env.home.path().join("state"),
+            )
+            .arg("-f")
+            .arg("%M")
+            .arg("-o")
+            .arg(&rss_file)
+            .arg(hau_bin())
+            .args(["--all-runner-sets", "-A", "--concurrency", &level])
+            .args(["--timeout", "120s", "-o", "json"]);
+        let started = Instant::now();
+        let out = cmd.output().expect("run");
+        let seconds = started.elapsed().as_secs_f64();
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        let summary = lines(&out).pop().unwrap();
+        let deleted = summary["deleted"].as_u64().unwrap().max(1);
+        let requests = summary["requests"].as_u64().unwrap();
+        let rss_kib = std::fs::read_to_string(&rss_file).unwrap_or_default();
+        let per_release: Vec<f64> = summary["releases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["seconds"].as_f64().unwrap())
+            .collect();
+        let mean = per_release.iter().sum::<f64>() / per_release.len() as f64;
+        eprintln!(
+            "BENCH releases={n} concurrency={level} wall={seconds:.1}s mean_release={mean:.2}s deleted={deleted} \
+             requests={requests} requests_per_object={:.1} peak_rss_kib={}",
+            requests as f64 / deleted as f64,
+            rss_kib.trim().lines().last().unwrap_or("?")
+        );
+        assert!(env.list(ARS, "AutoscalingRunnerSet", None).is_empty());
+    }
+}
