@@ -183,6 +183,13 @@ async fn api_request(
                 .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
             return Ok(r);
         }
+        ["api" | "apis"] if get && wants_aggregated(&req) => {
+            let core = segs[0] == "api";
+            let mut r = json_response(200, &aggregated_discovery(&store.registry(), core));
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(AGGREGATED_V2));
+            return Ok(r);
+        }
         ["api"] if get => {
             let host = req
                 .headers()
@@ -962,6 +969,72 @@ fn resource_list(reg: &Registry, group: &str, version: &str) -> Value {
         format!("{group}/{version}")
     };
     json!({"kind":"APIResourceList","apiVersion":"v1","groupVersion":gv,"resources":resources})
+}
+
+/// Media type of aggregated discovery v2 (clients decide by the response Content-Type).
+const AGGREGATED_V2: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+fn wants_aggregated(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get_all(hyper::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|m| {
+            let params: Vec<&str> = m.split(';').map(str::trim).collect();
+            params.contains(&"g=apidiscovery.k8s.io")
+                && params.contains(&"v=v2")
+                && params.contains(&"as=APIGroupDiscoveryList")
+        })
+}
+
+/// `/api` (core) or `/apis` (all other groups) as an APIGroupDiscoveryList.
+fn aggregated_discovery(reg: &Registry, core: bool) -> Value {
+    let mut items = Vec::new();
+    for (group, versions) in reg.groups() {
+        if group.is_empty() != core {
+            continue;
+        }
+        let versions: Vec<Value> = versions
+            .iter()
+            .map(|v| {
+                let mut types: Vec<&Arc<ResourceType>> =
+                    reg.all().filter(|t| t.group == group && t.version == *v).collect();
+                types.sort_by(|a, b| a.plural.cmp(&b.plural));
+                let resources: Vec<Value> = types
+                    .iter()
+                    .map(|t| {
+                        let kind = json!({"group": t.group, "version": t.version, "kind": t.kind});
+                        let mut r = json!({"resource": t.plural, "responseKind": kind.clone(),
+                            "scope": if t.namespaced { "Namespaced" } else { "Cluster" },
+                            "singularResource": t.singular, "verbs": VERBS});
+                        if !t.short_names.is_empty() {
+                            r["shortNames"] = json!(t.short_names);
+                        }
+                        if !t.categories.is_empty() {
+                            r["categories"] = json!(t.categories);
+                        }
+                        let mut subs = Vec::new();
+                        if t.status_subresource {
+                            subs.push(json!({"subresource":"status","responseKind":kind.clone(),"verbs":["get","patch","update"]}));
+                        }
+                        if t.kind == "Namespace" && t.group.is_empty() {
+                            subs.push(json!({"subresource":"finalize","responseKind":kind,"verbs":["update"]}));
+                        }
+                        if !subs.is_empty() {
+                            r["subresources"] = Value::Array(subs);
+                        }
+                        r
+                    })
+                    .collect();
+                json!({"version": v, "resources": resources, "freshness": "Current"})
+            })
+            .collect();
+        items.push(
+            json!({"metadata": {"name": group, "creationTimestamp": null}, "versions": versions}),
+        );
+    }
+    json!({"kind":"APIGroupDiscoveryList","apiVersion":"apidiscovery.k8s.io/v2","metadata":{},"items":items})
 }
 
 fn gv_hash(reg: &Registry, group: &str, version: &str) -> String {

@@ -1692,3 +1692,71 @@ async fn control_injects_conflict_and_expired() {
     s.control().clear_faults();
     assert_eq!(h.get(CMS).await.code, 200);
 }
+
+/// §3.9: aggregated discovery v2 when asked for it (Content-Type tells the client), legacy otherwise.
+#[tokio::test]
+async fn aggregated_discovery_v2() {
+    let s = sim();
+    let h = Http::new(&s);
+    with_widgets(&h).await;
+    let accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+    let get = |path: &'static str| {
+        let h = &h;
+        async move { h.req_with_accept(path, accept).await }
+    };
+    let apis = get("/apis").await;
+    assert_eq!(
+        apis.content_type,
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    );
+    assert_eq!(apis.body["kind"], "APIGroupDiscoveryList");
+    assert_eq!(apis.body["apiVersion"], "apidiscovery.k8s.io/v2");
+    let apps = apis.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["metadata"]["name"] == "apps")
+        .unwrap();
+    let d = apps["versions"][0]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource"] == "deployments")
+        .unwrap();
+    assert_eq!(
+        d["responseKind"],
+        json!({"group":"apps","version":"v1","kind":"Deployment"})
+    );
+    assert_eq!(d["scope"], "Namespaced");
+    assert_eq!(d["singularResource"], "deployment");
+    assert_eq!(d["shortNames"], json!(["deploy"]));
+    assert_eq!(d["subresources"][0]["subresource"], "status");
+    assert!(
+        apis.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["metadata"]["name"] == "example.com")
+    );
+    assert!(
+        apis.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["metadata"]["name"] != "")
+    );
+    let core = get("/api").await;
+    assert_eq!(core.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(core.body["items"][0]["metadata"]["name"], "");
+    let ns = core.body["items"][0]["versions"][0]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource"] == "namespaces")
+        .unwrap();
+    assert_eq!(ns["scope"], "Cluster");
+    // plain JSON Accept: legacy documents
+    let legacy = h.get("/apis").await;
+    assert_eq!(legacy.content_type, "application/json");
+    assert_eq!(legacy.body["kind"], "APIGroupList");
+}

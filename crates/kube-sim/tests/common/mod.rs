@@ -83,6 +83,27 @@ impl Http {
         }
     }
 
+    /// GET with an Accept header.
+    pub async fn req_with_accept(&self, path: &str, accept: &str) -> Resp {
+        let mut r = self.request("GET", path, None, vec![]);
+        r.headers_mut().insert("accept", accept.parse().unwrap());
+        let res = self.client.request(r).await.unwrap();
+        let code = res.status().as_u16();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let raw = res.into_body().collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        Resp {
+            code,
+            content_type,
+            body,
+            raw,
+        }
+    }
+
     pub async fn get(&self, path: &str) -> Resp {
         self.req("GET", path, None, vec![]).await
     }
