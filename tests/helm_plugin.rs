@@ -327,6 +327,9 @@ fn run_hook(
         .current_dir(plugin_dir)
         .env("HELM_PLUGIN_DIR", plugin_dir)
         .env("PATH", path)
+        // Never reach for the published release archive from a test: the
+        // network is loopback only. tests/release.rs covers that path.
+        .env("HELM_ARC_UNINSTALL_RELEASE_URL", "none")
         .env_remove("HELM_ARC_UNINSTALL_BIN");
     if let Some(bin) = bin_env {
         cmd.env("HELM_ARC_UNINSTALL_BIN", bin);
