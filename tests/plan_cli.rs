@@ -173,12 +173,23 @@ fn version_and_help() {
         env!("CARGO_PKG_VERSION")
     ));
     bin()
-        .arg("--help")
+        .arg("-h")
         .assert()
         .success()
         .stdout(predicate::str::contains("plan"))
         .stdout(predicate::str::contains(
             "Exit codes: 0 ok, 1 failed, 2 usage or bad input",
+        ));
+    bin()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("plan"))
+        .stdout(predicate::str::contains(
+            "3  teardown timed out with objects left",
+        ))
+        .stdout(predicate::str::contains(
+            "4  refused by preflight checks; nothing was deleted",
         ));
 }
 
