@@ -81,6 +81,22 @@ pub enum ObjectError {
     BadApiVersion(String),
 }
 
+/// An object's annotation value, if present and a string.
+pub fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+    object
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(key))
+        .and_then(Value::as_str)
+}
+
+/// An object's label value, if present and a string.
+pub fn label<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+    object
+        .pointer("/metadata/labels")
+        .and_then(|a| a.get(key))
+        .and_then(Value::as_str)
+}
+
 /// One Kubernetes object of a manifest.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Object {
@@ -153,18 +169,12 @@ impl Object {
 
     /// An annotation's value, if present and a string.
     pub fn annotation(&self, key: &str) -> Option<&str> {
-        self.value
-            .pointer("/metadata/annotations")
-            .and_then(|a| a.get(key))
-            .and_then(Value::as_str)
+        annotation(&self.value, key)
     }
 
     /// A label's value, if present and a string.
     pub fn label(&self, key: &str) -> Option<&str> {
-        self.value
-            .pointer("/metadata/labels")
-            .and_then(|a| a.get(key))
-            .and_then(Value::as_str)
+        label(&self.value, key)
     }
 
     /// `metadata.finalizers` as strings.

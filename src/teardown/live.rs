@@ -4,7 +4,7 @@
 //! `stringData` of every `Secret`, so nothing downstream (events, diagnosis,
 //! JSON output) can print them.
 
-use crate::manifest::ObjectId;
+use crate::manifest::{self, ObjectId};
 use serde_json::Value;
 
 /// One object as it is in the cluster now.
@@ -61,18 +61,12 @@ impl Live {
 
     /// An annotation value.
     pub fn annotation(&self, key: &str) -> Option<&str> {
-        self.value
-            .pointer("/metadata/annotations")
-            .and_then(|a| a.get(key))
-            .and_then(Value::as_str)
+        manifest::annotation(&self.value, key)
     }
 
     /// A label value.
     pub fn label(&self, key: &str) -> Option<&str> {
-        self.value
-            .pointer("/metadata/labels")
-            .and_then(|a| a.get(key))
-            .and_then(Value::as_str)
+        manifest::label(&self.value, key)
     }
 
     /// A string field by JSON pointer.
