@@ -81,6 +81,17 @@ pub fn plan(kind: LadderKind, set: &RunnerSetFacts, chart_objects: &[Live]) -> V
             }
         }
         LadderKind::BottomUp => {
+            // A running controller (for example one that lost its RBAC in the
+            // runner namespace) scales a live EphemeralRunnerSet back up while
+            // its runners are stripped; once it is deleting, it never creates
+            // runners again.
+            for runner_set in &set.runner_sets {
+                steps.push(Step {
+                    rung: "EphemeralRunnerSets",
+                    object: runner_set.id.clone(),
+                    action: Action::Delete,
+                });
+            }
             for runner in &set.runners {
                 steps.push(strip(
                     "EphemeralRunners",
@@ -294,15 +305,22 @@ mod tests {
     }
 
     #[test]
-    fn bottom_up_order_is_runners_sets_listener_ars_chart() {
+    fn bottom_up_order_is_sets_deleted_then_runners_sets_listener_ars_chart() {
         let chart = vec![live("Role", "set-gha-rs-manager", json!({}))];
-        let rungs: Vec<_> = plan(LadderKind::BottomUp, &facts(), &chart)
+        let steps = plan(LadderKind::BottomUp, &facts(), &chart);
+        assert_eq!(
+            steps[0].action,
+            Action::Delete,
+            "the runner set is deleting before its runners are stripped"
+        );
+        let rungs: Vec<_> = steps
             .iter()
             .map(|s| (s.rung, s.object.kind.clone()))
             .collect();
         assert_eq!(
             rungs,
             vec![
+                ("EphemeralRunnerSets", "EphemeralRunnerSet".into()),
                 ("EphemeralRunners", "EphemeralRunner".into()),
                 ("EphemeralRunnerSets", "EphemeralRunnerSet".into()),
                 ("AutoscalingListener", "AutoscalingListener".into()),
