@@ -182,3 +182,77 @@ fn compare_shows_helms_kind_order_leaving_objects_terminating() {
     );
     assert_proof(ours, "Event log of the API server");
 }
+
+/// The "after" count of `kind` in the before/after table.
+fn after_count(out: &str, kind: &str) -> String {
+    let row = github_row(out, "Before and after:", kind);
+    row.split_whitespace().last().unwrap().to_string()
+}
+
+#[test]
+fn lost_credentials_is_refused_then_the_credential_ladder_lets_the_controller_finish() {
+    let (code, out) = demo(&["--broken", "lost-credentials", "--job", "0s"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "Broken: Secret/arc-runner-set-gha-rs-github-secret (the GitHub credentials) was deleted by hand."
+        ),
+        "{out}"
+    );
+    let (refusal, forced) = out
+        .split_once("--force-finalizers\n")
+        .expect("a --force-finalizers run follows the refusal");
+    assert!(refusal.contains("refused (missing_credentials)"), "{out}");
+    assert!(!refusal.contains(": DELETE "), "{out}");
+    // Only the credential rungs: the controller (still running) does the rest.
+    assert!(
+        forced.contains("[AutoscalingRunnerSet scale set id] patch"),
+        "{out}"
+    );
+    assert!(!forced.contains("[cleanup-protection] patch"), "{out}");
+    assert!(
+        forced.contains("left on GitHub (remove it there): scale set id 1"),
+        "{out}"
+    );
+    assert_proof(&out, "Event log of the API server");
+    for kind in ["EphemeralRunner ", "AutoscalingListener", "Pod"] {
+        assert_eq!(after_count(&out, kind), "0", "{kind}:\n{out}");
+    }
+}
+
+#[test]
+fn lost_rbac_is_refused_then_the_ladder_leaves_no_runner_behind() {
+    let (code, out) = demo(&["--broken", "lost-rbac", "--job", "0s"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("Broken: RoleBinding/arc-runner-set-gha-rs-manager (the controller's permissions in arc-runners) was deleted by hand."),
+        "{out}"
+    );
+    let (refusal, forced) = out
+        .split_once("--force-finalizers\n")
+        .expect("a --force-finalizers run follows the refusal");
+    assert!(refusal.contains("refused (lost_rbac)"), "{out}");
+    assert!(!refusal.contains(": DELETE "), "{out}");
+    // The controller still runs: the runner set is deleting before its
+    // runners are stripped, so it cannot scale back up behind the ladder.
+    let set_deleted = forced
+        .find("[EphemeralRunnerSets] delete")
+        .unwrap_or_else(|| panic!("{out}"));
+    let runner_stripped = forced
+        .find("[EphemeralRunners] patch")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(set_deleted < runner_stripped, "{out}");
+    assert!(
+        forced.contains("success: every object of the release is gone"),
+        "{out}"
+    );
+    assert_proof(&out, "Event log of the API server");
+    for kind in [
+        "EphemeralRunner ",
+        "EphemeralRunnerSet",
+        "AutoscalingListener",
+        "Pod",
+    ] {
+        assert_eq!(after_count(&out, kind), "0", "{kind}:\n{out}");
+    }
+}

@@ -45,6 +45,37 @@ pub enum Broken {
     /// The ARC controller is stopped: preflight refuses, then `--force-finalizers`
     /// strips ARC's finalizers bottom-up and reports what stays on GitHub.
     ControllerDown,
+    /// The GitHub config Secret was deleted by hand: preflight refuses, then
+    /// `--force-finalizers` lets the controller finish and reports the leak.
+    LostCredentials,
+    /// The manager RoleBinding was deleted by hand: the controller is
+    /// Forbidden in the runner namespace; preflight refuses, then
+    /// `--force-finalizers` strips ARC's finalizers bottom-up.
+    LostRbac,
+}
+
+impl Broken {
+    /// Break `world` this way; returns what was done, for the transcript.
+    fn apply(self, world: &World) -> anyhow::Result<String> {
+        Ok(match self {
+            Broken::ControllerDown => {
+                world.stop_controller();
+                "the ARC controller is stopped (as if its chart were uninstalled)".to_string()
+            }
+            Broken::LostCredentials => {
+                let lost = world
+                    .lose_dependent("actions.github.com/cleanup-github-secret-name", "Secret")?;
+                format!("{lost} (the GitHub credentials) was deleted by hand")
+            }
+            Broken::LostRbac => {
+                let lost = world.lose_dependent(
+                    "actions.github.com/cleanup-manager-role-binding",
+                    "RoleBinding",
+                )?;
+                format!("{lost} (the controller's permissions in {NAMESPACE}) was deleted by hand")
+            }
+        })
+    }
 }
 
 fn parse_job(s: &str) -> Result<Duration, String> {
@@ -82,11 +113,10 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
             .unwrap_or_default()
     ))?;
     let before = Snapshot::take(&world);
-    let log_start = world.event_log().len();
-    if args.broken == Some(Broken::ControllerDown) {
-        world.stop_controller();
-        say("Broken: the ARC controller is stopped (as if its chart were uninstalled).\n")?;
+    if let Some(broken) = args.broken {
+        say(&format!("Broken: {}.\n", broken.apply(&world)?))?;
     }
+    let log_start = world.event_log().len();
 
     say("\n$ helm-arc-uninstall plan   (of the release manifest)\n")?;
     let plan = render(world.manifest(), NAMESPACE, Format::Text)?;
@@ -118,6 +148,8 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
         "\n(`helm uninstall {RELEASE}` would now remove the release record; the demo has no Helm, and every object is already gone)\n"
     ))?;
 
+    // Runner pods and secrets of stripped runners go by garbage collection.
+    world.settle(Duration::from_millis(300), Duration::from_secs(5));
     let after = Snapshot::take(&world);
     say("\nBefore and after:\n")?;
     say(&before_after(&before, &after))?;
@@ -139,9 +171,8 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
 /// `helm uninstall` leaves when it returns, and a few seconds later.
 fn compare_helm_order(setup: &Setup, broken: Option<Broken>) -> anyhow::Result<()> {
     let world = World::start(setup).context("set up the comparison")?;
-    if broken == Some(Broken::ControllerDown) {
-        world.stop_controller();
-        say("Broken: the ARC controller is stopped.\n")?;
+    if let Some(broken) = broken {
+        say(&format!("Broken: {}.\n", broken.apply(&world)?))?;
     }
     let before = Snapshot::take(&world);
     let log_start = world.event_log().len();

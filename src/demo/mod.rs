@@ -221,6 +221,44 @@ impl World {
         self.arc.stop();
     }
 
+    /// Lose one of the objects the runner set's cleanup needs, as people do
+    /// by hand: strip its finalizers, then delete it. `annotation` is the
+    /// ARS cleanup annotation that names it (names are read, never computed).
+    /// Returns `Kind/name` of the lost object.
+    pub fn lose_dependent(&self, annotation: &str, kind: &str) -> Result<String, DemoError> {
+        let ars = self
+            .get(
+                "actions.github.com/v1alpha1",
+                "AutoscalingRunnerSet",
+                NAMESPACE,
+                RELEASE,
+            )
+            .ok_or_else(|| DemoError::Api("the AutoscalingRunnerSet is gone".into()))?;
+        let name = crate::manifest::annotation(&ars, annotation)
+            .ok_or_else(|| DemoError::Api(format!("the AutoscalingRunnerSet has no {annotation}")))?
+            .to_string();
+        let api_version = match kind {
+            "Secret" => "v1",
+            _ => "rbac.authorization.k8s.io/v1",
+        };
+        let gvk = Gvk::new(api_version, kind);
+        let someone = Actor("someone-else".to_string());
+        let strip = kube_sim::api::Patch::Merge(json!({"metadata": {"finalizers": null}}));
+        self.api()
+            .patch(&someone, &gvk, Some(NAMESPACE), &name, strip)
+            .map_err(api_err)?;
+        self.api()
+            .delete(
+                &someone,
+                &gvk,
+                Some(NAMESPACE),
+                &name,
+                &DeleteOptions::default(),
+            )
+            .map_err(api_err)?;
+        Ok(format!("{kind}/{name}"))
+    }
+
     /// The fake GitHub service.
     pub fn github(&self) -> &FakeGitHub {
         self.arc.github()
