@@ -77,10 +77,7 @@ fn type_of(store: &Store, group: &str, kind: &str) -> Option<Arc<ResourceType>> 
     store.registry().by_group_kind(group, kind)
 }
 
-fn is_deleting(o: &Value) -> bool {
-    o.pointer("/metadata/deletionTimestamp")
-        .is_some_and(|v| !v.is_null())
-}
+use crate::value::is_deleting;
 
 fn owner_refs(o: &Value) -> Vec<Value> {
     o.pointer("/metadata/ownerReferences")

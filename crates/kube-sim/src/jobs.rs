@@ -335,17 +335,7 @@ async fn run_attempt(
 ) -> Outcome {
     for c in containers(job) {
         let mut args: Vec<String> = Vec::new();
-        let strings = |key: &str| -> Vec<String> {
-            c.get(key)
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
+        let strings = |key: &str| crate::value::string_list(c.get(key));
         let command = strings("command");
         // The image's entrypoint is kubectl; an explicit command must name it.
         if let Some((first, rest)) = command.split_first() {

@@ -510,18 +510,7 @@ impl Registry {
                 .unwrap_or_default()
                 .to_string()
         };
-        let strs = |k: &str| -> Vec<String> {
-            names
-                .get(k)
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
+        let strs = |k: &str| crate::value::string_list(names.get(k));
         let kind = s("kind");
         let plural = s("plural");
         let singular = if s("singular").is_empty() {

@@ -174,18 +174,7 @@ pub(crate) fn gvk_of(obj: &Value) -> Gvk {
     )
 }
 
-/// `metadata.finalizers` as strings.
-pub fn finalizers(obj: &Value) -> Vec<String> {
-    obj.pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
+pub use crate::value::finalizers;
 
 fn set_finalizers(obj: &mut Value, f: &[String]) {
     let m = meta_mut(obj);
@@ -206,10 +195,7 @@ pub(crate) fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
     }
 }
 
-fn is_deleting(obj: &Value) -> bool {
-    obj.pointer("/metadata/deletionTimestamp")
-        .is_some_and(|v| !v.is_null())
-}
+use crate::value::is_deleting;
 
 /// RFC 3339 seconds, the format of creation/deletion timestamps.
 pub fn now_rfc3339() -> String {

@@ -192,23 +192,7 @@ pub fn namespace(v: &Value) -> &str {
 pub fn uid(v: &Value) -> &str {
     str_at(v, "/metadata/uid")
 }
-/// `metadata.deletionTimestamp` is set.
-pub fn is_deleting(v: &Value) -> bool {
-    v.pointer("/metadata/deletionTimestamp")
-        .is_some_and(|t| !t.is_null())
-}
-/// `metadata.finalizers`.
-pub fn finalizers(v: &Value) -> Vec<String> {
-    v.pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
+pub use crate::value::{finalizers, is_deleting};
 /// `metadata.finalizers` contains `f`.
 pub fn has_finalizer(v: &Value, f: &str) -> bool {
     finalizers(v).iter().any(|x| x == f)
