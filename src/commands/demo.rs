@@ -5,11 +5,11 @@
 //! that is the real engine with the normal progress display.
 
 use crate::commands::plan::{Format, render};
+use crate::commands::uninstall::{parse_objects, plan_waves};
 use crate::demo::report::{Snapshot, before_after, order_proof, proof_text};
 use crate::demo::{NAMESPACE, RELEASE, Setup, World};
-use crate::exit::{self, Code, WithCode};
+use crate::exit::{self, Code};
 use crate::kube::{Cascade, Cluster};
-use crate::manifest::{self, Object};
 use crate::teardown::duration::parse_duration;
 use crate::teardown::engine::{Engine, Options, Outcome};
 use crate::ui::{self, Event, Reporter};
@@ -234,8 +234,8 @@ async fn teardown(
         .await
         .context("configure the client")?;
     let cluster = Cluster::from_config(config).context("connect to the simulator")?;
-    let objects = parse_objects(manifest_text)?;
-    let waves = waves(&objects)?;
+    let objects = parse_objects(manifest_text, NAMESPACE)?;
+    let waves = plan_waves(&objects)?;
     ui.emit(&Event::Start {
         release: RELEASE.into(),
         namespace: NAMESPACE.into(),
@@ -283,25 +283,6 @@ async fn teardown(
         message: message.into(),
     });
     Ok(report.outcome)
-}
-
-fn parse_objects(text: &str) -> anyhow::Result<Vec<Object>> {
-    let opts = manifest::ParseOptions {
-        default_namespace: NAMESPACE.to_string(),
-    };
-    let manifest = manifest::parse(text, &opts)
-        .context("read the demo release manifest")
-        .exit_code(Code::Failure)?;
-    Ok(manifest.objects().cloned().collect())
-}
-
-fn waves(objects: &[Object]) -> anyhow::Result<Vec<Vec<Object>>> {
-    let plan = crate::graph::plan(objects).context("plan the teardown")?;
-    Ok(plan
-        .waves()
-        .iter()
-        .map(|wave| wave.iter().map(|&i| objects[i].clone()).collect())
-        .collect())
 }
 
 fn say(text: &str) -> anyhow::Result<()> {

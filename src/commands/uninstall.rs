@@ -351,7 +351,7 @@ pub async fn run_release(
 }
 
 /// Parse a manifest into its (non-hook) objects.
-fn parse_objects(text: &str, namespace: &str) -> anyhow::Result<Vec<Object>> {
+pub(crate) fn parse_objects(text: &str, namespace: &str) -> anyhow::Result<Vec<Object>> {
     let opts = manifest::ParseOptions {
         default_namespace: namespace.to_string(),
     };
@@ -366,7 +366,7 @@ fn parse_objects(text: &str, namespace: &str) -> anyhow::Result<Vec<Object>> {
 }
 
 /// The teardown waves of `objects`.
-fn plan_waves(objects: &[Object]) -> anyhow::Result<Vec<Vec<Object>>> {
+pub(crate) fn plan_waves(objects: &[Object]) -> anyhow::Result<Vec<Vec<Object>>> {
     let plan = crate::graph::plan(objects)
         .context("plan the teardown")
         .exit_code(Code::BadInput)?;
