@@ -117,23 +117,11 @@ fn left_object(live: &Live) -> LeftObject {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::ObjectId;
     use crate::teardown::arc::RunnerSetRefs;
     use crate::teardown::preflight::{Controller, RunnerSetFacts};
     use serde_json::json;
 
-    fn live(kind: &str, name: &str, value: serde_json::Value) -> Live {
-        Live::new(
-            ObjectId {
-                group: arc::GROUP.into(),
-                version: arc::VERSION.into(),
-                kind: kind.into(),
-                namespace: Some("runners".into()),
-                name: name.into(),
-            },
-            value,
-        )
-    }
+    use crate::teardown::live::arc_test_object as live;
 
     fn facts() -> (Vec<Live>, Facts) {
         let ars_json = json!({"metadata": {"name": "set", "namespace": "runners",

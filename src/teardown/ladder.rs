@@ -233,18 +233,7 @@ mod tests {
     use super::*;
     use crate::teardown::arc::RunnerSetRefs;
 
-    fn live(kind: &str, name: &str, value: Value) -> Live {
-        Live::new(
-            ObjectId {
-                group: arc::GROUP.into(),
-                version: arc::VERSION.into(),
-                kind: kind.into(),
-                namespace: Some("runners".into()),
-                name: name.into(),
-            },
-            value,
-        )
-    }
+    use crate::teardown::live::arc_test_object as live;
 
     #[test]
     fn strip_removes_only_named_finalizers_after_a_version_test() {

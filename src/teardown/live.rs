@@ -99,6 +99,21 @@ pub fn scrub_secret(group: &str, kind: &str, value: &mut Value) {
     }
 }
 
+/// An `actions.github.com` object `kind/name` in namespace `runners`, for unit tests.
+#[cfg(test)]
+pub(crate) fn arc_test_object(kind: &str, name: &str, value: Value) -> Live {
+    Live::new(
+        ObjectId {
+            group: super::arc::GROUP.into(),
+            version: super::arc::VERSION.into(),
+            kind: kind.into(),
+            namespace: Some("runners".into()),
+            name: name.into(),
+        },
+        value,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

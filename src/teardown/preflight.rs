@@ -256,18 +256,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn live(kind: &str, name: &str, value: serde_json::Value) -> Live {
-        Live::new(
-            ObjectId {
-                group: arc::GROUP.into(),
-                version: arc::VERSION.into(),
-                kind: kind.into(),
-                namespace: Some("runners".into()),
-                name: name.into(),
-            },
-            value,
-        )
-    }
+    use crate::teardown::live::arc_test_object as live;
 
     fn healthy() -> Facts {
         let ars = json!({"metadata": {"name": "set", "namespace": "runners", "annotations": {
