@@ -77,7 +77,7 @@ fn generate(sets: usize) {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for i in 0..sets {
         let name = format!("arc-runner-set-{i:04}");
-        out.write_all(RUNNER_SET.replace("NAME", &name).as_bytes())
+        out.write_all(RUNNER_SET.replace("arc-runner-set", &name).as_bytes())
             .unwrap();
     }
     out.flush().unwrap();

@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use helm_arc_uninstall::graph::{self, GraphError};
+use helm_arc_uninstall::graph::{self, Facts, GraphError};
 use helm_arc_uninstall::manifest::Object;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -231,5 +231,30 @@ proptest! {
                 prop_assert!(message.contains(&arrow), "{} names {}", message, arrow);
             }
         }
+    }
+
+    /// Planning from `graph::Facts` (what `render` keeps) with the objects
+    /// cut down to their identity gives the same plan as the full objects.
+    #[test]
+    fn facts_plan_like_full_objects(s in stream(), ring in proptest::collection::btree_set(0usize..24, 0..4)) {
+        let ring: Vec<usize> = ring.into_iter().filter(|&i| i < s.n()).collect();
+        let mut extra: Vec<(usize, usize)> = ring.windows(2).map(|p| (p[0], p[1])).collect();
+        if ring.len() >= 2 {
+            extra.push((ring[ring.len() - 1], ring[0]));
+        }
+        let objects = build(&s, &extra);
+        let facts: Vec<Facts> = objects.iter().map(|o| Facts::of(&o.value)).collect();
+        let bare: Vec<Object> = objects
+            .iter()
+            .map(|o| Object { value: Value::Null, ..o.clone() })
+            .collect();
+        let describe = |plan: &graph::Teardown<'_>| {
+            let edges: Vec<_> = plan.edges().iter().map(|e| (e.before, e.after, e.reasons.clone())).collect();
+            let after: Vec<_> = (0..plan.objects().len()).map(|i| plan.after_annotation(i)).collect();
+            (plan.waves().to_vec(), edges, after)
+        };
+        let full = graph::plan(&objects).map(|p| describe(&p)).map_err(|e| e.to_string());
+        let compact = graph::plan_with_facts(bare.iter().zip(facts)).map(|p| describe(&p)).map_err(|e| e.to_string());
+        prop_assert_eq!(full, compact);
     }
 }

@@ -1,69 +1,8 @@
-//! Lookup of teardown members by identity.
+//! Lookup of teardown members by identity, and the facts the rules read.
 
-use super::reference::{AFTER_ANNOTATION, BEFORE_ANNOTATION};
-use crate::manifest::Object;
-use serde_json::{Map, Value};
+use super::facts::Facts;
+use crate::manifest::ObjectId;
 use std::collections::HashMap;
-
-/// The metadata fields the rules read, found in one pass over
-/// `metadata` (no hashing: rules run on every object of large fleets).
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Meta<'a> {
-    /// `metadata.annotations`.
-    pub annotations: Option<&'a Map<String, Value>>,
-    /// `metadata.finalizers`.
-    pub finalizers: &'a [Value],
-    /// `metadata.ownerReferences`.
-    pub owner_references: &'a [Value],
-    /// A Helm hook (`helm.sh/hook` names at least one event).
-    pub hook: bool,
-    /// `teardown.helm-arc-uninstall/after`.
-    pub after: Option<&'a str>,
-    /// `teardown.helm-arc-uninstall/before`.
-    pub before: Option<&'a str>,
-}
-
-impl<'a> Meta<'a> {
-    /// Read an object's metadata.
-    pub fn of(object: &'a Object) -> Self {
-        let mut meta = Meta::default();
-        let Some(metadata) = object.value.get("metadata").and_then(Value::as_object) else {
-            return meta;
-        };
-        for (key, value) in metadata {
-            match key.as_str() {
-                "annotations" => meta.annotations = value.as_object(),
-                "finalizers" => {
-                    meta.finalizers = value.as_array().map(Vec::as_slice).unwrap_or_default()
-                }
-                "ownerReferences" => {
-                    meta.owner_references = value.as_array().map(Vec::as_slice).unwrap_or_default()
-                }
-                _ => {}
-            }
-        }
-        for (key, value) in meta.annotations.into_iter().flatten() {
-            match key.as_str() {
-                "helm.sh/hook" => {
-                    meta.hook = value
-                        .as_str()
-                        .is_some_and(|events| events.split(',').any(|e| !e.trim().is_empty()))
-                }
-                AFTER_ANNOTATION => meta.after = value.as_str(),
-                BEFORE_ANNOTATION => meta.before = value.as_str(),
-                _ => {}
-            }
-        }
-        meta
-    }
-
-    /// Whether `metadata.finalizers` holds `finalizer`.
-    pub fn has_finalizer(&self, finalizer: &str) -> bool {
-        self.finalizers
-            .iter()
-            .any(|f| f.as_str() == Some(finalizer))
-    }
-}
 
 /// `(group, kind, namespace, name)`, borrowed from the objects.
 type IdentityKey<'a> = (&'a str, &'a str, Option<&'a str>, &'a str);
@@ -75,8 +14,8 @@ type IdentityKey<'a> = (&'a str, &'a str, Option<&'a str>, &'a str);
 pub(crate) struct Index<'a> {
     /// Indices of members in document order.
     pub members: Vec<usize>,
-    /// Metadata of every object (members and hooks), by index.
-    pub meta: Vec<Meta<'a>>,
+    /// Facts of every object (members and hooks), by index.
+    pub facts: Vec<Facts>,
     /// Identity to members.
     by_identity: HashMap<IdentityKey<'a>, Vec<usize>>,
     /// `(kind, name)` to members, any group and namespace.
@@ -84,18 +23,18 @@ pub(crate) struct Index<'a> {
 }
 
 impl<'a> Index<'a> {
-    pub fn new(objects: &[&'a Object]) -> Self {
+    /// Index the objects `ids` whose facts are `facts` (same order and length).
+    pub fn new(ids: &[&'a ObjectId], facts: Vec<Facts>) -> Self {
         let mut index = Index {
-            members: Vec::with_capacity(objects.len()),
-            meta: objects.iter().map(|o| Meta::of(o)).collect(),
-            by_identity: HashMap::with_capacity(objects.len()),
-            by_kind_name: HashMap::with_capacity(objects.len()),
+            members: Vec::with_capacity(ids.len()),
+            facts,
+            by_identity: HashMap::with_capacity(ids.len()),
+            by_kind_name: HashMap::with_capacity(ids.len()),
         };
-        for (i, object) in objects.iter().copied().enumerate() {
-            if index.meta[i].hook {
+        for (i, id) in ids.iter().copied().enumerate() {
+            if index.facts[i].hook {
                 continue;
             }
-            let id = &object.id;
             index.members.push(i);
             index
                 .by_identity
@@ -131,13 +70,21 @@ impl<'a> Index<'a> {
     /// Members of a group and kind (linear scan; for rules that fan out).
     pub fn of_kind<'o>(
         &'o self,
-        objects: &'o [&'o Object],
+        ids: &'o [&'o ObjectId],
         group: &'o str,
         kind: &'o str,
     ) -> impl Iterator<Item = usize> + 'o {
         self.members
             .iter()
             .copied()
-            .filter(move |&i| objects[i].id.group == group && objects[i].id.kind == kind)
+            .filter(move |&i| ids[i].group == group && ids[i].kind == kind)
+    }
+
+    /// Index objects with their facts read from their values (tests).
+    #[cfg(test)]
+    pub fn of_objects(objects: &'a [crate::manifest::Object]) -> Self {
+        let ids: Vec<&ObjectId> = objects.iter().map(|o| &o.id).collect();
+        let facts = objects.iter().map(|o| Facts::of(&o.value)).collect();
+        Self::new(&ids, facts)
     }
 }

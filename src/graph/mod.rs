@@ -10,11 +10,13 @@
 //! can read. Helm hooks (`helm.sh/hook`) are not part of the teardown: they
 //! get no wave and no edges.
 
+mod facts;
 mod index;
 mod reference;
 mod rules;
 mod waves;
 
+pub use facts::Facts;
 pub use reference::{
     AFTER_ANNOTATION, BEFORE_ANNOTATION, ParsedReference, ReferenceSyntaxError,
     parse_reference_list,
@@ -126,6 +128,7 @@ fn join_cycles(cycles: &[Cycle]) -> String {
 #[derive(Debug)]
 pub struct Teardown<'a> {
     objects: Vec<&'a Object>,
+    ids: Vec<&'a ObjectId>,
     index: Index<'a>,
     edges: Vec<Edge>,
     incoming: Vec<Vec<usize>>,
@@ -136,16 +139,26 @@ pub struct Teardown<'a> {
 
 /// Whether an object takes part in the teardown (Helm hooks do not).
 pub fn is_teardown_member(object: &Object) -> bool {
-    !index::Meta::of(object).hook
+    !Facts::of(&object.value).hook
 }
 
 /// Build the teardown graph of `objects` (document order, for example
 /// `Manifest::objects()`) and its waves. Object `i` below is the `i`-th item.
 pub fn plan<'a>(objects: impl IntoIterator<Item = &'a Object>) -> Result<Teardown<'a>, GraphError> {
-    let objects: Vec<&'a Object> = objects.into_iter().collect();
-    let index = Index::new(&objects);
+    plan_with_facts(objects.into_iter().map(|o| (o, Facts::of(&o.value))))
+}
+
+/// As [`plan`], with each object's facts already extracted (by
+/// [`Facts::of`], for example while decoding): the objects' values are not
+/// read, so they may have been dropped.
+pub fn plan_with_facts<'a>(
+    objects: impl IntoIterator<Item = (&'a Object, Facts)>,
+) -> Result<Teardown<'a>, GraphError> {
+    let (objects, facts): (Vec<&'a Object>, Vec<Facts>) = objects.into_iter().unzip();
+    let ids: Vec<&'a ObjectId> = objects.iter().map(|o| &o.id).collect();
+    let index = Index::new(&ids, facts);
     let mut sink = EdgeSink::default();
-    rules::apply_all(&objects, &index, &mut sink)?;
+    rules::apply_all(&ids, &index, &mut sink)?;
     let edges = sink.edges;
     let layered = waves::layer(objects.len(), &index.members, &edges).map_err(|cycles| {
         GraphError::Cycle(
@@ -179,6 +192,7 @@ pub fn plan<'a>(objects: impl IntoIterator<Item = &'a Object>) -> Result<Teardow
         .collect();
     Ok(Teardown {
         objects,
+        ids,
         index,
         edges,
         incoming,
@@ -192,6 +206,11 @@ impl<'a> Teardown<'a> {
     /// The objects this teardown was planned over.
     pub fn objects(&self) -> &[&'a Object] {
         &self.objects
+    }
+
+    /// Whether `objects[i]` takes part in the teardown (is not a Helm hook).
+    pub fn is_member(&self, i: usize) -> bool {
+        self.index.facts.get(i).is_some_and(|f| !f.hook)
     }
 
     /// Indices of the objects that take part (not hooks), in document order.
@@ -232,7 +251,7 @@ impl<'a> Teardown<'a> {
     /// How `objects[target]` is written in an explicit-edge annotation on
     /// `objects[from]`: the shortest form that resolves back to exactly it.
     pub fn reference(&self, target: usize, from: usize) -> String {
-        reference::format(&self.objects, &self.index, target, from)
+        reference::format(&self.ids, &self.index, target, from)
     }
 
     /// The value for a `teardown.helm-arc-uninstall/after` annotation on

@@ -19,7 +19,7 @@
 //!   the teardown (not a Helm hook); otherwise planning fails.
 
 use super::index::Index;
-use crate::manifest::Object;
+use crate::manifest::ObjectId;
 
 /// On object B, `after: A` means A must be gone before B is deleted.
 pub const AFTER_ANNOTATION: &str = "teardown.helm-arc-uninstall/after";
@@ -87,12 +87,12 @@ fn parse_reference(text: &str) -> Result<ParsedReference, ReferenceSyntaxError> 
 }
 
 /// Whether `candidate` is in the namespace scope of a reference written on `from`.
-fn in_scope(candidate: &Object, from: &Object, namespace: Option<&str>) -> bool {
+fn in_scope(candidate: &ObjectId, from: &ObjectId, namespace: Option<&str>) -> bool {
     match namespace {
-        Some(ns) => candidate.id.namespace.as_deref() == Some(ns),
+        Some(ns) => candidate.namespace.as_deref() == Some(ns),
         None => {
-            candidate.id.namespace.is_none()
-                || (from.id.namespace.is_some() && candidate.id.namespace == from.id.namespace)
+            candidate.namespace.is_none()
+                || (from.namespace.is_some() && candidate.namespace == from.namespace)
         }
     }
 }
@@ -100,7 +100,7 @@ fn in_scope(candidate: &Object, from: &Object, namespace: Option<&str>) -> bool 
 /// Resolve a reference written on `objects[from]` to members. Several results
 /// only when the manifest repeats one identity.
 pub(crate) fn resolve(
-    objects: &[&Object],
+    ids: &[&ObjectId],
     index: &Index,
     from: usize,
     reference: &ParsedReference,
@@ -108,26 +108,18 @@ pub(crate) fn resolve(
     let candidates: Vec<usize> = index
         .find_kind_name(&reference.kind, &reference.name)
         .into_iter()
-        .filter(|&c| {
-            reference
-                .group
-                .as_deref()
-                .is_none_or(|g| objects[c].id.group == g)
-        })
-        .filter(|&c| in_scope(objects[c], objects[from], reference.namespace.as_deref()))
+        .filter(|&c| reference.group.as_deref().is_none_or(|g| ids[c].group == g))
+        .filter(|&c| in_scope(ids[c], ids[from], reference.namespace.as_deref()))
         .collect();
-    let mut groups: Vec<&str> = candidates
-        .iter()
-        .map(|&c| objects[c].id.group.as_str())
-        .collect();
+    let mut groups: Vec<&str> = candidates.iter().map(|&c| ids[c].group.as_str()).collect();
     groups.sort_unstable();
     groups.dedup();
     match groups.as_slice() {
-        [] => Err(unresolved_problem(objects, from, reference)),
+        [] => Err(unresolved_problem(ids, index, from, reference)),
         [_] => Ok(candidates),
         several if several.contains(&"") && reference.group.is_none() => Ok(candidates
             .into_iter()
-            .filter(|&c| objects[c].id.group.is_empty())
+            .filter(|&c| ids[c].group.is_empty())
             .collect()),
         several => Err(format!(
             "is ambiguous: objects of groups {} match; write Kind.group",
@@ -136,17 +128,22 @@ pub(crate) fn resolve(
     }
 }
 
-fn unresolved_problem(objects: &[&Object], from: usize, reference: &ParsedReference) -> String {
-    let hook = objects.iter().any(|o| {
-        !super::is_teardown_member(o)
-            && o.id.kind == reference.kind
-            && o.id.name == reference.name
-            && reference.group.as_deref().is_none_or(|g| o.id.group == g)
-            && in_scope(o, objects[from], reference.namespace.as_deref())
+fn unresolved_problem(
+    ids: &[&ObjectId],
+    index: &Index,
+    from: usize,
+    reference: &ParsedReference,
+) -> String {
+    let hook = ids.iter().enumerate().any(|(i, id)| {
+        index.facts[i].hook
+            && id.kind == reference.kind
+            && id.name == reference.name
+            && reference.group.as_deref().is_none_or(|g| id.group == g)
+            && in_scope(id, ids[from], reference.namespace.as_deref())
     });
     if hook {
         "names a Helm hook; hooks are not part of the teardown".to_string()
-    } else if reference.namespace.is_none() && objects[from].id.namespace.is_none() {
+    } else if reference.namespace.is_none() && ids[from].namespace.is_none() {
         "names no cluster-scoped object of the manifest (write Kind/namespace/name for a namespaced one)".to_string()
     } else {
         "names no object of the manifest".to_string()
@@ -155,9 +152,9 @@ fn unresolved_problem(objects: &[&Object], from: usize, reference: &ParsedRefere
 
 /// The shortest reference to `objects[target]` written on `objects[from]`
 /// that [`resolve`] maps back to exactly that identity.
-pub(crate) fn format(objects: &[&Object], index: &Index, target: usize, from: usize) -> String {
-    let t = &objects[target].id;
-    let f = &objects[from].id;
+pub(crate) fn format(ids: &[&ObjectId], index: &Index, target: usize, from: usize) -> String {
+    let t = &ids[target];
+    let f = &ids[from];
     let namespace = match &t.namespace {
         Some(ns) if f.namespace.as_ref() != Some(ns) => Some(ns.as_str()),
         _ => None,
@@ -165,7 +162,7 @@ pub(crate) fn format(objects: &[&Object], index: &Index, target: usize, from: us
     let other_group_in_scope = index
         .find_kind_name(&t.kind, &t.name)
         .iter()
-        .any(|&c| objects[c].id.group != t.group && in_scope(objects[c], objects[from], namespace));
+        .any(|&c| ids[c].group != t.group && in_scope(ids[c], ids[from], namespace));
     let kind = if other_group_in_scope && !t.group.is_empty() {
         format!("{}.{}", t.kind, t.group)
     } else {
@@ -230,8 +227,8 @@ mod tests {
             json!({"apiVersion": "example.com/v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "a"}}),
             json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "c"}}),
         ]);
-        let objs: Vec<&Object> = objs.iter().collect();
-        let index = Index::new(&objs);
+        let index = Index::of_objects(&objs);
+        let objs: Vec<&ObjectId> = objs.iter().map(|o| &o.id).collect();
         assert_eq!(format(&objs, &index, 1, 0), "Secret/b/s");
         assert_eq!(format(&objs, &index, 0, 1), "Secret/a/s");
         assert_eq!(format(&objs, &index, 2, 0), "Secret.example.com/s");

@@ -10,7 +10,7 @@ mod site;
 pub use build::BuildError;
 pub use parse::{
     Content, DocRef, Document, Form, Manifest, ManifestError, POSTRENDER_FILENAME, ParseOptions,
-    Problem, parse,
+    Problem, object_values, parse, parse_pruned,
 };
 pub use resolve::ScalarError;
 pub use scope::{Scopes, is_cluster_scoped};
@@ -104,7 +104,8 @@ pub struct Object {
     pub id: ObjectId,
     /// Index of the document that holds it (0-based, counting every document of the stream).
     pub doc: usize,
-    /// The object as JSON, exactly as Go's YAML 1.1 decoder would produce it.
+    /// The object as JSON, exactly as Go's YAML 1.1 decoder would produce it
+    /// (from [`parse_pruned`]: only the fields its `prune` kept).
     pub value: Value,
 }
 

@@ -169,7 +169,21 @@ struct RawDoc {
 
 /// Parse a rendered multi-document stream. Pure.
 pub fn parse(text: &str, opts: &ParseOptions) -> Result<Manifest, ManifestError> {
-    let raw = read_documents(text)?;
+    parse_pruned(text, opts, |_| {})
+}
+
+/// As [`parse`], but each document's value goes through `prune` as soon as
+/// it is decoded, before the next document is read, so that only what
+/// `prune` keeps is held for the whole stream (`render` passes
+/// `graph::retain_planning_fields`). Every document is still decoded and
+/// checked in full: the errors are those of [`parse`]. `prune` must keep
+/// what identities, `List` items and CRD scopes are read from.
+pub fn parse_pruned(
+    text: &str,
+    opts: &ParseOptions,
+    mut prune: impl FnMut(&mut Value),
+) -> Result<Manifest, ManifestError> {
+    let raw = read_documents(text, &mut prune)?;
     let scopes = Scopes::from_values(raw.iter().flat_map(|d| crd_candidates(&d.value)));
     let ends: Vec<usize> = raw
         .iter()
@@ -197,7 +211,10 @@ pub fn parse(text: &str, opts: &ParseOptions) -> Result<Manifest, ManifestError>
     })
 }
 
-fn read_documents(text: &str) -> Result<Vec<RawDoc>, ManifestError> {
+fn read_documents(
+    text: &str,
+    prune: &mut impl FnMut(&mut Value),
+) -> Result<Vec<RawDoc>, ManifestError> {
     let offsets = Offsets::new(text);
     let mut parser = Parser::new_from_str(text);
     let mut docs: Vec<RawDoc> = Vec::new();
@@ -225,7 +242,8 @@ fn read_documents(text: &str) -> Result<Vec<RawDoc>, ManifestError> {
             }
             Event::DocumentEnd => {
                 if let Some((start, builder)) = current.take() {
-                    let (value, sites) = builder.finish();
+                    let (mut value, sites) = builder.finish();
+                    prune(&mut value);
                     docs.push(RawDoc {
                         start,
                         value,
@@ -418,6 +436,19 @@ fn json_type(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "a sequence",
         Value::Object(_) => "a mapping",
+    }
+}
+
+/// The values that become objects of a decoded document, before they are
+/// checked: the document itself when it is a mapping, a `List`'s items.
+pub fn object_values(document: &Value) -> &[Value] {
+    match document {
+        Value::Object(_) if is_list(document) => document
+            .get("items")
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice),
+        Value::Object(_) => std::slice::from_ref(document),
+        _ => &[],
     }
 }
 

@@ -9,12 +9,13 @@
 //! the input objects plus the annotations (the test suite, the property
 //! tests and the fuzz target always verify).
 
+mod prune;
 mod splice;
 pub mod stamps;
 
 pub use stamps::{Extras, Stamp};
 
-use crate::graph::{self, GraphError};
+use crate::graph::{self, Facts, GraphError};
 use crate::manifest::{
     self, Content, DocRef, Document, Manifest, ManifestError, MetaSite, Object, ObjectId,
     ParseOptions,
@@ -102,10 +103,10 @@ pub fn render_retaining(
     input: &str,
     opts: &RenderOptions,
 ) -> Result<(String, Parsed), RenderError> {
-    let manifest = parse(input, opts)?;
-    let (layout, objects) = split(manifest)?;
+    let (manifest, facts) = parse_input(input, opts)?;
+    let (layout, objects) = split(manifest, &facts)?;
     let stamps = {
-        let teardown = graph::plan(&objects)?;
+        let teardown = graph::plan_with_facts(objects.iter().zip(facts))?;
         stamps::from_teardown(&teardown)
     };
     let output = stamp(input, &layout, &objects, &stamps, opts)?;
@@ -125,21 +126,22 @@ pub fn render_with_stamps(
     stamps: &HashMap<ObjectId, Stamp>,
     opts: &RenderOptions,
 ) -> Result<String, RenderError> {
-    let manifest = parse(input, opts)?;
-    let (layout, objects) = split(manifest)?;
+    let (manifest, facts) = parse_input(input, opts)?;
+    let (layout, objects) = split(manifest, &facts)?;
     let by_index: Vec<Option<Stamp>> = objects
         .iter()
-        .map(|o| {
-            if graph::is_teardown_member(o) {
-                stamps.get(&o.id).cloned()
-            } else {
+        .zip(&facts)
+        .map(|(o, f)| {
+            if f.is_hook() {
                 None
+            } else {
+                stamps.get(&o.id).cloned()
             }
         })
         .collect();
     for doc in &layout.docs {
         for i in doc.objects.clone() {
-            if by_index[i].is_none() && graph::is_teardown_member(&objects[i]) {
+            if by_index[i].is_none() && !facts[i].is_hook() {
                 return Err(doc_error(
                     &doc.reference,
                     format!("no teardown stamp for {}", objects[i].id),
@@ -150,13 +152,35 @@ pub fn render_with_stamps(
     stamp(input, &layout, &objects, &by_index, opts)
 }
 
+/// Parse the input and extract each object's planning facts (one per object
+/// of the manifest, in order). Unless [`RenderOptions::verify`] is on (the
+/// check compares whole objects), each document is cut down as soon as it is
+/// decoded to what identities and splicing read ([`prune::keep_for_splicing`]):
+/// a large stream is never held decoded in full.
+fn parse_input(input: &str, opts: &RenderOptions) -> Result<(Manifest, Vec<Facts>), RenderError> {
+    let (manifest, facts) = if opts.verify {
+        let manifest = parse(input, opts)?;
+        let facts = manifest.objects().map(|o| Facts::of(&o.value)).collect();
+        (manifest, facts)
+    } else {
+        let mut facts = Vec::new();
+        let manifest = manifest::parse_pruned(input, &parse_options(opts), |document| {
+            facts.extend(manifest::object_values(document).iter().map(Facts::of));
+            prune::keep_for_splicing(document);
+        })?;
+        (manifest, facts)
+    };
+    Ok((manifest, facts))
+}
+
 fn parse(input: &str, opts: &RenderOptions) -> Result<Manifest, ManifestError> {
-    manifest::parse(
-        input,
-        &ParseOptions {
-            default_namespace: opts.default_namespace.clone(),
-        },
-    )
+    manifest::parse(input, &parse_options(opts))
+}
+
+fn parse_options(opts: &RenderOptions) -> ParseOptions {
+    ParseOptions {
+        default_namespace: opts.default_namespace.clone(),
+    }
 }
 
 fn doc_error(doc: &DocRef, problem: String) -> RenderError {
@@ -166,8 +190,9 @@ fn doc_error(doc: &DocRef, problem: String) -> RenderError {
     }
 }
 
-/// Move the objects out of the manifest; refuse documents that are not objects.
-fn split(manifest: Manifest) -> Result<(Layout, Vec<Object>), RenderError> {
+/// Move the objects out of the manifest; refuse documents that are not
+/// objects, and facts that are not one per object.
+fn split(manifest: Manifest, facts: &[Facts]) -> Result<(Layout, Vec<Object>), RenderError> {
     let mut objects = Vec::new();
     let mut docs = Vec::with_capacity(manifest.documents.len());
     for doc in manifest.documents {
@@ -198,6 +223,12 @@ fn split(manifest: Manifest) -> Result<(Layout, Vec<Object>), RenderError> {
             objects: start..objects.len(),
             kind,
         });
+    }
+    if facts.len() != objects.len() {
+        return Err(doc_error(
+            &DocRef::default(),
+            "internal error: objects and their facts are out of step".into(),
+        ));
     }
     reject_duplicates(&docs, &objects)?;
     Ok((Layout { docs }, objects))

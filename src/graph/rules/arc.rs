@@ -7,10 +7,10 @@
 //! order matters for its ladder, not for deletion; generic rules (a
 //! RoleBinding before its Role) apply between them.
 
-use super::{Rule, str_at};
+use super::Rule;
 use crate::graph::EdgeSink;
 use crate::graph::index::Index;
-use crate::manifest::Object;
+use crate::manifest::ObjectId;
 use std::collections::HashSet;
 
 /// API group of the ARC custom resources.
@@ -22,8 +22,8 @@ pub const CLEANUP_ANNOTATION_PREFIX: &str = "actions.github.com/cleanup-";
 /// Finalizer the chart puts on the objects the controller needs.
 pub const CLEANUP_FINALIZER: &str = "actions.github.com/cleanup-protection";
 /// Labels the chart puts on every object of a runner set.
-const SCALE_SET_NAME_LABEL: &str = "actions.github.com/scale-set-name";
-const SCALE_SET_NAMESPACE_LABEL: &str = "actions.github.com/scale-set-namespace";
+pub(crate) const SCALE_SET_NAME_LABEL: &str = "actions.github.com/scale-set-name";
+pub(crate) const SCALE_SET_NAMESPACE_LABEL: &str = "actions.github.com/scale-set-namespace";
 
 const RBAC: &str = "rbac.authorization.k8s.io";
 
@@ -47,7 +47,7 @@ pub fn cleanup_annotation_kind(suffix: &str) -> Option<(&'static str, &'static s
 }
 
 /// Spec fields of a runner set that name objects in its namespace.
-const SPEC_REFERENCES: &[(&str, &str, &str)] = &[
+pub(crate) const SPEC_REFERENCES: &[(&str, &str, &str)] = &[
     (
         "/spec/githubConfigSecret",
         "Secret",
@@ -79,20 +79,17 @@ const NEEDED: &str = "its controller needs it until the runner set is finalized"
 
 /// [`Rule::ArcCleanupAnnotation`], [`Rule::ArcSpecReference`] and
 /// [`Rule::ArcCleanupProtection`] for every runner set of the stream.
-pub(super) fn runner_sets(objects: &[&Object], index: &Index, sink: &mut EdgeSink) {
-    let runner_sets: Vec<usize> = index.of_kind(objects, ARC_GROUP, RUNNER_SET_KIND).collect();
+pub(super) fn runner_sets(ids: &[&ObjectId], index: &Index, sink: &mut EdgeSink) {
+    let runner_sets: Vec<usize> = index.of_kind(ids, ARC_GROUP, RUNNER_SET_KIND).collect();
     let mut named: HashSet<usize> = HashSet::new();
     for &ars in &runner_sets {
-        let object = &objects[ars];
-        let namespace = object.id.namespace.as_deref();
-        let annotations = index.meta[ars].annotations;
-        for (key, value) in annotations.into_iter().flatten() {
+        let namespace = ids[ars].namespace.as_deref();
+        let facts = &index.facts[ars];
+        for (key, name) in &facts.cleanup_annotations {
             let Some(suffix) = key.strip_prefix(CLEANUP_ANNOTATION_PREFIX) else {
                 continue;
             };
-            let (Some((group, kind)), Some(name)) =
-                (cleanup_annotation_kind(suffix), value.as_str())
-            else {
+            let Some((group, kind)) = cleanup_annotation_kind(suffix) else {
                 continue;
             };
             for target in index.find(group, kind, namespace, name) {
@@ -107,10 +104,7 @@ pub(super) fn runner_sets(objects: &[&Object], index: &Index, sink: &mut EdgeSin
                 );
             }
         }
-        for &(pointer, kind, path) in SPEC_REFERENCES {
-            let Some(name) = str_at(&object.value, pointer) else {
-                continue;
-            };
+        for (kind, name, path) in &facts.refs().runner_set {
             for target in index.find("", kind, namespace, name) {
                 sink.add(
                     ars,
@@ -122,11 +116,10 @@ pub(super) fn runner_sets(objects: &[&Object], index: &Index, sink: &mut EdgeSin
         }
     }
     for &m in &index.members {
-        let object = &objects[m];
-        if named.contains(&m) || !index.meta[m].has_finalizer(CLEANUP_FINALIZER) {
+        if named.contains(&m) || !index.facts[m].cleanup_finalizer {
             continue;
         }
-        for ars in owning_runner_sets(objects, &runner_sets, object) {
+        for ars in owning_runner_sets(ids, index, &runner_sets, m) {
             sink.add(
                 ars,
                 m,
@@ -134,34 +127,44 @@ pub(super) fn runner_sets(objects: &[&Object], index: &Index, sink: &mut EdgeSin
                 format!(
                     "this {} carries finalizer {CLEANUP_FINALIZER}, which the AutoscalingRunnerSet's controller \
                      removes while finalizing it (no cleanup annotation names it)",
-                    object.id.kind
+                    ids[m].kind
                 ),
             );
         }
     }
 }
 
-/// The runner sets a protected object belongs to: those in its namespace
+/// The runner sets protected object `m` belongs to: those in its namespace
 /// whose scale-set labels match the object's, else every runner set in its
 /// namespace.
-fn owning_runner_sets(objects: &[&Object], runner_sets: &[usize], object: &Object) -> Vec<usize> {
+fn owning_runner_sets(
+    ids: &[&ObjectId],
+    index: &Index,
+    runner_sets: &[usize],
+    m: usize,
+) -> Vec<usize> {
+    let object = ids[m];
     let same_namespace: Vec<usize> = runner_sets
         .iter()
         .copied()
-        .filter(|&a| {
-            objects[a].id.namespace.is_some() && objects[a].id.namespace == object.id.namespace
-        })
+        .filter(|&a| ids[a].namespace.is_some() && ids[a].namespace == object.namespace)
         .collect();
-    let labelled: Vec<usize> = match object.label(SCALE_SET_NAME_LABEL) {
+    let labels = &index.facts[m];
+    let labelled: Vec<usize> = match labels.scale_set_name.as_deref() {
         Some(set_name) => same_namespace
             .iter()
             .copied()
             .filter(|&a| {
-                let ars = &objects[a];
-                ars.label(SCALE_SET_NAME_LABEL).unwrap_or(&ars.id.name) == set_name
-                    && object
-                        .label(SCALE_SET_NAMESPACE_LABEL)
-                        .is_none_or(|ns| ars.id.namespace.as_deref() == Some(ns))
+                let ars = ids[a];
+                index.facts[a]
+                    .scale_set_name
+                    .as_deref()
+                    .unwrap_or(&ars.name)
+                    == set_name
+                    && labels
+                        .scale_set_namespace
+                        .as_deref()
+                        .is_none_or(|ns| ars.namespace.as_deref() == Some(ns))
             })
             .collect(),
         None => Vec::new(),

@@ -9,34 +9,42 @@ use super::Rule;
 use crate::graph::index::Index;
 use crate::graph::reference::{self, AFTER_ANNOTATION, BEFORE_ANNOTATION};
 use crate::graph::{EdgeSink, GraphError};
-use crate::manifest::Object;
+use crate::manifest::ObjectId;
 
 /// [`Rule::ExplicitAfter`] and [`Rule::ExplicitBefore`].
 pub(super) fn annotations(
-    objects: &[&Object],
+    ids: &[&ObjectId],
     index: &Index,
     sink: &mut EdgeSink,
 ) -> Result<(), GraphError> {
     for &m in &index.members {
-        let meta = &index.meta[m];
+        let facts = &index.facts[m];
         for (annotation, rule, value) in [
-            (AFTER_ANNOTATION, Rule::ExplicitAfter, meta.after),
-            (BEFORE_ANNOTATION, Rule::ExplicitBefore, meta.before),
+            (
+                AFTER_ANNOTATION,
+                Rule::ExplicitAfter,
+                facts.after.as_deref(),
+            ),
+            (
+                BEFORE_ANNOTATION,
+                Rule::ExplicitBefore,
+                facts.before.as_deref(),
+            ),
         ] {
             let Some(value) = value else {
                 continue;
             };
             let references = reference::parse_reference_list(value).map_err(|source| {
                 GraphError::BadReference {
-                    object: objects[m].id.to_string(),
+                    object: ids[m].to_string(),
                     annotation,
                     source,
                 }
             })?;
             for r in references {
-                let targets = reference::resolve(objects, index, m, &r).map_err(|problem| {
+                let targets = reference::resolve(ids, index, m, &r).map_err(|problem| {
                     GraphError::UnresolvedReference {
-                        object: objects[m].id.to_string(),
+                        object: ids[m].to_string(),
                         annotation,
                         reference: r.text.clone(),
                         problem,
@@ -55,12 +63,12 @@ pub(super) fn annotations(
                         Rule::ExplicitAfter => {
                             format!(
                                 "annotation {annotation} on this {} lists the {}",
-                                objects[m].id.kind, objects[t].id.kind
+                                ids[m].kind, ids[t].kind
                             )
                         }
                         _ => format!(
                             "annotation {annotation} on the {} lists this {}",
-                            objects[m].id.kind, objects[t].id.kind
+                            ids[m].kind, ids[t].kind
                         ),
                     };
                     sink.add(before, after, rule, text);

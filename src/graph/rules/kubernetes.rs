@@ -1,14 +1,14 @@
 //! Generic Kubernetes rules. Reason texts call the earlier object "the Kind"
 //! and the waiting object "this Kind".
 
-use super::{Rule, at, str_at};
+use super::{Rule, at};
 use crate::graph::EdgeSink;
 use crate::graph::index::Index;
-use crate::manifest::Object;
+use crate::manifest::ObjectId;
 use serde_json::Value;
 use std::collections::HashMap;
 
-const RBAC: &str = "rbac.authorization.k8s.io";
+pub(crate) const RBAC: &str = "rbac.authorization.k8s.io";
 
 /// Workload kinds and the JSON pointer of their pod spec.
 const WORKLOADS: &[(&str, &str, &str)] = &[
@@ -27,15 +27,23 @@ const WORKLOADS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The pod spec pointer of a workload kind (`/spec/template/spec`), if it is one.
+pub(crate) fn pod_spec_pointer(group: &str, kind: &str) -> Option<&'static str> {
+    WORKLOADS
+        .iter()
+        .find(|(g, k, _)| *g == group && *k == kind)
+        .map(|&(_, _, pointer)| pointer)
+}
+
 /// [`Rule::WebhookFirst`]: webhook configurations before every other member.
 /// Runs after the rules it builds on: an edge goes to each member nothing
 /// else waits for yet; every other member follows those through its own
 /// predecessors, so the order is the same with far fewer edges.
-pub(super) fn webhooks_first(objects: &[&Object], index: &Index, sink: &mut EdgeSink) {
-    let is_webhook = |o: &Object| {
-        o.id.group == "admissionregistration.k8s.io"
+pub(super) fn webhooks_first(ids: &[&ObjectId], index: &Index, sink: &mut EdgeSink) {
+    let is_webhook = |id: &ObjectId| {
+        id.group == "admissionregistration.k8s.io"
             && matches!(
-                o.id.kind.as_str(),
+                id.kind.as_str(),
                 "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration"
             )
     };
@@ -43,18 +51,18 @@ pub(super) fn webhooks_first(objects: &[&Object], index: &Index, sink: &mut Edge
         .members
         .iter()
         .copied()
-        .filter(|&i| is_webhook(objects[i]))
+        .filter(|&i| is_webhook(ids[i]))
         .collect();
     if webhooks.is_empty() {
         return;
     }
-    let mut waits = vec![false; objects.len()];
+    let mut waits = vec![false; ids.len()];
     for edge in sink.edges() {
         waits[edge.after] = true;
     }
     for &w in &webhooks {
         for &m in &index.members {
-            if !is_webhook(objects[m]) && !waits[m] {
+            if !is_webhook(ids[m]) && !waits[m] {
                 sink.add(
                     w,
                     m,
@@ -67,8 +75,8 @@ pub(super) fn webhooks_first(objects: &[&Object], index: &Index, sink: &mut Edge
 }
 
 /// A reference from a pod spec: kind, name and where it was found.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) struct PodRef {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PodRef {
     pub kind: &'static str,
     pub name: String,
     pub path: String,
@@ -76,7 +84,7 @@ pub(super) struct PodRef {
 
 /// Every ServiceAccount, Secret, ConfigMap and PVC a pod spec refers to.
 /// `base` is the pod spec's path for reason texts (`spec.template.spec`).
-pub(super) fn pod_spec_refs(spec: &Value, base: &str) -> Vec<PodRef> {
+pub(crate) fn pod_spec_refs(spec: &Value, base: &str) -> Vec<PodRef> {
     let mut refs = Vec::new();
     let mut push = |kind: &'static str, value: Option<&Value>, path: String| {
         if let Some(name) = value.and_then(Value::as_str).filter(|n| !n.is_empty()) {
@@ -179,20 +187,13 @@ fn items<'v>(value: &'v Value, key: &str) -> impl Iterator<Item = (usize, &'v Va
 }
 
 /// [`Rule::WorkloadUses`]: workloads before what their pod templates use.
-pub(super) fn workloads(objects: &[&Object], index: &Index, sink: &mut EdgeSink) {
+pub(super) fn workloads(ids: &[&ObjectId], index: &Index, sink: &mut EdgeSink) {
     for &w in &index.members {
-        let id = &objects[w].id;
-        let Some(&(_, _, pointer)) = WORKLOADS
-            .iter()
-            .find(|(g, k, _)| *g == id.group && *k == id.kind)
-        else {
+        let id = ids[w];
+        if pod_spec_pointer(&id.group, &id.kind).is_none() {
             continue;
-        };
-        let Some(spec) = at(&objects[w].value, pointer) else {
-            continue;
-        };
-        let base = pointer.trim_start_matches('/').replace('/', ".");
-        for r in pod_spec_refs(spec, &base) {
+        }
+        for r in &index.facts[w].refs().pod {
             for target in index.find("", r.kind, id.namespace.as_deref(), &r.name) {
                 sink.add(
                     w,
@@ -209,22 +210,20 @@ pub(super) fn workloads(objects: &[&Object], index: &Index, sink: &mut EdgeSink)
 }
 
 /// [`Rule::BindingRole`] and [`Rule::BindingSubject`].
-pub(super) fn bindings(objects: &[&Object], index: &Index, sink: &mut EdgeSink) {
+pub(super) fn bindings(ids: &[&ObjectId], index: &Index, sink: &mut EdgeSink) {
     for &b in &index.members {
-        let object = &objects[b];
-        let id = &object.id;
+        let id = ids[b];
+        let refs = index.facts[b].refs();
         let cluster_binding = match (id.group.as_str(), id.kind.as_str()) {
             (RBAC, "RoleBinding") => false,
             (RBAC, "ClusterRoleBinding") => true,
             _ => continue,
         };
-        let role_group_ok = str_at(&object.value, "/roleRef/apiGroup").is_none_or(|g| g == RBAC);
-        let role_kind = str_at(&object.value, "/roleRef/kind");
-        if let (true, Some(kind @ ("Role" | "ClusterRole")), Some(name)) = (
-            role_group_ok,
-            role_kind,
-            str_at(&object.value, "/roleRef/name"),
-        ) {
+        let [role_group, role_kind, role_name] = &refs.role_ref;
+        let role_group_ok = role_group.as_deref().is_none_or(|g| g == RBAC);
+        if let (true, Some(kind @ ("Role" | "ClusterRole")), Some(name)) =
+            (role_group_ok, role_kind.as_deref(), role_name.as_deref())
+        {
             let namespace = if kind == "Role" && !cluster_binding {
                 id.namespace.as_deref()
             } else {
@@ -241,20 +240,14 @@ pub(super) fn bindings(objects: &[&Object], index: &Index, sink: &mut EdgeSink) 
                 }
             }
         }
-        let subjects = object
-            .value
-            .get("subjects")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten();
-        for (i, subject) in subjects.enumerate() {
-            if subject.get("kind").and_then(Value::as_str) != Some("ServiceAccount") {
+        for (i, [kind, name, namespace]) in refs.subjects.iter().enumerate() {
+            if kind.as_deref() != Some("ServiceAccount") {
                 continue;
             }
-            let Some(name) = str_at(subject, "/name") else {
+            let Some(name) = name.as_deref() else {
                 continue;
             };
-            let namespace = match (str_at(subject, "/namespace"), cluster_binding) {
+            let namespace = match (namespace.as_deref(), cluster_binding) {
                 (Some(ns), _) => Some(ns),
                 (None, false) => id.namespace.as_deref(),
                 (None, true) => continue,
@@ -275,22 +268,14 @@ pub(super) fn bindings(objects: &[&Object], index: &Index, sink: &mut EdgeSink) 
 }
 
 /// [`Rule::OwnerReference`]: dependents before their owners.
-pub(super) fn owner_references(objects: &[&Object], index: &Index, sink: &mut EdgeSink) {
+pub(super) fn owner_references(ids: &[&ObjectId], index: &Index, sink: &mut EdgeSink) {
     for &d in &index.members {
-        let object = &objects[d];
-        for (i, owner) in index.meta[d].owner_references.iter().enumerate() {
-            let (Some(api_version), Some(kind), Some(name)) = (
-                str_at(owner, "/apiVersion"),
-                str_at(owner, "/kind"),
-                str_at(owner, "/name"),
-            ) else {
-                continue;
-            };
-            let (group, _) = crate::manifest::ObjectId::split_api_version(api_version);
+        let object = ids[d];
+        for (i, api_version, kind, name) in &index.facts[d].owner_references {
+            let (group, _) = ObjectId::split_api_version(api_version);
             // A namespaced owner shares the dependent's namespace; a
             // cluster-scoped one has none (the stream's CRDs decide for custom kinds).
             let same_namespace = object
-                .id
                 .namespace
                 .as_deref()
                 .map(|ns| index.find(group, kind, Some(ns), name));
@@ -302,7 +287,7 @@ pub(super) fn owner_references(objects: &[&Object], index: &Index, sink: &mut Ed
                     Rule::OwnerReference,
                     format!(
                         "this {kind} owns the {} (metadata.ownerReferences[{i}]); dependents go first",
-                        object.id.kind
+                        object.kind
                     ),
                 );
             }
@@ -311,14 +296,10 @@ pub(super) fn owner_references(objects: &[&Object], index: &Index, sink: &mut Ed
 }
 
 /// [`Rule::CustomResourceDefinition`]: custom resources before their CRD.
-pub(super) fn custom_resources(objects: &[&Object], index: &Index, sink: &mut EdgeSink) {
+pub(super) fn custom_resources(ids: &[&ObjectId], index: &Index, sink: &mut EdgeSink) {
     let mut crds: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
-    for c in index.of_kind(objects, "apiextensions.k8s.io", "CustomResourceDefinition") {
-        let value = &objects[c].value;
-        if let (Some(group), Some(kind)) = (
-            str_at(value, "/spec/group"),
-            str_at(value, "/spec/names/kind"),
-        ) {
+    for c in index.of_kind(ids, "apiextensions.k8s.io", "CustomResourceDefinition") {
+        if let Some((group, kind)) = &index.facts[c].refs().crd {
             crds.entry((group, kind)).or_default().push(c);
         }
     }
@@ -326,7 +307,7 @@ pub(super) fn custom_resources(objects: &[&Object], index: &Index, sink: &mut Ed
         return;
     }
     for &m in &index.members {
-        let id = &objects[m].id;
+        let id = &ids[m];
         for &crd in crds
             .get(&(id.group.as_str(), id.kind.as_str()))
             .into_iter()
@@ -349,26 +330,23 @@ pub(super) fn custom_resources(objects: &[&Object], index: &Index, sink: &mut Ed
 /// Runs after the rules it builds on: the Namespace waits directly for each
 /// of its objects that no other object of it waits for; the rest reach it
 /// through those, so the order is the same with far fewer edges.
-pub(super) fn namespaces(objects: &[&Object], index: &Index, sink: &mut EdgeSink) {
+pub(super) fn namespaces(ids: &[&ObjectId], index: &Index, sink: &mut EdgeSink) {
     let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
-    for n in index.of_kind(objects, "", "Namespace") {
-        by_name
-            .entry(objects[n].id.name.as_str())
-            .or_default()
-            .push(n);
+    for n in index.of_kind(ids, "", "Namespace") {
+        by_name.entry(ids[n].name.as_str()).or_default().push(n);
     }
     if by_name.is_empty() {
         return;
     }
-    let mut precedes_neighbour = vec![false; objects.len()];
+    let mut precedes_neighbour = vec![false; ids.len()];
     for edge in sink.edges() {
-        let (before, after) = (&objects[edge.before].id, &objects[edge.after].id);
+        let (before, after) = (&ids[edge.before], &ids[edge.after]);
         if before.namespace.is_some() && before.namespace == after.namespace {
             precedes_neighbour[edge.before] = true;
         }
     }
     for &m in &index.members {
-        let id = &objects[m].id;
+        let id = &ids[m];
         let Some(ns) = id.namespace.as_deref() else {
             continue;
         };

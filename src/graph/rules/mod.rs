@@ -6,9 +6,15 @@ mod arc;
 mod explicit;
 mod kubernetes;
 
+pub(super) use arc::{
+    ARC_GROUP, CLEANUP_ANNOTATION_PREFIX, CLEANUP_FINALIZER, RUNNER_SET_KIND, SCALE_SET_NAME_LABEL,
+    SCALE_SET_NAMESPACE_LABEL, SPEC_REFERENCES as ARC_SPEC_REFERENCES,
+};
+pub(super) use kubernetes::{PodRef, RBAC, pod_spec_pointer, pod_spec_refs};
+
 use super::index::Index;
 use super::{EdgeSink, GraphError};
-use crate::manifest::Object;
+use crate::manifest::ObjectId;
 use serde::Serialize;
 use std::fmt;
 
@@ -90,20 +96,20 @@ impl fmt::Display for Rule {
 
 /// Run every rule over the members of `objects`.
 pub(crate) fn apply_all(
-    objects: &[&Object],
+    ids: &[&ObjectId],
     index: &Index,
     sink: &mut EdgeSink,
 ) -> Result<(), GraphError> {
-    arc::runner_sets(objects, index, sink);
-    kubernetes::workloads(objects, index, sink);
-    kubernetes::bindings(objects, index, sink);
-    kubernetes::owner_references(objects, index, sink);
-    kubernetes::custom_resources(objects, index, sink);
+    arc::runner_sets(ids, index, sink);
+    kubernetes::workloads(ids, index, sink);
+    kubernetes::bindings(ids, index, sink);
+    kubernetes::owner_references(ids, index, sink);
+    kubernetes::custom_resources(ids, index, sink);
     // These two build on the edges found so far (see their docs).
-    kubernetes::namespaces(objects, index, sink);
-    kubernetes::webhooks_first(objects, index, sink);
+    kubernetes::namespaces(ids, index, sink);
+    kubernetes::webhooks_first(ids, index, sink);
     // Last: explicit edges only add pairs no rule found.
-    explicit::annotations(objects, index, sink)
+    explicit::annotations(ids, index, sink)
 }
 
 /// The value at a JSON pointer made of plain keys (no `~` escapes, no array
