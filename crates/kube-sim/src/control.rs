@@ -1,8 +1,8 @@
 //! The test-control side channel: fault injection, latency, watch drops,
-//! GC pause and delay. Shared by the HTTP layer, the GC and tests.
+//! GC pause and delay, request gates. Shared by the HTTP layer, the GC and tests.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -59,6 +59,7 @@ pub struct Control {
     drop_every_ms: Arc<AtomicU64>,
     bookmark_ms: Arc<AtomicU64>,
     drop_tx: broadcast::Sender<()>,
+    gates: Arc<Mutex<Vec<Gate>>>,
     /// Woken when a GC knob changes.
     pub(crate) gc_wake: Arc<Notify>,
 }
@@ -77,6 +78,7 @@ impl Control {
             drop_every_ms: Arc::new(AtomicU64::new(0)),
             bookmark_ms: Arc::new(AtomicU64::new(10_000)),
             drop_tx,
+            gates: Arc::new(Mutex::new(Vec::new())),
             gc_wake: Arc::new(Notify::new()),
         }
     }
@@ -181,11 +183,164 @@ impl Control {
     pub fn watch_drops(&self) -> broadcast::Receiver<()> {
         self.drop_tx.subscribe()
     }
+
+    /// Hold every API request with this HTTP `method` whose path contains
+    /// `path_contains`, before it is served, until the returned gate is
+    /// opened. A test uses it to put its own write between a client's read
+    /// and that client's write, in that order, without relying on timing.
+    pub fn gate(&self, method: &str, path_contains: &str) -> Gate {
+        let gate = Gate {
+            inner: Arc::new(GateInner {
+                method: method.to_string(),
+                path_contains: path_contains.to_string(),
+                open: AtomicBool::new(false),
+                wake: Notify::new(),
+                held: Mutex::new(0),
+                held_changed: Condvar::new(),
+            }),
+        };
+        match self.gates.lock() {
+            Ok(mut g) => g.push(gate.clone()),
+            Err(p) => p.into_inner().push(gate.clone()),
+        }
+        gate
+    }
+
+    /// Wait at every closed gate this request matches (the HTTP layer calls
+    /// it before serving an API request).
+    pub async fn pass_gates(&self, method: &str, path: &str) {
+        let closed: Vec<Gate> = {
+            let gates = match self.gates.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            gates
+                .iter()
+                .filter(|g| !g.is_open() && g.matches(method, path))
+                .cloned()
+                .collect()
+        };
+        for gate in closed {
+            gate.hold().await;
+        }
+    }
+}
+
+/// A request gate made by [`Control::gate`] (cheap to clone).
+#[derive(Clone)]
+pub struct Gate {
+    inner: Arc<GateInner>,
+}
+
+struct GateInner {
+    method: String,
+    path_contains: String,
+    open: AtomicBool,
+    wake: Notify,
+    held: Mutex<usize>,
+    held_changed: Condvar,
+}
+
+impl Gate {
+    fn matches(&self, method: &str, path: &str) -> bool {
+        self.inner.method.eq_ignore_ascii_case(method) && path.contains(&self.inner.path_contains)
+    }
+
+    /// Whether the gate lets requests through.
+    pub fn is_open(&self) -> bool {
+        self.inner.open.load(Ordering::SeqCst)
+    }
+
+    fn held_lock(&self) -> std::sync::MutexGuard<'_, usize> {
+        match self.inner.held.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    async fn hold(&self) {
+        *self.held_lock() += 1;
+        self.inner.held_changed.notify_all();
+        loop {
+            // A `Notified` receives `notify_waiters` from its creation on, so
+            // an `open` between this check and the await is not lost.
+            let woken = self.inner.wake.notified();
+            if self.is_open() {
+                return;
+            }
+            woken.await;
+        }
+    }
+
+    /// How many requests reached the gate while it was closed.
+    pub fn held(&self) -> usize {
+        *self.held_lock()
+    }
+
+    /// Block the calling thread until at least `count` requests reached the
+    /// closed gate, or `limit` passed. Returns whether they did.
+    pub fn wait_held(&self, count: usize, limit: Duration) -> bool {
+        let guard = self.held_lock();
+        let result = self
+            .inner
+            .held_changed
+            .wait_timeout_while(guard, limit, |held| *held < count);
+        match result {
+            Ok((held, _)) => *held >= count,
+            Err(p) => *p.into_inner().0 >= count,
+        }
+    }
+
+    /// Let the held requests, and every later one, through.
+    pub fn open(&self) {
+        self.inner.open.store(true, Ordering::SeqCst);
+        self.inner.wake.notify_waiters();
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_gate_holds_matching_requests_until_opened() {
+        let c = Control::new(Duration::ZERO);
+        let gate = c.gate("PATCH", "/roles/x");
+        // Not matching: passes at once.
+        c.pass_gates(
+            "GET",
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/a/roles/x",
+        )
+        .await;
+        c.pass_gates(
+            "PATCH",
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/a/rolebindings/x",
+        )
+        .await;
+        assert_eq!(gate.held(), 0);
+        let held = tokio::spawn({
+            let c = c.clone();
+            async move {
+                c.pass_gates(
+                    "patch",
+                    "/apis/rbac.authorization.k8s.io/v1/namespaces/a/roles/x",
+                )
+                .await;
+            }
+        });
+        let waiter = gate.clone();
+        let reached =
+            tokio::task::spawn_blocking(move || waiter.wait_held(1, Duration::from_secs(10)))
+                .await
+                .unwrap();
+        assert!(reached);
+        assert!(!held.is_finished());
+        gate.open();
+        held.await.unwrap();
+        // Open: later requests pass and are not counted.
+        c.pass_gates("PATCH", "/roles/x").await;
+        assert_eq!(gate.held(), 1);
+    }
 
     #[test]
     fn fault_dice_are_deterministic_for_a_seed() {

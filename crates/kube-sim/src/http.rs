@@ -111,6 +111,7 @@ async fn handle(req: Request<Incoming>, store: Arc<Store>, control: Control) -> 
         let rest = rest.to_string();
         return sim_endpoint(req, &rest, &store, &control).await;
     }
+    control.pass_gates(req.method().as_str(), &path).await;
     let (fault, latency) = control.decide(req.method().as_str(), &path);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;

@@ -30,6 +30,6 @@ mod store_tests;
 pub mod value;
 pub mod yaml;
 
-pub use control::{Control, Faults};
+pub use control::{Control, Faults, Gate};
 pub use sim::{Sim, SimConfig};
 pub use store::{LogEntry, Store};
