@@ -86,7 +86,6 @@ async fn run_async(args: &Args) -> anyhow::Result<Code> {
     }
 
     let mut fixed = Vec::new();
-    let mut refused = false;
     if args.fix {
         for finding in findings.iter().filter(|f| f.safe_patch.is_some()) {
             let Some(id) = find_id(&snapshot, &finding.object) else {
@@ -100,11 +99,8 @@ async fn run_async(args: &Args) -> anyhow::Result<Code> {
                 .await
                 .with_context(|| format!("patch {}", finding.object))?
             {
-                Patched::Applied(_) | Patched::NotFound => "fixed",
-                Patched::Conflict => {
-                    refused = true;
-                    "refused: the object changed since it was read; run doctor again"
-                }
+                Patched::Applied(_) | Patched::NotFound => FIXED,
+                Patched::Conflict => REFUSED,
             };
             fixed.push(Applied {
                 object: finding.object.clone(),
@@ -112,21 +108,7 @@ async fn run_async(args: &Args) -> anyhow::Result<Code> {
             });
         }
     }
-    let left: Vec<&Finding> = findings
-        .iter()
-        .filter(|f| {
-            !fixed
-                .iter()
-                .any(|a| a.object == f.object && a.result == "fixed")
-        })
-        .collect();
-    let code = if refused {
-        DoctorCode::Refused
-    } else if left.is_empty() {
-        DoctorCode::Clean
-    } else {
-        DoctorCode::Problems
-    };
+    let code = outcome(&findings, &fixed);
 
     let scope_text = match (&args.release, args.all) {
         (Some(r), _) => format!("release {r} in {namespace}"),
@@ -149,6 +131,30 @@ async fn run_async(args: &Args) -> anyhow::Result<Code> {
     };
     exit::write_stdout(text.as_bytes())?;
     Ok(code.into())
+}
+
+/// [`Applied::result`] of a fix the server took.
+const FIXED: &str = "fixed";
+/// [`Applied::result`] of a fix the server turned down: the JSON patch's
+/// `test` of the resourceVersion failed, so the object changed since the snapshot.
+const REFUSED: &str = "refused: the object changed since it was read; run doctor again";
+
+/// The exit code of a run: a refused fix wins; else clean when every finding
+/// was fixed, problems otherwise.
+fn outcome(findings: &[Finding], fixed: &[Applied]) -> DoctorCode {
+    if fixed.iter().any(|a| a.result == REFUSED) {
+        return DoctorCode::Refused;
+    }
+    let left = findings.iter().any(|f| {
+        !fixed
+            .iter()
+            .any(|a| a.object == f.object && a.result == FIXED)
+    });
+    if left {
+        DoctorCode::Problems
+    } else {
+        DoctorCode::Clean
+    }
 }
 
 /// `doctor`'s own exit codes (see README "Exit codes").
@@ -278,4 +284,73 @@ pub async fn read_snapshot(
         now: jiff::Timestamp::now().as_second(),
         stuck_after_seconds,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trap(object: &str) -> Finding {
+        Finding {
+            kind: FindingKind::UpgradeTrap,
+            object: object.to_string(),
+            release: Some("set".to_string()),
+            finalizers: vec![arc::CLEANUP_PROTECTION.to_string()],
+            owner: None,
+            message: "stays Terminating forever".to_string(),
+            fix: "kubectl patch ...".to_string(),
+            safe_patch: Some(serde_json::json!([])),
+        }
+    }
+
+    fn applied(object: &str, result: &'static str) -> Applied {
+        Applied {
+            object: object.to_string(),
+            result,
+        }
+    }
+
+    #[test]
+    fn a_refused_fix_exits_3_even_when_nothing_else_is_left() {
+        let findings = [trap("Role/runners/a"), trap("RoleBinding/runners/a")];
+        let fixed = [
+            applied("Role/runners/a", REFUSED),
+            applied("RoleBinding/runners/a", FIXED),
+        ];
+        assert_eq!(outcome(&findings, &fixed), DoctorCode::Refused);
+        assert_eq!(Code::from(DoctorCode::Refused) as u8, 3);
+    }
+
+    #[test]
+    fn fixed_findings_are_clean_and_the_rest_are_problems() {
+        let findings = [trap("Role/runners/a"), trap("RoleBinding/runners/a")];
+        assert_eq!(outcome(&[], &[]), DoctorCode::Clean);
+        assert_eq!(outcome(&findings, &[]), DoctorCode::Problems);
+        let both = [
+            applied("Role/runners/a", FIXED),
+            applied("RoleBinding/runners/a", FIXED),
+        ];
+        assert_eq!(outcome(&findings, &both), DoctorCode::Clean);
+        assert_eq!(outcome(&findings, &both[..1]), DoctorCode::Problems);
+        assert_eq!(Code::from(DoctorCode::Clean) as u8, 0);
+        assert_eq!(Code::from(DoctorCode::Problems) as u8, 2);
+    }
+
+    #[test]
+    fn text_output_says_a_refused_fix_was_not_applied_and_what_to_do() {
+        let findings = [trap("Role/runners/a")];
+        let text = render_text(
+            "namespace runners",
+            &findings,
+            &[applied("Role/runners/a", REFUSED)],
+            true,
+        );
+        assert!(
+            text.contains(
+                "  --fix: refused: the object changed since it was read; run doctor again\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("  fix: "), "{text}");
+    }
 }
