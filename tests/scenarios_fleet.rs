@@ -149,8 +149,8 @@ impl Env {
         }
     }
 
-    /// Run the built binary as Helm would.
-    fn run(&self, namespace: &str, args: &[&str]) -> Output {
+    /// The built binary, as Helm would run it.
+    fn command(&self, namespace: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(hau_bin());
         self.home.isolate(&mut cmd);
         cmd.env("HELM_BIN", self.helm.helm())
@@ -160,7 +160,14 @@ impl Env {
                 self.home.path().join("state"),
             )
             .args(args);
-        cmd.output().expect("run helm-arc-uninstall")
+        cmd
+    }
+
+    /// Run the built binary as Helm would.
+    fn run(&self, namespace: &str, args: &[&str]) -> Output {
+        self.command(namespace, args)
+            .output()
+            .expect("run helm-arc-uninstall")
     }
 
     fn log(&self) -> Vec<LogEntry> {
@@ -578,6 +585,225 @@ fn doctor_finds_each_seeded_problem_and_fixes_only_the_upgrade_trap() {
             .and_then(Value::as_array)
             .is_some_and(|f| !f.is_empty())
     );
+}
+
+#[test]
+fn delete_crds_keeps_the_crds_while_custom_resources_remain() {
+    let env = Env::new(Helm::V4);
+    let sets = vec![
+        ("team-a".to_string(), "build".to_string()),
+        ("team-b".to_string(), "other".to_string()),
+    ];
+    env.install_runner_sets(&sets, 1, &[]);
+    let before = env.log().len();
+
+    // Only team-a's runner sets are in scope (`-n team-a`): team-b's survive.
+    let out = env.run(
+        "team-a",
+        &[
+            "--all-runner-sets",
+            "--delete-crds",
+            "--timeout",
+            "60s",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "a refused step exits 4: {}",
+        describe(&out)
+    );
+    let events = lines(&out);
+    let summary = events.last().expect("a summary");
+    assert_eq!(summary["event"], "fleet_summary", "{summary}");
+    assert_eq!(summary["outcome"], "refused", "{summary}");
+    assert_eq!(summary["exit_code"], 4, "{summary}");
+    let releases = summary["releases"].as_array().unwrap();
+    assert_eq!(releases.len(), 1, "{summary}");
+    assert_eq!(releases[0]["release"], "build");
+    assert_eq!(releases[0]["outcome"], "success");
+    let message = summary["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("1 of 1 runner-set release(s) torn down; CRDs kept: "),
+        "{message}"
+    );
+    assert!(
+        message.contains("custom resource(s) of them remain"),
+        "{message}"
+    );
+    assert!(
+        message.contains("AutoscalingRunnerSet/team-b/other"),
+        "{message}"
+    );
+    // Every ARC custom resource still there is named.
+    for kind in ["AutoscalingRunnerSet", "AutoscalingListener"] {
+        for live in env.list(ARS, kind, None) {
+            let id = format!(
+                "{kind}/{}/{}",
+                live["metadata"]["namespace"].as_str().unwrap(),
+                live["metadata"]["name"].as_str().unwrap()
+            );
+            assert!(message.contains(&id), "{id} is not named: {message}");
+        }
+    }
+    assert!(!events.iter().any(|e| e["event"] == "crd"), "no CRD event");
+
+    // No CRD was deleted (or even attempted); the CRDs and team-b stay.
+    let crd_deletes: Vec<LogEntry> = env.log()[before..]
+        .iter()
+        .filter(|e| e.kind == "CustomResourceDefinition" && e.verb == "delete")
+        .cloned()
+        .collect();
+    assert!(crd_deletes.is_empty(), "{crd_deletes:?}");
+    for crd in [
+        "autoscalingrunnersets.actions.github.com",
+        "autoscalinglisteners.actions.github.com",
+        "ephemeralrunnersets.actions.github.com",
+        "ephemeralrunners.actions.github.com",
+    ] {
+        let live = env
+            .get(
+                "apiextensions.k8s.io/v1",
+                "CustomResourceDefinition",
+                None,
+                crd,
+            )
+            .unwrap_or_else(|| panic!("{crd} is gone"));
+        assert!(
+            live.pointer("/metadata/deletionTimestamp").is_none(),
+            "{crd} is being deleted"
+        );
+    }
+    assert!(
+        env.get(ARS, "AutoscalingRunnerSet", Some("team-b"), "other")
+            .is_some()
+    );
+    assert!(
+        env.get(ARS, "AutoscalingRunnerSet", Some("team-a"), "build")
+            .is_none()
+    );
+    let left = env.releases();
+    assert!(left.contains("other") && !left.contains("build"), "{left}");
+    assert_eq!(env.arc.github().scale_sets().len(), 1);
+}
+
+#[test]
+fn doctor_fix_refuses_an_object_that_changed_since_it_was_read() {
+    let env = Env::new(Helm::V4);
+    let ns = "runners";
+    env.install_runner_sets(&[(ns.to_string(), "upgraded".to_string())], 0, &[]);
+    // The upgrade trap, as in the test above.
+    env.helm_ok(&[
+        "upgrade",
+        "upgraded",
+        chart("arc-runner-set").to_str().unwrap(),
+        "-n",
+        ns,
+        "--reuse-values",
+        "--set",
+        "containerMode.type=",
+    ]);
+    let kube_mode = "upgraded-gha-rs-kube-mode";
+    let role_api = "rbac.authorization.k8s.io/v1";
+
+    // Hold doctor's PATCH of the Role; meanwhile someone else writes it, so
+    // the resourceVersion doctor read (and tests in its patch) is stale.
+    let gate = env
+        .sim
+        .control()
+        .gate("PATCH", &format!("/roles/{kube_mode}"));
+    let mut doctor = env.command(ns, &["doctor", "--fix", "-o", "json"]);
+    doctor
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = doctor.spawn().expect("spawn doctor");
+    let held = gate.wait_held(1, Duration::from_secs(60));
+    if held {
+        env.api()
+            .patch(
+                &actor(),
+                &Gvk::new(role_api, "Role"),
+                Some(ns),
+                kube_mode,
+                Patch::Merge(json!({"metadata": {"annotations": {"example.com/touched": "yes"}}})),
+            )
+            .expect("another writer changes the Role");
+    }
+    gate.open();
+    let out = child.wait_with_output().expect("doctor");
+    assert!(held, "doctor never patched the Role: {}", describe(&out));
+
+    assert_eq!(out.status.code(), Some(3), "refused: {}", describe(&out));
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor JSON ({e}): {}", describe(&out)));
+    assert_eq!(report["exit_code"], 3, "{report}");
+    let results: Vec<(String, String)> = report["fixed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["object"].as_str().unwrap().to_string(),
+                f["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        results,
+        vec![
+            (
+                format!("Role/{ns}/{kube_mode}"),
+                "refused: the object changed since it was read; run doctor again".to_string()
+            ),
+            (format!("RoleBinding/{ns}/{kube_mode}"), "fixed".to_string()),
+            (
+                format!("ServiceAccount/{ns}/{kube_mode}"),
+                "fixed".to_string()
+            ),
+        ],
+        "{report}"
+    );
+    // The server turned the stale patch down; the finalizer is still there,
+    // and the other writer's change too.
+    let refused_patch: Vec<LogEntry> = env
+        .log()
+        .into_iter()
+        .filter(|e| {
+            e.actor == "helm-arc-uninstall"
+                && e.verb == "patch"
+                && e.kind == "Role"
+                && e.name == kube_mode
+        })
+        .collect();
+    assert_eq!(refused_patch.len(), 1, "{refused_patch:?}");
+    assert_eq!(refused_patch[0].code, 422, "{refused_patch:?}");
+    let role = env
+        .get(role_api, "Role", Some(ns), kube_mode)
+        .expect("the Role stays");
+    assert_eq!(
+        role["metadata"]["finalizers"],
+        json!(["actions.github.com/cleanup-protection"]),
+        "{role}"
+    );
+    assert_eq!(
+        role["metadata"]["annotations"]["example.com/touched"],
+        "yes"
+    );
+    assert!(
+        env.get(role_api, "RoleBinding", Some(ns), kube_mode)
+            .is_none()
+    );
+    assert!(
+        env.get("v1", "ServiceAccount", Some(ns), kube_mode)
+            .is_none()
+    );
+
+    // Run again, as the message says: a fresh read, and the fix applies.
+    let out = env.run(ns, &["doctor", "--fix", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(env.get(role_api, "Role", Some(ns), kube_mode).is_none());
 }
 
 /// Scale benchmark (run by hand, release build):

@@ -49,11 +49,13 @@ pub struct FleetArgs {
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: u16,
 
-    /// After every runner set is gone: uninstall this controller release (`RELEASE` or `NAMESPACE/RELEASE`).
+    /// After every runner set is gone: uninstall this controller release (`RELEASE` or `NAMESPACE/RELEASE`);
+    /// while runner sets are left anywhere it is kept (exit 4).
     #[arg(long, value_name = "RELEASE", requires = "all_runner_sets")]
     pub with_controller: Option<String>,
 
-    /// Last: delete the actions.github.com CRDs, only when no custom resource of them is left.
+    /// Last: delete the actions.github.com CRDs, only when no custom resource of them is left
+    /// (else they are kept, "CRDs kept: ..." names what is left, exit 4).
     #[arg(long, requires = "all_runner_sets")]
     pub delete_crds: bool,
 
