@@ -7,72 +7,39 @@
 // Test helpers outside #[test] fns panic on failure by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/scenario/mod.rs"]
+mod scenario;
 mod support;
 
-use kube_sim::api::{Actor, Api, DeleteOptions, Gvk, ListOptions, Patch};
-use kube_sim::arc::{ArcConfig, ArcController, install_crds};
-use kube_sim::github::FakeGitHub;
-use kube_sim::{LogEntry, Sim, SimConfig};
+use kube_sim::LogEntry;
+use kube_sim::SimConfig;
+use kube_sim::api::{DeleteOptions, Gvk, Patch};
+use kube_sim::arc::ArcConfig;
+use scenario::cli_output::{describe_tail, json_lines as lines};
+use scenario::event_log::{is_write, last_ars_write};
+use scenario::sim_env::{
+    ARC_API as ARS, CONTROLLER_NS, SimEnv, actor, chart, deref_to_sim_env, wait_until,
+};
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{Helm, HelmHome, hau_bin, repo_root, run_ok};
+use support::{Helm, hau_bin};
 
-const ARS: &str = "actions.github.com/v1alpha1";
-const CONTROLLER_NS: &str = "arc-systems";
+/// The simulator with ARC and the controller release `arc`.
+struct Env(SimEnv);
 
-fn actor() -> Actor {
-    Actor("scenario-test".to_string())
-}
-
-fn chart(name: &str) -> PathBuf {
-    repo_root().join("examples").join("charts").join(name)
-}
-
-struct Env {
-    sim: Sim,
-    arc: ArcController,
-    home: HelmHome,
-    helm: Helm,
-}
+deref_to_sim_env!(Env, 0);
 
 impl Env {
     /// The simulator with ARC's CRDs, its controller and the controller chart (release `arc`).
     fn new(helm: Helm) -> Env {
-        let sim = Sim::start(SimConfig::default()).expect("start simulator");
-        let home = HelmHome::new();
-        sim.write_kubeconfig(&home.path().join("kubeconfig"))
-            .expect("kubeconfig");
-        install_crds(&*sim.api(), &actor()).expect("install ARC CRDs");
-        let arc = ArcController::start_on(
-            sim.handle(),
-            sim.api(),
-            FakeGitHub::new(),
-            ArcConfig::default(),
-        );
-        let env = Env {
-            sim,
-            arc,
-            home,
+        let env = Env(SimEnv::start(
             helm,
-        };
-        env.helm_ok(&[
-            "install",
-            "arc",
-            chart("arc-controller").to_str().unwrap(),
-            "-n",
-            CONTROLLER_NS,
-            "--create-namespace",
-        ]);
+            SimConfig::default(),
+            ArcConfig::default(),
+        ));
+        env.install_controller(&[]);
         env
-    }
-
-    fn helm_ok(&self, args: &[&str]) -> String {
-        let mut cmd = self.home.helm(self.helm);
-        cmd.args(args);
-        run_ok(&mut cmd)
     }
 
     /// Install runner-set releases `(namespace, release)` with `min_runners`,
@@ -83,9 +50,9 @@ impl Env {
             let children: Vec<_> = batch
                 .iter()
                 .map(|(ns, release)| {
-                    let mut cmd = self.home.helm(self.helm);
-                    cmd.args(["install", release, chart.to_str().unwrap(), "-n", ns])
-                        .args(["--create-namespace", "--set"])
+                    let mut cmd =
+                        self.helm_cmd(&["install", release, chart.to_str().unwrap(), "-n", ns]);
+                    cmd.args(["--create-namespace", "--set"])
                         .arg(format!("minRunners={min_runners}"))
                         .args(extra);
                     cmd.stdout(std::process::Stdio::piped())
@@ -102,8 +69,8 @@ impl Env {
                 );
             }
         }
-        self.wait_for("runner sets ready", Duration::from_secs(120), |env| {
-            let registered = env
+        wait_until("runner sets ready", Duration::from_secs(120), || {
+            let registered = self
                 .list(ARS, "AutoscalingRunnerSet", None)
                 .iter()
                 .filter(|a| {
@@ -111,7 +78,7 @@ impl Env {
                         .is_some()
                 })
                 .count();
-            let runners = env
+            let runners = self
                 .list(ARS, "EphemeralRunner", None)
                 .iter()
                 .filter(|r| r.pointer("/status/runnerId").is_some())
@@ -120,58 +87,26 @@ impl Env {
         });
     }
 
-    fn api(&self) -> Arc<dyn Api> {
-        self.sim.api()
-    }
-
-    fn list(&self, api_version: &str, kind: &str, ns: Option<&str>) -> Vec<Value> {
-        self.api()
-            .list(
-                &actor(),
-                &Gvk::new(api_version, kind),
-                ns,
-                &ListOptions::default(),
-            )
-            .unwrap_or_default()
-    }
-
-    fn get(&self, api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> Option<Value> {
-        self.api()
-            .get(&actor(), &Gvk::new(api_version, kind), ns, name)
-            .ok()
-    }
-
-    fn wait_for(&self, what: &str, limit: Duration, done: impl Fn(&Env) -> bool) {
-        let start = Instant::now();
-        while !done(self) {
-            assert!(start.elapsed() < limit, "timed out waiting for {what}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// The built binary, as Helm would run it.
-    fn command(&self, namespace: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(hau_bin());
-        self.home.isolate(&mut cmd);
-        cmd.env("HELM_BIN", self.helm.helm())
-            .env("HELM_NAMESPACE", namespace)
-            .env(
-                "HELM_ARC_UNINSTALL_STATE_DIR",
-                self.home.path().join("state"),
-            )
-            .args(args);
-        cmd
+    /// `helm upgrade` that drops the kube-mode SA, Role and RoleBinding of
+    /// `release` (containerMode kubernetes -> default): they keep
+    /// cleanup-protection forever (the upgrade trap). Their name.
+    fn spring_upgrade_trap(&self, ns: &str, release: &str) -> String {
+        self.helm_ok(&[
+            "upgrade",
+            release,
+            chart("arc-runner-set").to_str().unwrap(),
+            "-n",
+            ns,
+            "--reuse-values",
+            "--set",
+            "containerMode.type=",
+        ]);
+        format!("{release}-gha-rs-kube-mode")
     }
 
     /// Run the built binary as Helm would.
     fn run(&self, namespace: &str, args: &[&str]) -> Output {
-        self.command(namespace, args)
-            .output()
-            .expect("run helm-arc-uninstall")
-    }
-
-    fn log(&self) -> Vec<LogEntry> {
-        self.sim.event_log()
+        self.run_hau(namespace, args)
     }
 
     fn releases(&self) -> String {
@@ -179,37 +114,8 @@ impl Env {
     }
 }
 
-fn lines(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
-}
-
 fn describe(out: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let tail: Vec<&str> = stdout.lines().rev().take(40).collect();
-    format!(
-        "status {:?}\n--- stdout (last 40 lines, reversed)\n{}\n--- stderr\n{}",
-        out.status.code(),
-        tail.join("\n"),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn is_write(e: &LogEntry) -> bool {
-    matches!(
-        e.verb.as_str(),
-        "delete" | "patch" | "update" | "create" | "apply" | "update-status"
-    )
-}
-
-/// Index of the last successful write to any AutoscalingRunnerSet (the patch
-/// that removed the last finalizer of the last one).
-fn last_ars_write(log: &[LogEntry]) -> usize {
-    log.iter()
-        .rposition(|e| e.kind == "AutoscalingRunnerSet" && e.code < 300 && is_write(e))
-        .expect("runner sets were written")
+    describe_tail(out, 40)
 }
 
 /// Index of the successful DELETE of the controller Deployment.
@@ -428,17 +334,8 @@ fn doctor_finds_each_seeded_problem_and_fixes_only_the_upgrade_trap() {
 
     // Upgrade trap: containerMode kubernetes -> default drops the kube-mode
     // SA, Role and RoleBinding; they keep cleanup-protection forever.
-    env.helm_ok(&[
-        "upgrade",
-        "upgraded",
-        chart("arc-runner-set").to_str().unwrap(),
-        "-n",
-        ns,
-        "--reuse-values",
-        "--set",
-        "containerMode.type=",
-    ]);
-    let kube_mode = "upgraded-gha-rs-kube-mode";
+    let kube_mode = env.spring_upgrade_trap(ns, "upgraded");
+    let kube_mode = kube_mode.as_str();
     let role = env
         .get("rbac.authorization.k8s.io/v1", "Role", Some(ns), kube_mode)
         .expect("the dropped Role stays");
@@ -694,18 +591,8 @@ fn doctor_fix_refuses_an_object_that_changed_since_it_was_read() {
     let env = Env::new(Helm::V4);
     let ns = "runners";
     env.install_runner_sets(&[(ns.to_string(), "upgraded".to_string())], 0, &[]);
-    // The upgrade trap, as in the test above.
-    env.helm_ok(&[
-        "upgrade",
-        "upgraded",
-        chart("arc-runner-set").to_str().unwrap(),
-        "-n",
-        ns,
-        "--reuse-values",
-        "--set",
-        "containerMode.type=",
-    ]);
-    let kube_mode = "upgraded-gha-rs-kube-mode";
+    let kube_mode = env.spring_upgrade_trap(ns, "upgraded");
+    let kube_mode = kube_mode.as_str();
     let role_api = "rbac.authorization.k8s.io/v1";
 
     // Hold doctor's PATCH of the Role; meanwhile someone else writes it, so
@@ -714,7 +601,7 @@ fn doctor_fix_refuses_an_object_that_changed_since_it_was_read() {
         .sim
         .control()
         .gate("PATCH", &format!("/roles/{kube_mode}"));
-    let mut doctor = env.command(ns, &["doctor", "--fix", "-o", "json"]);
+    let mut doctor = env.hau_in(ns, &["doctor", "--fix", "-o", "json"]);
     doctor
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -829,13 +716,8 @@ fn fleet_scale_benchmark() {
         env.install_runner_sets(&sets, 1, &[]);
         let rss_file = env.home.path().join("rss");
         let mut cmd = Command::new("/usr/bin/time");
-        env.home.isolate(&mut cmd);
-        cmd.env("HELM_BIN", env.helm.helm())
+        env.plugin_env(&mut cmd)
             .env("HELM_NAMESPACE", "default")
-            .env(
-                "HELM_ARC_UNINSTALL_STATE_DIR",
-                env.home.path().join("state"),
-            )
             .arg("-f")
             .arg("%M")
             .arg("-o")

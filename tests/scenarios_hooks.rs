@@ -11,15 +11,19 @@
 //! - Helm 3.17.3: `render --hooks` refuses, plain `render` works.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/scenario/mod.rs"]
+mod scenario;
 mod support;
 
 use std::time::{Duration, Instant};
 
-use kube_sim::api::{Actor, Api, Gvk, ListOptions};
-use kube_sim::arc::{ArcConfig, ArcController, Timing};
-use kube_sim::github::FakeGitHub;
+use kube_sim::LogEntry;
+use kube_sim::SimConfig;
+use kube_sim::api::ListOptions;
+use kube_sim::arc::{ArcConfig, Timing};
 use kube_sim::jobs::JobRunner;
-use kube_sim::{LogEntry, Sim, SimConfig};
+use scenario::event_log::dump;
+use scenario::sim_env::{SimEnv, chart, deref_to_sim_env, wait_until};
 use serde_json::Value;
 use support::{Helm, HelmHome, install_plugin, output, run_ok, with_post_renderer};
 
@@ -51,66 +55,43 @@ const DEPENDENTS: [(&str, &str, &str); 6] = [
     ),
 ];
 
+/// The simulator with ARC (fast timing), the Job runner, the plugin
+/// installed in Helm 4 and the controller release `arc`.
 struct Rig {
-    sim: Sim,
-    arc: ArcController,
-    github: FakeGitHub,
+    env: SimEnv,
     jobs: JobRunner,
-    home: HelmHome,
     plugin_dir: std::path::PathBuf,
 }
 
+deref_to_sim_env!(Rig, env);
+
 impl Rig {
     fn start() -> Self {
-        let sim = Sim::start(SimConfig::default()).expect("simulator starts");
-        let github = FakeGitHub::new();
-        let arc = sim
-            .start_arc(
-                github.clone(),
-                ArcConfig {
-                    timing: Timing::fast(),
-                    ..ArcConfig::default()
-                },
-            )
-            .expect("ARC CRDs and controller");
-        let jobs = sim
+        let env = SimEnv::start(
+            Helm::V4,
+            SimConfig::default(),
+            ArcConfig {
+                timing: Timing::fast(),
+                ..ArcConfig::default()
+            },
+        );
+        let jobs = env
+            .sim
             .start_job_runner(Helm::V4.kubectl())
             .expect("job runner");
-        let home = HelmHome::new();
-        sim.write_kubeconfig(&home.path().join("kubeconfig"))
-            .expect("kubeconfig");
-        let plugin_dir = install_plugin(&home, Helm::V4);
-        let rig = Rig {
-            sim,
-            arc,
-            github,
+        let plugin_dir = install_plugin(&env.home, Helm::V4);
+        env.install_controller(&["--wait", "--timeout", "60s"]);
+        Rig {
+            env,
             jobs,
-            home,
             plugin_dir,
-        };
-        let chart = support::repo_root().join("examples/charts/arc-controller");
-        run_ok(
-            rig.home
-                .helm(Helm::V4)
-                .args(["install", "arc"])
-                .arg(chart)
-                .args([
-                    "-n",
-                    "arc-systems",
-                    "--create-namespace",
-                    "--wait",
-                    "--timeout",
-                    "60s",
-                ]),
-        );
-        rig
+        }
     }
 
     /// Install the runner set through the post-renderer with `render_args`.
     fn install_runner_set(&self, render_args: &[&str]) {
-        let chart = support::repo_root().join("examples/charts/arc-runner-set");
-        let mut cmd = self.home.helm(Helm::V4);
-        cmd.args(["install", "arc-runner-set"]).arg(chart).args([
+        let mut cmd = self.helm_cmd(&["install", "arc-runner-set"]);
+        cmd.arg(chart("arc-runner-set")).args([
             "-n",
             NS,
             "--create-namespace",
@@ -123,12 +104,12 @@ impl Rig {
         }
         run_ok(&mut cmd);
         self.wait_until("one runner is registered", |r| {
-            r.github.runners().len() == 1
+            r.arc.github().runners().len() == 1
         });
     }
 
     fn uninstall(&self) -> std::process::Output {
-        output(self.home.helm(Helm::V4).args([
+        output(&mut self.helm_cmd(&[
             "uninstall",
             "arc-runner-set",
             "-n",
@@ -139,31 +120,21 @@ impl Rig {
         ]))
     }
 
-    fn api(&self) -> std::sync::Arc<dyn Api> {
-        self.sim.api()
-    }
-
+    /// An object in NS, if it exists.
     fn get(&self, api_version: &str, kind: &str, name: &str) -> Option<Value> {
-        self.api()
-            .get(
-                &Actor("test".into()),
-                &Gvk::new(api_version, kind),
-                Some(NS),
-                name,
-            )
-            .ok()
+        self.env.get(api_version, kind, Some(NS), name)
     }
 
     fn wait_until(&self, what: &str, cond: impl Fn(&Rig) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !cond(self) {
-            assert!(Instant::now() < deadline, "timed out waiting until {what}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(what, Duration::from_secs(60), || cond(self));
     }
 
     /// Generated hook objects left in the namespace.
     fn hook_objects(&self) -> Vec<String> {
+        let hooks = ListOptions {
+            label_selector: Some("app.kubernetes.io/component=teardown-hook".into()),
+            field_selector: None,
+        };
         let mut left = Vec::new();
         for (av, kind) in [
             ("v1", "ServiceAccount"),
@@ -171,20 +142,8 @@ impl Rig {
             ("rbac.authorization.k8s.io/v1", "RoleBinding"),
             ("batch/v1", "Job"),
         ] {
-            let items = self
-                .api()
-                .list(
-                    &Actor("test".into()),
-                    &Gvk::new(av, kind),
-                    Some(NS),
-                    &ListOptions {
-                        label_selector: Some("app.kubernetes.io/component=teardown-hook".into()),
-                        field_selector: None,
-                    },
-                )
-                .unwrap();
             left.extend(
-                items
+                self.list_selected(av, kind, Some(NS), &hooks)
                     .iter()
                     .map(|o| format!("{kind}/{}", o["metadata"]["name"].as_str().unwrap())),
             );
@@ -221,34 +180,17 @@ fn first_dependent_delete(log: &[LogEntry]) -> Option<usize> {
     })
 }
 
-fn dump(log: &[LogEntry]) -> String {
-    log.iter()
-        .filter(|e| e.verb != "get" && e.verb != "list")
-        .map(|e| {
-            format!(
-                "{} {} {} {}/{} -> {}",
-                e.seq, e.actor, e.verb, e.kind, e.name, e.result
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[test]
 fn helm4_hooks_make_plain_helm_uninstall_delete_the_runner_set_first() {
     let rig = Rig::start();
     rig.install_runner_set(&["--hooks"]);
-    let hooks = run_ok(
-        rig.home
-            .helm(Helm::V4)
-            .args(["get", "hooks", "arc-runner-set", "-n", NS]),
-    );
+    let hooks = rig.helm_ok(&["get", "hooks", "arc-runner-set", "-n", NS]);
     assert_eq!(hooks.matches("kind: Job").count(), 2, "{hooks}");
     assert!(
         rig.hook_objects().is_empty(),
         "hooks are not created at install"
     );
-    let before = rig.sim.event_log().len();
+    let before = rig.log().len();
     let mut watch = rig.api().subscribe();
 
     let out = rig.uninstall();
@@ -257,7 +199,7 @@ fn helm4_hooks_make_plain_helm_uninstall_delete_the_runner_set_first() {
         "helm uninstall failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let log = rig.sim.event_log()[before..].to_vec();
+    let log = rig.log()[before..].to_vec();
     let gone = ars_deleted_rv(&mut watch).expect("the runner set left storage");
     let first = first_dependent_delete(&log).expect("dependents were deleted");
     assert!(
@@ -274,7 +216,7 @@ fn helm4_hooks_make_plain_helm_uninstall_delete_the_runner_set_first() {
         Vec::<String>::new(),
         "hook resources cleaned up"
     );
-    rig.wait_until("GitHub is empty", |r| r.github.is_empty());
+    rig.wait_until("GitHub is empty", |r| r.arc.github().is_empty());
     let runs = rig.jobs.runs();
     assert_eq!(runs.len(), 2, "{runs:#?}");
     assert!(runs.iter().all(|r| r.exit_code == Some(0)), "{runs:#?}");
@@ -285,14 +227,14 @@ fn helm4_hooks_make_plain_helm_uninstall_delete_the_runner_set_first() {
 fn helm4_without_hooks_deletes_dependents_first() {
     let rig = Rig::start();
     rig.install_runner_set(&[]);
-    let before = rig.sim.event_log().len();
+    let before = rig.log().len();
     let out = rig.uninstall();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let log = rig.sim.event_log()[before..].to_vec();
+    let log = rig.log()[before..].to_vec();
     let first = first_dependent_delete(&log).expect("dependents were deleted");
     let ars_delete = log
         .iter()
@@ -311,7 +253,7 @@ fn helm4_hook_job_fails_on_its_deadline_when_the_controller_is_stopped() {
     let rig = Rig::start();
     rig.install_runner_set(&["--hooks", "--hook-timeout=2s", "--hook-deadline=4s"]);
     rig.arc.stop();
-    let before = rig.sim.event_log().len();
+    let before = rig.log().len();
     let started = Instant::now();
     let out = rig.uninstall();
     let took = started.elapsed();
@@ -340,7 +282,7 @@ fn helm4_hook_job_fails_on_its_deadline_when_the_controller_is_stopped() {
     assert_eq!(failed["reason"], "DeadlineExceeded");
 
     // Only the runner set was deleted (it waits on its finalizer); nothing else.
-    let log = rig.sim.event_log()[before..].to_vec();
+    let log = rig.log()[before..].to_vec();
     assert_eq!(first_dependent_delete(&log), None, "{}", dump(&log));
     let ars = rig
         .get(ARS.0, ARS.1, "arc-runner-set")
@@ -355,18 +297,13 @@ fn helm4_hook_job_fails_on_its_deadline_when_the_controller_is_stopped() {
             "{kind}/{name}"
         );
     }
-    let status =
-        run_ok(
-            rig.home
-                .helm(Helm::V4)
-                .args(["status", "arc-runner-set", "-n", NS, "-o", "json"]),
-        );
+    let status = rig.helm_ok(&["status", "arc-runner-set", "-n", NS, "-o", "json"]);
     assert!(status.contains("\"status\":\"uninstalling\""), "{status}");
 
     // Recoverable: with the controller back, `helm arc-uninstall` finishes
     // (the generated hooks do not block it).
     rig.arc.restart();
-    let out = output(rig.home.helm(Helm::V4).args([
+    let out = output(&mut rig.helm_cmd(&[
         "arc-uninstall",
         "arc-runner-set",
         "-n",
@@ -384,14 +321,14 @@ fn helm4_hook_job_fails_on_its_deadline_when_the_controller_is_stopped() {
     for (av, kind, name) in DEPENDENTS {
         assert!(rig.get(av, kind, name).is_none(), "{kind}/{name} left");
     }
-    rig.wait_until("GitHub is empty", |r| r.github.is_empty());
+    rig.wait_until("GitHub is empty", |r| r.arc.github().is_empty());
 }
 
 #[test]
 fn helm3_render_hooks_refuses_and_plain_render_works() {
     let home = HelmHome::new();
     let plugin_dir = install_plugin(&home, Helm::V3);
-    let chart = support::repo_root().join("examples/charts/arc-runner-set");
+    let chart = chart("arc-runner-set");
     let template = |extra: &[&str]| {
         let mut cmd = home.helm(Helm::V3);
         cmd.args(["template", "arc-runner-set"])
@@ -426,7 +363,7 @@ fn helm3_render_hooks_refuses_and_plain_render_works() {
 fn helm4_template_with_hooks_matches_the_vendored_flux_hooks() {
     let home = HelmHome::new();
     let plugin_dir = install_plugin(&home, Helm::V4);
-    let chart = support::repo_root().join("examples/charts/arc-runner-set");
+    let chart = chart("arc-runner-set");
     let mut cmd = home.helm(Helm::V4);
     cmd.args(["template", "arc-runner-set"])
         .arg(&chart)

@@ -6,20 +6,22 @@
 // Test helpers outside #[test] fns panic on failure by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/scenario/mod.rs"]
+mod scenario;
 mod support;
 
-use kube_sim::api::{Actor, Api, DeleteOptions, Gvk, ListOptions, Patch};
-use kube_sim::arc::{ArcConfig, ArcController, install_crds};
-use kube_sim::github::FakeGitHub;
+use kube_sim::api::{Actor, DeleteOptions, Gvk, ListOptions, Patch};
+use kube_sim::arc::ArcConfig;
 use kube_sim::{LogEntry, Sim, SimConfig};
-use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::process::{Command, Output};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use support::{
-    Helm, HelmHome, PLUGIN_DIR_NAME, hau_bin, output, plugin_checkout, repo_root, run_ok,
+use scenario::cli_output::{describe, first_event, json_lines as events, summary};
+use scenario::event_log::{is_ours, is_write, last_ars_write as ars_gone_at};
+use scenario::sim_env::{
+    ARC_API, SimEnv, actor, chart, deref_to_sim_env, hau_for, state_dir, wait_until,
 };
+use serde_json::{Value, json};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+use support::{Helm, HelmHome, PLUGIN_DIR_NAME, hau_bin, output, plugin_checkout, run_ok};
 
 /// The fake token in examples/charts/arc-runner-set/values.yaml.
 const TOKEN: &str = "ghp_EXAMPLEexampleEXAMPLE000000000000";
@@ -28,21 +30,10 @@ const TOKEN_B64: &str = "Z2hwX0VYQU1QTEVleGFtcGxlRVhBTVBMRTAwMDAwMDAwMDAwMA==";
 const RELEASE: &str = "arc-runner-set";
 const NS: &str = "arc-runners";
 
-fn test_actor() -> Actor {
-    Actor("scenario-test".to_string())
-}
-
-fn gvk(api_version: &str, kind: &str) -> Gvk {
-    Gvk::new(api_version, kind)
-}
-
 /// A simulator with ARC's CRDs, the controller chart and a runner-set release.
-struct Env {
-    sim: Sim,
-    arc: ArcController,
-    home: HelmHome,
-    helm: Helm,
-}
+struct Env(SimEnv);
+
+deref_to_sim_env!(Env, 0);
 
 impl Env {
     /// Install the controller and a runner set with `min_runners` runners; wait
@@ -57,26 +48,8 @@ impl Env {
     }
 
     fn with(helm: Helm, min_runners: u32, sim_config: SimConfig, arc_config: ArcConfig) -> Env {
-        let sim = Sim::start(sim_config).expect("start simulator");
-        let home = HelmHome::new();
-        sim.write_kubeconfig(&home.path().join("kubeconfig"))
-            .expect("kubeconfig");
-        install_crds(&*sim.api(), &test_actor()).expect("install ARC CRDs");
-        let arc = ArcController::start_on(sim.handle(), sim.api(), FakeGitHub::new(), arc_config);
-        let env = Env {
-            sim,
-            arc,
-            home,
-            helm,
-        };
-        env.helm_ok(&[
-            "install",
-            "arc",
-            chart("arc-controller").to_str().unwrap(),
-            "-n",
-            "arc-systems",
-            "--create-namespace",
-        ]);
+        let env = Env(SimEnv::start(helm, sim_config, arc_config));
+        env.install_controller(&[]);
         env.helm_ok(&[
             "install",
             RELEASE,
@@ -88,12 +61,7 @@ impl Env {
             &format!("minRunners={min_runners}"),
         ]);
         env.wait_for("runner set ready", Duration::from_secs(20), |env| {
-            let ars = env.get(
-                "actions.github.com/v1alpha1",
-                "AutoscalingRunnerSet",
-                Some(NS),
-                RELEASE,
-            );
+            let ars = env.get(ARC_API, "AutoscalingRunnerSet", Some(NS), RELEASE);
             let registered = ars
                 .as_ref()
                 .and_then(|a| a.pointer("/metadata/annotations/runner-scale-set-id"))
@@ -108,58 +76,20 @@ impl Env {
         env
     }
 
-    fn api(&self) -> Arc<dyn Api> {
-        self.sim.api()
-    }
-
-    fn helm_cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = self.home.helm(self.helm);
-        cmd.args(args);
-        cmd
-    }
-
-    fn helm_ok(&self, args: &[&str]) -> String {
-        run_ok(&mut self.helm_cmd(args))
-    }
-
-    /// Run the built binary as Helm would (HELM_BIN, HELM_NAMESPACE, KUBECONFIG).
+    /// Run the built binary as Helm would: `uninstall RELEASE` in NS and `args`.
     fn teardown(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(hau_bin());
-        self.home.isolate(&mut cmd);
-        cmd.env("HELM_BIN", self.helm.helm())
-            .env("HELM_NAMESPACE", NS)
-            .env(
-                "HELM_ARC_UNINSTALL_STATE_DIR",
-                self.home.path().join("state"),
-            )
-            .args(["uninstall", RELEASE])
-            .args(args);
-        cmd.output().expect("run helm-arc-uninstall")
-    }
-
-    fn get(&self, api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> Option<Value> {
-        self.api()
-            .get(&test_actor(), &gvk(api_version, kind), ns, name)
-            .ok()
-    }
-
-    fn list(&self, api_version: &str, kind: &str, ns: Option<&str>) -> Vec<Value> {
-        self.api()
-            .list(
-                &test_actor(),
-                &gvk(api_version, kind),
-                ns,
-                &ListOptions::default(),
-            )
-            .unwrap_or_default()
+        self.hau_in(NS, &["uninstall", RELEASE])
+            .args(args)
+            .output()
+            .expect("run helm-arc-uninstall")
     }
 
     fn runners(&self) -> Vec<Value> {
-        self.list("actions.github.com/v1alpha1", "EphemeralRunner", Some(NS))
+        self.list(ARC_API, "EphemeralRunner", Some(NS))
     }
 
     fn listener(&self) -> Option<Value> {
-        self.list("actions.github.com/v1alpha1", "AutoscalingListener", None)
+        self.list(ARC_API, "AutoscalingListener", None)
             .into_iter()
             .next()
     }
@@ -172,7 +102,7 @@ impl Env {
             ("v1", "Secret"),
             ("rbac.authorization.k8s.io/v1", "Role"),
             ("rbac.authorization.k8s.io/v1", "RoleBinding"),
-            ("actions.github.com/v1alpha1", "AutoscalingRunnerSet"),
+            (ARC_API, "AutoscalingRunnerSet"),
         ] {
             for o in self.list(api_version, kind, Some(NS)) {
                 if o.pointer("/metadata/annotations/meta.helm.sh~1release-name")
@@ -190,15 +120,7 @@ impl Env {
     }
 
     fn wait_for(&self, what: &str, limit: Duration, done: impl Fn(&Env) -> bool) {
-        let start = Instant::now();
-        while !done(self) {
-            assert!(start.elapsed() < limit, "timed out waiting for {what}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn log(&self) -> Vec<LogEntry> {
-        self.sim.event_log()
+        wait_until(what, limit, || done(self));
     }
 
     fn release_exists(&self) -> bool {
@@ -208,53 +130,16 @@ impl Env {
             .status
             .success()
     }
-}
 
-fn chart(name: &str) -> PathBuf {
-    repo_root().join("examples").join("charts").join(name)
-}
-
-/// Calls made through HTTP by our binary (its User-Agent `helm-arc-uninstall/<version>`).
-fn is_ours(e: &LogEntry) -> bool {
-    e.actor == "helm-arc-uninstall"
-}
-
-fn is_write(e: &LogEntry) -> bool {
-    matches!(
-        e.verb.as_str(),
-        "delete" | "patch" | "update" | "create" | "apply" | "update-status"
-    )
-}
-
-fn events(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
-}
-
-fn summary(out: &Output) -> Value {
-    events(out)
-        .into_iter()
-        .rfind(|e| e["event"] == "summary")
-        .expect("a summary event")
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Index of the log entry where the ARS disappeared: its last successful
-/// write (the patch that removed its last finalizer, or a DELETE without any).
-fn ars_gone_at(log: &[LogEntry]) -> usize {
-    log.iter()
-        .rposition(|e| e.kind == "AutoscalingRunnerSet" && e.code < 300 && is_write(e))
-        .expect("the ARS was written")
+    /// Every object of the release is gone, and its Helm record too.
+    fn assert_torn_down(&self) {
+        assert!(
+            self.release_objects_left().is_empty(),
+            "left: {:?}",
+            self.release_objects_left()
+        );
+        assert!(!self.release_exists(), "the release record is gone");
+    }
 }
 
 fn healthy(helm: Helm) {
@@ -299,12 +184,7 @@ fn healthy(helm: Helm) {
         "GitHub still lists {:?}",
         env.arc.github().scale_sets()
     );
-    assert!(
-        env.release_objects_left().is_empty(),
-        "left: {:?}",
-        env.release_objects_left()
-    );
-    assert!(!env.release_exists(), "the release record is gone");
+    env.assert_torn_down();
     assert!(!String::from_utf8_lossy(&out.stdout).contains(TOKEN));
     assert!(!String::from_utf8_lossy(&out.stderr).contains(TOKEN));
 }
@@ -449,6 +329,16 @@ fn busy_runner(env: &Env) -> String {
     name
 }
 
+/// End the job of the (first) busy runner after `delay`, on another thread.
+fn finish_the_job_after(env: &Env, delay: Duration) -> std::thread::JoinHandle<()> {
+    let id = env.runners()[0]["status"]["runnerId"].as_i64().unwrap();
+    let github = env.arc.github().clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        github.finish_job(id);
+    })
+}
+
 fn busy_runner_times_out_with_diagnosis_then_completes_when_the_job_ends(helm: Helm) {
     let env = Env::new(helm, 1);
     let runner = busy_runner(&env);
@@ -468,12 +358,7 @@ fn busy_runner_times_out_with_diagnosis_then_completes_when_the_job_ends(helm: H
     );
 
     // The job ends while a rerun waits: it completes.
-    let id = env.runners()[0]["status"]["runnerId"].as_i64().unwrap();
-    let github = env.arc.github().clone();
-    let finisher = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(800));
-        github.finish_job(id);
-    });
+    let finisher = finish_the_job_after(&env, Duration::from_millis(800));
     let out = env.teardown(&["-o", "json", "--timeout", "30s"]);
     finisher.join().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
@@ -503,10 +388,7 @@ fn lost_manager_role_binding_is_diagnosed_as_lost_rbac(helm: Helm) {
     let out = env.teardown(&["-o", "json", "--timeout", "3s"]);
     killer.join().unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
-    let diag = events(&out)
-        .into_iter()
-        .find(|e| e["event"] == "diagnosis")
-        .expect("diagnosis");
+    let diag = first_event(&out, "diagnosis");
     assert_eq!(diag["cause"], "lost_rbac", "{diag}");
     assert!(
         diag["next_command"]
@@ -518,12 +400,7 @@ fn lost_manager_role_binding_is_diagnosed_as_lost_rbac(helm: Helm) {
     // The suggested rerun: preflight sees the lost RBAC and strips bottom-up.
     let out = env.teardown(&["-o", "json", "--timeout", "10s", "--force-finalizers"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    assert!(
-        env.release_objects_left().is_empty(),
-        "left: {:?}",
-        env.release_objects_left()
-    );
-    assert!(!env.release_exists());
+    env.assert_torn_down();
 }
 
 fn lost_rbac_during_a_forced_run_gets_the_ladder_after_the_timeout(helm: Helm) {
@@ -544,12 +421,7 @@ fn lost_rbac_during_a_forced_run_gets_the_ladder_after_the_timeout(helm: Helm) {
         .position(|e| e["event"] == "ladder")
         .expect("ladder");
     assert!(diag < first_ladder, "the ladder runs after the diagnosis");
-    assert!(
-        env.release_objects_left().is_empty(),
-        "left: {:?}",
-        env.release_objects_left()
-    );
-    assert!(!env.release_exists());
+    env.assert_torn_down();
 }
 
 fn rescue_finishes_after_plain_helm_uninstall_left_objects_terminating(helm: Helm) {
@@ -579,10 +451,7 @@ fn rescue_finishes_after_plain_helm_uninstall_left_objects_terminating(helm: Hel
     // The state dir has no copy (the release was never seen by the tool): rescue from the ARS.
     let out = env.teardown(&["-o", "json", "--rescue", "--timeout", "30s"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let start = events(&out)
-        .into_iter()
-        .find(|e| e["event"] == "start")
-        .expect("start");
+    let start = first_event(&out, "start");
     assert_eq!(start["source"], "cluster");
     assert!(
         env.release_objects_left().is_empty(),
@@ -617,13 +486,8 @@ fn secret_data_never_appears_in_any_output_mode(helm: Helm) {
             hau_bin().display()
         );
         let mut cmd = Command::new("/usr/bin/script");
-        env.home.isolate(&mut cmd);
-        cmd.env("HELM_BIN", env.helm.helm())
+        env.plugin_env(&mut cmd)
             .env("HELM_NAMESPACE", NS)
-            .env(
-                "HELM_ARC_UNINSTALL_STATE_DIR",
-                env.home.path().join("state"),
-            )
             .args(["-qefc", &shell_cmd, "/dev/null"]);
         let out = cmd.output().expect("run under script");
         let all = String::from_utf8_lossy(&out.stdout);
@@ -644,7 +508,7 @@ fn faults_5xx_429_and_dropped_watches_still_complete_and_touch_nothing_else(helm
     // A bystander in the same namespace that the tool must not touch.
     env.api()
         .create(
-            &test_actor(),
+            &actor(),
             json!({"apiVersion": "v1", "kind": "ConfigMap",
                    "metadata": {"name": "bystander", "namespace": NS}, "data": {"k": "v"}}),
         )
@@ -666,7 +530,7 @@ fn faults_5xx_429_and_dropped_watches_still_complete_and_touch_nothing_else(helm
         loop {
             let left = ["ServiceAccount", "Secret"].iter().any(|k| {
                 api.list(
-                    &test_actor(),
+                    &actor(),
                     &Gvk::new("v1", k),
                     Some(NS),
                     &ListOptions::default(),
@@ -715,16 +579,11 @@ fn faults_5xx_429_and_dropped_watches_still_complete_and_touch_nothing_else(helm
 fn sigint_in_the_middle_then_rerun_completes(helm: Helm) {
     let env = Env::new(helm, 1);
     busy_runner(&env);
-    let mut cmd = Command::new(hau_bin());
-    env.home.isolate(&mut cmd);
-    let child = cmd
-        .env("HELM_BIN", env.helm.helm())
-        .env("HELM_NAMESPACE", NS)
-        .env(
-            "HELM_ARC_UNINSTALL_STATE_DIR",
-            env.home.path().join("state"),
+    let child = env
+        .hau_in(
+            NS,
+            &["uninstall", RELEASE, "-o", "json", "--timeout", "60s"],
         )
-        .args(["uninstall", RELEASE, "-o", "json", "--timeout", "60s"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -763,9 +622,7 @@ fn sigint_in_the_middle_then_rerun_completes(helm: Helm) {
     assert_eq!(summary(&out)["deleted"], 1, "the ARS DELETE is counted");
     // The manifest copy was kept before anything was deleted.
     assert!(
-        env.home
-            .path()
-            .join("state")
+        state_dir(&env.home)
             .join(NS)
             .join(RELEASE)
             .join("manifest.yaml")
@@ -773,12 +630,7 @@ fn sigint_in_the_middle_then_rerun_completes(helm: Helm) {
     );
 
     // Rerun while the ARS is still Terminating; the job ends meanwhile.
-    let id = env.runners()[0]["status"]["runnerId"].as_i64().unwrap();
-    let github = env.arc.github().clone();
-    let finisher = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(800));
-        github.finish_job(id);
-    });
+    let finisher = finish_the_job_after(&env, Duration::from_millis(800));
     let out = env.teardown(&["-o", "json", "--timeout", "30s"]);
     finisher.join().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
@@ -788,8 +640,7 @@ fn sigint_in_the_middle_then_rerun_completes(helm: Helm) {
             .any(|e| e["event"] == "delete" && e["result"] == "already_terminating"),
         "the rerun resumed from the live state"
     );
-    assert!(env.release_objects_left().is_empty());
-    assert!(!env.release_exists());
+    env.assert_torn_down();
 }
 
 /// Seconds since midnight of an RFC 3339 time with milliseconds (same day).
@@ -916,10 +767,7 @@ fn credentials_gone_refuses_then_credential_ladder_lets_the_controller_finish(he
 
     let out = env.teardown(&["-o", "json"]);
     assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
-    let refused = events(&out)
-        .into_iter()
-        .find(|e| e["event"] == "refused")
-        .expect("refused");
+    let refused = first_event(&out, "refused");
     assert_eq!(refused["cause"], "missing_credentials");
 
     let out = env.teardown(&["-o", "json", "--force-finalizers", "--timeout", "20s"]);
@@ -948,20 +796,13 @@ fn credentials_gone_refuses_then_credential_ladder_lets_the_controller_finish(he
         .count();
     assert_eq!(ours_patches, patches.len());
     assert!(evs.iter().any(|e| e["event"] == "leak"));
-    assert!(
-        env.release_objects_left().is_empty(),
-        "left: {:?}",
-        env.release_objects_left()
-    );
-    assert!(!env.release_exists());
+    env.assert_torn_down();
 }
 
 fn plan_of_a_live_release_reads_it_through_helm(helm: Helm) {
     let env = Env::new(helm, 0);
-    let mut cmd = Command::new(hau_bin());
-    env.home.isolate(&mut cmd);
-    cmd.env("HELM_BIN", env.helm.helm())
-        .args(["plan", RELEASE, "-n", NS, "-o", "json"]);
+    let mut cmd = env.hau();
+    cmd.args(["plan", RELEASE, "-n", NS, "-o", "json"]);
     let plan: Value = serde_json::from_str(&run_ok(&mut cmd)).expect("plan JSON");
     let wave0 = &plan["steps"][0]["resources"];
     assert_eq!(wave0.as_array().unwrap().len(), 1, "{plan}");
@@ -986,15 +827,11 @@ fn through_the_helm_plugin(helm: Helm) {
         "--timeout",
         "30s",
     ]);
-    cmd.env(
-        "HELM_ARC_UNINSTALL_STATE_DIR",
-        env.home.path().join("state"),
-    );
+    cmd.env("HELM_ARC_UNINSTALL_STATE_DIR", state_dir(&env.home));
     let out = output(&mut cmd);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert_eq!(summary(&out)["outcome"], "success");
-    assert!(env.release_objects_left().is_empty());
-    assert!(!env.release_exists());
+    env.assert_torn_down();
     assert!(env.arc.github().is_empty());
 }
 
@@ -1027,20 +864,14 @@ fn pre_delete_hooks_are_refused_without_no_hooks_and_kept_objects_stay(helm: Hel
         "--create-namespace",
     ]));
     let run = |args: &[&str]| {
-        let mut cmd = Command::new(hau_bin());
-        home.isolate(&mut cmd);
-        cmd.env("HELM_BIN", helm.helm())
-            .env("HELM_ARC_UNINSTALL_STATE_DIR", home.path().join("state"))
-            .args(["uninstall", "hooked", "-n", "apps", "-o", "json"])
+        let mut cmd = hau_for(&home, helm);
+        cmd.args(["uninstall", "hooked", "-n", "apps", "-o", "json"])
             .args(args);
         cmd.output().expect("run")
     };
     let out = run(&[]);
     assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
-    let refused = events(&out)
-        .into_iter()
-        .find(|e| e["event"] == "refused")
-        .expect("refused");
+    let refused = first_event(&out, "refused");
     assert!(
         refused["message"]
             .as_str()
@@ -1068,7 +899,7 @@ fn pre_delete_hooks_are_refused_without_no_hooks_and_kept_objects_stay(helm: Hel
     );
     let cm = |name: &str| {
         sim.api()
-            .get(&test_actor(), &gvk("v1", "ConfigMap"), Some("apps"), name)
+            .get(&actor(), &Gvk::new("v1", "ConfigMap"), Some("apps"), name)
             .is_ok()
     };
     assert!(!cm("plain"));
@@ -1087,10 +918,7 @@ fn rescue_uses_the_saved_manifest_copy_when_there_is_one(helm: Helm) {
     env.arc.restart();
     let out = env.teardown(&["-o", "json", "--rescue", "--timeout", "30s"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let start = events(&out)
-        .into_iter()
-        .find(|e| e["event"] == "start")
-        .expect("start");
+    let start = first_event(&out, "start");
     assert_eq!(start["source"], "saved_manifest");
     assert_eq!(start["rescue"], true);
     assert!(
