@@ -6,7 +6,7 @@
 //! | 1 | the command failed (cluster, Helm, I/O or an unexpected error) |
 //! | 2 | usage error or bad input: unknown flag, unreadable or invalid manifest, dependency cycle, unknown explicit-edge reference |
 //! | 3 | teardown timed out with objects left |
-//! | 4 | refused by preflight checks; nothing was deleted |
+//! | 4 | refused by preflight checks; nothing was deleted (`--all-runner-sets`: a later `--with-controller` or `--delete-crds` step was refused after the runner sets were torn down) |
 //!
 //! Commands return `Ok(Code)` for outcomes that are not errors, and errors
 //! otherwise. An error carries its code either by its type (see [`code_for`])
@@ -26,7 +26,8 @@ pub enum Code {
     BadInput = 2,
     /// 3: teardown timed out with objects left.
     TimedOut = 3,
-    /// 4: refused by preflight checks; nothing was deleted.
+    /// 4: refused by preflight checks; nothing was deleted (fleet: a later
+    /// `--with-controller`/`--delete-crds` step was refused).
     Refused = 4,
 }
 

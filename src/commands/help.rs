@@ -10,7 +10,8 @@ Exit codes:
   2  usage error or bad input: unknown flag, unreadable or invalid manifest, dependency cycle,
      unknown explicit-edge reference
   3  teardown timed out with objects left
-  4  refused by preflight checks; nothing was deleted
+  4  refused by preflight checks; nothing was deleted (--all-runner-sets: the runner sets
+     were torn down, then --with-controller or --delete-crds was refused)
 `doctor` has its own: 0 clean, 2 problems found, 3 a safe fix was refused (see `doctor --help`).
 
 Environment:
@@ -69,7 +70,8 @@ Exit codes:
   2  bad input (unknown flag, invalid manifest, dependency cycle)
   3  a wave did not finish within --timeout; a diagnosis names what holds it
   4  refused by preflight (the teardown would wedge); nothing was deleted. --force-finalizers
-     runs the finalizer ladder instead";
+     runs the finalizer ladder instead. With --all-runner-sets also: the runner sets were torn
+     down, then --with-controller or --delete-crds was refused (the summary says why)";
 
 /// `plan --help`.
 pub const PLAN: &str = "\
