@@ -140,6 +140,27 @@ impl Env {
         );
         assert!(!self.release_exists(), "the release record is gone");
     }
+
+    /// No runner, runner set or listener of the runner set is left once
+    /// garbage collection has run (a ladder that leaves one behind leaves
+    /// it stuck on its finalizers).
+    fn assert_no_runner_left(&self) {
+        self.wait_for(
+            "every runner, runner set and listener is gone",
+            Duration::from_secs(5),
+            |env| {
+                env.runners().is_empty()
+                    && env.listener().is_none()
+                    && env
+                        .list(
+                            "actions.github.com/v1alpha1",
+                            "EphemeralRunnerSet",
+                            Some(NS),
+                        )
+                        .is_empty()
+            },
+        );
+    }
 }
 
 fn healthy(helm: Helm) {
@@ -322,11 +343,28 @@ fn controller_stopped_refuses_then_force_finalizers_completes(helm: Helm) {
     );
 }
 
+/// Give a registered, live runner a job that runs until ended; its name.
+/// Waits for one: the runner set may still be replacing a runner (seen
+/// once under load right after the set reported ready).
 fn busy_runner(env: &Env) -> String {
-    let runner = env.runners().into_iter().next().expect("a runner");
-    let name = runner["metadata"]["name"].as_str().unwrap().to_string();
-    env.arc.start_job(NS, &name, None).expect("start a job");
-    name
+    let mut busy = None;
+    wait_until(
+        "a registered runner takes a job",
+        Duration::from_secs(20),
+        || {
+            busy = env
+                .runners()
+                .into_iter()
+                .filter(|r| {
+                    r.pointer("/status/runnerId").is_some()
+                        && r.pointer("/metadata/deletionTimestamp").is_none()
+                })
+                .filter_map(|r| r["metadata"]["name"].as_str().map(str::to_string))
+                .find(|name| env.arc.start_job(NS, name, None).is_ok());
+            busy.is_some()
+        },
+    );
+    busy.expect("a busy runner")
 }
 
 /// End the job of the (first) busy runner after `delay`, on another thread.
@@ -401,6 +439,24 @@ fn lost_manager_role_binding_is_diagnosed_as_lost_rbac(helm: Helm) {
     let out = env.teardown(&["-o", "json", "--timeout", "10s", "--force-finalizers"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     env.assert_torn_down();
+    env.assert_no_runner_left();
+}
+
+fn lost_rbac_before_the_run_refuses_then_the_forced_ladder_leaves_no_runner(helm: Helm) {
+    let env = Env::new(helm, 2);
+    lose_manager_role_binding_after(&env, Duration::ZERO)
+        .join()
+        .unwrap();
+    let out = env.teardown(&["-o", "json"]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    assert_eq!(first_event(&out, "refused")["cause"], "lost_rbac");
+
+    // The controller still runs (only its RBAC in the namespace is gone): the
+    // ladder must not let it scale the runner set back up behind it.
+    let out = env.teardown(&["-o", "json", "--timeout", "10s", "--force-finalizers"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    env.assert_torn_down();
+    env.assert_no_runner_left();
 }
 
 fn lost_rbac_during_a_forced_run_gets_the_ladder_after_the_timeout(helm: Helm) {
@@ -422,6 +478,7 @@ fn lost_rbac_during_a_forced_run_gets_the_ladder_after_the_timeout(helm: Helm) {
         .expect("ladder");
     assert!(diag < first_ladder, "the ladder runs after the diagnosis");
     env.assert_torn_down();
+    env.assert_no_runner_left();
 }
 
 fn rescue_finishes_after_plain_helm_uninstall_left_objects_terminating(helm: Helm) {
@@ -953,6 +1010,7 @@ on_both_helms!(
     busy_runner_times_out_with_diagnosis_then_completes_when_the_job_ends,
     lost_manager_role_binding_is_diagnosed_as_lost_rbac,
     lost_rbac_during_a_forced_run_gets_the_ladder_after_the_timeout,
+    lost_rbac_before_the_run_refuses_then_the_forced_ladder_leaves_no_runner,
     faults_5xx_429_and_dropped_watches_still_complete_and_touch_nothing_else,
     sigint_in_the_middle_then_rerun_completes,
     rescue_finishes_after_plain_helm_uninstall_left_objects_terminating,
