@@ -21,7 +21,7 @@ use crate::manifest::{
     ParseOptions,
 };
 use serde_json::Value;
-use splice::{Change, Edit};
+use splice::{Change, Spliced};
 use std::collections::HashMap;
 
 /// Options of [`render`].
@@ -68,6 +68,9 @@ pub enum RenderError {
 /// range of object indices each one holds.
 struct Layout {
     docs: Vec<DocLayout>,
+    /// Each object's `metadata.annotations` (`None` when absent), which
+    /// splicing reads; by object index.
+    annotations: Vec<Option<Value>>,
 }
 
 struct DocLayout {
@@ -104,10 +107,10 @@ pub fn render_retaining(
     opts: &RenderOptions,
 ) -> Result<(String, Parsed), RenderError> {
     let (manifest, facts) = parse_input(input, opts)?;
-    let (layout, objects) = split(manifest, &facts)?;
+    let (layout, objects) = split(manifest, &facts, opts.verify)?;
     let stamps = {
         let teardown = graph::plan_with_facts(objects.iter().zip(facts))?;
-        stamps::from_teardown(&teardown)
+        stamps::from_teardown(&teardown, opts.extras.depends_on)
     };
     let output = stamp(input, &layout, &objects, &stamps, opts)?;
     Ok((
@@ -127,7 +130,7 @@ pub fn render_with_stamps(
     opts: &RenderOptions,
 ) -> Result<String, RenderError> {
     let (manifest, facts) = parse_input(input, opts)?;
-    let (layout, objects) = split(manifest, &facts)?;
+    let (layout, objects) = split(manifest, &facts, opts.verify)?;
     let by_index: Vec<Option<Stamp>> = objects
         .iter()
         .zip(&facts)
@@ -191,9 +194,16 @@ fn doc_error(doc: &DocRef, problem: String) -> RenderError {
 }
 
 /// Move the objects out of the manifest; refuse documents that are not
-/// objects, and facts that are not one per object.
-fn split(manifest: Manifest, facts: &[Facts]) -> Result<(Layout, Vec<Object>), RenderError> {
-    let mut objects = Vec::new();
+/// objects, and facts that are not one per object. Unless `keep_values`
+/// (needed by the check of `--verify`), the objects' values are dropped once
+/// their annotations are taken out: the graph reads facts, splicing reads
+/// the annotations.
+fn split(
+    manifest: Manifest,
+    facts: &[Facts],
+    keep_values: bool,
+) -> Result<(Layout, Vec<Object>), RenderError> {
+    let mut objects: Vec<Object> = Vec::new();
     let mut docs = Vec::with_capacity(manifest.documents.len());
     for doc in manifest.documents {
         let reference = doc.reference();
@@ -231,7 +241,20 @@ fn split(manifest: Manifest, facts: &[Facts]) -> Result<(Layout, Vec<Object>), R
         ));
     }
     reject_duplicates(&docs, &objects)?;
-    Ok((Layout { docs }, objects))
+    let annotations = objects
+        .iter_mut()
+        .map(|o| {
+            let annotations = o.value.pointer_mut("/metadata/annotations");
+            if keep_values {
+                annotations.map(|a| a.clone())
+            } else {
+                let taken = annotations.map(Value::take);
+                o.value = Value::Null;
+                taken
+            }
+        })
+        .collect();
+    Ok((Layout { docs, annotations }, objects))
 }
 
 /// Two documents defining the same object make its wave ambiguous.
@@ -259,34 +282,34 @@ fn stamp(
     opts: &RenderOptions,
 ) -> Result<String, RenderError> {
     let max_wave = stamps.iter().flatten().map(|s| s.wave).max().unwrap_or(0);
-    let wanted: Vec<Vec<(String, String)>> = stamps
-        .iter()
-        .map(|s| {
-            s.as_ref()
-                .map(|s| stamps::annotations(s, max_wave, opts.extras))
-                .unwrap_or_default()
-        })
-        .collect();
-    let mut edits: Vec<Edit> = Vec::new();
+    let wanted = |i: usize| -> Vec<(String, String)> {
+        stamps[i]
+            .as_ref()
+            .map(|s| stamps::annotations(s, max_wave, opts.extras))
+            .unwrap_or_default()
+    };
+    let mut output = Spliced::new(input);
     for doc in &layout.docs {
         for (site, i) in doc.sites.iter().zip(doc.objects.clone()) {
             if stamps[i].is_none() {
                 continue;
             }
+            let set = wanted(i);
             let change = Change {
-                set: &wanted[i],
+                set: &set,
                 remove: stamps::OWN_KEYS,
             };
-            let existing = objects[i].value.pointer("/metadata/annotations");
-            let object_edits = splice::edits(input, site, existing, &change)
+            let existing = layout.annotations[i].as_ref();
+            let edits = splice::edits(input, site, existing, &change)
                 .map_err(|p| doc_error(&doc.reference, format!("{}: {p}", objects[i].id)))?;
-            edits.extend(object_edits);
+            output
+                .apply(edits)
+                .map_err(|p| doc_error(&doc.reference, format!("internal error: {p}")))?;
         }
     }
-    let output = splice::apply(input, edits)
-        .map_err(|p| doc_error(&DocRef::default(), format!("internal error: {p}")))?;
+    let output = output.finish();
     if opts.verify {
-        verify(&output, layout, objects, &wanted, opts)?;
+        verify(&output, layout, objects, wanted, opts)?;
     }
     Ok(output)
 }
@@ -297,7 +320,7 @@ fn verify(
     output: &str,
     layout: &Layout,
     objects: &[Object],
-    wanted: &[Vec<(String, String)>],
+    wanted: impl Fn(usize) -> Vec<(String, String)>,
     opts: &RenderOptions,
 ) -> Result<(), RenderError> {
     let fail = |doc: &DocRef, what: &str| {
@@ -325,7 +348,7 @@ fn verify(
             return Err(fail(&doc.reference, "document content changed"));
         }
         for (i, out_obj) in doc.objects.clone().zip(out_objects) {
-            if !same_plus(&objects[i].value, &out_obj.value, &wanted[i]) {
+            if !same_plus(&objects[i].value, &out_obj.value, &wanted(i)) {
                 return Err(fail(&doc.reference, &format!("{} changed", objects[i].id)));
             }
         }

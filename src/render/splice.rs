@@ -311,20 +311,41 @@ fn flow_entries(pairs: &[(&str, &str)]) -> String {
         .join(", ")
 }
 
-/// Apply non-overlapping edits (any order) to `text`.
-pub(crate) fn apply(text: &str, mut edits: Vec<Edit>) -> Result<String, String> {
-    edits.sort_by_key(|e| (e.range.start, e.range.end));
-    let extra: usize = edits.iter().map(|e| e.text.len()).sum();
-    let mut out = String::with_capacity(text.len() + extra);
-    let mut at = 0;
-    for e in &edits {
-        if e.range.start < at {
-            return Err("overlapping edits".into());
+/// The output being written: `text` with edits applied as they come, in
+/// text order (each batch in any order), so no list of every edit is held.
+pub(crate) struct Spliced<'t> {
+    text: &'t str,
+    out: String,
+    at: usize,
+}
+
+impl<'t> Spliced<'t> {
+    pub(crate) fn new(text: &'t str) -> Self {
+        Self {
+            text,
+            // Room for the added lines; a larger output grows once.
+            out: String::with_capacity(text.len() + text.len() / 8),
+            at: 0,
         }
-        out.push_str(&text[at..e.range.start]);
-        out.push_str(&e.text);
-        at = e.range.end;
     }
-    out.push_str(&text[at..]);
-    Ok(out)
+
+    /// Apply one object's edits; they must all lie after the previous ones.
+    pub(crate) fn apply(&mut self, mut edits: Vec<Edit>) -> Result<(), String> {
+        edits.sort_by_key(|e| (e.range.start, e.range.end));
+        for e in &edits {
+            if e.range.start < self.at {
+                return Err("overlapping edits".into());
+            }
+            self.out.push_str(&self.text[self.at..e.range.start]);
+            self.out.push_str(&e.text);
+            self.at = e.range.end;
+        }
+        Ok(())
+    }
+
+    /// The output: the rest of the text after the last edit.
+    pub(crate) fn finish(mut self) -> String {
+        self.out.push_str(&self.text[self.at..]);
+        self.out
+    }
 }

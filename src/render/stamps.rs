@@ -41,11 +41,13 @@ pub struct Extras {
     pub depends_on: bool,
 }
 
-/// Stamps for every object of a planned teardown (`None` for hooks), by object index.
-pub fn from_teardown(teardown: &Teardown<'_>) -> Vec<Option<Stamp>> {
+/// Stamps for every object of a planned teardown (`None` for hooks), by
+/// object index; with `successors` only when asked (they are only written by
+/// `depends-on`).
+pub fn from_teardown(teardown: &Teardown<'_>, with_successors: bool) -> Vec<Option<Stamp>> {
     let objects = teardown.objects();
     let mut successors: Vec<Vec<ObjectId>> = vec![Vec::new(); objects.len()];
-    for (i, object) in objects.iter().enumerate() {
+    for (i, object) in objects.iter().enumerate().filter(|_| with_successors) {
         for &before in teardown.after(i) {
             successors[before].push(object.id.clone());
         }
