@@ -60,3 +60,27 @@ fn doctor_takes_a_release_or_all_not_both() {
         .success()
         .stdout(contains("--fix"));
 }
+
+#[test]
+fn wait_is_accepted_as_helm_accepts_it_but_never_turned_off() {
+    // `--wait` and its Helm 3/4 spellings parse (the run then fails on the
+    // missing kubeconfig, exit 1, not on the flag).
+    for flag in ["--wait", "--wait=true", "--wait=watcher", "--wait=legacy"] {
+        bin()
+            .args(["uninstall", "rel", flag])
+            .assert()
+            .code(1)
+            .stderr(contains("kubeconfig"));
+    }
+    for (flag, says) in [
+        ("--wait=false", "always waits for every wave"),
+        ("--wait=hookOnly", "always waits for every wave"),
+        ("--wait=sometimes", "is not a wait strategy"),
+    ] {
+        bin()
+            .args(["uninstall", "rel", flag])
+            .assert()
+            .code(2)
+            .stderr(contains(says));
+    }
+}

@@ -879,6 +879,7 @@ fn through_the_helm_plugin(helm: Helm) {
         RELEASE,
         "-n",
         NS,
+        "--wait",
         "-o",
         "json",
         "--timeout",

@@ -66,6 +66,12 @@ pub struct Args {
     #[arg(long)]
     pub ignore_not_found: bool,
 
+    /// Accepted as `helm uninstall` accepts it (`--wait`, `--wait=true`,
+    /// `--wait=watcher`, ...); this command always waits for every wave to be gone.
+    #[arg(long, value_name = "STRATEGY", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = parse_wait)]
+    pub wait: Option<String>,
+
     /// Output: plain lines (bars on a terminal) or JSON Lines.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputArg::Text)]
     pub output: OutputArg,
@@ -426,4 +432,19 @@ fn rerun_command(args: &Args, namespace: &str) -> String {
         cmd.push_str(" --rescue");
     }
     cmd
+}
+
+/// `--wait` values Helm 3 (`true`/`false`) or Helm 4 (`watcher`, `legacy`,
+/// `hookOnly`) accept. `false` and `hookOnly` are refused: waiting is what
+/// this command is for.
+fn parse_wait(value: &str) -> Result<String, String> {
+    match value {
+        "true" | "watcher" | "legacy" => Ok(value.to_string()),
+        "false" | "hookOnly" => Err(format!(
+            "`--wait={value}` would not wait, but this command always waits for every wave (leave --wait out)"
+        )),
+        _ => Err(format!(
+            "`{value}` is not a wait strategy (true, watcher or legacy; this command always waits)"
+        )),
+    }
 }
