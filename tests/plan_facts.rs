@@ -1,7 +1,7 @@
 //! The compact model `render` plans from equals the full one: on every YAML
 //! file of `examples/`, `tests/data/` and the shared ARC fixtures (when
 //! present), planning from `graph::Facts` extracted while decoding, with the
-//! objects cut down to their identity fields, gives the same waves, edges,
+//! objects' values dropped, gives the same waves, edges,
 //! reasons and `after` annotations (or the same error) as planning the full
 //! objects; and `render` without `--verify` (which keeps only what it needs)
 //! writes exactly what `render --verify` (full values) writes. A rule that
@@ -45,31 +45,6 @@ fn fixtures() -> Vec<PathBuf> {
     files
 }
 
-/// Keep only the fields identities and scopes are read from.
-fn identity_only(document: &mut Value) {
-    let Value::Object(map) = document else {
-        return;
-    };
-    map.retain(|k, _| {
-        matches!(
-            k.as_str(),
-            "apiVersion" | "kind" | "metadata" | "spec" | "items"
-        )
-    });
-    if let Some(Value::Object(meta)) = map.get_mut("metadata") {
-        meta.retain(|k, _| k == "name" || k == "namespace");
-    }
-    if let Some(Value::Object(spec)) = map.get_mut("spec") {
-        spec.retain(|k, _| matches!(k.as_str(), "group" | "scope" | "names"));
-        if let Some(Value::Object(names)) = spec.get_mut("names") {
-            names.retain(|k, _| k == "kind");
-        }
-    }
-    if let Some(Value::Array(items)) = map.get_mut("items") {
-        items.iter_mut().for_each(identity_only);
-    }
-}
-
 /// A plan as comparable text: waves, edges with every reason, `after` values.
 fn describe(plan: &graph::Teardown<'_>) -> String {
     let ids: Vec<String> = plan.objects().iter().map(|o| o.id.to_string()).collect();
@@ -95,9 +70,9 @@ fn assert_same_plan(name: &str, text: &str) {
         return;
     };
     let mut facts = Vec::new();
-    let compact = manifest::parse_pruned(text, &opts, |document| {
-        facts.extend(manifest::object_values(document).iter().map(Facts::of));
-        identity_only(document);
+    let compact = manifest::parse_with(text, &opts, |object| {
+        facts.push(Facts::of(&object.value));
+        object.value = Value::Null;
     })
     .unwrap();
     let full_objects: Vec<_> = full.objects().collect();

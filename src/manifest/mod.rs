@@ -10,7 +10,7 @@ mod site;
 pub use build::BuildError;
 pub use parse::{
     Content, DocRef, Document, Form, Manifest, ManifestError, POSTRENDER_FILENAME, ParseOptions,
-    Problem, object_values, parse, parse_pruned,
+    Problem, parse, parse_with,
 };
 pub use resolve::ScalarError;
 pub use scope::{Scopes, is_cluster_scoped};
@@ -105,7 +105,7 @@ pub struct Object {
     /// Index of the document that holds it (0-based, counting every document of the stream).
     pub doc: usize,
     /// The object as JSON, exactly as Go's YAML 1.1 decoder would produce it
-    /// (from [`parse_pruned`]: only the fields its `prune` kept).
+    /// (after [`parse_with`]: what its `visit` left of it).
     pub value: Value,
 }
 
@@ -127,6 +127,27 @@ impl Object {
         default_namespace: &str,
         scopes: &Scopes,
     ) -> Result<Self, ObjectError> {
+        Self::build(value, doc, default_namespace, |group, kind| {
+            scopes.is_cluster_scoped(group, kind)
+        })
+    }
+
+    /// As [`Object::from_value`], taking every kind as namespaced (the
+    /// parser settles scopes once it has seen the whole stream).
+    pub(crate) fn from_value_namespaced(
+        value: Value,
+        doc: usize,
+        default_namespace: &str,
+    ) -> Result<Self, ObjectError> {
+        Self::build(value, doc, default_namespace, |_, _| false)
+    }
+
+    fn build(
+        value: Value,
+        doc: usize,
+        default_namespace: &str,
+        cluster_scoped: impl Fn(&str, &str) -> bool,
+    ) -> Result<Self, ObjectError> {
         let map = value.as_object().ok_or(ObjectError::NotAMapping)?;
         let api_version = map
             .get("apiVersion")
@@ -146,7 +167,7 @@ impl Object {
         if version.is_empty() || api_version.matches('/').count() > 1 {
             return Err(ObjectError::BadApiVersion(api_version.to_string()));
         }
-        let namespace = if scopes.is_cluster_scoped(group, kind) {
+        let namespace = if cluster_scoped(group, kind) {
             None
         } else {
             Some(

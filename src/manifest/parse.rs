@@ -85,6 +85,14 @@ impl Document {
         }
     }
 
+    fn objects_mut(&mut self) -> &mut [Object] {
+        match &mut self.content {
+            Content::Object(o) => std::slice::from_mut(o),
+            Content::List(items) => items,
+            _ => &mut [],
+        }
+    }
+
     /// A reference naming this document in messages.
     pub fn reference(&self) -> DocRef {
         DocRef {
@@ -169,34 +177,51 @@ struct RawDoc {
 
 /// Parse a rendered multi-document stream. Pure.
 pub fn parse(text: &str, opts: &ParseOptions) -> Result<Manifest, ManifestError> {
-    parse_pruned(text, opts, |_| {})
+    parse_with(text, opts, |_| {})
 }
 
-/// As [`parse`], but each document's value goes through `prune` as soon as
-/// it is decoded, before the next document is read, so that only what
-/// `prune` keeps is held for the whole stream (`render` passes
-/// `graph::retain_planning_fields`). Every document is still decoded and
-/// checked in full: the errors are those of [`parse`]. `prune` must keep
-/// what identities, `List` items and CRD scopes are read from.
-pub fn parse_pruned(
+/// As [`parse`], but hands each object (List items too, in stream order) to
+/// `visit` as soon as its document is decoded, before the next document is
+/// read. `visit` may cut the object's value down, for example to what it
+/// extracts from it, so that a large stream is never held decoded in full
+/// (`render` does). Every document is still decoded and checked in full: the
+/// errors are those of [`parse`]. Identities are final only in the result:
+/// a CRD later in the stream can still make an object's kind cluster-scoped.
+pub fn parse_with(
     text: &str,
     opts: &ParseOptions,
-    mut prune: impl FnMut(&mut Value),
+    mut visit: impl FnMut(&mut Object),
 ) -> Result<Manifest, ManifestError> {
-    let raw = read_documents(text, &mut prune)?;
-    let scopes = Scopes::from_values(raw.iter().flat_map(|d| crd_candidates(&d.value)));
-    let ends: Vec<usize> = raw
-        .iter()
-        .skip(1)
-        .map(|d| d.start)
-        .chain([text.len()])
-        .collect();
-    let documents: Vec<Document> = raw
-        .into_iter()
-        .zip(ends)
-        .enumerate()
-        .map(|(index, (doc, end))| classify(index, doc, end, text, opts, &scopes))
-        .collect();
+    let mut scopes = Scopes::default();
+    let mut documents: Vec<Document> = Vec::new();
+    let mut pending: Option<RawDoc> = None;
+    let mut finish = |raw: RawDoc, end: usize, documents: &mut Vec<Document>| {
+        let index = documents.len();
+        for value in crd_candidates(&raw.value) {
+            scopes.add(value);
+        }
+        let mut document = classify(index, raw, end, text, opts);
+        match &mut document.content {
+            Content::Object(object) => visit(object),
+            Content::List(items) => items.iter_mut().for_each(&mut visit),
+            _ => {}
+        }
+        documents.push(document);
+    };
+    read_documents(text, |raw| {
+        if let Some(previous) = pending.replace(raw) {
+            let end = pending.as_ref().map_or(text.len(), |r| r.start);
+            finish(previous, end, &mut documents);
+        }
+    })?;
+    if let Some(last) = pending {
+        finish(last, text.len(), &mut documents);
+    }
+    for object in documents.iter_mut().flat_map(Document::objects_mut) {
+        if scopes.is_cluster_scoped(&object.id.group, &object.id.kind) {
+            object.id.namespace = None;
+        }
+    }
     let form = if documents.iter().any(|d| d.postrender_filename.is_some()) {
         Form::Helm4PostRender
     } else if documents.iter().any(|d| d.source.is_some()) {
@@ -211,13 +236,11 @@ pub fn parse_pruned(
     })
 }
 
-fn read_documents(
-    text: &str,
-    prune: &mut impl FnMut(&mut Value),
-) -> Result<Vec<RawDoc>, ManifestError> {
+/// Decode the documents of `text` in order, handing each to `on_document`.
+fn read_documents(text: &str, mut on_document: impl FnMut(RawDoc)) -> Result<(), ManifestError> {
     let offsets = Offsets::new(text);
     let mut parser = Parser::new_from_str(text);
-    let mut docs: Vec<RawDoc> = Vec::new();
+    let mut count = 0;
     let mut current: Option<(usize, Builder<'_>)> = None;
     let mut last_end = 0;
     while let Some(next) = parser.next_event() {
@@ -225,7 +248,7 @@ fn read_documents(
             let start = current.as_ref().map_or(last_end, |c| c.0);
             error_at(
                 text,
-                docs.len(),
+                count,
                 start,
                 Some(e.marker().line()),
                 Problem::Syntax(e.info()),
@@ -233,7 +256,7 @@ fn read_documents(
         })?;
         match event {
             Event::DocumentStart(explicit, _) => {
-                let start = match (docs.is_empty(), explicit) {
+                let start = match (count == 0, explicit) {
                     (true, _) => 0,
                     (false, true) => offsets.span(&span).start,
                     (false, false) => last_end,
@@ -242,13 +265,13 @@ fn read_documents(
             }
             Event::DocumentEnd => {
                 if let Some((start, builder)) = current.take() {
-                    let (mut value, sites) = builder.finish();
-                    prune(&mut value);
-                    docs.push(RawDoc {
+                    let (value, sites) = builder.finish();
+                    on_document(RawDoc {
                         start,
                         value,
                         sites,
                     });
+                    count += 1;
                 }
                 last_end = offsets.span(&span).end;
             }
@@ -257,14 +280,14 @@ fn read_documents(
                 if let Some((start, builder)) = current.as_mut() {
                     let line = span.start.line();
                     let start = *start;
-                    builder.event(event, span).map_err(|e| {
-                        error_at(text, docs.len(), start, Some(line), Problem::Value(e))
-                    })?;
+                    builder
+                        .event(event, span)
+                        .map_err(|e| error_at(text, count, start, Some(line), Problem::Value(e)))?;
                 }
             }
         }
     }
-    Ok(docs)
+    Ok(())
 }
 
 /// Build an error naming the document that starts at byte `start`.
@@ -342,14 +365,9 @@ fn has_content(region: &str) -> bool {
     })
 }
 
-fn classify(
-    index: usize,
-    raw: RawDoc,
-    end: usize,
-    text: &str,
-    opts: &ParseOptions,
-    scopes: &Scopes,
-) -> Document {
+/// Classify a decoded document. Objects get provisional identities: every
+/// kind is taken as namespaced until the stream's scopes are known.
+fn classify(index: usize, raw: RawDoc, end: usize, text: &str, opts: &ParseOptions) -> Document {
     let span = raw.start..end;
     let region = &text[span.clone()];
     let source = source_comment(region);
@@ -382,7 +400,7 @@ fn classify(
             let mut objects = Vec::with_capacity(items.len());
             let mut problem = None;
             for (i, item) in items.into_iter().enumerate() {
-                match Object::from_value_in(item, index, &opts.default_namespace, scopes) {
+                match Object::from_value_namespaced(item, index, &opts.default_namespace) {
                     Ok(o) => objects.push(o),
                     Err(e) => {
                         problem = Some(format!("List items[{i}]: {e}"));
@@ -399,7 +417,7 @@ fn classify(
             }
         }
         value @ Value::Object(_) => {
-            match Object::from_value_in(value, index, &opts.default_namespace, scopes) {
+            match Object::from_value_namespaced(value, index, &opts.default_namespace) {
                 Ok(o) => (Content::Object(Box::new(o)), vec![site_of(Slot::Root)]),
                 Err(e) => (not_object(&e.to_string()), vec![]),
             }
@@ -436,19 +454,6 @@ fn json_type(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "a sequence",
         Value::Object(_) => "a mapping",
-    }
-}
-
-/// The values that become objects of a decoded document, before they are
-/// checked: the document itself when it is a mapping, a `List`'s items.
-pub fn object_values(document: &Value) -> &[Value] {
-    match document {
-        Value::Object(_) if is_list(document) => document
-            .get("items")
-            .and_then(Value::as_array)
-            .map_or(&[], Vec::as_slice),
-        Value::Object(_) => std::slice::from_ref(document),
-        _ => &[],
     }
 }
 
@@ -568,6 +573,40 @@ mod tests {
                 "Widget/w",
                 "Gadget/ns/g"
             ]
+        );
+    }
+
+    #[test]
+    fn scopes_apply_to_objects_before_their_crd_and_visit_sees_every_object() {
+        let text = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: z}\n---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRole, metadata: {name: c, namespace: cy}}\n---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: ws.example.com}\nspec: {group: example.com, scope: Cluster, names: {kind: Widget}}\n---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: cr}\nspec: {group: rbac.authorization.k8s.io, scope: Namespaced, names: {kind: ClusterRole}}\n";
+        let mut visited = Vec::new();
+        let m = parse_with(text, &ParseOptions::default(), |o| {
+            visited.push(o.id.name.clone());
+            o.value = Value::Null;
+        })
+        .unwrap();
+        assert_eq!(visited, ["w", "c", "ws.example.com", "cr"]);
+        let ids: Vec<String> = m.objects().map(|o| o.id.to_string()).collect();
+        assert_eq!(
+            ids,
+            [
+                "Widget/w",
+                "ClusterRole/cy/c",
+                "CustomResourceDefinition/ws.example.com",
+                "CustomResourceDefinition/cr"
+            ]
+        );
+        assert_eq!(
+            m,
+            parse_with(text, &ParseOptions::default(), |o| o.value = Value::Null).unwrap()
+        );
+        assert_eq!(
+            parse(text, &ParseOptions::default())
+                .unwrap()
+                .objects()
+                .map(|o| o.id.to_string())
+                .collect::<Vec<_>>(),
+            ids
         );
     }
 

@@ -70,26 +70,31 @@ impl Scopes {
     pub fn from_values<'a>(values: impl IntoIterator<Item = &'a Value>) -> Self {
         let mut scopes = Self::default();
         for v in values {
-            let is_crd = v.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition")
-                && v.get("apiVersion")
-                    .and_then(Value::as_str)
-                    .is_some_and(|a| a.starts_with("apiextensions.k8s.io/"));
-            if !is_crd {
-                continue;
-            }
-            let field = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
-            if let (Some(group), Some(kind), Some(scope)) = (
-                field("/spec/group"),
-                field("/spec/names/kind"),
-                field("/spec/scope"),
-            ) {
-                match scope.as_str() {
-                    "Cluster" => scopes.cluster.insert((group, kind)),
-                    _ => scopes.namespaced.insert((group, kind)),
-                };
-            }
+            scopes.add(v);
         }
         scopes
+    }
+
+    /// Learn the scope `v` declares, if it is a CustomResourceDefinition.
+    pub fn add(&mut self, v: &Value) {
+        let is_crd = v.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition")
+            && v.get("apiVersion")
+                .and_then(Value::as_str)
+                .is_some_and(|a| a.starts_with("apiextensions.k8s.io/"));
+        if !is_crd {
+            return;
+        }
+        let field = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+        if let (Some(group), Some(kind), Some(scope)) = (
+            field("/spec/group"),
+            field("/spec/names/kind"),
+            field("/spec/scope"),
+        ) {
+            match scope.as_str() {
+                "Cluster" => self.cluster.insert((group, kind)),
+                _ => self.namespaced.insert((group, kind)),
+            };
+        }
     }
 
     /// Whether `(group, kind)` is cluster-scoped: declared so by a CRD of the

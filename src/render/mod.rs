@@ -9,7 +9,6 @@
 //! the input objects plus the annotations (the test suite, the property
 //! tests and the fuzz target always verify).
 
-mod prune;
 mod splice;
 pub mod stamps;
 
@@ -106,8 +105,8 @@ pub fn render_retaining(
     input: &str,
     opts: &RenderOptions,
 ) -> Result<(String, Parsed), RenderError> {
-    let (manifest, facts) = parse_input(input, opts)?;
-    let (layout, objects) = split(manifest, &facts, opts.verify)?;
+    let (manifest, kept) = parse_input(input, opts)?;
+    let (layout, objects, facts) = split(manifest, kept)?;
     let stamps = {
         let teardown = graph::plan_with_facts(objects.iter().zip(facts))?;
         stamps::from_teardown(&teardown, opts.extras.depends_on)
@@ -129,8 +128,8 @@ pub fn render_with_stamps(
     stamps: &HashMap<ObjectId, Stamp>,
     opts: &RenderOptions,
 ) -> Result<String, RenderError> {
-    let (manifest, facts) = parse_input(input, opts)?;
-    let (layout, objects) = split(manifest, &facts, opts.verify)?;
+    let (manifest, kept) = parse_input(input, opts)?;
+    let (layout, objects, facts) = split(manifest, kept)?;
     let by_index: Vec<Option<Stamp>> = objects
         .iter()
         .zip(&facts)
@@ -155,25 +154,39 @@ pub fn render_with_stamps(
     stamp(input, &layout, &objects, &by_index, opts)
 }
 
-/// Parse the input and extract each object's planning facts (one per object
-/// of the manifest, in order). Unless [`RenderOptions::verify`] is on (the
-/// check compares whole objects), each document is cut down as soon as it is
-/// decoded to what identities and splicing read ([`prune::keep_for_splicing`]):
-/// a large stream is never held decoded in full.
-fn parse_input(input: &str, opts: &RenderOptions) -> Result<(Manifest, Vec<Facts>), RenderError> {
-    let (manifest, facts) = if opts.verify {
-        let manifest = parse(input, opts)?;
-        let facts = manifest.objects().map(|o| Facts::of(&o.value)).collect();
-        (manifest, facts)
-    } else {
-        let mut facts = Vec::new();
-        let manifest = manifest::parse_pruned(input, &parse_options(opts), |document| {
-            facts.extend(manifest::object_values(document).iter().map(Facts::of));
-            prune::keep_for_splicing(document);
-        })?;
-        (manifest, facts)
+/// What `render` keeps of each object besides its identity, by object index.
+struct Kept {
+    /// What the graph reads.
+    facts: Vec<Facts>,
+    /// `metadata.annotations` (`None` when absent), of which splicing reads
+    /// the shape and the keys `render` writes.
+    annotations: Vec<Option<Value>>,
+}
+
+/// Parse the input, keeping per object its facts and annotations. Unless
+/// [`RenderOptions::verify`] is on (the check compares whole objects), each
+/// object's value is dropped as soon as its document is decoded and those
+/// are taken out: a large stream is never held decoded in full.
+fn parse_input(input: &str, opts: &RenderOptions) -> Result<(Manifest, Kept), RenderError> {
+    let mut kept = Kept {
+        facts: Vec::new(),
+        annotations: Vec::new(),
     };
-    Ok((manifest, facts))
+    let manifest = manifest::parse_with(input, &parse_options(opts), |object| {
+        kept.facts.push(Facts::of(&object.value));
+        let annotations = object.value.pointer_mut("/metadata/annotations");
+        if opts.verify {
+            kept.annotations.push(annotations.map(|a| a.clone()));
+        } else {
+            let mut annotations = annotations.map(Value::take);
+            if let Some(Value::Object(map)) = &mut annotations {
+                map.retain(|key, _| stamps::WRITTEN_KEYS.contains(&key.as_str()));
+            }
+            kept.annotations.push(annotations);
+            object.value = Value::Null;
+        }
+    })?;
+    Ok((manifest, kept))
 }
 
 fn parse(input: &str, opts: &RenderOptions) -> Result<Manifest, ManifestError> {
@@ -194,15 +207,8 @@ fn doc_error(doc: &DocRef, problem: String) -> RenderError {
 }
 
 /// Move the objects out of the manifest; refuse documents that are not
-/// objects, and facts that are not one per object. Unless `keep_values`
-/// (needed by the check of `--verify`), the objects' values are dropped once
-/// their annotations are taken out: the graph reads facts, splicing reads
-/// the annotations.
-fn split(
-    manifest: Manifest,
-    facts: &[Facts],
-    keep_values: bool,
-) -> Result<(Layout, Vec<Object>), RenderError> {
+/// objects. Hands back the facts, one per object.
+fn split(manifest: Manifest, kept: Kept) -> Result<(Layout, Vec<Object>, Vec<Facts>), RenderError> {
     let mut objects: Vec<Object> = Vec::new();
     let mut docs = Vec::with_capacity(manifest.documents.len());
     for doc in manifest.documents {
@@ -234,27 +240,15 @@ fn split(
             kind,
         });
     }
-    if facts.len() != objects.len() {
+    let Kept { facts, annotations } = kept;
+    if facts.len() != objects.len() || annotations.len() != objects.len() {
         return Err(doc_error(
             &DocRef::default(),
             "internal error: objects and their facts are out of step".into(),
         ));
     }
     reject_duplicates(&docs, &objects)?;
-    let annotations = objects
-        .iter_mut()
-        .map(|o| {
-            let annotations = o.value.pointer_mut("/metadata/annotations");
-            if keep_values {
-                annotations.map(|a| a.clone())
-            } else {
-                let taken = annotations.map(Value::take);
-                o.value = Value::Null;
-                taken
-            }
-        })
-        .collect();
-    Ok((Layout { docs, annotations }, objects))
+    Ok((Layout { docs, annotations }, objects, facts))
 }
 
 /// Two documents defining the same object make its wave ambiguous.

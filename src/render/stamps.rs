@@ -17,6 +17,15 @@ pub const DEPENDS_ON: &str = "config.kubernetes.io/depends-on";
 
 /// Keys `render` owns and removes when they no longer apply.
 pub(crate) const OWN_KEYS: &[&str] = &[WAVE_ANNOTATION, AFTER_ANNOTATION];
+/// Every key [`annotations`] may write.
+pub(crate) const WRITTEN_KEYS: &[&str] = &[
+    WAVE_ANNOTATION,
+    AFTER_ANNOTATION,
+    ARGOCD_SYNC_WAVE,
+    KAPP_CHANGE_GROUP,
+    KAPP_CHANGE_RULE,
+    DEPENDS_ON,
+];
 
 /// The teardown facts stamped on one object.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,6 +126,25 @@ mod tests {
             namespace: ns.map(str::to_string),
             name: name.into(),
         }
+    }
+
+    #[test]
+    fn written_keys_cover_every_form() {
+        let stamp = Stamp {
+            wave: 0,
+            after: Some("Secret/s".into()),
+            successors: vec![id("", "Secret", Some("ns"), "s")],
+        };
+        let all = Extras {
+            argocd: true,
+            kapp: true,
+            depends_on: true,
+        };
+        let keys: Vec<String> = annotations(&stamp, 1, all)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys, WRITTEN_KEYS);
     }
 
     #[test]
