@@ -41,6 +41,10 @@ fn main() {
             // As the command does: the parsed stream is not freed before exit.
             let (out, parsed) = render_retaining(&input, &opts).expect("render");
             std::mem::forget(parsed);
+            // As the command does: written from the pieces.
+            let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            out.write_to(&mut stdout).unwrap();
+            stdout.flush().unwrap();
             report(&args[0], input.len(), out.len(), start);
         }
         ["parse", file] => {

@@ -68,6 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<exit::Code> {
     };
     let rendered = if args.hooks.hooks {
         crate::hooks::render_with_hooks(&input, &opts, &args.hooks.options())
+            .map(render::Output::from)
             .map_err(anyhow::Error::new)
     } else {
         render::render_retaining(&input, &opts)
@@ -90,9 +91,9 @@ pub fn run(args: Args) -> anyhow::Result<exit::Code> {
                 .exit_code(Code::BadInput);
         }
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(output.as_bytes())
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    output
+        .write_to(&mut stdout)
         .context("write the manifest to stdout")?;
     stdout.flush().context("write the manifest to stdout")?;
     drop(stdout);

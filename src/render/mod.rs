@@ -12,6 +12,7 @@
 mod splice;
 pub mod stamps;
 
+pub use splice::Output;
 pub use stamps::{Extras, Stamp};
 
 use crate::graph::{self, Facts, GraphError};
@@ -20,7 +21,7 @@ use crate::manifest::{
     ParseOptions,
 };
 use serde_json::Value;
-use splice::{Change, Spliced};
+use splice::Change;
 use std::collections::HashMap;
 
 /// Options of [`render`].
@@ -89,7 +90,7 @@ enum DocKind {
 
 /// Stamp the teardown plan of `input` onto its objects.
 pub fn render(input: &str, opts: &RenderOptions) -> Result<String, RenderError> {
-    render_retaining(input, opts).map(|(output, _parsed)| output)
+    render_retaining(input, opts).map(|(output, _parsed)| output.into_string())
 }
 
 /// The parsed input, handed back by [`render_retaining`].
@@ -98,13 +99,15 @@ pub struct Parsed {
     _objects: Vec<Object>,
 }
 
-/// As [`render`], but hands the parsed input back instead of dropping it, so
-/// a process about to exit can skip freeing it (`std::mem::forget`): for a
-/// large stream that is a tenth of the run time.
-pub fn render_retaining(
-    input: &str,
+/// As [`render`], but gives the output as pieces of `input` and the added
+/// text (written with [`Output::write_to`], never copied whole), and hands
+/// the parsed input back instead of dropping it, so a process about to exit
+/// can skip freeing it (`std::mem::forget`): for a large stream that is a
+/// tenth of the run time.
+pub fn render_retaining<'a>(
+    input: &'a str,
     opts: &RenderOptions,
-) -> Result<(String, Parsed), RenderError> {
+) -> Result<(Output<'a>, Parsed), RenderError> {
     let (manifest, kept) = parse_input(input, opts)?;
     let (layout, objects, facts) = split(manifest, kept)?;
     let stamps = {
@@ -151,7 +154,7 @@ pub fn render_with_stamps(
             }
         }
     }
-    stamp(input, &layout, &objects, &by_index, opts)
+    stamp(input, &layout, &objects, &by_index, opts).map(Output::into_string)
 }
 
 /// What `render` keeps of each object besides its identity, by object index.
@@ -268,13 +271,13 @@ fn reject_duplicates(docs: &[DocLayout], objects: &[Object]) -> Result<(), Rende
 }
 
 /// Splice the stamps in and check the result.
-fn stamp(
-    input: &str,
+fn stamp<'a>(
+    input: &'a str,
     layout: &Layout,
     objects: &[Object],
     stamps: &[Option<Stamp>],
     opts: &RenderOptions,
-) -> Result<String, RenderError> {
+) -> Result<Output<'a>, RenderError> {
     let max_wave = stamps.iter().flatten().map(|s| s.wave).max().unwrap_or(0);
     let wanted = |i: usize| -> Vec<(String, String)> {
         stamps[i]
@@ -282,7 +285,7 @@ fn stamp(
             .map(|s| stamps::annotations(s, max_wave, opts.extras))
             .unwrap_or_default()
     };
-    let mut output = Spliced::new(input);
+    let mut output = Output::new(input);
     for doc in &layout.docs {
         for (site, i) in doc.sites.iter().zip(doc.objects.clone()) {
             if stamps[i].is_none() {
@@ -301,9 +304,9 @@ fn stamp(
                 .map_err(|p| doc_error(&doc.reference, format!("internal error: {p}")))?;
         }
     }
-    let output = output.finish();
     if opts.verify {
-        verify(&output, layout, objects, wanted, opts)?;
+        let text = output.clone().into_string();
+        verify(&text, layout, objects, wanted, opts)?;
     }
     Ok(output)
 }

@@ -311,41 +311,118 @@ fn flow_entries(pairs: &[(&str, &str)]) -> String {
         .join(", ")
 }
 
-/// The output being written: `text` with edits applied as they come, in
-/// text order (each batch in any order), so no list of every edit is held.
-pub(crate) struct Spliced<'t> {
+/// The input with edits applied, held as pieces: slices of the input and
+/// the inserted texts. The stream is never copied whole.
+#[derive(Clone, Debug)]
+pub struct Output<'t> {
     text: &'t str,
-    out: String,
-    at: usize,
+    pieces: Vec<Piece>,
+    len: usize,
 }
 
-impl<'t> Spliced<'t> {
+#[derive(Clone, Debug)]
+enum Piece {
+    Input(Range<usize>),
+    Text(String),
+}
+
+impl<'t> Output<'t> {
+    /// No edits yet: the output is `text`.
     pub(crate) fn new(text: &'t str) -> Self {
         Self {
             text,
-            // Room for the added lines; a larger output grows once.
-            out: String::with_capacity(text.len() + text.len() / 8),
-            at: 0,
+            pieces: vec![Piece::Input(0..text.len())],
+            len: text.len(),
         }
     }
 
-    /// Apply one object's edits; they must all lie after the previous ones.
+    /// Apply one object's edits (any order); they must all lie after the
+    /// edits applied before.
     pub(crate) fn apply(&mut self, mut edits: Vec<Edit>) -> Result<(), String> {
         edits.sort_by_key(|e| (e.range.start, e.range.end));
-        for e in &edits {
-            if e.range.start < self.at {
+        for e in edits {
+            let Some(Piece::Input(rest)) = self.pieces.pop() else {
+                return Err("edits after the end of the input".into());
+            };
+            if e.range.start < rest.start || e.range.end > rest.end {
                 return Err("overlapping edits".into());
             }
-            self.out.push_str(&self.text[self.at..e.range.start]);
-            self.out.push_str(&e.text);
-            self.at = e.range.end;
+            self.len = self.len - e.range.len() + e.text.len();
+            self.pieces.push(Piece::Input(rest.start..e.range.start));
+            self.pieces.push(Piece::Text(e.text));
+            self.pieces.push(Piece::Input(e.range.end..rest.end));
         }
         Ok(())
     }
 
-    /// The output: the rest of the text after the last edit.
-    pub(crate) fn finish(mut self) -> String {
-        self.out.push_str(&self.text[self.at..]);
-        self.out
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the output is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The pieces in order.
+    fn strs(&self) -> impl Iterator<Item = &str> {
+        self.pieces.iter().map(|p| match p {
+            Piece::Input(range) => &self.text[range.clone()],
+            Piece::Text(text) => text.as_str(),
+        })
+    }
+
+    /// Write the output (buffer `out` for many small writes).
+    pub fn write_to(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        self.strs().try_for_each(|s| out.write_all(s.as_bytes()))
+    }
+
+    /// The output as one string.
+    pub fn into_string(self) -> String {
+        let mut out = String::with_capacity(self.len);
+        self.strs().for_each(|s| out.push_str(s));
+        out
+    }
+}
+
+impl From<String> for Output<'static> {
+    fn from(text: String) -> Self {
+        Self {
+            text: "",
+            len: text.len(),
+            pieces: vec![Piece::Text(text)],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edit(range: Range<usize>, text: &str) -> Edit {
+        Edit {
+            range,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn output_pieces_apply_edits_in_order_and_refuse_overlaps() {
+        let text = "abcdefgh";
+        let mut out = Output::new(text);
+        out.apply(vec![edit(3..3, "X"), edit(1..2, "YY")]).unwrap();
+        out.apply(vec![edit(5..7, "")]).unwrap();
+        assert_eq!(out.len(), "aYYcXdeh".len());
+        let mut written = Vec::new();
+        out.write_to(&mut written).unwrap();
+        assert_eq!(written, b"aYYcXdeh");
+        assert_eq!(out.clone().into_string(), "aYYcXdeh");
+        assert_eq!(
+            out.apply(vec![edit(4..4, "late")]),
+            Err("overlapping edits".into())
+        );
+        assert_eq!(Output::new("").into_string(), "");
+        assert_eq!(Output::from("owned".to_string()).into_string(), "owned");
     }
 }
