@@ -17,12 +17,12 @@ pub use stamps::{Extras, Stamp};
 
 use crate::graph::{self, Facts, GraphError};
 use crate::manifest::{
-    self, Content, DocRef, Document, Manifest, ManifestError, MetaSite, Object, ObjectId,
-    ParseOptions,
+    self, Content, DocRef, Document, Manifest, ManifestError, Object, ObjectId, ParseOptions,
 };
 use serde_json::Value;
 use splice::Change;
 use std::collections::HashMap;
+use std::ops::Range;
 
 /// Options of [`render`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,28 +64,13 @@ pub enum RenderError {
     Graph(#[from] GraphError),
 }
 
-/// Documents without their objects (moved out for the graph), with the
-/// range of object indices each one holds.
-struct Layout {
-    docs: Vec<DocLayout>,
+/// The documents of the parsed input, each with the range of object
+/// indices (into the flat object list the graph is planned over) it holds.
+struct Layout<'m> {
+    docs: Vec<(&'m Document, Range<usize>)>,
     /// Each object's `metadata.annotations` (`None` when absent), which
     /// splicing reads; by object index.
     annotations: Vec<Option<Value>>,
-}
-
-struct DocLayout {
-    reference: DocRef,
-    sites: Vec<MetaSite>,
-    objects: std::ops::Range<usize>,
-    kind: DocKind,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum DocKind {
-    Empty,
-    CommentOnly,
-    Object,
-    List,
 }
 
 /// Stamp the teardown plan of `input` onto its objects.
@@ -95,8 +80,7 @@ pub fn render(input: &str, opts: &RenderOptions) -> Result<String, RenderError> 
 
 /// The parsed input, handed back by [`render_retaining`].
 pub struct Parsed {
-    _layout: Layout,
-    _objects: Vec<Object>,
+    _manifest: Manifest,
 }
 
 /// As [`render`], but gives the output as pieces of `input` and the added
@@ -109,17 +93,18 @@ pub fn render_retaining<'a>(
     opts: &RenderOptions,
 ) -> Result<(Output<'a>, Parsed), RenderError> {
     let (manifest, kept) = parse_input(input, opts)?;
-    let (layout, objects, facts) = split(manifest, kept)?;
-    let stamps = {
-        let teardown = graph::plan_with_facts(objects.iter().zip(facts))?;
-        stamps::from_teardown(&teardown, opts.extras.depends_on)
+    let output = {
+        let (layout, objects, facts) = split(&manifest, kept)?;
+        let stamps = {
+            let teardown = graph::plan_with_facts(objects.iter().copied().zip(facts))?;
+            stamps::from_teardown(&teardown, opts.extras.depends_on)
+        };
+        stamp(input, &layout, &objects, &stamps, opts)?
     };
-    let output = stamp(input, &layout, &objects, &stamps, opts)?;
     Ok((
         output,
         Parsed {
-            _layout: layout,
-            _objects: objects,
+            _manifest: manifest,
         },
     ))
 }
@@ -132,7 +117,7 @@ pub fn render_with_stamps(
     opts: &RenderOptions,
 ) -> Result<String, RenderError> {
     let (manifest, kept) = parse_input(input, opts)?;
-    let (layout, objects, facts) = split(manifest, kept)?;
+    let (layout, objects, facts) = split(&manifest, kept)?;
     let by_index: Vec<Option<Stamp>> = objects
         .iter()
         .zip(&facts)
@@ -144,11 +129,11 @@ pub fn render_with_stamps(
             }
         })
         .collect();
-    for doc in &layout.docs {
-        for i in doc.objects.clone() {
+    for (doc, range) in &layout.docs {
+        for i in range.clone() {
             if by_index[i].is_none() && !facts[i].is_hook() {
                 return Err(doc_error(
-                    &doc.reference,
+                    &doc.reference(),
                     format!("no teardown stamp for {}", objects[i].id),
                 ));
             }
@@ -209,39 +194,24 @@ fn doc_error(doc: &DocRef, problem: String) -> RenderError {
     }
 }
 
-/// Move the objects out of the manifest; refuse documents that are not
-/// objects. Hands back the facts, one per object.
-fn split(manifest: Manifest, kept: Kept) -> Result<(Layout, Vec<Object>, Vec<Facts>), RenderError> {
-    let mut objects: Vec<Object> = Vec::new();
+/// Lay out the documents and list their objects; refuse documents that are
+/// not objects. Hands back the facts, one per object.
+fn split(
+    manifest: &Manifest,
+    kept: Kept,
+) -> Result<(Layout<'_>, Vec<&Object>, Vec<Facts>), RenderError> {
+    let mut objects: Vec<&Object> = Vec::new();
     let mut docs = Vec::with_capacity(manifest.documents.len());
-    for doc in manifest.documents {
-        let reference = doc.reference();
-        let Document { content, sites, .. } = doc;
+    for doc in &manifest.documents {
+        if let Content::NotAnObject { reason } = &doc.content {
+            return Err(doc_error(
+                &doc.reference(),
+                format!("not a Kubernetes object: {reason}"),
+            ));
+        }
         let start = objects.len();
-        let kind = match content {
-            Content::Empty => DocKind::Empty,
-            Content::CommentOnly => DocKind::CommentOnly,
-            Content::Object(o) => {
-                objects.push(*o);
-                DocKind::Object
-            }
-            Content::List(items) => {
-                objects.extend(items);
-                DocKind::List
-            }
-            Content::NotAnObject { reason } => {
-                return Err(doc_error(
-                    &reference,
-                    format!("not a Kubernetes object: {reason}"),
-                ));
-            }
-        };
-        docs.push(DocLayout {
-            reference,
-            sites,
-            objects: start..objects.len(),
-            kind,
-        });
+        objects.extend(doc.objects());
+        docs.push((doc, start..objects.len()));
     }
     let Kept { facts, annotations } = kept;
     if facts.len() != objects.len() || annotations.len() != objects.len() {
@@ -255,13 +225,16 @@ fn split(manifest: Manifest, kept: Kept) -> Result<(Layout, Vec<Object>, Vec<Fac
 }
 
 /// Two documents defining the same object make its wave ambiguous.
-fn reject_duplicates(docs: &[DocLayout], objects: &[Object]) -> Result<(), RenderError> {
+fn reject_duplicates(
+    docs: &[(&Document, Range<usize>)],
+    objects: &[&Object],
+) -> Result<(), RenderError> {
     let mut seen: HashMap<&ObjectId, usize> = HashMap::with_capacity(objects.len());
-    for doc in docs {
-        for object in &objects[doc.objects.clone()] {
-            if let Some(first) = seen.insert(&object.id, doc.reference.index) {
+    for (doc, range) in docs {
+        for object in &objects[range.clone()] {
+            if let Some(first) = seen.insert(&object.id, doc.index) {
                 return Err(doc_error(
-                    &doc.reference,
+                    &doc.reference(),
                     format!("{} is also defined in document {}", object.id, first + 1),
                 ));
             }
@@ -273,8 +246,8 @@ fn reject_duplicates(docs: &[DocLayout], objects: &[Object]) -> Result<(), Rende
 /// Splice the stamps in and check the result.
 fn stamp<'a>(
     input: &'a str,
-    layout: &Layout,
-    objects: &[Object],
+    layout: &Layout<'_>,
+    objects: &[&Object],
     stamps: &[Option<Stamp>],
     opts: &RenderOptions,
 ) -> Result<Output<'a>, RenderError> {
@@ -286,8 +259,8 @@ fn stamp<'a>(
             .unwrap_or_default()
     };
     let mut output = Output::new(input);
-    for doc in &layout.docs {
-        for (site, i) in doc.sites.iter().zip(doc.objects.clone()) {
+    for (doc, range) in &layout.docs {
+        for (site, i) in doc.sites.iter().zip(range.clone()) {
             if stamps[i].is_none() {
                 continue;
             }
@@ -298,10 +271,10 @@ fn stamp<'a>(
             };
             let existing = layout.annotations[i].as_ref();
             let edits = splice::edits(input, site, existing, &change)
-                .map_err(|p| doc_error(&doc.reference, format!("{}: {p}", objects[i].id)))?;
+                .map_err(|p| doc_error(&doc.reference(), format!("{}: {p}", objects[i].id)))?;
             output
                 .apply(edits)
-                .map_err(|p| doc_error(&doc.reference, format!("internal error: {p}")))?;
+                .map_err(|p| doc_error(&doc.reference(), format!("internal error: {p}")))?;
         }
     }
     if opts.verify {
@@ -315,8 +288,8 @@ fn stamp<'a>(
 /// equal to the input plus exactly the wanted annotations.
 fn verify(
     output: &str,
-    layout: &Layout,
-    objects: &[Object],
+    layout: &Layout<'_>,
+    objects: &[&Object],
     wanted: impl Fn(usize) -> Vec<(String, String)>,
     opts: &RenderOptions,
 ) -> Result<(), RenderError> {
@@ -332,21 +305,24 @@ fn verify(
     if reparsed.documents.len() != layout.docs.len() {
         return Err(fail(&DocRef::default(), "document count changed"));
     }
-    for (doc, out) in layout.docs.iter().zip(&reparsed.documents) {
+    for ((doc, range), out) in layout.docs.iter().zip(&reparsed.documents) {
         let out_objects = out.objects();
         let same_kind = matches!(
-            (doc.kind, &out.content),
-            (DocKind::Empty, Content::Empty)
-                | (DocKind::CommentOnly, Content::CommentOnly)
-                | (DocKind::Object, Content::Object(_))
-                | (DocKind::List, Content::List(_))
+            (&doc.content, &out.content),
+            (Content::Empty, Content::Empty)
+                | (Content::CommentOnly, Content::CommentOnly)
+                | (Content::Object(_), Content::Object(_))
+                | (Content::List(_), Content::List(_))
         );
-        if !same_kind || out_objects.len() != doc.objects.len() {
-            return Err(fail(&doc.reference, "document content changed"));
+        if !same_kind || out_objects.len() != range.len() {
+            return Err(fail(&doc.reference(), "document content changed"));
         }
-        for (i, out_obj) in doc.objects.clone().zip(out_objects) {
+        for (i, out_obj) in range.clone().zip(out_objects) {
             if !same_plus(&objects[i].value, &out_obj.value, &wanted(i)) {
-                return Err(fail(&doc.reference, &format!("{} changed", objects[i].id)));
+                return Err(fail(
+                    &doc.reference(),
+                    &format!("{} changed", objects[i].id),
+                ));
             }
         }
     }
