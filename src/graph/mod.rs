@@ -26,16 +26,24 @@ pub use rules::Rule;
 use crate::manifest::{Object, ObjectId};
 use index::Index;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::Arc;
 
 /// Why an edge exists: the rule and a sentence naming the evidence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Reason {
     /// The rule that produced the edge.
     pub rule: Rule,
-    /// What in the manifest made the rule apply.
-    pub text: String,
+    /// What in the manifest made the rule apply. Shared between the edges
+    /// with the same text (a fleet of runner sets repeats a handful of
+    /// sentences thousands of times).
+    #[serde(serialize_with = "serialize_text")]
+    pub text: Arc<str>,
+}
+
+fn serialize_text<S: serde::Serializer>(text: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(text)
 }
 
 /// An ordering edge: `objects[before]` must be gone before `objects[after]`
@@ -272,6 +280,7 @@ impl<'a> Teardown<'a> {
 pub(crate) struct EdgeSink {
     edges: Vec<Edge>,
     pairs: HashMap<(usize, usize), usize>,
+    texts: HashSet<Arc<str>>,
 }
 
 impl EdgeSink {
@@ -281,10 +290,16 @@ impl EdgeSink {
         if before == after {
             return;
         }
-        let reason = Reason {
-            rule,
-            text: text.into(),
+        let text: String = text.into();
+        let text = match self.texts.get(text.as_str()) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                let shared: Arc<str> = Arc::from(text);
+                self.texts.insert(Arc::clone(&shared));
+                shared
+            }
         };
+        let reason = Reason { rule, text };
         match self.pairs.get(&(before, after)) {
             Some(&e) => {
                 let reasons = &mut self.edges[e].reasons;

@@ -110,13 +110,13 @@ pub fn json_value(plan: &Teardown<'_>) -> JsonPlan {
             .map(|e| JsonEdge {
                 before: objects[e.before].into(),
                 after: objects[e.after].into(),
-                reason: e.reason().text.clone(),
+                reason: e.reason().text.to_string(),
                 reasons: e
                     .reasons
                     .iter()
                     .map(|r| JsonReason {
                         rule: r.rule,
-                        text: r.text.clone(),
+                        text: r.text.to_string(),
                     })
                     .collect(),
             })

@@ -320,7 +320,7 @@ mod tests {
         let rules: Vec<Rule> = secret.reasons.iter().map(|r| r.rule).collect();
         assert_eq!(rules, [Rule::ArcCleanupAnnotation, Rule::ArcSpecReference]);
         assert_eq!(
-            secret.reason().text,
+            &*secret.reason().text,
             "the AutoscalingRunnerSet names this Secret in annotation actions.github.com/cleanup-github-secret-name; \
              its controller needs it until the runner set is finalized"
         );

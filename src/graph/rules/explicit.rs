@@ -128,7 +128,7 @@ mod tests {
         let p = plan(&objs).unwrap();
         assert_eq!(p.waves(), [vec![1, 2], vec![0, 3]]);
         assert_eq!(
-            p.edges()[0].reason().text,
+            &*p.edges()[0].reason().text,
             "annotation teardown.helm-arc-uninstall/after on this ConfigMap lists the ConfigMap"
         );
     }

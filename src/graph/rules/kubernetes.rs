@@ -428,7 +428,7 @@ mod tests {
                 .all(|(b, _, r)| b == "Deployment/default/web" && r == "workload-uses")
         );
         let plan = crate::graph::plan(&objs).unwrap();
-        let reason = &plan.edges()[2].reason().text;
+        let reason = &*plan.edges()[2].reason().text;
         assert_eq!(
             reason,
             "the Deployment's pod template uses this Secret (spec.template.spec.volumes[0].secret.secretName)"
