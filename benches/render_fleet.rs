@@ -2,12 +2,13 @@
 //!
 //! ```text
 //! cargo bench --bench render_fleet -- gen 2000 > /tmp/fleet.yaml    # 2,000 kubernetes-mode runner sets
-//! cargo bench --bench render_fleet -- render /tmp/fleet.yaml         # our post-renderer (parse, graph, splice, verify)
-//! cargo bench --bench render_fleet -- baseline /tmp/fleet.yaml       # yaml_serde (libyaml) parse + emit
+//! cargo bench --bench render_fleet -- render /tmp/fleet.yaml > /dev/null  # our post-renderer, output on stdout as the command writes it
+//! cargo bench --bench render_fleet -- baseline /tmp/fleet.yaml       # yaml_serde (libyaml) parse + emit (output kept in memory)
 //! ```
 //!
-//! Each mode prints its wall time on stderr; run it under `/usr/bin/time -v`
-//! for peak memory. Figures are recorded in docs/design.md.
+//! Each mode prints its wall time on stderr; run it under
+//! `/usr/bin/time -f "%e s %M KB"` for peak memory. Figures are recorded in
+//! docs/design.md.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use helm_arc_uninstall::render::{RenderOptions, render_retaining};
