@@ -95,10 +95,7 @@ impl Facts {
         for (key, value) in annotations.as_object().into_iter().flatten() {
             let text = value.as_str();
             match key.as_str() {
-                "helm.sh/hook" => {
-                    self.hook =
-                        text.is_some_and(|events| events.split(',').any(|e| !e.trim().is_empty()))
-                }
+                "helm.sh/hook" => self.hook = text.is_some_and(names_events),
                 AFTER_ANNOTATION => self.after = text.map(str::to_string),
                 BEFORE_ANNOTATION => self.before = text.map(str::to_string),
                 k if k.starts_with(rules::CLEANUP_ANNOTATION_PREFIX) => {
@@ -128,6 +125,16 @@ impl Facts {
         };
         self.refs.as_deref().unwrap_or(&NONE)
     }
+}
+
+/// Whether a `helm.sh/hook` value names at least one event.
+fn names_events(hook: &str) -> bool {
+    hook.split(',').any(|e| !e.trim().is_empty())
+}
+
+/// Whether an object's value makes it a Helm hook (as [`Facts::is_hook`]).
+pub(crate) fn is_hook(value: &Value) -> bool {
+    crate::manifest::annotation(value, "helm.sh/hook").is_some_and(names_events)
 }
 
 impl Refs {
