@@ -97,6 +97,15 @@ pub fn label<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
         .and_then(Value::as_str)
 }
 
+/// An object's `metadata.finalizers` (the strings among them).
+pub fn finalizers(object: &Value) -> Vec<&str> {
+    object
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
 /// One Kubernetes object of a manifest.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Object {
@@ -201,11 +210,7 @@ impl Object {
 
     /// `metadata.finalizers` as strings.
     pub fn finalizers(&self) -> Vec<&str> {
-        self.value
-            .pointer("/metadata/finalizers")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default()
+        finalizers(&self.value)
     }
 
     /// Whether this is a Helm hook (carries `helm.sh/hook`).

@@ -47,16 +47,10 @@ impl Live {
 
     /// `metadata.finalizers`.
     pub fn finalizers(&self) -> Vec<String> {
-        self.value
-            .pointer("/metadata/finalizers")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
+        manifest::finalizers(&self.value)
+            .into_iter()
+            .map(str::to_string)
+            .collect()
     }
 
     /// An annotation value.
