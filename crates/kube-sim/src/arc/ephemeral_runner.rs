@@ -53,6 +53,15 @@ pub(crate) fn reconcile(ctx: &Ctx<'_>, namespace: &str, name: &str) -> Reconcile
         return Ok(Outcome::Done);
     };
 
+    // The runner process exits when its job ends and the kubelet reports the
+    // pod Succeeded, whether or not the controller may read the runner's Secret.
+    if ctx.github.runner_finished(runner_id)
+        && let Some(pod) = ctx.cached_get(&core("Pod"), namespace, name)?
+        && str_at(&pod, "/status/phase") != "Succeeded"
+    {
+        super::kubelet_set_phase(ctx.api, &pod, "Succeeded");
+    }
+
     if ctx.live_get(&core("Secret"), namespace, name)?.is_none() {
         ctx.info("Creating new ephemeral runner secret for jitconfig.");
         let secret = json!({

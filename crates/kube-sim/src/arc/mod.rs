@@ -331,14 +331,34 @@ impl Drop for ArcController {
 
 /// The first live controller Deployment (label `app.kubernetes.io/part-of=gha-rs-controller`).
 fn find_deployment(api: &dyn Api) -> Option<Value> {
+    controller_deployments(api)
+        .into_iter()
+        .find(|d| !is_deleting(d) && !scaled_to_zero(d))
+}
+
+/// Controller Deployments (label `app.kubernetes.io/part-of=gha-rs-controller`).
+fn controller_deployments(api: &dyn Api) -> Vec<Value> {
     let opts = ListOptions {
         label_selector: Some(format!("{LABEL_PART_OF}={CONTROLLER_PART_OF}")),
         field_selector: None,
     };
     api.list(&deployment_controller(), &deployment_gvk(), None, &opts)
-        .ok()?
-        .into_iter()
-        .find(|d| !is_deleting(d) && d.pointer("/spec/replicas").and_then(Value::as_i64) != Some(0))
+        .unwrap_or_default()
+}
+
+fn scaled_to_zero(deployment: &Value) -> bool {
+    deployment.pointer("/spec/replicas").and_then(Value::as_i64) == Some(0)
+}
+
+/// A controller Deployment scaled to zero reports it as the deployment
+/// controller does (observedGeneration caught up, no replicas), so a client
+/// can tell when the scale-down took effect.
+fn report_scaled_down(api: &dyn Api) {
+    for d in controller_deployments(api) {
+        if !is_deleting(&d) && scaled_to_zero(&d) {
+            set_deployment_available(api, &d, true);
+        }
+    }
 }
 
 fn set_deployment_available(api: &dyn Api, deployment: &Value, available: bool) {
@@ -525,7 +545,10 @@ fn activation(shared: &Shared) -> Option<Identity> {
     if !shared.config.require_deployment {
         return Some(shared.config.identity.clone());
     }
-    let d = find_deployment(&*shared.api)?;
+    let Some(d) = find_deployment(&*shared.api) else {
+        report_scaled_down(&*shared.api);
+        return None;
+    };
     set_deployment_available(&*shared.api, &d, true);
     // The chart runs the controller under its ServiceAccount in its own namespace,
     // which is also where listeners live (CONTROLLER_MANAGER_POD_NAMESPACE).
