@@ -2,196 +2,25 @@
 //! the simulator with the simulated ARC controller, plus the healthy path.
 //! Charts: the project's examples/charts (arc-controller, arc-runner-set in
 //! kubernetes mode, 7 objects); the CRDs are installed through the API.
+//!
+//! Each scenario is one function over a [`Target`]: it acts and observes
+//! through Helm, kubectl and the API only, and adds the simulator's own
+//! evidence (controller log, fake GitHub record) when the target is the
+//! simulator. The `real_cluster_*` tests run them against a real cluster
+//! (opt-in, see the README); the `real_cluster_mode_*` tests run that same
+//! code path against the simulator so it cannot rot.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod arc_scenario;
 mod arc_support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use arc_scenario::{JobStandIn, Target, real_cluster};
 use arc_support::Cluster;
-use kube_sim::api::Gvk;
 use kube_sim::arc::names::*;
 use kube_sim::arc::{ArcConfig, Timing};
-
-const RUNNER_RELEASE_OBJECTS: [(&str, &str, &str); 7] = [
-    ("v1", "ServiceAccount", "arc-runner-set-gha-rs-kube-mode"),
-    ("v1", "Secret", "arc-runner-set-gha-rs-github-secret"),
-    (
-        "rbac.authorization.k8s.io/v1",
-        "Role",
-        "arc-runner-set-gha-rs-kube-mode",
-    ),
-    (
-        "rbac.authorization.k8s.io/v1",
-        "Role",
-        "arc-runner-set-gha-rs-manager",
-    ),
-    (
-        "rbac.authorization.k8s.io/v1",
-        "RoleBinding",
-        "arc-runner-set-gha-rs-kube-mode",
-    ),
-    (
-        "rbac.authorization.k8s.io/v1",
-        "RoleBinding",
-        "arc-runner-set-gha-rs-manager",
-    ),
-    (
-        "actions.github.com/v1alpha1",
-        "AutoscalingRunnerSet",
-        "arc-runner-set",
-    ),
-];
-
-fn tools_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("HAU_TOOLS_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME").expect("HOME is set");
-    PathBuf::from(home).join(".cache/helm-arc-uninstall/tools")
-}
-
-fn charts_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/charts")
-}
-
-/// A real Helm (and its kubectl) isolated in a temp directory, pointed at the simulator.
-struct Helm {
-    helm: PathBuf,
-    kubectl: PathBuf,
-    home: PathBuf,
-    kubeconfig: PathBuf,
-}
-
-impl Helm {
-    /// Tools of `slot` (`helm3`/`helm4`) with a private home; kubeconfig at `home/kubeconfig`.
-    fn bare(slot: &str, tag: &str) -> Self {
-        let helm = tools_dir().join(slot).join("helm");
-        let kubectl = tools_dir().join(slot).join("kubectl");
-        assert!(
-            helm.is_file() && kubectl.is_file(),
-            "{} missing: run scripts/fetch-tools",
-            helm.display()
-        );
-        let home =
-            std::env::temp_dir().join(format!("kube-sim-arc-{slot}-{}-{tag}", std::process::id()));
-        std::fs::create_dir_all(&home).unwrap();
-        let kubeconfig = home.join("kubeconfig");
-        Helm {
-            helm,
-            kubectl,
-            home,
-            kubeconfig,
-        }
-    }
-
-    /// Pointed at the simulator of `c`.
-    fn new(slot: &str, c: &Cluster) -> Self {
-        let helm = Helm::bare(slot, &c.sim.addr().port().to_string());
-        c.sim.write_kubeconfig(&helm.kubeconfig).unwrap();
-        helm
-    }
-
-    /// Pointed at an existing kubeconfig (the opt-in real-cluster mode).
-    fn external(slot: &str, kubeconfig: PathBuf) -> Self {
-        let mut helm = Helm::bare(slot, "external");
-        helm.kubeconfig = kubeconfig;
-        helm
-    }
-
-    fn command(&self, bin: &Path, args: &[&str]) -> Command {
-        let mut cmd = Command::new(bin);
-        cmd.args(args)
-            .env("HELM_CACHE_HOME", self.home.join("cache"))
-            .env("HELM_CONFIG_HOME", self.home.join("config"))
-            .env("HELM_DATA_HOME", self.home.join("data"))
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("KUBECACHEDIR", self.home.join("kubecache"))
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn helm(&self, args: &[&str]) -> Output {
-        self.command(&self.helm, args).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> Output {
-        let out = self.helm(args);
-        assert!(
-            out.status.success(),
-            "helm {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    fn spawn(&self, args: &[&str]) -> Child {
-        self.command(&self.helm, args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-
-    fn kubectl(&self, args: &[&str]) -> Output {
-        let out = self.command(&self.kubectl, args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    /// `kubectl get ... -o json` items.
-    fn kubectl_items(&self, args: &[&str]) -> Vec<serde_json::Value> {
-        let mut full = vec!["get"];
-        full.extend_from_slice(args);
-        full.extend_from_slice(&["-o", "json"]);
-        let out = self.kubectl(&full);
-        let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        list["items"].as_array().cloned().unwrap_or_default()
-    }
-
-    fn install_controller(&self) {
-        let chart = charts_dir().join("arc-controller");
-        self.ok(&[
-            "install",
-            "arc",
-            chart.to_str().unwrap(),
-            "-n",
-            "arc-systems",
-            "--create-namespace",
-            "--wait",
-            "--timeout",
-            "60s",
-        ]);
-    }
-
-    fn install_runner_set(&self, min_runners: u32) {
-        let chart = charts_dir().join("arc-runner-set");
-        let set = format!("minRunners={min_runners}");
-        self.ok(&[
-            "install",
-            "arc-runner-set",
-            chart.to_str().unwrap(),
-            "-n",
-            "arc-runners",
-            "--create-namespace",
-            "--set",
-            &set,
-        ]);
-    }
-}
-
-impl Drop for Helm {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.home);
-    }
-}
 
 /// Simulator with the ARC CRDs and a started controller that waits for its
 /// Deployment (Helm installs it).
@@ -202,27 +31,6 @@ fn cluster() -> Cluster {
     })
 }
 
-fn release_objects(c: &Cluster) -> Vec<Option<serde_json::Value>> {
-    RUNNER_RELEASE_OBJECTS
-        .iter()
-        .map(|(av, kind, name)| c.get(&Gvk::new(av, kind), "arc-runners", name))
-        .collect()
-}
-
-fn release_gone(c: &Cluster) -> bool {
-    release_objects(c).iter().all(Option::is_none)
-}
-
-fn quiet_period(c: &Cluster) {
-    let mut rx = c.api.subscribe();
-    c.sim.handle().block_on(async {
-        let _ = tokio::time::timeout(Duration::from_millis(500), async {
-            while rx.recv().await.is_ok() {}
-        })
-        .await;
-    });
-}
-
 fn for_each_helm(test: impl Fn(&str)) {
     for slot in ["helm3", "helm4"] {
         eprintln!("=== {slot} ===");
@@ -230,374 +38,378 @@ fn for_each_helm(test: impl Fn(&str)) {
     }
 }
 
-#[test]
-fn healthy_path_helm_uninstall_wait_finishes_and_github_is_empty() {
-    for_each_helm(|slot| {
-        let started = Instant::now();
-        let c = cluster();
-        let helm = Helm::new(slot, &c);
-        helm.install_controller();
+/// The healthy path: controller running, `helm uninstall --wait` finishes,
+/// nothing of the set is left (and the fake GitHub service is empty).
+fn healthy_path_on(t: &Target) {
+    let started = Instant::now();
+    if let Some(c) = t.sim_cluster() {
         c.wait_until("the controller is active", |c| c.arc.is_active());
         let deployment = c
             .get(&deployment_gvk(), "arc-systems", "arc-gha-rs-controller")
             .unwrap();
         assert_eq!(deployment["status"]["availableReplicas"], 1);
-        helm.install_runner_set(2);
-        c.wait_ready(2);
+    }
+    t.install_runner_set(2);
+    t.wait_ready(2);
+    if let Some(c) = t.sim_cluster() {
         assert_eq!(c.github.scale_sets().len(), 1);
         assert_eq!(c.github.runners().len(), 2);
-        let installed = started.elapsed();
+    }
+    let installed = started.elapsed();
 
-        helm.ok(&[
-            "uninstall",
-            "arc-runner-set",
-            "-n",
-            "arc-runners",
-            "--wait",
-            "--timeout",
-            "60s",
-        ]);
-        assert!(
-            release_gone(&c),
-            "helm --wait returned before the release objects were gone"
-        );
-        c.wait_until("listener and runners are gone", |c| {
-            c.listener().is_none() && c.runners().is_empty()
-        });
+    t.helm.ok(&[
+        "uninstall",
+        &t.set,
+        "-n",
+        &t.ns,
+        "--wait",
+        "--timeout",
+        &t.helm_timeout(),
+    ]);
+    assert!(
+        t.release_gone(),
+        "helm --wait returned before the release objects were gone"
+    );
+    t.wait_until("listener and runners are gone", || {
+        t.listener().is_none() && t.runners().is_empty() && t.runner_sets().is_empty()
+    });
+    let left = t.helm.kubectl_items(&[
+        "serviceaccounts,secrets,roles,rolebindings",
+        "-n",
+        &t.ns,
+        "-l",
+        "app.kubernetes.io/part-of=gha-rs",
+    ]);
+    let names: Vec<&str> = left.iter().map(name).collect();
+    assert!(
+        names.is_empty(),
+        "chart objects left in {}: {names:?}",
+        t.ns
+    );
+    if let Some(c) = t.sim_cluster() {
         assert!(
             c.github.is_empty(),
             "leaked: {:?} {:?}",
             c.github.scale_sets(),
             c.github.runners()
         );
-        let list = helm.ok(&["list", "-A", "-q"]);
+        let list = t.helm.ok(&["list", "-A", "-q"]);
         assert_eq!(String::from_utf8_lossy(&list.stdout).trim(), "arc");
-        eprintln!(
-            "{slot}: install (controller + runner set, 2 runners ready) {:?}, full install-and-uninstall {:?}",
-            installed,
-            started.elapsed()
-        );
-    });
+    }
+    eprintln!(
+        "install (controller + runner set, 2 runners ready) {:?}, full install-and-uninstall {:?}",
+        installed,
+        started.elapsed()
+    );
+    t.finish();
 }
 
-#[test]
-fn seed_1_controller_uninstalled_first_leaves_everything_terminating() {
-    for_each_helm(|slot| {
-        let c = cluster();
-        let helm = Helm::new(slot, &c);
-        helm.install_controller();
-        helm.install_runner_set(1);
-        c.wait_ready(1);
+/// Seed 1: the controller goes first (simulator: its release is uninstalled;
+/// real mode: its Deployment is scaled to 0), then `helm uninstall` of the
+/// runner set leaves the ARS, its dependents, listener and runners
+/// Terminating with the documented finalizers and the scale set registered;
+/// starting the controller again resumes the cleanup.
+fn seed_1_on(t: &Target) {
+    t.install_runner_set(1);
+    t.wait_ready(1);
 
-        helm.ok(&["uninstall", "arc", "-n", "arc-systems"]);
-        c.wait_until("the controller lost its Deployment", |c| !c.arc.is_active());
-        helm.ok(&["uninstall", "arc-runner-set", "-n", "arc-runners"]);
-        quiet_period(&c);
+    let stopped = t.stop_controller();
+    t.helm.ok(&["uninstall", &t.set, "-n", &t.ns]);
+    t.settle();
 
-        for (obj, (_, kind, name)) in release_objects(&c).iter().zip(RUNNER_RELEASE_OBJECTS) {
-            let obj = obj
-                .as_ref()
-                .unwrap_or_else(|| panic!("{kind} {name} was deleted"));
-            assert!(is_deleting(obj), "{kind} {name} is Terminating");
-            let expected = if kind == "AutoscalingRunnerSet" {
-                ARS_FINALIZER
-            } else {
-                CLEANUP_PROTECTION
-            };
-            assert_eq!(finalizers(obj), vec![expected], "{kind} {name}");
-        }
-        let listener = c.listener().expect("listener left behind");
-        assert_eq!(finalizers(&listener), vec![LISTENER_FINALIZER]);
-        let sets = c.list(&ers_gvk(), Some("arc-runners"));
-        assert_eq!(sets.len(), 1);
-        assert_eq!(finalizers(&sets[0]), vec![ER_FINALIZER]);
-        let runners = c.runners();
-        assert_eq!(runners.len(), 1);
-        assert!(
-            has_finalizer(&runners[0], ER_FINALIZER)
-                && has_finalizer(&runners[0], ER_REGISTRATION_FINALIZER)
-        );
+    for (kind, name, obj) in t.release_objects() {
+        let obj = obj.unwrap_or_else(|| panic!("{kind} {name} was deleted"));
+        assert!(is_deleting(&obj), "{kind} {name} is Terminating");
+        let expected = if kind == "AutoscalingRunnerSet" {
+            ARS_FINALIZER
+        } else {
+            CLEANUP_PROTECTION
+        };
+        assert_eq!(finalizers(&obj), vec![expected], "{kind} {name}");
+    }
+    let ars = t.ars().unwrap();
+    assert!(
+        annotation(&ars, ANN_SCALE_SET_ID).is_some(),
+        "the scale set was never deleted from GitHub"
+    );
+    let listener = t.listener().expect("listener left behind");
+    assert_eq!(finalizers(&listener), vec![LISTENER_FINALIZER]);
+    let sets = t.runner_sets();
+    assert_eq!(sets.len(), 1);
+    assert_eq!(finalizers(&sets[0]), vec![ER_FINALIZER]);
+    let runners = t.runners();
+    assert_eq!(runners.len(), 1);
+    assert!(
+        has_finalizer(&runners[0], ER_FINALIZER)
+            && has_finalizer(&runners[0], ER_REGISTRATION_FINALIZER)
+    );
+    if let Some(c) = t.sim_cluster() {
         assert_eq!(
             c.github.scale_sets().len(),
             1,
             "the scale set is still registered on GitHub"
         );
         assert_eq!(c.github.runners().len(), 1);
+    }
 
-        // Reinstalling the controller resumes the cleanup (RBAC and secret still exist).
-        helm.install_controller();
-        c.wait_until("the release objects are gone after the reinstall", |c| {
-            release_gone(c) && c.listener().is_none() && c.runners().is_empty()
-        });
-        assert!(c.github.is_empty());
+    // Starting the controller again resumes the cleanup (RBAC and secret still exist).
+    stopped.restart();
+    t.wait_until("the release objects are gone after the restart", || {
+        t.release_gone() && t.listener().is_none() && t.runners().is_empty()
     });
+    if let Some(c) = t.sim_cluster() {
+        assert!(c.github.is_empty());
+    }
+    t.finish();
 }
 
-#[test]
-fn seed_2_manager_rolebinding_lost_while_finalizing_stalls() {
-    for_each_helm(|slot| {
-        let c = cluster();
-        let helm = Helm::new(slot, &c);
-        helm.install_controller();
-        helm.install_runner_set(1);
-        c.wait_ready(1);
-        let runner = c.runners().remove(0);
-        let runner_id = c.arc.start_job("arc-runners", name(&runner), None).unwrap();
+/// Seed 2: a busy runner keeps the ARS finalizing; the Terminating manager
+/// RoleBinding is "unstuck" by hand; after the job ends the cleanup stalls
+/// (Secret reads Forbidden). Real mode then restores the RoleBinding and
+/// restarts the controller so the cluster is cleaned up.
+fn seed_2_on(t: &Target) {
+    t.install_runner_set(1);
+    t.wait_ready(1);
+    let job = t.start_busy_job();
+    let busy = t.wait_busy_runner();
 
-        helm.ok(&["uninstall", "arc-runner-set", "-n", "arc-runners"]);
-        c.wait_until(
-            "the listener is gone and the runner set waits for the busy runner",
-            |c| {
-                c.listener().is_none()
-                    && c.logged("Runner is still running a job, skipping deletion") >= 1
-            },
-        );
-        // The Terminating manager RoleBinding is "unstuck" by hand: RBAC is lost.
-        helm.kubectl(&[
-            "patch",
-            "rolebinding",
-            "arc-runner-set-gha-rs-manager",
-            "-n",
-            "arc-runners",
-            "--type=merge",
-            "-p",
-            r#"{"metadata":{"finalizers":null}}"#,
-        ]);
-        assert!(
-            c.get(
-                &rbac("RoleBinding"),
-                "arc-runners",
-                "arc-runner-set-gha-rs-manager"
-            )
+    t.helm.ok(&["uninstall", &t.set, "-n", &t.ns]);
+    t.wait_until(
+        "the listener is gone and the runner set waits for the busy runner",
+        || {
+            t.listener().is_none()
+                && t.sim_cluster().is_none_or(|c| {
+                    c.logged("Runner is still running a job, skipping deletion") >= 1
+                })
+                && !t.runner_sets().is_empty()
+                && t.runner_sets().iter().all(is_deleting)
+                && t.get(&er_gvk(), &t.ns, &busy).is_some()
+        },
+    );
+    // The Terminating manager RoleBinding is "unstuck" by hand: RBAC is lost.
+    let lost = t.lose_manager_role_binding();
+    assert!(
+        t.get(&rbac("RoleBinding"), &t.ns, &t.manager_role_binding())
             .is_none()
-        );
-        c.github.finish_job(runner_id);
+    );
+    t.end_busy_job(job);
+    t.wait_until("the busy runner's job ended (its pod exited)", || {
+        t.pod_phase(&busy)
+            .is_none_or(|phase| phase == "Succeeded" || phase == "Failed")
+    });
 
+    if let Some(c) = t.sim_cluster() {
         // Every runner-namespace Secret read (JIT secret, GitHub secret) is now Forbidden.
         let forbidden = "is forbidden: User \"system:serviceaccount:arc-systems:arc-gha-rs-controller\" cannot get resource \"secrets\" in API group \"\" in the namespace \"arc-runners\"";
         c.wait_until("runner reconciles fail with Forbidden three times", |c| {
             c.errors_containing(forbidden) >= 3
         });
-        let stuck = c
-            .get(&er_gvk(), "arc-runners", name(&runner))
-            .expect("runner stuck");
-        assert!(
-            has_finalizer(&stuck, ER_REGISTRATION_FINALIZER) && has_finalizer(&stuck, ER_FINALIZER)
-        );
-        assert_eq!(
-            c.list(&ers_gvk(), Some("arc-runners")).len(),
-            1,
-            "runner set stuck"
-        );
-        let ars = c.ars().expect("ARS stuck");
-        assert!(is_deleting(&ars) && has_finalizer(&ars, ARS_FINALIZER));
-        let manager_role = c
-            .get(
-                &rbac("Role"),
-                "arc-runners",
-                "arc-runner-set-gha-rs-manager",
-            )
-            .expect("manager Role stuck");
-        assert!(has_finalizer(&manager_role, CLEANUP_PROTECTION));
+    } else {
+        t.settle();
+    }
+    let stuck = t.get(&er_gvk(), &t.ns, &busy).expect("runner stuck");
+    assert!(
+        has_finalizer(&stuck, ER_REGISTRATION_FINALIZER) && has_finalizer(&stuck, ER_FINALIZER)
+    );
+    assert_eq!(t.runner_sets().len(), 1, "runner set stuck");
+    let ars = t.ars().expect("ARS stuck");
+    assert!(is_deleting(&ars) && has_finalizer(&ars, ARS_FINALIZER));
+    assert!(
+        annotation(&ars, ANN_SCALE_SET_ID).is_some(),
+        "the scale set was never deleted from GitHub"
+    );
+    let manager_role = t
+        .get(&rbac("Role"), &t.ns, &format!("{}-gha-rs-manager", t.set))
+        .expect("manager Role stuck");
+    assert!(has_finalizer(&manager_role, CLEANUP_PROTECTION));
+    if let Some(c) = t.sim_cluster() {
         assert_eq!(c.github.scale_sets().len(), 1, "scale set leaked on GitHub");
+        return;
+    }
+
+    // Clean up: RBAC back, controller restarted (its retries may be backing off).
+    lost.restore();
+    t.stop_controller().restart();
+    t.wait_until("the release objects are gone after RBAC is back", || {
+        t.release_gone() && t.listener().is_none() && t.runners().is_empty()
     });
+    t.finish();
 }
 
-#[test]
-fn seed_3_busy_runner_keeps_everything_until_its_job_ends() {
-    for_each_helm(|slot| {
-        let c = cluster();
-        let helm = Helm::new(slot, &c);
-        helm.install_controller();
-        helm.install_runner_set(1);
-        c.wait_ready(1);
-        let runner = c.runners().remove(0);
-        let runner_id = c.arc.start_job("arc-runners", name(&runner), None).unwrap();
+/// Seed 3: a busy runner keeps everything (and `helm uninstall --wait`) until
+/// its job ends; then the uninstall finishes.
+fn seed_3_on(t: &Target) {
+    t.install_runner_set(1);
+    t.wait_ready(1);
+    let job = t.start_busy_job();
+    let busy = t.wait_busy_runner();
 
-        let mut uninstall = helm.spawn(&[
-            "uninstall",
-            "arc-runner-set",
-            "-n",
-            "arc-runners",
-            "--wait",
-            "--timeout",
-            "120s",
-        ]);
-        c.wait_until("the runner set skipped the busy runner", |c| {
-            c.logged("Runner is still running a job, skipping deletion") >= 1
-        });
+    let mut uninstall = t.helm.spawn(&[
+        "uninstall",
+        &t.set,
+        "-n",
+        &t.ns,
+        "--wait",
+        "--timeout",
+        &t.helm_timeout(),
+    ]);
+    t.wait_until("the runner set skipped the busy runner", || {
+        t.sim_cluster().map_or_else(
+            || {
+                t.listener().is_none()
+                    && !t.runner_sets().is_empty()
+                    && t.runner_sets().iter().all(is_deleting)
+            },
+            |c| c.logged("Runner is still running a job, skipping deletion") >= 1,
+        )
+    });
+    if let Some(c) = t.sim_cluster() {
         let waits = c.logged("Waiting for ephemeral runner sets to be deleted");
         c.wait_until("the ARS requeued three more times", |c| {
             c.logged("Waiting for ephemeral runner sets to be deleted") >= waits + 3
         });
+    } else {
+        t.settle();
+    }
+    assert!(
+        uninstall.try_wait().unwrap().is_none(),
+        "helm uninstall --wait is still waiting"
+    );
+    for (kind, name, obj) in t.release_objects() {
         assert!(
-            uninstall.try_wait().unwrap().is_none(),
-            "helm uninstall --wait is still waiting"
+            obj.as_ref().is_some_and(is_deleting),
+            "{kind} {name} held while the job runs"
         );
-        for (obj, (_, kind, name)) in release_objects(&c).iter().zip(RUNNER_RELEASE_OBJECTS) {
-            assert!(
-                obj.as_ref().is_some_and(is_deleting),
-                "{kind} {name} held while the job runs"
-            );
-        }
-        assert!(c.get(&er_gvk(), "arc-runners", name(&runner)).is_some());
+    }
+    assert!(t.get(&er_gvk(), &t.ns, &busy).is_some());
+    let ars = t.ars().unwrap();
+    assert!(annotation(&ars, ANN_SCALE_SET_ID).is_some());
+    if let Some(c) = t.sim_cluster() {
         assert_eq!(c.github.scale_sets().len(), 1);
+    }
+    assert_eq!(
+        t.pod_phase(&busy).as_deref(),
+        Some("Running"),
+        "the job ended before the hold was observed (make it run longer)"
+    );
 
-        c.github.finish_job(runner_id);
-        let out = uninstall.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "helm uninstall --wait: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(release_gone(&c));
-        c.wait_until("runners are gone", |c| c.runners().is_empty());
+    t.end_busy_job(job);
+    let out = uninstall.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "helm uninstall --wait: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(t.release_gone());
+    t.wait_until("runners are gone", || t.runners().is_empty());
+    if let Some(c) = t.sim_cluster() {
         assert!(c.github.is_empty());
-    });
+    }
+    t.finish();
 }
 
-/// Settings of the opt-in real-cluster mode (see the README).
-struct RealCluster {
-    helm: Helm,
-    namespace: String,
-    github_url: String,
-    github_token: String,
-    controller_sa: String,
-    controller_namespace: String,
+#[test]
+fn healthy_path_helm_uninstall_wait_finishes_and_github_is_empty() {
+    for_each_helm(|slot| healthy_path_on(&Target::sim(&cluster(), slot)));
 }
 
-/// `HAU_REAL_CLUSTER=1` with `KUBECONFIG` (ARC's controller installed there),
-/// `HAU_ARC_GITHUB_URL` and `HAU_ARC_GITHUB_TOKEN`; optional
-/// `HAU_ARC_CONTROLLER_SA` / `HAU_ARC_CONTROLLER_NAMESPACE` (default
-/// `arc-gha-rs-controller` / `arc-systems`) and `HAU_REAL_CLUSTER_HELM`
-/// (`helm3` or `helm4`, default `helm4`).
-fn real_cluster() -> Option<RealCluster> {
-    if std::env::var("HAU_REAL_CLUSTER").ok().as_deref() != Some("1") {
+#[test]
+fn seed_1_controller_uninstalled_first_leaves_everything_terminating() {
+    for_each_helm(|slot| seed_1_on(&Target::sim(&cluster(), slot)));
+}
+
+#[test]
+fn seed_2_manager_rolebinding_lost_while_finalizing_stalls() {
+    for_each_helm(|slot| seed_2_on(&Target::sim(&cluster(), slot)));
+}
+
+#[test]
+fn seed_3_busy_runner_keeps_everything_until_its_job_ends() {
+    for_each_helm(|slot| seed_3_on(&Target::sim(&cluster(), slot)));
+}
+
+const OPT_IN: &str = "skipped: set HAU_REAL_CLUSTER=1 (see README) to run against a real cluster";
+
+/// A real cluster's target for `scenario`, or why it is skipped.
+fn real_target(scenario: &str, needs_busy_job: bool) -> Option<Target<'static>> {
+    let Some(t) = real_cluster(scenario) else {
+        eprintln!("{OPT_IN}");
+        return None;
+    };
+    if needs_busy_job && t.real().is_some_and(|r| r.busy_job_cmd.is_none()) {
+        eprintln!(
+            "skipped: {scenario} needs a job on a runner: set HAU_ARC_BUSY_JOB_CMD (see README)"
+        );
         return None;
     }
-    let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("HAU_REAL_CLUSTER=1 needs {k}"));
-    let or = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
-    let kubeconfig = PathBuf::from(var("KUBECONFIG"));
-    Some(RealCluster {
-        helm: Helm::external(&or("HAU_REAL_CLUSTER_HELM", "helm4"), kubeconfig),
-        namespace: format!("hau-e2e-{}", std::process::id()),
-        github_url: var("HAU_ARC_GITHUB_URL"),
-        github_token: var("HAU_ARC_GITHUB_TOKEN"),
-        controller_sa: or("HAU_ARC_CONTROLLER_SA", "arc-gha-rs-controller"),
-        controller_namespace: or("HAU_ARC_CONTROLLER_NAMESPACE", "arc-systems"),
-    })
-}
-
-/// Poll (a real cluster has no in-process watch here) until `cond`, up to `limit`.
-fn poll(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting until {what}"
-        );
-        std::thread::sleep(Duration::from_secs(1));
-    }
-}
-
-/// The healthy path end to end with whatever ARC controller runs there:
-/// install the example runner set, wait for the scale set registration and a
-/// runner, `helm uninstall --wait`, and check nothing is left in the namespace.
-fn healthy_path_on(rc: &RealCluster, limit: Duration) {
-    let ns = rc.namespace.as_str();
-    let chart = charts_dir().join("arc-runner-set");
-    rc.helm.ok(&[
-        "install",
-        "arc-runner-set",
-        chart.to_str().unwrap(),
-        "-n",
-        ns,
-        "--create-namespace",
-        "--set",
-        "minRunners=1",
-        "--set",
-        &format!("githubConfigUrl={}", rc.github_url),
-        "--set",
-        &format!("githubConfigSecret.github_token={}", rc.github_token),
-        "--set",
-        &format!("controllerServiceAccount.name={}", rc.controller_sa),
-        "--set",
-        &format!(
-            "controllerServiceAccount.namespace={}",
-            rc.controller_namespace
-        ),
-    ]);
-    poll(
-        "the scale set is registered and a runner exists",
-        limit,
-        || {
-            let ars = rc.helm.kubectl_items(&["autoscalingrunnersets", "-n", ns]);
-            let runners = rc.helm.kubectl_items(&["ephemeralrunners", "-n", ns]);
-            ars.iter()
-                .any(|a| annotation(a, ANN_SCALE_SET_ID).is_some())
-                && runners
-                    .iter()
-                    .any(|r| r.pointer("/status/runnerId").is_some())
-        },
-    );
-    let timeout = format!("{}s", limit.as_secs());
-    rc.helm.ok(&[
-        "uninstall",
-        "arc-runner-set",
-        "-n",
-        ns,
-        "--wait",
-        "--timeout",
-        &timeout,
-    ]);
-    for kind in [
-        "autoscalingrunnersets",
-        "ephemeralrunnersets",
-        "ephemeralrunners",
-    ] {
-        assert!(
-            rc.helm.kubectl_items(&[kind, "-n", ns]).is_empty(),
-            "{kind} left in {ns}"
-        );
-    }
-    let left = rc.helm.kubectl_items(&[
-        "serviceaccounts,secrets,roles,rolebindings",
-        "-n",
-        ns,
-        "-l",
-        "app.kubernetes.io/part-of=gha-rs",
-    ]);
-    let names: Vec<&str> = left.iter().map(name).collect();
-    assert!(names.is_empty(), "chart objects left in {ns}: {names:?}");
+    Some(t)
 }
 
 /// Opt-in: the healthy path on a real cluster with the real ARC controller.
 #[test]
 fn real_cluster_healthy_path() {
-    let Some(rc) = real_cluster() else {
-        eprintln!("skipped: set HAU_REAL_CLUSTER=1 (see README) to run against a real cluster");
-        return;
-    };
-    healthy_path_on(&rc, Duration::from_secs(300));
-    rc.helm
-        .kubectl(&["delete", "namespace", &rc.namespace, "--wait=false"]);
+    if let Some(t) = real_target("healthy", false) {
+        healthy_path_on(&t);
+    }
 }
 
-/// The opt-in mode's own code path, exercised against the simulator standing in
-/// for the real cluster (so it cannot rot unnoticed).
+/// Opt-in: seed 1 on a real cluster (its controller scaled to 0 meanwhile).
+#[test]
+fn real_cluster_seed_1_controller_stopped_first() {
+    if let Some(t) = real_target("seed-1", false) {
+        seed_1_on(&t);
+    }
+}
+
+/// Opt-in: seed 2 on a real cluster (needs `HAU_ARC_BUSY_JOB_CMD`).
+#[test]
+fn real_cluster_seed_2_manager_rolebinding_lost() {
+    if let Some(t) = real_target("seed-2", true) {
+        seed_2_on(&t);
+    }
+}
+
+/// Opt-in: seed 3 on a real cluster (needs `HAU_ARC_BUSY_JOB_CMD`).
+#[test]
+fn real_cluster_seed_3_busy_runner() {
+    if let Some(t) = real_target("seed-3", true) {
+        seed_3_on(&t);
+    }
+}
+
+/// The opt-in mode's own code path (kubectl and Helm only, polling, controller
+/// scaled through its Deployment), against the simulator standing in for the
+/// real cluster, so it cannot rot unnoticed. Helm 4 only.
 #[test]
 fn real_cluster_mode_runs_against_the_simulator() {
     let c = cluster();
-    let helm = Helm::new("helm4", &c);
-    helm.install_controller();
-    let rc = RealCluster {
-        helm: Helm::external("helm4", helm.kubeconfig.clone()),
-        namespace: "hau-e2e-sim".to_string(),
-        github_url: "https://github.com/example/repo".to_string(),
-        github_token: "ghp_fake".to_string(),
-        controller_sa: "arc-gha-rs-controller".to_string(),
-        controller_namespace: "arc-systems".to_string(),
-    };
-    healthy_path_on(&rc, Duration::from_secs(60));
+    healthy_path_on(&Target::real_on_sim(&c, "healthy", None));
+    assert!(c.github.is_empty());
+}
+
+#[test]
+fn real_cluster_mode_seed_1_runs_against_the_simulator() {
+    let c = cluster();
+    seed_1_on(&Target::real_on_sim(&c, "seed-1", None));
+    assert!(c.github.is_empty());
+}
+
+#[test]
+fn real_cluster_mode_seed_2_runs_against_the_simulator() {
+    let c = cluster();
+    let jobs = JobStandIn::new("seed-2");
+    jobs.serve(&c, || {
+        seed_2_on(&Target::real_on_sim(&c, "seed-2", Some(&jobs)))
+    });
+    assert!(c.github.is_empty());
+}
+
+#[test]
+fn real_cluster_mode_seed_3_runs_against_the_simulator() {
+    let c = cluster();
+    let jobs = JobStandIn::new("seed-3");
+    jobs.serve(&c, || {
+        seed_3_on(&Target::real_on_sim(&c, "seed-3", Some(&jobs)))
+    });
     assert!(c.github.is_empty());
 }
