@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 
 const CONTROLLER: &str = "system:serviceaccount:arc-systems:arc-gha-rs-controller";
 const LISTENER: &str = "arc-runner-set-6c9b97c4-listener";
+const MANAGER: &str = "arc-runner-set-gha-rs-manager";
+const GITHUB_SECRET: &str = "arc-runner-set-gha-rs-github-secret";
 
 /// Position of the first event-log entry matching.
 fn position(c: &Cluster, actor: &str, verb: &str, kind: &str, name: &str) -> usize {
@@ -42,23 +44,69 @@ fn quiet_period(c: &Cluster) {
     });
 }
 
+/// The live copy of a chart object, if any.
+fn live(c: &Cluster, o: &Value) -> Option<Value> {
+    c.get(
+        &Gvk::new(str_at(o, "/apiVersion"), str_at(o, "/kind")),
+        namespace(o),
+        name(o),
+    )
+}
+
 fn chart_objects_gone(c: &Cluster, objs: &[Value]) -> bool {
-    objs.iter().all(|o| {
-        c.get(
-            &Gvk::new(str_at(o, "/apiVersion"), str_at(o, "/kind")),
-            namespace(o),
-            name(o),
-        )
-        .is_none()
-    })
+    objs.iter().all(|o| live(c, o).is_none())
+}
+
+/// A started cluster with the runner set installed and `runners` runners up.
+fn ready_cluster(runners: i64) -> (Cluster, Vec<Value>) {
+    let c = Cluster::start();
+    let objs = c.install_runner_set(runners);
+    c.wait_ready(usize::try_from(runners).unwrap());
+    (c, objs)
+}
+
+/// Wait until the ARS and every chart object are gone.
+fn wait_release_gone(c: &Cluster, objs: &[Value], what: &str) {
+    c.wait_until(what, |c| c.ars().is_none() && chart_objects_gone(c, objs));
+}
+
+/// `helm uninstall` while the controller is down; `meanwhile` runs before it restarts.
+fn uninstall_while_stopped(c: &Cluster, objs: &[Value], meanwhile: impl FnOnce(&Cluster)) {
+    c.arc.stop();
+    c.helm_delete(objs);
+    meanwhile(c);
+    c.arc.restart();
+}
+
+/// The chart's manager Role or RoleBinding in the runner namespace.
+fn manager_rbac(c: &Cluster, kind: &str) -> Option<Value> {
+    c.get(&rbac(kind), "arc-runners", MANAGER)
+}
+
+/// `status.availableReplicas` of the controller Deployment.
+fn controller_replicas(c: &Cluster) -> Value {
+    c.get(&deployment_gvk(), "arc-systems", "arc-gha-rs-controller")
+        .unwrap()["status"]["availableReplicas"]
+        .clone()
+}
+
+/// No event since log position `from` was written by the controller.
+fn controller_silent_since(c: &Cluster, from: usize) -> bool {
+    c.sim.event_log()[from..]
+        .iter()
+        .all(|e| e.actor != CONTROLLER)
+}
+
+fn runner_namespace_gone(c: &Cluster) -> bool {
+    c.api
+        .get(&c.user, &core("Namespace"), None, "arc-runners")
+        .is_err()
 }
 
 #[test]
 fn full_lifecycle_creates_everything_and_tears_down_in_the_documented_order() {
     let started = Instant::now();
-    let c = Cluster::start();
-    let objs = c.install_runner_set(2);
-    c.wait_ready(2);
+    let (c, objs) = ready_cluster(2);
     let ready = started.elapsed();
 
     // Controller-made objects, with the real names, finalizers and owners.
@@ -110,16 +158,11 @@ fn full_lifecycle_creates_everything_and_tears_down_in_the_documented_order() {
         Some(scale_sets[0].id.to_string().as_str())
     );
     assert_eq!(c.github.runners().len(), 2);
-    let deployment = c
-        .get(&deployment_gvk(), "arc-systems", "arc-gha-rs-controller")
-        .unwrap();
-    assert_eq!(deployment["status"]["availableReplicas"], 1);
+    assert_eq!(controller_replicas(&c), 1);
 
     // helm uninstall: everything goes, in §5 order.
     c.helm_delete(&objs);
-    c.wait_until("the release is gone", |c| {
-        c.ars().is_none() && chart_objects_gone(c, &objs)
-    });
+    wait_release_gone(&c, &objs, "the release is gone");
     c.wait_until("runner pods and secrets are gone", |c| {
         c.list(&core("Pod"), Some("arc-runners")).is_empty()
             && c.list(&core("Pod"), Some("arc-systems")).is_empty()
@@ -212,9 +255,7 @@ fn full_lifecycle_creates_everything_and_tears_down_in_the_documented_order() {
 
 #[test]
 fn busy_runner_holds_the_teardown_until_its_job_ends() {
-    let c = Cluster::start();
-    let objs = c.install_runner_set(1);
-    c.wait_ready(1);
+    let (c, objs) = ready_cluster(1);
     let er = c.runners().remove(0);
     let runner_id = c.arc.start_job("arc-runners", name(&er), None).unwrap();
 
@@ -237,37 +278,25 @@ fn busy_runner_holds_the_teardown_until_its_job_ends() {
         held["status"]["jobId"],
         json!(c.github.runners()[0].job.as_ref().unwrap().id.to_string())
     );
-    let manager_rb = c
-        .get(
-            &rbac("RoleBinding"),
-            "arc-runners",
-            "arc-runner-set-gha-rs-manager",
-        )
-        .expect("RBAC kept");
+    let manager_rb = manager_rbac(&c, "RoleBinding").expect("RBAC kept");
     assert!(is_deleting(&manager_rb) && has_finalizer(&manager_rb, CLEANUP_PROTECTION));
     assert_eq!(c.github.scale_sets().len(), 1);
 
     c.github.finish_job(runner_id);
-    c.wait_until("the release is gone after the job", |c| {
-        c.ars().is_none() && chart_objects_gone(c, &objs)
-    });
+    wait_release_gone(&c, &objs, "the release is gone after the job");
     assert!(c.github.is_empty());
 }
 
 #[test]
 fn a_job_with_a_duration_ends_by_itself() {
-    let c = Cluster::start();
-    let objs = c.install_runner_set(1);
-    c.wait_ready(1);
+    let (c, objs) = ready_cluster(1);
     let er = c.runners().remove(0);
     let started = Instant::now();
     c.arc
         .start_job("arc-runners", name(&er), Some(Duration::from_millis(300)))
         .unwrap();
     c.helm_delete(&objs);
-    c.wait_until("the release is gone", |c| {
-        c.ars().is_none() && chart_objects_gone(c, &objs)
-    });
+    wait_release_gone(&c, &objs, "the release is gone");
     assert!(
         started.elapsed() >= Duration::from_millis(300),
         "teardown waited for the job"
@@ -277,27 +306,13 @@ fn a_job_with_a_duration_ends_by_itself() {
 
 #[test]
 fn lost_manager_rolebinding_stalls_the_teardown_with_forbidden() {
-    let c = Cluster::start();
-    let objs = c.install_runner_set(1);
-    c.wait_ready(1);
+    let (c, objs) = ready_cluster(1);
 
-    c.arc.stop();
-    c.helm_delete(&objs);
-    // Someone "unsticks" the Terminating manager RoleBinding: it is gone for good.
-    c.strip_finalizers(
-        &rbac("RoleBinding"),
-        "arc-runners",
-        "arc-runner-set-gha-rs-manager",
-    );
-    assert!(
-        c.get(
-            &rbac("RoleBinding"),
-            "arc-runners",
-            "arc-runner-set-gha-rs-manager"
-        )
-        .is_none()
-    );
-    c.arc.restart();
+    uninstall_while_stopped(&c, &objs, |c| {
+        // Someone "unsticks" the Terminating manager RoleBinding: it is gone for good.
+        c.strip_finalizers(&rbac("RoleBinding"), "arc-runners", MANAGER);
+        assert!(manager_rbac(c, "RoleBinding").is_none());
+    });
 
     let forbidden = format!(
         "rolebindings.rbac.authorization.k8s.io \"{LISTENER}\" is forbidden: User \"{CONTROLLER}\" cannot delete resource \"rolebindings\" in API group \"rbac.authorization.k8s.io\" in the namespace \"arc-runners\""
@@ -319,19 +334,13 @@ fn lost_manager_rolebinding_stalls_the_teardown_with_forbidden() {
     let ars = c.ars().expect("ARS stuck");
     assert!(has_finalizer(&ars, ARS_FINALIZER));
     assert_eq!(c.github.scale_sets().len(), 1, "scale set still registered");
-    let manager_role = c
-        .get(
-            &rbac("Role"),
-            "arc-runners",
-            "arc-runner-set-gha-rs-manager",
-        )
-        .unwrap();
+    let manager_role = manager_rbac(&c, "Role").unwrap();
     assert!(has_finalizer(&manager_role, CLEANUP_PROTECTION));
 
     // Restoring the binding lets the controller finish.
     let mut rb = objs
         .iter()
-        .find(|o| str_at(o, "/kind") == "RoleBinding" && name(o) == "arc-runner-set-gha-rs-manager")
+        .find(|o| str_at(o, "/kind") == "RoleBinding" && name(o) == MANAGER)
         .unwrap()
         .clone();
     rb["metadata"]["finalizers"] = json!([]);
@@ -342,17 +351,10 @@ fn lost_manager_rolebinding_stalls_the_teardown_with_forbidden() {
 
 #[test]
 fn missing_github_secret_stalls_with_the_real_error() {
-    let c = Cluster::start();
-    let objs = c.install_runner_set(1);
-    c.wait_ready(1);
-    c.arc.stop();
-    c.helm_delete(&objs);
-    c.strip_finalizers(
-        &core("Secret"),
-        "arc-runners",
-        "arc-runner-set-gha-rs-github-secret",
-    );
-    c.arc.restart();
+    let (c, objs) = ready_cluster(1);
+    uninstall_while_stopped(&c, &objs, |c| {
+        c.strip_finalizers(&core("Secret"), "arc-runners", GITHUB_SECRET);
+    });
     let msg = "failed to find GitHub config secret: secrets \"arc-runner-set-gha-rs-github-secret\" not found";
     c.wait_until("runner removal fails for want of the secret", |c| {
         c.errors_containing(msg) >= 2
@@ -363,45 +365,21 @@ fn missing_github_secret_stalls_with_the_real_error() {
 
 #[test]
 fn stopped_controller_leaves_everything_terminating_and_resumes_on_restart() {
-    let c = Cluster::start();
-    let objs = c.install_runner_set(1);
-    c.wait_ready(1);
+    let (c, objs) = ready_cluster(1);
     c.arc.stop();
-    let deployment = c
-        .get(&deployment_gvk(), "arc-systems", "arc-gha-rs-controller")
-        .unwrap();
-    assert_eq!(
-        deployment["status"]["availableReplicas"], 0,
-        "stopped controller is visible"
-    );
+    assert_eq!(controller_replicas(&c), 0, "stopped controller is visible");
 
     c.helm_delete(&objs);
     c.wait_until("every chart object is Terminating", |c| {
-        objs.iter().all(|o| {
-            c.get(
-                &Gvk::new(str_at(o, "/apiVersion"), str_at(o, "/kind")),
-                namespace(o),
-                name(o),
-            )
-            .is_some_and(|v| is_deleting(&v))
-        })
+        objs.iter()
+            .all(|o| live(c, o).is_some_and(|v| is_deleting(&v)))
     });
     // Nothing reconciles: give it many requeue periods, then look for controller writes.
     let before = c.sim.event_log().len();
     quiet_period(&c);
-    assert!(
-        c.sim.event_log()[before..]
-            .iter()
-            .all(|e| e.actor != CONTROLLER)
-    );
+    assert!(controller_silent_since(&c, before));
     for o in &objs {
-        let v = c
-            .get(
-                &Gvk::new(str_at(o, "/apiVersion"), str_at(o, "/kind")),
-                namespace(o),
-                name(o),
-            )
-            .unwrap();
+        let v = live(&c, o).unwrap();
         let expected = if str_at(o, "/kind") == "AutoscalingRunnerSet" {
             ARS_FINALIZER
         } else {
@@ -422,14 +400,9 @@ fn stopped_controller_leaves_everything_terminating_and_resumes_on_restart() {
     assert_eq!(c.github.runners().len(), 1);
 
     c.arc.restart();
-    c.wait_until("the release is gone after restart", |c| {
-        c.ars().is_none() && chart_objects_gone(c, &objs)
-    });
+    wait_release_gone(&c, &objs, "the release is gone after restart");
     assert!(c.github.is_empty());
-    let deployment = c
-        .get(&deployment_gvk(), "arc-systems", "arc-gha-rs-controller")
-        .unwrap();
-    assert_eq!(deployment["status"]["availableReplicas"], 1);
+    assert_eq!(controller_replicas(&c), 1);
 }
 
 #[test]
@@ -441,15 +414,11 @@ fn uninstalled_controller_deployment_stops_reconciling() {
             .is_some_and(|a| annotation(&a, ANN_SCALE_SET_ID).is_some())
             && c.listener().is_some()
     });
-    c.api
-        .delete(
-            &c.user,
-            &deployment_gvk(),
-            Some("arc-systems"),
-            "arc-gha-rs-controller",
-            &Default::default(),
-        )
-        .unwrap();
+    c.delete(
+        &deployment_gvk(),
+        Some("arc-systems"),
+        "arc-gha-rs-controller",
+    );
     c.wait_until("the controller noticed its Deployment is gone", |c| {
         !c.arc.is_active()
     });
@@ -457,9 +426,7 @@ fn uninstalled_controller_deployment_stops_reconciling() {
     c.helm_delete(&objs);
     quiet_period(&c);
     assert!(
-        c.sim.event_log()[from..]
-            .iter()
-            .all(|e| e.actor != CONTROLLER),
+        controller_silent_since(&c, from),
         "a controller without its Deployment must not act"
     );
     let ars = c.ars().unwrap();
@@ -470,9 +437,7 @@ fn uninstalled_controller_deployment_stops_reconciling() {
 
 #[test]
 fn github_outage_stalls_the_teardown_until_the_service_heals() {
-    let c = Cluster::start();
-    let objs = c.install_runner_set(1);
-    c.wait_ready(1);
+    let (c, objs) = ready_cluster(1);
     c.github.fail_all(Some((503, "Service Unavailable")));
     c.helm_delete(&objs);
     c.wait_until("runner removal failed three times", |c| {
@@ -488,9 +453,7 @@ fn github_outage_stalls_the_teardown_until_the_service_heals() {
     assert_eq!(c.github.scale_sets().len(), 1);
 
     c.github.fail_all(None);
-    c.wait_until("the release is gone once GitHub is back", |c| {
-        c.ars().is_none() && chart_objects_gone(c, &objs)
-    });
+    wait_release_gone(&c, &objs, "the release is gone once GitHub is back");
     assert!(c.github.is_empty());
     let failed = c
         .github
@@ -511,9 +474,7 @@ fn per_step_delay_keeps_the_order_and_completes() {
     c.wait_ready(1);
     let started = Instant::now();
     c.helm_delete(&objs);
-    c.wait_until("the release is gone", |c| {
-        c.ars().is_none() && chart_objects_gone(c, &objs)
-    });
+    wait_release_gone(&c, &objs, "the release is gone");
     // At least: ARS reacts, listener finalizes, ERS, runner (two finalizers), ERS again, ARS again.
     assert!(
         started.elapsed() >= Duration::from_millis(120),
@@ -539,17 +500,10 @@ fn per_step_delay_keeps_the_order_and_completes() {
 /// set is still live, the set would just create new runners that cannot register.
 #[test]
 fn credential_ladder_lets_the_controller_finish_without_github() {
-    let c = Cluster::start();
-    let objs = c.install_runner_set(1);
-    c.wait_ready(1);
-    c.arc.stop();
-    c.helm_delete(&objs);
-    c.strip_finalizers(
-        &core("Secret"),
-        "arc-runners",
-        "arc-runner-set-gha-rs-github-secret",
-    );
-    c.arc.restart();
+    let (c, objs) = ready_cluster(1);
+    uninstall_while_stopped(&c, &objs, |c| {
+        c.strip_finalizers(&core("Secret"), "arc-runners", GITHUB_SECRET);
+    });
     c.wait_until(
         "the runner set is Terminating and cannot reach GitHub",
         |c| {
@@ -585,19 +539,9 @@ fn credential_ladder_lets_the_controller_finish_without_github() {
             name(&er),
             json!({"metadata": {"finalizers": kept}}),
         );
-        c.api
-            .delete(
-                &c.user,
-                &er_gvk(),
-                Some("arc-runners"),
-                name(&er),
-                &Default::default(),
-            )
-            .unwrap();
+        c.delete(&er_gvk(), Some("arc-runners"), name(&er));
     }
-    c.wait_until("the release is gone without GitHub", |c| {
-        c.ars().is_none() && chart_objects_gone(c, &objs)
-    });
+    wait_release_gone(&c, &objs, "the release is gone without GitHub");
     assert_eq!(
         c.github.scale_sets().len(),
         1,
@@ -638,18 +582,9 @@ fn proxy_and_tls_references_are_read_and_their_loss_stalls_the_teardown() {
     assert!(c.get(&core("Secret"), "arc-runners", &ers_proxy).is_some());
     assert_eq!(c.runners()[0]["spec"]["proxySecretRef"], json!(ers_proxy));
 
-    c.arc.stop();
-    c.helm_delete(&objs);
-    c.api
-        .delete(
-            &c.user,
-            &core("Secret"),
-            Some("arc-runners"),
-            "proxy-auth",
-            &Default::default(),
-        )
-        .unwrap();
-    c.arc.restart();
+    uninstall_while_stopped(&c, &objs, |c| {
+        c.delete(&core("Secret"), Some("arc-runners"), "proxy-auth");
+    });
     c.wait_until("runner removal fails for want of the proxy secret", |c| {
         c.errors_containing("failed to get proxy secret: secrets \"proxy-auth\" not found") >= 2
     });
@@ -657,9 +592,11 @@ fn proxy_and_tls_references_are_read_and_their_loss_stalls_the_teardown() {
     assert_eq!(c.github.scale_sets().len(), 1);
 
     c.api.create(&c.user, proxy_auth).unwrap();
-    c.wait_until("the release is gone once the proxy secret is back", |c| {
-        c.ars().is_none() && chart_objects_gone(c, &objs)
-    });
+    wait_release_gone(
+        &c,
+        &objs,
+        "the release is gone once the proxy secret is back",
+    );
     assert!(c.get(&core("Secret"), "arc-runners", &ers_proxy).is_none());
     assert!(
         c.get(&core("Secret"), "arc-systems", &format!("{LISTENER}-proxy"))
@@ -681,18 +618,9 @@ fn missing_github_tls_configmap_stalls_the_teardown() {
     };
     let objs = c.install(&rs);
     c.wait_ready(1);
-    c.arc.stop();
-    c.helm_delete(&objs);
-    c.api
-        .delete(
-            &c.user,
-            &core("ConfigMap"),
-            Some("arc-runners"),
-            "github-ca",
-            &Default::default(),
-        )
-        .unwrap();
-    c.arc.restart();
+    uninstall_while_stopped(&c, &objs, |c| {
+        c.delete(&core("ConfigMap"), Some("arc-runners"), "github-ca");
+    });
     c.wait_until("runner removal fails for want of the CA", |c| {
         c.errors_containing("failed to get tls config: configmaps \"github-ca\" not found") >= 2
     });
@@ -704,9 +632,7 @@ fn missing_github_tls_configmap_stalls_the_teardown() {
 /// with `foregroundDeletion`; the controller's own flow still completes.
 #[test]
 fn foreground_deletion_of_the_ars_completes() {
-    let c = Cluster::start();
-    let objs = c.install_runner_set(1);
-    c.wait_ready(1);
+    let (c, objs) = ready_cluster(1);
     let opts = kube_sim::api::DeleteOptions {
         propagation: Some(kube_sim::api::Propagation::Foreground),
         ..Default::default()
@@ -734,23 +660,9 @@ fn foreground_deletion_of_the_ars_completes() {
 /// in order, and the namespace goes away.
 #[test]
 fn runner_namespace_deletion_completes_with_the_controller_running() {
-    let c = Cluster::start();
-    c.install_runner_set(1);
-    c.wait_ready(1);
-    c.api
-        .delete(
-            &c.user,
-            &core("Namespace"),
-            None,
-            "arc-runners",
-            &Default::default(),
-        )
-        .unwrap();
-    c.wait_until("the namespace is gone", |c| {
-        c.api
-            .get(&c.user, &core("Namespace"), None, "arc-runners")
-            .is_err()
-    });
+    let (c, _) = ready_cluster(1);
+    c.delete(&core("Namespace"), None, "arc-runners");
+    c.wait_until("the namespace is gone", runner_namespace_gone);
     assert!(c.listener().is_none());
     assert!(c.github.is_empty());
 }
@@ -759,19 +671,9 @@ fn runner_namespace_deletion_completes_with_the_controller_running() {
 /// ARC finalizers; a restarted controller lets it finish.
 #[test]
 fn runner_namespace_deletion_hangs_while_the_controller_is_down() {
-    let c = Cluster::start();
-    c.install_runner_set(1);
-    c.wait_ready(1);
+    let (c, _) = ready_cluster(1);
     c.arc.stop();
-    c.api
-        .delete(
-            &c.user,
-            &core("Namespace"),
-            None,
-            "arc-runners",
-            &Default::default(),
-        )
-        .unwrap();
+    c.delete(&core("Namespace"), None, "arc-runners");
     c.wait_until("the namespace content is Terminating", |c| {
         c.ars().is_some_and(|a| is_deleting(&a)) && c.runners().iter().all(is_deleting)
     });
@@ -782,20 +684,10 @@ fn runner_namespace_deletion_hangs_while_the_controller_is_down() {
         .unwrap();
     assert_eq!(ns["status"]["phase"], "Terminating");
     assert!(has_finalizer(&c.ars().unwrap(), ARS_FINALIZER));
-    let rb = c
-        .get(
-            &rbac("RoleBinding"),
-            "arc-runners",
-            "arc-runner-set-gha-rs-manager",
-        )
-        .unwrap();
+    let rb = manager_rbac(&c, "RoleBinding").unwrap();
     assert_eq!(finalizers(&rb), vec![CLEANUP_PROTECTION]);
 
     c.arc.restart();
-    c.wait_until("the namespace is gone", |c| {
-        c.api
-            .get(&c.user, &core("Namespace"), None, "arc-runners")
-            .is_err()
-    });
+    c.wait_until("the namespace is gone", runner_namespace_gone);
     assert!(c.github.is_empty());
 }

@@ -218,6 +218,13 @@ impl Cluster {
         }
     }
 
+    /// DELETE with default options, which must be accepted.
+    pub fn delete(&self, gvk: &Gvk, ns: Option<&str>, name: &str) {
+        self.api
+            .delete(&self.user, gvk, ns, name, &DeleteOptions::default())
+            .expect("delete accepted");
+    }
+
     /// Strip every finalizer from an object (what a user "fixing" a stuck object does).
     pub fn strip_finalizers(&self, gvk: &Gvk, ns: &str, name: &str) {
         self.api
