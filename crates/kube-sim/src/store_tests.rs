@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::api::{
-    Actor, Api, DeleteOptions, DeleteOutcome, Gvk, ListOptions, Patch, Propagation, WatchEventType,
+    Actor, Api, ApiError, DeleteOptions, DeleteOutcome, Gvk, ListOptions, Patch, Propagation,
+    WatchEventType,
 };
 use crate::control::Control;
 use crate::store::{Store, StoreConfig};
@@ -25,6 +26,65 @@ fn cm(name: &str) -> Value {
 
 fn cm_gvk() -> Gvk {
     Gvk::new("v1", "ConfigMap")
+}
+
+/// DELETE of ConfigMap `name` in `default`.
+fn delete_cm(s: &Store, name: &str, opts: &DeleteOptions) -> Result<DeleteOutcome, ApiError> {
+    s.delete(&me(), &cm_gvk(), Some("default"), name, opts)
+}
+
+/// PATCH of ConfigMap `name` in `ns`.
+fn patch_cm(s: &Store, ns: &str, name: &str, patch: Patch) -> Result<Value, ApiError> {
+    s.patch(&me(), &cm_gvk(), Some(ns), name, patch)
+}
+
+/// Strip every finalizer of ConfigMap `name` in `ns`.
+fn strip_cm_finalizers(s: &Store, ns: &str, name: &str) -> Value {
+    patch_cm(
+        s,
+        ns,
+        name,
+        Patch::Merge(json!({"metadata":{"finalizers":null}})),
+    )
+    .unwrap()
+}
+
+fn propagation(p: Propagation) -> DeleteOptions {
+    DeleteOptions {
+        propagation: Some(p),
+        ..Default::default()
+    }
+}
+
+/// Server-side apply of `body` as ConfigMap `a` in `default`: (object, created).
+fn apply_cm(
+    s: &Store,
+    body: Value,
+    field_manager: &str,
+    force: bool,
+) -> Result<(Value, bool), ApiError> {
+    let t = s.resolve(&cm_gvk()).unwrap();
+    s.patch_with(
+        &me(),
+        &t,
+        Some("default"),
+        "a",
+        Patch::Apply {
+            body,
+            field_manager: field_manager.into(),
+            force,
+        },
+        crate::store::Subresource::Main,
+        &Default::default(),
+    )
+}
+
+/// A store with its controllers (GC, namespaces, CRDs) running at `period`.
+fn store_with_controllers(period: Duration) -> (Arc<Store>, Control) {
+    let s = store();
+    let control = Control::new(period);
+    tokio::spawn(crate::controllers::run(s.clone(), control.clone()));
+    (s, control)
 }
 
 fn widget_crd() -> Value {
@@ -119,15 +179,7 @@ fn delete_without_finalizers_removes_and_broadcasts() {
     let s = store();
     s.create(&me(), cm("a")).unwrap();
     let mut rx = s.subscribe();
-    let out = s
-        .delete(
-            &me(),
-            &cm_gvk(),
-            Some("default"),
-            "a",
-            &DeleteOptions::default(),
-        )
-        .unwrap();
+    let out = delete_cm(&s, "a", &DeleteOptions::default()).unwrap();
     let DeleteOutcome::Deleted(obj) = out else {
         panic!("expected Deleted")
     };
@@ -147,15 +199,7 @@ fn finalizers_hold_the_object_until_the_last_is_removed() {
     let mut x = cm("a");
     x["metadata"]["finalizers"] = json!(["example.com/a", "example.com/b"]);
     s.create(&me(), x).unwrap();
-    let out = s
-        .delete(
-            &me(),
-            &cm_gvk(),
-            Some("default"),
-            "a",
-            &DeleteOptions::default(),
-        )
-        .unwrap();
+    let out = delete_cm(&s, "a", &DeleteOptions::default()).unwrap();
     let DeleteOutcome::Terminating(t) = out else {
         panic!("expected Terminating")
     };
@@ -163,58 +207,37 @@ fn finalizers_hold_the_object_until_the_last_is_removed() {
     assert_eq!(t["metadata"]["deletionGracePeriodSeconds"], json!(0));
     // second DELETE: no write
     let rv = s.resource_version();
-    s.delete(
-        &me(),
-        &cm_gvk(),
-        Some("default"),
-        "a",
-        &DeleteOptions::default(),
-    )
-    .unwrap();
+    delete_cm(&s, "a", &DeleteOptions::default()).unwrap();
     assert_eq!(s.resource_version(), rv);
     // no new finalizers
-    let e = s
-        .patch(
-            &me(),
-            &cm_gvk(),
-            Some("default"),
-            "a",
-            Patch::Merge(
-                json!({"metadata":{"finalizers":["example.com/a","example.com/b","x.io/c"]}}),
-            ),
-        )
-        .unwrap_err();
+    let e = patch_cm(
+        &s,
+        "default",
+        "a",
+        Patch::Merge(json!({"metadata":{"finalizers":["example.com/a","example.com/b","x.io/c"]}})),
+    )
+    .unwrap_err();
     assert_eq!(e.code, 422);
     assert_eq!(
         e.message,
         "ConfigMap \"a\" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"x.io/c\"}"
     );
     // deletionTimestamp cannot be cleared
-    let kept = s
-        .patch(
-            &me(),
-            &cm_gvk(),
-            Some("default"),
-            "a",
-            Patch::Merge(json!({"metadata":{"deletionTimestamp":null,"labels":{"l":"1"}}})),
-        )
-        .unwrap();
+    let kept = patch_cm(
+        &s,
+        "default",
+        "a",
+        Patch::Merge(json!({"metadata":{"deletionTimestamp":null,"labels":{"l":"1"}}})),
+    )
+    .unwrap();
     assert!(kept["metadata"]["deletionTimestamp"].is_string());
     // remove one: MODIFIED
     let mut rx = s.subscribe();
-    s.patch(&me(), &cm_gvk(), Some("default"), "a", Patch::Json(json!([{"op":"test","path":"/metadata/finalizers/0","value":"example.com/a"},{"op":"remove","path":"/metadata/finalizers/0"}])))
+    patch_cm(&s, "default", "a", Patch::Json(json!([{"op":"test","path":"/metadata/finalizers/0","value":"example.com/a"},{"op":"remove","path":"/metadata/finalizers/0"}])))
         .unwrap();
     assert_eq!(rx.try_recv().unwrap().kind, WatchEventType::Modified);
     // remove the last: DELETED, response is the updated object
-    let last = s
-        .patch(
-            &me(),
-            &cm_gvk(),
-            Some("default"),
-            "a",
-            Patch::Merge(json!({"metadata":{"finalizers":null}})),
-        )
-        .unwrap();
+    let last = strip_cm_finalizers(&s, "default", "a");
     assert!(last["metadata"].get("finalizers").is_none());
     let ev = rx.try_recv().unwrap();
     assert_eq!(ev.kind, WatchEventType::Deleted);
@@ -234,49 +257,20 @@ fn finalizers_hold_the_object_until_the_last_is_removed() {
 fn delete_preconditions_and_propagation_finalizers() {
     let s = store();
     s.create(&me(), cm("a")).unwrap();
-    let e = s
-        .delete(
-            &me(),
-            &cm_gvk(),
-            Some("default"),
-            "a",
-            &DeleteOptions {
-                precondition_uid: Some("x".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
+    let precondition = DeleteOptions {
+        precondition_uid: Some("x".into()),
+        ..Default::default()
+    };
+    let e = delete_cm(&s, "a", &precondition).unwrap_err();
     assert_eq!(e.code, 409);
     assert!(e.message.starts_with("Operation cannot be fulfilled on configmaps \"a\": the UID in the precondition (x) does not match the UID in record ("), "{}", e.message);
-    let out = s
-        .delete(
-            &me(),
-            &cm_gvk(),
-            Some("default"),
-            "a",
-            &DeleteOptions {
-                propagation: Some(Propagation::Foreground),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let out = delete_cm(&s, "a", &propagation(Propagation::Foreground)).unwrap();
     let DeleteOutcome::Terminating(t) = out else {
         panic!()
     };
     assert_eq!(t["metadata"]["finalizers"], json!(["foregroundDeletion"]));
     // background after foreground strips the GC finalizer and deletes
-    let out = s
-        .delete(
-            &me(),
-            &cm_gvk(),
-            Some("default"),
-            "a",
-            &DeleteOptions {
-                propagation: Some(Propagation::Background),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let out = delete_cm(&s, "a", &propagation(Propagation::Background)).unwrap();
     assert!(matches!(out, DeleteOutcome::Deleted(_)));
 }
 
@@ -373,62 +367,18 @@ fn list_with_selectors() {
 #[test]
 fn server_side_apply_creates_then_conflicts() {
     let s = store();
-    let t = s.resolve(&cm_gvk()).unwrap();
-    let body = cm("a");
-    let (v, created) = s
-        .patch_with(
-            &me(),
-            &t,
-            Some("default"),
-            "a",
-            Patch::Apply {
-                body: body.clone(),
-                field_manager: "helm".into(),
-                force: false,
-            },
-            crate::store::Subresource::Main,
-            &Default::default(),
-        )
-        .unwrap();
+    let (v, created) = apply_cm(&s, cm("a"), "helm", false).unwrap();
     assert!(created);
     assert_eq!(v["metadata"]["managedFields"][0]["operation"], "Apply");
     let mut other = cm("a");
     other["data"]["k"] = json!("other");
-    let e = s
-        .patch_with(
-            &me(),
-            &t,
-            Some("default"),
-            "a",
-            Patch::Apply {
-                body: other.clone(),
-                field_manager: "kubectl".into(),
-                force: false,
-            },
-            crate::store::Subresource::Main,
-            &Default::default(),
-        )
-        .unwrap_err();
+    let e = apply_cm(&s, other.clone(), "kubectl", false).unwrap_err();
     assert_eq!(e.code, 409);
     assert_eq!(
         e.message,
         "Apply failed with 1 conflict: conflict with \"helm\" using v1: .data.k"
     );
-    let (v, created) = s
-        .patch_with(
-            &me(),
-            &t,
-            Some("default"),
-            "a",
-            Patch::Apply {
-                body: other,
-                field_manager: "kubectl".into(),
-                force: true,
-            },
-            crate::store::Subresource::Main,
-            &Default::default(),
-        )
-        .unwrap();
+    let (v, created) = apply_cm(&s, other, "kubectl", true).unwrap();
     assert!(!created);
     assert_eq!(v["data"]["k"], "other");
 }
@@ -479,21 +429,12 @@ fn owned_cm(name: &str, owner: &Value, block: bool) -> Value {
 
 #[tokio::test]
 async fn gc_background_foreground_orphan() {
-    let s = store();
-    let control = Control::new(Duration::from_millis(20));
-    tokio::spawn(crate::controllers::run(s.clone(), control.clone()));
+    let (s, _control) = store_with_controllers(Duration::from_millis(20));
     let exists = |s: &Arc<Store>, n: &str| s.get(&me(), &cm_gvk(), Some("default"), n).is_ok();
     // background
     let o = s.create(&me(), cm("owner")).unwrap();
     s.create(&me(), owned_cm("dep", &o, false)).unwrap();
-    s.delete(
-        &me(),
-        &cm_gvk(),
-        Some("default"),
-        "owner",
-        &DeleteOptions::default(),
-    )
-    .unwrap();
+    delete_cm(&s, "owner", &DeleteOptions::default()).unwrap();
     assert!(exists(&s, "dep"));
     wait_until(|| !exists(&s, "dep")).await;
     // foreground with a blocking dependent held by a finalizer
@@ -501,12 +442,7 @@ async fn gc_background_foreground_orphan() {
     let mut d = owned_cm("fgdep", &o, true);
     d["metadata"]["finalizers"] = json!(["example.com/hold"]);
     s.create(&me(), d).unwrap();
-    let fg = DeleteOptions {
-        propagation: Some(Propagation::Foreground),
-        ..Default::default()
-    };
-    s.delete(&me(), &cm_gvk(), Some("default"), "fg", &fg)
-        .unwrap();
+    delete_cm(&s, "fg", &propagation(Propagation::Foreground)).unwrap();
     wait_until(|| {
         s.get(&me(), &cm_gvk(), Some("default"), "fgdep")
             .is_ok_and(|d| d["metadata"]["deletionTimestamp"].is_string())
@@ -514,24 +450,12 @@ async fn gc_background_foreground_orphan() {
     .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(exists(&s, "fg"), "owner waits for its blocking dependent");
-    s.patch(
-        &me(),
-        &cm_gvk(),
-        Some("default"),
-        "fgdep",
-        Patch::Merge(json!({"metadata":{"finalizers":null}})),
-    )
-    .unwrap();
+    strip_cm_finalizers(&s, "default", "fgdep");
     wait_until(|| !exists(&s, "fg")).await;
     // orphan
     let o = s.create(&me(), cm("or")).unwrap();
     s.create(&me(), owned_cm("ordep", &o, true)).unwrap();
-    let orphan = DeleteOptions {
-        propagation: Some(Propagation::Orphan),
-        ..Default::default()
-    };
-    s.delete(&me(), &cm_gvk(), Some("default"), "or", &orphan)
-        .unwrap();
+    delete_cm(&s, "or", &propagation(Propagation::Orphan)).unwrap();
     wait_until(|| !exists(&s, "or")).await;
     let dep = s.get(&me(), &cm_gvk(), Some("default"), "ordep").unwrap();
     assert!(dep["metadata"].get("ownerReferences").is_none());
@@ -539,9 +463,7 @@ async fn gc_background_foreground_orphan() {
 
 #[tokio::test]
 async fn namespace_termination_deletes_content_and_refuses_new() {
-    let s = store();
-    let control = Control::new(Duration::from_millis(10));
-    tokio::spawn(crate::controllers::run(s.clone(), control.clone()));
+    let (s, control) = store_with_controllers(Duration::from_millis(10));
     let nsg = Gvk::new("v1", "Namespace");
     s.create(
         &me(),
@@ -575,22 +497,13 @@ async fn namespace_termination_deletes_content_and_refuses_new() {
     })
     .await;
     assert!(s.get(&me(), &nsg, None, "t").is_ok());
-    s.patch(
-        &me(),
-        &cm_gvk(),
-        Some("t"),
-        "a",
-        Patch::Merge(json!({"metadata":{"finalizers":null}})),
-    )
-    .unwrap();
+    strip_cm_finalizers(&s, "t", "a");
     wait_until(|| s.get(&me(), &nsg, None, "t").is_err()).await;
 }
 
 #[tokio::test]
 async fn deleting_a_crd_deletes_its_resources_then_the_kind() {
-    let s = store();
-    let control = Control::new(Duration::from_millis(5));
-    tokio::spawn(crate::controllers::run(s.clone(), control));
+    let (s, _control) = store_with_controllers(Duration::from_millis(5));
     s.create(&me(), widget_crd()).unwrap();
     let wg = Gvk::new("example.com/v1", "Widget");
     s.create(&me(), json!({"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w","namespace":"default"}})).unwrap();
