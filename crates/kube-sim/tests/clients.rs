@@ -108,6 +108,64 @@ fn cm_gvk() -> Gvk {
     Gvk::new("v1", "ConfigMap")
 }
 
+/// Merge-patch the finalizers of a ConfigMap (`null` strips them all).
+fn set_cm_finalizers(api: &dyn Api, ns: &str, name: &str, finalizers: Value) {
+    api.patch(
+        &me(),
+        &cm_gvk(),
+        Some(ns),
+        name,
+        Patch::Merge(json!({"metadata":{"finalizers":finalizers}})),
+    )
+    .unwrap();
+}
+
+/// A client command that deletes and then waits while a finalizer holds an object.
+struct BlockedWait<'a> {
+    /// What the command is, for failure messages ("kubectl delete").
+    what: &'a str,
+    /// True once the server has seen the command's delete.
+    reached: &'a dyn Fn() -> bool,
+    /// How long the command must keep waiting after that.
+    settle: Duration,
+}
+
+impl BlockedWait<'_> {
+    /// Spawn `cmd`, require it to still be waiting `settle` after its delete reached
+    /// the server, run `release` (which drops the finalizer), then require it to
+    /// succeed; returns its stdout.
+    fn run(&self, mut cmd: Command, release: impl FnOnce()) -> String {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while !(self.reached)() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{} never reached the server",
+                self.what
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(self.settle);
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{} returned while a finalizer holds an object",
+            self.what
+        );
+        release();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
 const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: foo\n  labels:\n    app: x\ndata:\n  a: \"1\"\n";
 
 fn kubectl_round_trip(kubectl: &Path) {
@@ -163,30 +221,26 @@ fn kubectl_round_trip(kubectl: &Path) {
         kubectl,
         &["patch", "configmap", "foo", "-p", r#"{"data":{"c":"4"}}"#],
     );
-    env.ok(
-        kubectl,
-        &[
-            "patch",
-            "configmap",
-            "foo",
-            "--type",
+    for (patch_type, patch) in [
+        (
             "merge",
-            "-p",
             r#"{"metadata":{"finalizers":["example.com/hold"]}}"#,
-        ],
-    );
-    env.ok(
-        kubectl,
-        &[
-            "patch",
-            "configmap",
-            "foo",
-            "--type",
-            "json",
-            "-p",
-            r#"[{"op":"add","path":"/data/d","value":"5"}]"#,
-        ],
-    );
+        ),
+        ("json", r#"[{"op":"add","path":"/data/d","value":"5"}]"#),
+    ] {
+        env.ok(
+            kubectl,
+            &[
+                "patch",
+                "configmap",
+                "foo",
+                "--type",
+                patch_type,
+                "-p",
+                patch,
+            ],
+        );
+    }
     let got = api.get(&me(), &cm_gvk(), Some("default"), "foo").unwrap();
     assert_eq!(
         (got["data"]["c"].as_str(), got["data"]["d"].as_str()),
@@ -214,44 +268,20 @@ fn kubectl_round_trip(kubectl: &Path) {
             .is_ok()
     );
     // delete --wait: blocks on the finalizer, ends when it is removed
-    let mut child = env
-        .cmd(kubectl, &["delete", "configmap", "foo", "--timeout=30s"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    loop {
-        let o = api.get(&me(), &cm_gvk(), Some("default"), "foo").unwrap();
-        if o["metadata"]["deletionTimestamp"].is_string() {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "kubectl delete never reached the server"
-        );
-        std::thread::sleep(Duration::from_millis(20));
+    let terminating = || {
+        api.get(&me(), &cm_gvk(), Some("default"), "foo").unwrap()["metadata"]["deletionTimestamp"]
+            .is_string()
+    };
+    let deleted = BlockedWait {
+        what: "kubectl delete --wait",
+        reached: &terminating,
+        settle: Duration::from_millis(300),
     }
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "kubectl delete --wait returned while the finalizer holds the object"
+    .run(
+        env.cmd(kubectl, &["delete", "configmap", "foo", "--timeout=30s"]),
+        || set_cm_finalizers(&*api, "default", "foo", Value::Null),
     );
-    api.patch(
-        &me(),
-        &cm_gvk(),
-        Some("default"),
-        "foo",
-        Patch::Merge(json!({"metadata":{"finalizers":null}})),
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("configmap \"foo\" deleted"));
+    assert!(deleted.contains("configmap \"foo\" deleted"));
     assert_eq!(
         api.get(&me(), &cm_gvk(), Some("default"), "foo")
             .unwrap_err()
@@ -390,21 +420,28 @@ fn helm_round_trip(set: &str) {
     assert!(secrets.is_empty(), "release history purged: {secrets:?}");
     // install again, hold one object with a finalizer: uninstall --wait waits for it
     env.ok(&helm, &["install", "demo", &chart, "-n", "apps"]);
-    api.patch(
-        &me(),
-        &cm_gvk(),
-        Some("apps"),
-        "demo-config",
-        Patch::Merge(json!({"metadata":{"finalizers":["example.com/hold"]}})),
-    )
-    .unwrap();
+    set_cm_finalizers(&*api, "apps", "demo-config", json!(["example.com/hold"]));
     let wait_flag = if set == "helm3" {
         "--wait"
     } else {
         "--wait=watcher"
     };
-    let mut child = env
-        .cmd(
+    let deployment_gone = || {
+        api.get(
+            &me(),
+            &Gvk::new("apps/v1", "Deployment"),
+            Some("apps"),
+            "demo-web",
+        )
+        .is_err()
+    };
+    BlockedWait {
+        what: "helm uninstall --wait",
+        reached: &deployment_gone,
+        settle: Duration::from_millis(500),
+    }
+    .run(
+        env.cmd(
             &helm,
             &[
                 "uninstall",
@@ -415,45 +452,8 @@ fn helm_round_trip(set: &str) {
                 "--timeout",
                 "60s",
             ],
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while api
-        .get(
-            &me(),
-            &Gvk::new("apps/v1", "Deployment"),
-            Some("apps"),
-            "demo-web",
-        )
-        .is_ok()
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "helm uninstall never deleted the deployment"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "helm uninstall --wait returned while a finalizer holds an object"
-    );
-    api.patch(
-        &me(),
-        &cm_gvk(),
-        Some("apps"),
-        "demo-config",
-        Patch::Merge(json!({"metadata":{"finalizers":null}})),
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ),
+        || set_cm_finalizers(&*api, "apps", "demo-config", Value::Null),
     );
     let list = env.ok(&helm, &["list", "-n", "apps", "-q"]);
     assert_eq!(list.trim(), "");

@@ -61,12 +61,9 @@ impl Http {
         b.body(Full::new(Bytes::from(body))).unwrap()
     }
 
-    pub async fn req(&self, method: &str, path: &str, ct: Option<&str>, body: Vec<u8>) -> Resp {
-        let res = self
-            .client
-            .request(self.request(method, path, ct, body))
-            .await
-            .unwrap();
+    /// Send a built request and read the whole response.
+    async fn send(&self, request: hyper::Request<Full<Bytes>>) -> Resp {
+        let res = self.client.request(request).await.unwrap();
         let code = res.status().as_u16();
         let content_type = res
             .headers()
@@ -83,25 +80,15 @@ impl Http {
         }
     }
 
+    pub async fn req(&self, method: &str, path: &str, ct: Option<&str>, body: Vec<u8>) -> Resp {
+        self.send(self.request(method, path, ct, body)).await
+    }
+
     /// GET with an Accept header.
     pub async fn req_with_accept(&self, path: &str, accept: &str) -> Resp {
         let mut r = self.request("GET", path, None, vec![]);
         r.headers_mut().insert("accept", accept.parse().unwrap());
-        let res = self.client.request(r).await.unwrap();
-        let code = res.status().as_u16();
-        let content_type = res
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        let raw = res.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-        Resp {
-            code,
-            content_type,
-            body,
-            raw,
-        }
+        self.send(r).await
     }
 
     pub async fn get(&self, path: &str) -> Resp {
