@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Http, eventually, sim};
+use common::{Http, eventually, sim, sim_and_http};
 use serde_json::{Value, json};
 
 const CMS: &str = "/api/v1/namespaces/default/configmaps";
@@ -44,8 +44,7 @@ async fn with_widgets(h: &Http) {
 /// §3.1: POST → 201 with uid (v4), creationTimestamp (RFC 3339 seconds), one global resourceVersion.
 #[tokio::test]
 async fn create_sets_uid_timestamp_and_global_resource_version() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let a = h.cm("a", json!({})).await;
     let uid = a["metadata"]["uid"].as_str().unwrap();
     assert_eq!(uid.len(), 36);
@@ -84,8 +83,7 @@ async fn create_sets_uid_timestamp_and_global_resource_version() {
 /// §3.1/§3.3: POST with an existing name → 409 AlreadyExists with the exact Status.
 #[tokio::test]
 async fn create_existing_is_409_already_exists() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     h.cm("a", json!({})).await;
     let r = h
         .post(
@@ -118,8 +116,7 @@ async fn create_existing_is_409_already_exists() {
 /// §3.1: namespaced object in a missing namespace → 404 `namespaces "x" not found`.
 #[tokio::test]
 async fn create_in_missing_namespace_is_404() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let r = h
         .post(
             "/api/v1/namespaces/nope/configmaps",
@@ -137,8 +134,7 @@ async fn create_in_missing_namespace_is_404() {
 /// §3.1/§3.4: a terminating namespace refuses new content (403) and its contents are deleted, then it.
 #[tokio::test]
 async fn terminating_namespace_refuses_content_and_empties() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     assert_eq!(
         h.post(
             "/api/v1/namespaces",
@@ -189,8 +185,7 @@ async fn terminating_namespace_refuses_content_and_empties() {
 /// §3.2: PUT with a stale resourceVersion → 409 Conflict with the optimistic-lock message.
 #[tokio::test]
 async fn update_with_stale_resource_version_is_409() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let a = h.cm("a", json!({})).await;
     let mut b = a.clone();
     b["data"]["k"] = json!("2");
@@ -220,8 +215,7 @@ async fn update_with_stale_resource_version_is_409() {
 /// §3.2: custom resources need a resourceVersion on PUT (422).
 #[tokio::test]
 async fn update_of_custom_resource_without_resource_version_is_422() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     with_widgets(&h).await;
     let w = json!({"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w"},"spec":{"a":1}});
     assert_eq!(h.post(WIDGETS, &w).await.code, 201);
@@ -236,8 +230,7 @@ async fn update_of_custom_resource_without_resource_version_is_422() {
 /// §3.2: BeforeUpdate keeps uid/creationTimestamp/deletionTimestamp; generation bumps on spec change only.
 #[tokio::test]
 async fn update_keeps_system_fields_and_bumps_generation_on_spec_change() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let path = "/apis/apps/v1/namespaces/default/deployments";
     let d = h
         .post(path, &json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"replicas":1}}))
@@ -264,8 +257,7 @@ async fn update_keeps_system_fields_and_bumps_generation_on_spec_change() {
 /// §3.3: 404 body, details.kind is the plural resource, details.group for non-core.
 #[tokio::test]
 async fn not_found_status_bodies() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let r = h.get(&format!("{CMS}/a")).await;
     assert_eq!(r.code, 404);
     assert_eq!(r.content_type, "application/json");
@@ -289,8 +281,7 @@ async fn not_found_status_bodies() {
 /// §3.4: DELETE without finalizers → 200 Success Status with details.uid; watchers see DELETED.
 #[tokio::test]
 async fn delete_without_finalizers_returns_success_status_with_uid() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let a = h.cm("a", json!({})).await;
     let mut w = h
         .watch(&format!("{CMS}?watch=true&resourceVersion={}", rv(&a)))
@@ -320,8 +311,7 @@ async fn delete_without_finalizers_returns_success_status_with_uid() {
 /// §3.4: stores with ReturnDeletedObject (pods, services, serviceaccounts) answer with the object.
 #[tokio::test]
 async fn delete_of_pod_and_service_account_returns_the_object() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     for (path, kind) in [
         (
             "/api/v1/namespaces/default/serviceaccounts",
@@ -344,8 +334,7 @@ async fn delete_of_pod_and_service_account_returns_the_object() {
 /// §3.4: finalizers keep the object with deletionTimestamp; 200 + object (202 only for orphanDependents:false).
 #[tokio::test]
 async fn delete_with_finalizers_marks_terminating() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     h.cm("a", json!({"finalizers":["example.com/hold"]})).await;
     let r = h
         .delete(
@@ -375,8 +364,7 @@ async fn delete_with_finalizers_marks_terminating() {
 /// §3.4: preconditions mismatch → 409.
 #[tokio::test]
 async fn delete_precondition_mismatch_is_409() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let a = h.cm("a", json!({})).await;
     let r = h
         .delete(
@@ -412,8 +400,7 @@ async fn delete_precondition_mismatch_is_409() {
 /// §3.4: options from query parameters; invalid combinations → 422 on DeleteOptions; dryRun writes nothing.
 #[tokio::test]
 async fn delete_options_from_query_validation_and_dry_run() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     h.cm("a", json!({})).await;
     let r = h
         .delete(
@@ -462,8 +449,7 @@ async fn delete_options_from_query_validation_and_dry_run() {
 /// §3.4: a second DELETE can switch the GC policy (foreground added later).
 #[tokio::test]
 async fn second_delete_recomputes_gc_finalizers() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     h.cm("a", json!({"finalizers":["example.com/hold"]})).await;
     h.delete(&format!("{CMS}/a"), None).await;
     let r = h
@@ -481,8 +467,7 @@ async fn second_delete_recomputes_gc_finalizers() {
 /// §3.4: pods with a node and grace > 0 terminate gracefully; a kubelet removes them.
 #[tokio::test]
 async fn pod_graceful_deletion() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let p = "/api/v1/namespaces/default/pods";
     let pod = json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"nodeName":"n1","terminationGracePeriodSeconds":30,"containers":[{"name":"c","image":"i"}]}});
     assert_eq!(h.post(p, &pod).await.code, 201);
@@ -527,8 +512,7 @@ async fn gc_background_deletes_dependents_after_the_owner() {
 /// non-blocking dependents are deleted but not waited for.
 #[tokio::test]
 async fn gc_foreground_waits_for_blocking_dependents() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let owner = h.cm("owner", json!({})).await;
     let oref = |block: bool| json!({"ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"owner","uid":owner["metadata"]["uid"],"blockOwnerDeletion":block}]});
     let mut blocking = oref(true);
@@ -574,8 +558,7 @@ async fn gc_foreground_waits_for_blocking_dependents() {
 /// §3.5: orphan: dependents lose the ownerReference, the owner goes, dependents stay.
 #[tokio::test]
 async fn gc_orphan_keeps_dependents_without_the_reference() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let owner = h.cm("owner", json!({})).await;
     let other = h.cm("other", json!({})).await;
     let refs = json!({"ownerReferences":[
@@ -601,8 +584,7 @@ async fn gc_orphan_keeps_dependents_without_the_reference() {
 /// §3.5: the GC can be paused (dependents stay) and resumed.
 #[tokio::test]
 async fn gc_pause_holds_dependents() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let owner = h.cm("owner", json!({})).await;
     h.cm("dep", json!({"ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"owner","uid":owner["metadata"]["uid"]}]})).await;
     assert_eq!(
@@ -619,8 +601,7 @@ async fn gc_pause_holds_dependents() {
 /// §3.6: removing the last finalizer deletes: PUT/PATCH answer 200 + object, watchers see DELETED, GET 404.
 #[tokio::test]
 async fn removing_the_last_finalizer_deletes_the_object() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     h.cm("a", json!({"finalizers":["example.com/a","example.com/b"]}))
         .await;
     let t = h.delete(&format!("{CMS}/a"), None).await.body;
@@ -663,8 +644,7 @@ async fn removing_the_last_finalizer_deletes_the_object() {
 /// §3.6: no new finalizers on a terminating object (422 with the exact message); deletionTimestamp stays.
 #[tokio::test]
 async fn no_new_finalizers_on_terminating_objects() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     h.cm("a", json!({"finalizers":["example.com/a"]})).await;
     h.delete(&format!("{CMS}/a"), None).await;
     let r = h
@@ -697,8 +677,7 @@ async fn no_new_finalizers_on_terminating_objects() {
 /// §3.5: orphan and foregroundDeletion may not both be set (422).
 #[tokio::test]
 async fn orphan_and_foreground_finalizers_conflict() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let r = h
         .post(CMS, &json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","finalizers":["orphan","foregroundDeletion"]}}))
         .await;
@@ -712,8 +691,7 @@ async fn orphan_and_foreground_finalizers_conflict() {
 /// §3.7: watch without RV sends synthetic ADDED, then changes; RV X resumes after X.
 #[tokio::test]
 async fn watch_initial_events_and_resume() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let a = h.cm("a", json!({})).await;
     let b = h.cm("b", json!({})).await;
     let mut w = h.watch(&format!("{CMS}?watch=true")).await;
@@ -762,8 +740,7 @@ async fn watch_initial_events_and_resume() {
 /// §3.7: RV older than the retained history → 200 stream with an ERROR 410 Expired event.
 #[tokio::test]
 async fn watch_from_compacted_resource_version_is_410_expired() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (s, h) = sim_and_http();
     let a = h.cm("a", json!({})).await;
     h.cm("b", json!({})).await;
     assert_eq!(h.req("POST", "/_sim/compact", None, vec![]).await.code, 200);
@@ -785,8 +762,7 @@ async fn watch_from_compacted_resource_version_is_410_expired() {
 /// §3.7: selectors are evaluated on old and new state: leaving the selector is DELETED, entering ADDED.
 #[tokio::test]
 async fn watch_selector_transitions() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let a = h.cm("a", json!({"labels":{"app":"x"}})).await;
     let mut w = h
         .watch(&format!(
@@ -850,8 +826,7 @@ async fn watch_bookmarks_carry_kind_and_api_version() {
 /// §3.7: sendInitialEvents is refused with the exact 422 (client-go falls back to LIST+WATCH).
 #[tokio::test]
 async fn watch_send_initial_events_is_422() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let r = h
         .get(&format!("{CMS}?allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&sendInitialEvents=true&timeoutSeconds=300&watch=true"))
         .await;
@@ -870,8 +845,7 @@ async fn watch_send_initial_events_is_422() {
 /// §3.7: the server ends the stream after timeoutSeconds; control can drop streams.
 #[tokio::test]
 async fn watch_timeout_and_dropped_streams_end() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (s, h) = sim_and_http();
     let mut w = h
         .watch(&format!(
             "{CMS}?watch=true&timeoutSeconds=1&resourceVersion=1"
@@ -902,8 +876,7 @@ async fn watch_timeout_and_dropped_streams_end() {
 /// §3.8: LIST shape, label selector grammar, field selectors, unknown field → 400.
 #[tokio::test]
 async fn list_shape_and_selectors() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (s, h) = sim_and_http();
     for (n, app, tier) in [("a", "x", "web"), ("b", "y", "web"), ("c", "x", "db")] {
         h.cm(n, json!({"labels":{"app":app,"tier":tier}})).await;
     }
@@ -965,8 +938,7 @@ async fn list_shape_and_selectors() {
 /// §3.9: /version, /api, /apis, per-GV resource lists.
 #[tokio::test]
 async fn discovery_documents() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let v = h.get("/version?timeout=5s").await.body;
     assert_eq!(v["major"], "1");
     let minor: u32 = v["minor"].as_str().unwrap().parse().unwrap();
@@ -1026,8 +998,7 @@ async fn discovery_documents() {
 /// §3.9: /openapi/v3 index and per-GV documents with x-kubernetes-group-version-kind and fieldValidation.
 #[tokio::test]
 async fn openapi_v3_documents() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let idx = h.get("/openapi/v3").await.body;
     let url = idx["paths"]["api/v1"]["serverRelativeURL"]
         .as_str()
@@ -1055,8 +1026,7 @@ async fn openapi_v3_documents() {
 /// §3.9: a CRD adds its resource to discovery and OpenAPI, is Established; deleting it deletes its CRs.
 #[tokio::test]
 async fn crd_discovery_established_and_cleanup() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     with_widgets(&h).await;
     let crd = h
         .get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com")
@@ -1139,8 +1109,7 @@ async fn crd_discovery_established_and_cleanup() {
 /// §3.10: JSON patch (with test), merge patch, strategic merge (keyed lists), 415 for unknown types and for CR strategic.
 #[tokio::test]
 async fn patch_types() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     h.cm("a", json!({"finalizers":["example.com/a"]})).await;
     let p = format!("{CMS}/a");
     let r = h.patch(&p, "application/json-patch+json", &json!([{"op":"test","path":"/data/k","value":"wrong"},{"op":"replace","path":"/data/k","value":"x"}])).await;
@@ -1200,8 +1169,7 @@ async fn patch_types() {
 /// §3.10: SSA create (201), update (200), conflict (409 exact), force transfers ownership, fieldManager required.
 #[tokio::test]
 async fn server_side_apply_create_update_conflict() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let ct = "application/apply-patch+yaml";
     let body = json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","labels":{"x":"1"}},"data":{"key":"1","other":"1"}});
     let r = h
@@ -1288,8 +1256,7 @@ async fn server_side_apply_create_update_conflict() {
 #[tokio::test]
 async fn protobuf_secret_create_and_update() {
     use base64::Engine;
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let pb = kube_sim::protobuf::encode_secret(
         "sh.helm.release.v1.r.v1",
         "default",
@@ -1364,8 +1331,7 @@ async fn protobuf_secret_create_and_update() {
 /// Control: injected 5xx/429 at a rate (deterministic), latency, and the event log over HTTP.
 #[tokio::test]
 async fn control_faults_and_event_log() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (s, h) = sim_and_http();
     let f = json!({"error_rate":1.0,"error_code":503,"path_contains":"configmaps","seed":3});
     assert_eq!(
         h.req(
@@ -1408,8 +1374,7 @@ async fn control_faults_and_event_log() {
 /// dependent is deleted; with a solid owner only the dangling reference is removed.
 #[tokio::test]
 async fn gc_dangling_references() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let solid = h.cm("solid", json!({})).await;
     let gone = json!({"apiVersion":"v1","kind":"ConfigMap","name":"gone","uid":"3c0e5f1b-0000-4000-8000-000000000000"});
     h.cm("only-dangling", json!({"ownerReferences":[gone.clone()]}))
@@ -1435,8 +1400,7 @@ async fn gc_dangling_references() {
 /// §3.5: namespaced dependents of a cluster-scoped owner are collected too.
 #[tokio::test]
 async fn gc_cluster_scoped_owner() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let cr = h
         .post("/apis/rbac.authorization.k8s.io/v1/clusterroles", &json!({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"owner-role"},"rules":[]}))
         .await
@@ -1459,8 +1423,7 @@ async fn gc_cluster_scoped_owner() {
 /// DELETE on a collection deletes the selected objects (deletecollection).
 #[tokio::test]
 async fn delete_collection_with_selector() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     h.cm("a", json!({"labels":{"app":"x"}})).await;
     h.cm(
         "b",
@@ -1481,8 +1444,7 @@ async fn delete_collection_with_selector() {
 /// Status subresource: the main resource ignores status changes, `/status` changes only status.
 #[tokio::test]
 async fn status_subresource_separates_spec_and_status() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     let p = "/apis/apps/v1/namespaces/default/deployments";
     let d = h.post(p, &json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"replicas":1}})).await.body;
     let mut u = d.clone();
@@ -1525,8 +1487,7 @@ async fn status_subresource_separates_spec_and_status() {
 /// Watches across all namespaces and on custom resources.
 #[tokio::test]
 async fn watch_all_namespaces_and_custom_resources() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (s, h) = sim_and_http();
     with_widgets(&h).await;
     let from = s.store().resource_version();
     let mut all = h
@@ -1566,8 +1527,7 @@ async fn watch_all_namespaces_and_custom_resources() {
 /// A watch from a resourceVersion ahead of the store sees only changes after it.
 #[tokio::test]
 async fn watch_from_a_future_resource_version() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (s, h) = sim_and_http();
     let now = s.store().resource_version();
     let mut w = h
         .watch(&format!("{CMS}?watch=true&resourceVersion={}", now + 2))
@@ -1582,8 +1542,7 @@ async fn watch_from_a_future_resource_version() {
 /// Control: watch streams can be dropped periodically (clients see the stream end and re-watch).
 #[tokio::test]
 async fn control_drops_watches_periodically() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (s, h) = sim_and_http();
     assert_eq!(
         h.req("POST", "/_sim/watches/drop-every?seconds=0.2", None, vec![])
             .await
@@ -1614,8 +1573,7 @@ async fn control_drops_watches_periodically() {
 /// §3.8: limit/continue pagination; a continue token from before a compaction is 410.
 #[tokio::test]
 async fn list_pagination() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (s, h) = sim_and_http();
     for n in ["a", "b", "c", "d", "e"] {
         h.cm(n, json!({})).await;
     }
@@ -1661,8 +1619,7 @@ async fn list_pagination() {
 /// Control: injected 409 and 410 are shaped like real Conflict and Expired answers.
 #[tokio::test]
 async fn control_injects_conflict_and_expired() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (s, h) = sim_and_http();
     h.cm("a", json!({})).await;
     s.control().set_faults(kube_sim::Faults {
         error_rate: 1.0,
@@ -1696,8 +1653,7 @@ async fn control_injects_conflict_and_expired() {
 /// §3.9: aggregated discovery v2 when asked for it (Content-Type tells the client), legacy otherwise.
 #[tokio::test]
 async fn aggregated_discovery_v2() {
-    let s = sim();
-    let h = Http::new(&s);
+    let (_sim, h) = sim_and_http();
     with_widgets(&h).await;
     let accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
     let get = |path: &'static str| {

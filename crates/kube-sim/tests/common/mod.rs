@@ -21,6 +21,13 @@ pub fn sim() -> Sim {
     .unwrap()
 }
 
+/// A started simulator and a client for it (keep the `Sim` alive while using the client).
+pub fn sim_and_http() -> (Sim, Http) {
+    let s = sim();
+    let h = Http::new(&s);
+    (s, h)
+}
+
 /// A response: status, content type, body as JSON (Null if not JSON).
 #[derive(Debug)]
 pub struct Resp {
