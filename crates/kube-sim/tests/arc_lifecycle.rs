@@ -529,7 +529,14 @@ fn credential_ladder_lets_the_controller_finish_without_github() {
         "arc-runner-set",
         json!({"metadata": {"annotations": {ANN_SCALE_SET_ID: null}}}),
     );
+    // DELETE first, then strip (as the credential ladder does): a runner that
+    // is not yet deleting gets the registration finalizer re-added by its
+    // reconciler, and a deleting one cannot gain finalizers.
     for er in c.runners() {
+        c.delete(&er_gvk(), Some("arc-runners"), name(&er));
+        let er = c
+            .get(&er_gvk(), "arc-runners", name(&er))
+            .expect("the runner is Terminating on its finalizers");
         let kept: Vec<String> = finalizers(&er)
             .into_iter()
             .filter(|f| f != ER_REGISTRATION_FINALIZER)
@@ -539,7 +546,6 @@ fn credential_ladder_lets_the_controller_finish_without_github() {
             name(&er),
             json!({"metadata": {"finalizers": kept}}),
         );
-        c.delete(&er_gvk(), Some("arc-runners"), name(&er));
     }
     wait_release_gone(&c, &objs, "the release is gone without GitHub");
     assert_eq!(
