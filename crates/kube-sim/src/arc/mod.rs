@@ -301,23 +301,35 @@ impl ArcController {
     ) -> Result<i64, ArcError> {
         let api = &*self.shared.api;
         let actor = Actor("system:serviceaccount:arc-systems:listener".to_string());
-        let mut er = api.get(&actor, &er_gvk(), Some(namespace), runner)?;
+        let er = api.get(&actor, &er_gvk(), Some(namespace), runner)?;
         let runner_id = er
             .pointer("/status/runnerId")
             .and_then(Value::as_i64)
             .ok_or_else(|| ArcError::NotRegistered(runner.to_string()))?;
         let job_id = self.shared.github.start_job(runner_id, duration)?;
-        let status = er.get("status").cloned().unwrap_or(json!({}));
-        let mut status = status;
-        status["jobRequestId"] = json!(job_id);
-        status["jobId"] = json!(job_id.to_string());
-        status["jobRepositoryName"] = json!("example/repo");
-        status["jobWorkflowRef"] = json!("example/repo/.github/workflows/ci.yaml@refs/heads/main");
-        status["workflowRunId"] = json!(job_id);
-        status["jobDisplayName"] = json!("build");
-        er["status"] = status;
-        api.update_status(&actor, er)?;
-        Ok(runner_id)
+        let mut er = er;
+        // The controller writes the same status: on a conflict, re-read and
+        // write again, as the listener's client does.
+        let mut attempts = 0;
+        loop {
+            let mut status = er.get("status").cloned().unwrap_or(json!({}));
+            status["jobRequestId"] = json!(job_id);
+            status["jobId"] = json!(job_id.to_string());
+            status["jobRepositoryName"] = json!("example/repo");
+            status["jobWorkflowRef"] =
+                json!("example/repo/.github/workflows/ci.yaml@refs/heads/main");
+            status["workflowRunId"] = json!(job_id);
+            status["jobDisplayName"] = json!("build");
+            er["status"] = status;
+            match api.update_status(&actor, er) {
+                Ok(_) => return Ok(runner_id),
+                Err(e) if e.code == 409 && attempts < 10 => {
+                    attempts += 1;
+                    er = api.get(&actor, &er_gvk(), Some(namespace), runner)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 }
 
