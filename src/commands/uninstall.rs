@@ -366,7 +366,7 @@ pub(crate) fn parse_objects(text: &str, namespace: &str) -> anyhow::Result<Vec<O
         .exit_code(Code::BadInput)?;
     Ok(manifest
         .objects()
-        .filter(|o| o.hook_events().is_empty())
+        .filter(|o| crate::graph::is_teardown_member(o))
         .cloned()
         .collect())
 }

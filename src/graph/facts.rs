@@ -129,12 +129,7 @@ impl Facts {
 
 /// Whether a `helm.sh/hook` value names at least one event.
 fn names_events(hook: &str) -> bool {
-    hook.split(',').any(|e| !e.trim().is_empty())
-}
-
-/// Whether an object's value makes it a Helm hook (as [`Facts::is_hook`]).
-pub(crate) fn is_hook(value: &Value) -> bool {
-    crate::manifest::annotation(value, "helm.sh/hook").is_some_and(names_events)
+    crate::manifest::hook_events(hook).next().is_some()
 }
 
 impl Refs {

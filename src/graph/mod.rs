@@ -147,7 +147,7 @@ pub struct Teardown<'a> {
 
 /// Whether an object takes part in the teardown (Helm hooks do not).
 pub fn is_teardown_member(object: &Object) -> bool {
-    !facts::is_hook(&object.value)
+    object.hook_events().is_empty()
 }
 
 /// Build the teardown graph of `objects` (document order, for example

@@ -89,6 +89,12 @@ pub fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
         .and_then(Value::as_str)
 }
 
+/// The events a `helm.sh/hook` annotation value names (comma-separated,
+/// trimmed, empty entries skipped).
+pub fn hook_events(hook: &str) -> impl Iterator<Item = &str> {
+    hook.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
 /// An object's label value, if present and a string.
 pub fn label<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
     object
@@ -221,12 +227,7 @@ impl Object {
     /// Helm hook events from `helm.sh/hook` (empty for ordinary resources).
     pub fn hook_events(&self) -> Vec<&str> {
         self.annotation("helm.sh/hook")
-            .map(|h| {
-                h.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            })
+            .map(|h| hook_events(h).collect())
             .unwrap_or_default()
     }
 }
