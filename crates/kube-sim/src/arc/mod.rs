@@ -301,13 +301,12 @@ impl ArcController {
     ) -> Result<i64, ArcError> {
         let api = &*self.shared.api;
         let actor = Actor("system:serviceaccount:arc-systems:listener".to_string());
-        let er = api.get(&actor, &er_gvk(), Some(namespace), runner)?;
+        let mut er = api.get(&actor, &er_gvk(), Some(namespace), runner)?;
         let runner_id = er
             .pointer("/status/runnerId")
             .and_then(Value::as_i64)
             .ok_or_else(|| ArcError::NotRegistered(runner.to_string()))?;
         let job_id = self.shared.github.start_job(runner_id, duration)?;
-        let mut er = er;
         // The controller writes the same status: on a conflict, re-read and
         // write again, as the listener's client does.
         let mut attempts = 0;
