@@ -63,13 +63,17 @@ impl Broken {
                 "the ARC controller is stopped (as if its chart were uninstalled)".to_string()
             }
             Broken::LostCredentials => {
-                let lost = world
-                    .lose_dependent("actions.github.com/cleanup-github-secret-name", "Secret")?;
+                let lost = world.lose_dependent(
+                    "actions.github.com/cleanup-github-secret-name",
+                    "v1",
+                    "Secret",
+                )?;
                 format!("{lost} (the GitHub credentials) was deleted by hand")
             }
             Broken::LostRbac => {
                 let lost = world.lose_dependent(
                     "actions.github.com/cleanup-manager-role-binding",
+                    "rbac.authorization.k8s.io/v1",
                     "RoleBinding",
                 )?;
                 format!("{lost} (the controller's permissions in {NAMESPACE}) was deleted by hand")

@@ -225,7 +225,12 @@ impl World {
     /// by hand: strip its finalizers, then delete it. `annotation` is the
     /// ARS cleanup annotation that names it (names are read, never computed).
     /// Returns `Kind/name` of the lost object.
-    pub fn lose_dependent(&self, annotation: &str, kind: &str) -> Result<String, DemoError> {
+    pub fn lose_dependent(
+        &self,
+        annotation: &str,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<String, DemoError> {
         let ars = self
             .get(
                 "actions.github.com/v1alpha1",
@@ -237,10 +242,6 @@ impl World {
         let name = crate::manifest::annotation(&ars, annotation)
             .ok_or_else(|| DemoError::Api(format!("the AutoscalingRunnerSet has no {annotation}")))?
             .to_string();
-        let api_version = match kind {
-            "Secret" => "v1",
-            _ => "rbac.authorization.k8s.io/v1",
-        };
         let gvk = Gvk::new(api_version, kind);
         let someone = Actor("someone-else".to_string());
         let strip = kube_sim::api::Patch::Merge(json!({"metadata": {"finalizers": null}}));
