@@ -84,10 +84,7 @@ impl Control {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        match self.inner.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        crate::sync::lock(&self.inner)
     }
 
     /// Set the injected faults (replaces the previous ones; reseeds the dice).
@@ -199,10 +196,7 @@ impl Control {
                 held_changed: Condvar::new(),
             }),
         };
-        match self.gates.lock() {
-            Ok(mut g) => g.push(gate.clone()),
-            Err(p) => p.into_inner().push(gate.clone()),
-        }
+        crate::sync::lock(&self.gates).push(gate.clone());
         gate
     }
 
@@ -210,11 +204,7 @@ impl Control {
     /// it before serving an API request).
     pub async fn pass_gates(&self, method: &str, path: &str) {
         let closed: Vec<Gate> = {
-            let gates = match self.gates.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            gates
+            crate::sync::lock(&self.gates)
                 .iter()
                 .filter(|g| !g.is_open() && g.matches(method, path))
                 .cloned()
@@ -252,10 +242,7 @@ impl Gate {
     }
 
     fn held_lock(&self) -> std::sync::MutexGuard<'_, usize> {
-        match self.inner.held.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        crate::sync::lock(&self.inner.held)
     }
 
     async fn hold(&self) {

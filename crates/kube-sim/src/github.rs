@@ -196,10 +196,7 @@ impl FakeGitHub {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        match self.state.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        crate::sync::lock(&self.state)
     }
 
     /// Run one API call: sweep finished jobs, apply injected failures, record it.

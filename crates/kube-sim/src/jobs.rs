@@ -26,6 +26,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::api::{Actor, Api, Gvk, ListOptions, WatchEventType};
+use crate::sync::lock;
 
 /// Settings of a [`JobRunner`].
 #[derive(Clone, Debug)]
@@ -81,10 +82,6 @@ pub struct JobRunner {
 }
 
 const ACTOR: &str = "kube-sim:job-controller";
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 fn jobs_gvk() -> Gvk {
     Gvk::new("batch/v1", "Job")

@@ -27,6 +27,7 @@ pub mod status;
 pub mod store;
 #[cfg(test)]
 mod store_tests;
+mod sync;
 pub mod value;
 pub mod yaml;
 

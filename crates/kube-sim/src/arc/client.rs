@@ -120,18 +120,12 @@ impl Log {
         if std::env::var_os("KUBE_SIM_ARC_LOG").is_some() {
             eprintln!("{entry}");
         }
-        match self.0.lock() {
-            Ok(mut g) => g.push(entry),
-            Err(p) => p.into_inner().push(entry),
-        }
+        crate::sync::lock(&self.0).push(entry);
     }
 
     /// All lines so far.
     pub fn entries(&self) -> Vec<LogEntry> {
-        match self.0.lock() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        crate::sync::lock(&self.0).clone()
     }
 }
 

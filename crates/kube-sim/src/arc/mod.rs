@@ -24,7 +24,7 @@ mod runner_set;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -40,6 +40,7 @@ pub use manifests::{
 
 use crate::api::{Actor, Api, ListOptions, WatchEvent};
 use crate::github::{FakeGitHub, GitHubError};
+use crate::sync::lock;
 use client::{Ctx, Outcome};
 use names::*;
 
@@ -169,13 +170,6 @@ struct Shared {
     running: Mutex<bool>,
     /// Started and (if required) a controller Deployment exists.
     active: AtomicBool,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
 }
 
 /// Handle of the simulated ARC controller. Dropping it stops the controller.
