@@ -21,7 +21,7 @@ const WAVE: &str = "teardown.helm-arc-uninstall/wave";
 fn install_with_post_renderer(helm: Helm) {
     let sim = Sim::start(SimConfig::default()).expect("simulator starts");
     let actor = Actor("test".to_string());
-    kube_sim::arc::install_crds(&*sim.api(), &actor).expect("ARC CRDs");
+    arc_sim::controller::install_crds(&*sim.api(), &actor).expect("ARC CRDs");
     let home = HelmHome::new();
     sim.write_kubeconfig(&home.path().join("kubeconfig"))
         .expect("write kubeconfig");

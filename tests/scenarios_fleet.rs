@@ -11,10 +11,10 @@
 mod scenario;
 mod support;
 
+use arc_sim::controller::ArcConfig;
 use kube_sim::LogEntry;
 use kube_sim::SimConfig;
 use kube_sim::api::{DeleteOptions, Gvk, Patch};
-use kube_sim::arc::ArcConfig;
 use scenario::cli_output::{describe_tail, json_lines as lines};
 use scenario::event_log::{is_write, last_ars_write};
 use scenario::sim_env::{

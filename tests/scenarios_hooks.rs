@@ -17,11 +17,12 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use arc_sim::SimExt;
+use arc_sim::controller::{ArcConfig, Timing};
+use arc_sim::jobs::JobRunner;
 use kube_sim::LogEntry;
 use kube_sim::SimConfig;
 use kube_sim::api::ListOptions;
-use kube_sim::arc::{ArcConfig, Timing};
-use kube_sim::jobs::JobRunner;
 use scenario::event_log::dump;
 use scenario::sim_env::{SimEnv, chart, deref_to_sim_env, wait_until};
 use serde_json::Value;

@@ -10,8 +10,8 @@
 mod scenario;
 mod support;
 
+use arc_sim::controller::ArcConfig;
 use kube_sim::api::{Actor, DeleteOptions, Gvk, ListOptions, Patch};
-use kube_sim::arc::ArcConfig;
 use kube_sim::{LogEntry, Sim, SimConfig};
 use scenario::cli_output::{describe, first_event, json_lines as events, summary};
 use scenario::event_log::{is_ours, is_write, last_ars_write as ars_gone_at};
@@ -718,7 +718,7 @@ fn clock(time: &str) -> f64 {
 #[test]
 #[ignore = "benchmark: run explicitly and read the printed figures"]
 fn bench_teardown_against_fixed_controller_delays() {
-    use kube_sim::arc::Timing;
+    use arc_sim::controller::Timing;
     let arc_config = ArcConfig {
         timing: Timing {
             step_delay: Duration::from_millis(100),

@@ -9,9 +9,10 @@
 
 pub mod report;
 
+use arc_sim::SimExt;
+use arc_sim::controller::{ArcConfig, ArcController, ControllerRelease, RunnerSet};
+use arc_sim::github::FakeGitHub;
 use kube_sim::api::{Actor, Api, DeleteOptions, Gvk, ListOptions};
-use kube_sim::arc::{ArcConfig, ArcController, ControllerRelease, RunnerSet};
-use kube_sim::github::FakeGitHub;
 use kube_sim::{LogEntry, Sim, SimConfig};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -112,7 +113,7 @@ impl World {
             .map_err(api_err)?;
         }
         let controller = ControllerRelease::default();
-        for o in kube_sim::arc::controller_objects(&controller) {
+        for o in arc_sim::controller::controller_objects(&controller) {
             api.create(
                 &helm(),
                 as_helm_left_it(o, &controller.release, &controller.namespace),
@@ -126,7 +127,7 @@ impl World {
             controller,
             ..RunnerSet::default()
         };
-        let objects: Vec<Value> = kube_sim::arc::runner_set_objects(&runner_set)
+        let objects: Vec<Value> = arc_sim::controller::runner_set_objects(&runner_set)
             .into_iter()
             .map(|o| as_helm_left_it(o, RELEASE, NAMESPACE))
             .collect();

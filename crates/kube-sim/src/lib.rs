@@ -4,6 +4,8 @@
 //! collector, namespace and CRD cleanup) and an HTTP server on 127.0.0.1 that
 //! real `kubectl` and Helm talk to. Simulated controllers use the in-process
 //! [`api::Api`]. Semantics follow kube-apiserver; see docs/design.md ("Simulator").
+//! The model of ARC on top of it (controller, fake GitHub, Job runner) is the
+//! `arc-sim` crate, which uses only this public API.
 
 // ApiError carries the full Status body by design (the contract in api.rs).
 #![allow(clippy::result_large_err)]
@@ -11,12 +13,9 @@
 #![allow(clippy::too_many_arguments)]
 
 pub mod api;
-pub mod arc;
 pub mod control;
 pub mod controllers;
-pub mod github;
 pub mod http;
-pub mod jobs;
 pub mod managed;
 pub mod patch;
 pub mod protobuf;

@@ -2,17 +2,14 @@
 //! HTTP server on 127.0.0.1) with its own Tokio runtime.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::api::{Actor, Api, ApiError};
-use crate::arc::{ArcConfig, ArcController};
+use crate::api::Api;
 use crate::control::Control;
-use crate::github::FakeGitHub;
-use crate::jobs::{JobRunner, JobRunnerConfig, KUBECTL_IMAGE};
 use crate::store::{LogEntry, Store, StoreConfig};
 
 /// Settings of a simulator.
@@ -140,55 +137,6 @@ impl Sim {
             Some(rt) => rt.handle().clone(),
             None => unreachable!("runtime lives until drop"),
         }
-    }
-
-    /// Install the ARC CRDs (those already present are kept) and start the
-    /// simulated ARC controller on this simulator's runtime. It reconciles
-    /// once a controller Deployment exists (unless `config.require_deployment`
-    /// is off); stop, restart or drop the returned handle to control it.
-    pub fn start_arc(
-        &self,
-        github: FakeGitHub,
-        config: ArcConfig,
-    ) -> Result<ArcController, ApiError> {
-        let actor = Actor("kube-sim:arc-install".to_string());
-        for crd in crate::arc::crds() {
-            match self.store.create(&actor, crd) {
-                Ok(_) => {}
-                Err(e) if e.code == 409 => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(ArcController::start_on(
-            self.handle(),
-            self.api(),
-            github,
-            config,
-        ))
-    }
-}
-
-impl Sim {
-    /// Start the Job runner ([`crate::jobs`]) on this simulator's runtime:
-    /// Jobs whose images are `registry.k8s.io/kubectl` run `kubectl` (this
-    /// binary, for example the one in `$HAU_TOOLS_DIR/helm4`) against this
-    /// simulator. Drop the handle to stop it.
-    pub fn start_job_runner(&self, kubectl: impl Into<PathBuf>) -> anyhow::Result<JobRunner> {
-        let work_dir = std::env::temp_dir().join(format!(
-            "kube-sim-jobs-{}-{}",
-            std::process::id(),
-            self.addr.port()
-        ));
-        JobRunner::start_on(
-            &self.handle(),
-            self.api(),
-            JobRunnerConfig {
-                kubectl: kubectl.into(),
-                images: vec![KUBECTL_IMAGE.to_string()],
-                work_dir,
-                kubeconfig: self.kubeconfig(),
-            },
-        )
     }
 }
 

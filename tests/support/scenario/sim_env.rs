@@ -3,9 +3,10 @@
 //! real Helm, run the built binary as Helm would, read and wait on objects.
 
 use crate::support::{Helm, HelmHome, hau_bin, repo_root, run_ok};
+use arc_sim::SimExt;
+use arc_sim::controller::{ArcConfig, ArcController};
+use arc_sim::github::FakeGitHub;
 use kube_sim::api::{Actor, Api, Gvk, ListOptions};
-use kube_sim::arc::{ArcConfig, ArcController};
-use kube_sim::github::FakeGitHub;
 use kube_sim::{LogEntry, Sim, SimConfig};
 use serde_json::Value;
 use std::path::PathBuf;

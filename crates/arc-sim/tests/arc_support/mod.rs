@@ -5,12 +5,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kube_sim::api::{Actor, Api, DeleteOptions, Gvk, ListOptions, Patch};
-use kube_sim::arc::names::*;
-use kube_sim::arc::{
+use arc_sim::SimExt;
+use arc_sim::controller::names::*;
+use arc_sim::controller::{
     self, ArcConfig, ArcController, ContainerMode, ControllerRelease, RunnerSet, Timing,
 };
-use kube_sim::github::FakeGitHub;
+use arc_sim::github::FakeGitHub;
+use kube_sim::api::{Actor, Api, DeleteOptions, Gvk, ListOptions, Patch};
 use kube_sim::{Sim, SimConfig};
 use serde_json::{Value, json};
 
@@ -55,10 +56,10 @@ impl Cluster {
         let arc = sim
             .start_arc(github.clone(), config)
             .expect("CRDs and controller");
-        arc::create_all(
+        controller::create_all(
             &*api,
             &user,
-            &arc::controller_objects(&ControllerRelease::default()),
+            &controller::controller_objects(&ControllerRelease::default()),
         )
         .expect("controller chart");
         Cluster {
@@ -98,8 +99,8 @@ impl Cluster {
     }
 
     pub fn install(&self, rs: &RunnerSet) -> Vec<Value> {
-        let objs = arc::runner_set_objects(rs);
-        arc::create_all(&*self.api, &self.user, &objs).expect("runner set objects");
+        let objs = controller::runner_set_objects(rs);
+        controller::create_all(&*self.api, &self.user, &objs).expect("runner set objects");
         objs
     }
 
@@ -136,7 +137,7 @@ impl Cluster {
             "EphemeralRunnerSet",
             "EphemeralRunner",
         ] {
-            for o in self.list(&arc::names::arc(kind), None) {
+            for o in self.list(&controller::names::arc(kind), None) {
                 eprintln!(
                     "{kind} {}/{} finalizers={:?} deleting={}",
                     namespace(&o),

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::client::{Ctx, Failure, Outcome, Reconciled};
 use super::names::*;
-use crate::api::{Actor, Gvk, Patch};
+use kube_sim::api::{Actor, Gvk, Patch};
 
 /// Reconcile one AutoscalingListener (in the controller namespace).
 pub(crate) fn reconcile(ctx: &Ctx<'_>, namespace: &str, name: &str) -> Reconciled {

@@ -18,9 +18,9 @@ mod arc_support;
 use std::time::Instant;
 
 use arc_scenario::{JobStandIn, Target, real_cluster};
+use arc_sim::controller::names::*;
+use arc_sim::controller::{ArcConfig, Timing};
 use arc_support::Cluster;
-use kube_sim::arc::names::*;
-use kube_sim::arc::{ArcConfig, Timing};
 
 /// Simulator with the ARC CRDs and a started controller that waits for its
 /// Deployment (Helm installs it).

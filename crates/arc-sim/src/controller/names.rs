@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::api::Gvk;
+use kube_sim::api::Gvk;
 
 /// API version of the ARC custom resources.
 pub const ARC_API_VERSION: &str = "actions.github.com/v1alpha1";
@@ -192,7 +192,7 @@ pub fn namespace(v: &Value) -> &str {
 pub fn uid(v: &Value) -> &str {
     str_at(v, "/metadata/uid")
 }
-pub use crate::value::{finalizers, is_deleting};
+pub use kube_sim::value::{finalizers, is_deleting};
 /// `metadata.finalizers` contains `f`.
 pub fn has_finalizer(v: &Value, f: &str) -> bool {
     finalizers(v).iter().any(|x| x == f)

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use arc_sim::SimExt;
 use clap::{Parser, Subcommand};
 use kube_sim::{Sim, SimConfig};
 
@@ -70,16 +71,16 @@ fn main() -> anyhow::Result<()> {
             if let Some(path) = &kubeconfig_out {
                 sim.write_kubeconfig(path)?;
             }
-            let github = kube_sim::github::FakeGitHub::new();
+            let github = arc_sim::github::FakeGitHub::new();
             let controller = if arc {
                 let timing = if arc_timing == "fast" {
-                    kube_sim::arc::Timing::fast()
+                    arc_sim::controller::Timing::fast()
                 } else {
-                    kube_sim::arc::Timing::real()
+                    arc_sim::controller::Timing::real()
                 };
-                let config = kube_sim::arc::ArcConfig {
+                let config = arc_sim::controller::ArcConfig {
                     timing,
-                    ..kube_sim::arc::ArcConfig::default()
+                    ..arc_sim::controller::ArcConfig::default()
                 };
                 Some(sim.start_arc(github.clone(), config).map_err(|e| {
                     anyhow::anyhow!("cannot start the ARC controller: {}", e.message)

@@ -14,8 +14,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::names::*;
-use crate::api::{Actor, Api, ApiError, DeleteOptions, DeleteOutcome, Gvk, ListOptions, Patch};
 use crate::github::{Credentials, FakeGitHub, GitHubError};
+use kube_sim::api::{Actor, Api, ApiError, DeleteOptions, DeleteOutcome, Gvk, ListOptions, Patch};
 
 /// Requeue delays of the real controller, scalable for tests.
 #[derive(Clone, Debug)]

@@ -7,9 +7,9 @@ mod arc_support;
 
 use std::time::{Duration, Instant};
 
+use arc_sim::controller::names::*;
 use arc_support::Cluster;
 use kube_sim::api::Gvk;
-use kube_sim::arc::names::*;
 use serde_json::{Value, json};
 
 const CONTROLLER: &str = "system:serviceaccount:arc-systems:arc-gha-rs-controller";
@@ -466,9 +466,9 @@ fn github_outage_stalls_the_teardown_until_the_service_heals() {
 
 #[test]
 fn per_step_delay_keeps_the_order_and_completes() {
-    let c = Cluster::start_with(kube_sim::arc::Timing {
+    let c = Cluster::start_with(arc_sim::controller::Timing {
         step_delay: Duration::from_millis(20),
-        ..kube_sim::arc::Timing::fast()
+        ..arc_sim::controller::Timing::fast()
     });
     let objs = c.install_runner_set(1);
     c.wait_ready(1);
@@ -569,7 +569,7 @@ fn proxy_and_tls_references_are_read_and_their_loss_stalls_the_teardown() {
         "metadata": {"name": "github-ca", "namespace": "arc-runners"}, "data": {"ca.crt": "x"}});
     c.api.create(&c.user, proxy_auth.clone()).unwrap();
     c.api.create(&c.user, ca).unwrap();
-    let rs = kube_sim::arc::RunnerSet {
+    let rs = arc_sim::controller::RunnerSet {
         min_runners: 1,
         proxy: Some(
             json!({"https": {"url": "http://proxy.example:3128", "credentialSecretRef": "proxy-auth"}}),
@@ -617,7 +617,7 @@ fn missing_github_tls_configmap_stalls_the_teardown() {
     let ca = json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "github-ca", "namespace": "arc-runners"}, "data": {"ca.crt": "x"}});
     c.api.create(&c.user, ca).unwrap();
-    let rs = kube_sim::arc::RunnerSet {
+    let rs = arc_sim::controller::RunnerSet {
         min_runners: 1,
         github_server_tls_configmap: Some("github-ca".to_string()),
         ..Default::default()

@@ -5,9 +5,9 @@
 use serde_json::{Value, json};
 
 use super::names::*;
-use crate::api::{Actor, Api, ApiError};
+use kube_sim::api::{Actor, Api, ApiError};
 
-const CRDS_JSON: &str = include_str!("../../tests/data/arc/crds.json");
+const CRDS_JSON: &str = include_str!("crds.json");
 
 /// The four `actions.github.com/v1alpha1` CRDs (Namespaced, status subresource).
 pub fn crds() -> Vec<Value> {

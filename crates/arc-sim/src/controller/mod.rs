@@ -38,14 +38,14 @@ pub use manifests::{
     runner_set_objects,
 };
 
-use crate::api::{Actor, Api, ListOptions, WatchEvent};
 use crate::github::{FakeGitHub, GitHubError};
 use crate::sync::lock;
 use client::{Ctx, Outcome};
+use kube_sim::api::{Actor, Api, ListOptions, WatchEvent};
 use names::*;
 
 /// Create the four ARC CRDs (the store registers them at once).
-pub fn install_crds(api: &dyn Api, actor: &Actor) -> Result<(), crate::api::ApiError> {
+pub fn install_crds(api: &dyn Api, actor: &Actor) -> Result<(), kube_sim::api::ApiError> {
     create_all(api, actor, &crds()).map(|_| ())
 }
 
@@ -80,7 +80,7 @@ impl Default for ArcConfig {
 pub enum ArcError {
     /// API call failed.
     #[error(transparent)]
-    Api(#[from] crate::api::ApiError),
+    Api(#[from] kube_sim::api::ApiError),
     /// Actions service call failed.
     #[error(transparent)]
     GitHub(#[from] GitHubError),
@@ -425,7 +425,7 @@ fn set_deployment_available(api: &dyn Api, deployment: &Value, available: bool) 
 /// checks its ready replicas), with `ready` ready replicas.
 fn ensure_replica_set(api: &dyn Api, deployment: &Value, ready: i64) {
     let actor = deployment_controller();
-    let gvk = crate::api::Gvk::new("apps/v1", "ReplicaSet");
+    let gvk = kube_sim::api::Gvk::new("apps/v1", "ReplicaSet");
     let ns = namespace(deployment);
     let template = deployment
         .pointer("/spec/template")

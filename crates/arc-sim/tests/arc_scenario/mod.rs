@@ -12,8 +12,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::arc_support::Cluster;
+use arc_sim::controller::names::*;
 use kube_sim::api::Gvk;
-use kube_sim::arc::names::*;
 use serde_json::Value;
 
 pub fn tools_dir() -> PathBuf {
@@ -262,7 +262,7 @@ pub struct Target<'a> {
 
 /// A job occupying a runner.
 pub enum BusyJob {
-    /// Started through [`kube_sim::arc::ArcController::start_job`]: the runner id.
+    /// Started through [`arc_sim::controller::ArcController::start_job`]: the runner id.
     Sim(i64),
     /// Started by `HAU_ARC_BUSY_JOB_CMD`.
     Real,

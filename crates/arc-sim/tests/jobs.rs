@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use arc_sim::SimExt;
 use kube_sim::api::{Actor, Api, Gvk};
 use kube_sim::{Sim, SimConfig};
 use serde_json::{Value, json};
