@@ -418,3 +418,55 @@ fn hook_rejects_a_helm_arc_uninstall_bin_that_is_not_executable() {
     assert!(stderr.contains("is not an executable file"), "{stderr}");
     assert!(!plugin.join("bin/helm-arc-uninstall").exists());
 }
+
+/// A plugin package (scripts/package-release --sign) ships the binary as a
+/// regular file in bin/: the hook keeps it, even over HELM_ARC_UNINSTALL_BIN
+/// (the packaged file is the one the signature covers).
+#[test]
+fn hook_keeps_the_binary_shipped_in_a_plugin_package() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let plugin = plugin_checkout(tmp.path());
+    let packaged = plugin.join("bin/helm-arc-uninstall");
+    fake_binary(&packaged);
+    let before = fs::read(&packaged).expect("read");
+    let mine = tmp.path().join("elsewhere/helm-arc-uninstall");
+    fake_binary(&mine);
+    let path = path_without_cargo(tmp.path());
+    for event in ["install", "update"] {
+        let out = run_hook(&plugin, event, &path, Some(&mine));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{event}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "arc-uninstall: using the packaged binary {}",
+                packaged.display()
+            )),
+            "{event}: {stderr}"
+        );
+        assert!(stderr.contains("post-renderer, Helm 4:"), "{stderr}");
+        let meta = fs::symlink_metadata(&packaged).expect("still there");
+        assert!(meta.is_file(), "{event}: replaced by a link");
+        assert_eq!(fs::read(&packaged).expect("read"), before, "{event}");
+    }
+}
+
+/// A package for another platform: the hook fails the install with a line
+/// naming the problem instead of leaving a plugin that cannot start.
+#[test]
+fn hook_refuses_a_packaged_binary_that_does_not_run_here() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let plugin = plugin_checkout(tmp.path());
+    let packaged = plugin.join("bin/helm-arc-uninstall");
+    fs::create_dir_all(packaged.parent().expect("parent")).expect("mkdir");
+    // An executable this machine cannot run (no interpreter, not ELF).
+    fs::write(&packaged, b"\xcf\xfa\xed\xfe not for this machine").expect("write");
+    fs::set_permissions(&packaged, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = run_hook(&plugin, "install", &path_without_cargo(tmp.path()), None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("does not run on this machine"), "{stderr}");
+    assert!(
+        stderr.contains("plugin package built for this platform"),
+        "{stderr}"
+    );
+}

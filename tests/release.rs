@@ -17,24 +17,11 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use support::{
-    Helm, HelmHome, PLUGIN_DIR_NAME, hau_bin, output, plugin_checkout, repo_root, run_ok,
+    Helm, HelmHome, PLUGIN_DIR_NAME, hau_bin, output, plugin_checkout, release_target, repo_root,
+    run_ok,
 };
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// The archive target the hook picks on this machine.
-fn host_target() -> String {
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "x86_64",
-        "aarch64" => "aarch64",
-        other => panic!("no release target for arch {other}"),
-    };
-    match std::env::consts::OS {
-        "linux" => format!("{arch}-unknown-linux-musl"),
-        "macos" => format!("{arch}-apple-darwin"),
-        other => panic!("no release target for OS {other}"),
-    }
-}
 
 fn stage(target: &str) -> String {
     format!("helm-arc-uninstall-{VERSION}-{target}")
@@ -174,7 +161,7 @@ fn hook_env(tmp: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let bin = tmp.join("built/helm-arc-uninstall");
     fake_binary(&bin);
     let dist = tmp.join("dist");
-    package(&bin, &host_target(), &dist);
+    package(&bin, &release_target(), &dist);
     (plugin, dist, tools_path(tmp))
 }
 
@@ -189,13 +176,13 @@ fn hook_installs_a_verified_prebuilt_binary_from_a_file_url() {
         assert!(
             stderr.contains(&format!(
                 "verified {}.tar.gz (sha256 ",
-                stage(&host_target())
+                stage(&release_target())
             )),
             "{stderr}"
         );
         let expected = plugin
             .join("release")
-            .join(stage(&host_target()))
+            .join(stage(&release_target()))
             .join("helm-arc-uninstall");
         assert_eq!(
             fs::read_link(plugin.join("bin/helm-arc-uninstall")).unwrap(),
@@ -212,7 +199,7 @@ fn hook_installs_a_verified_prebuilt_binary_from_a_file_url() {
 fn hook_refuses_a_corrupted_archive() {
     let tmp = tempfile::tempdir().unwrap();
     let (plugin, dist, path) = hook_env(tmp.path());
-    let archive = dist.join(format!("{}.tar.gz", stage(&host_target())));
+    let archive = dist.join(format!("{}.tar.gz", stage(&release_target())));
     let mut bytes = fs::read(&archive).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0xff;
@@ -227,7 +214,10 @@ fn hook_refuses_a_corrupted_archive() {
     );
     assert!(!plugin.join("bin/helm-arc-uninstall").exists());
     assert!(
-        !plugin.join("release").join(stage(&host_target())).exists(),
+        !plugin
+            .join("release")
+            .join(stage(&release_target()))
+            .exists(),
         "nothing extracted"
     );
 }
@@ -236,7 +226,7 @@ fn hook_refuses_a_corrupted_archive() {
 fn hook_refuses_an_archive_without_its_checksum() {
     let tmp = tempfile::tempdir().unwrap();
     let (plugin, dist, path) = hook_env(tmp.path());
-    fs::remove_file(dist.join(format!("{}.tar.gz.sha256", stage(&host_target())))).unwrap();
+    fs::remove_file(dist.join(format!("{}.tar.gz.sha256", stage(&release_target())))).unwrap();
     let out = run_hook(&plugin, "install", &path, &file_url(&dist));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -272,7 +262,7 @@ fn real_dist() -> PathBuf {
     DIST.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
         let dist = tmp.path().join("dist");
-        package(&hau_bin(), &host_target(), &dist);
+        package(&hau_bin(), &release_target(), &dist);
         (tmp, dist)
     })
     .1
@@ -314,7 +304,7 @@ fn install_from_release_archive(helm: Helm) {
     assert!(
         linked.ends_with(format!(
             "release/{}/helm-arc-uninstall",
-            stage(&host_target())
+            stage(&release_target())
         )),
         "{linked:?}"
     );

@@ -66,6 +66,37 @@ fn snapshot_bin() -> PathBuf {
     snapshot
 }
 
+/// The release target (Rust triple) of this machine, as scripts/package-release
+/// names archives and the install hook looks them up: `<arch>-unknown-linux-musl`
+/// or `<arch>-apple-darwin`.
+pub fn release_target() -> String {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "x86_64",
+        "aarch64" => "aarch64",
+        other => panic!("no release target for arch {other}"),
+    };
+    match std::env::consts::OS {
+        "linux" => format!("{arch}-unknown-linux-musl"),
+        "macos" => format!("{arch}-apple-darwin"),
+        other => panic!("no release target for OS {other}"),
+    }
+}
+
+/// Helm's name (`<GOOS>-<GOARCH>`) of this machine's platform: the directory
+/// scripts/package-release writes the Helm 4 plugin packages to.
+pub fn helm_platform() -> String {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => panic!("no Helm platform for arch {other}"),
+    };
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    format!("{os}-{arch}")
+}
+
 /// Directory holding `helm3/{helm,kubectl}` and `helm4/{helm,kubectl}`.
 pub fn tools_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("HAU_TOOLS_DIR").filter(|d| !d.is_empty()) {
