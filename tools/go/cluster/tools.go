@@ -1,0 +1,12 @@
+//go:build tools
+
+// Package tools names the commands scripts/build-go-tools builds from this
+// module (see tools/go/tools.conf); the blank imports keep `go mod tidy`
+// from dropping their requirements. Nothing here is compiled into them.
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+)
