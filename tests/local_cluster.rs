@@ -43,7 +43,7 @@ fn exists(cluster: &LocalCluster, args: &[&str]) -> bool {
 }
 
 #[test]
-fn real_control_plane_scales_schedules_and_finalizes() {
+fn real_control_plane_scales_schedules_completes_and_finalizes() {
     let cluster = LocalCluster::up();
     let kubectl = || cluster.kubectl();
 
@@ -115,6 +115,14 @@ fn real_control_plane_scales_schedules_and_finalizes() {
     eventually("deploy/web's pods to go", Duration::from_secs(90), || {
         let pods = json(kubectl().args(["get", "pods", "-l", "app=web", "-o", "json"]));
         pods["items"].as_array().unwrap().is_empty()
+    });
+
+    // A Job's pod completes (kwok's pod stages; no container runs), so the
+    // Job controller marks it Complete, as Helm hooks need.
+    run_ok(kubectl().args(["create", "job", "once", "--image=registry.invalid/once:1"]));
+    eventually("job/once to complete", Duration::from_secs(60), || {
+        let job = json(kubectl().args(["get", "job", "once", "-o", "json"]));
+        job["status"]["succeeded"] == 1
     });
 
     // Garbage collection: deleting an owner deletes the ConfigMap it owns.
