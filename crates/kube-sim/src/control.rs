@@ -14,7 +14,8 @@ pub struct Faults {
     /// Fraction (0..=1) of API requests answered 500/503.
     #[serde(default)]
     pub error_rate: f64,
-    /// Status code for injected errors (500, 503, 504, or 409/410 shaped as Conflict/Expired), default 500.
+    /// Status code for injected errors (500, 503, 504, or 401/403/404/409/410
+    /// shaped as Unauthorized/Forbidden/NotFound/Conflict/Expired), default 500.
     #[serde(default)]
     pub error_code: Option<u16>,
     /// Fraction (0..=1) of API requests answered 429.
@@ -26,6 +27,10 @@ pub struct Faults {
     /// Only requests whose path contains this string are affected (None = all API requests).
     #[serde(default)]
     pub path_contains: Option<String>,
+    /// Only requests whose query string contains this string are affected
+    /// (`watch=true`: only watches; None = any query).
+    #[serde(default)]
+    pub query_contains: Option<String>,
     /// Only these HTTP methods are affected (empty = all).
     #[serde(default)]
     pub methods: Vec<String>,
@@ -105,10 +110,13 @@ impl Control {
     }
 
     /// Roll the dice for one request. Returns the fault and the latency to add.
-    pub fn decide(&self, method: &str, path: &str) -> (Fault, Duration) {
+    pub fn decide(&self, method: &str, path: &str, query: &str) -> (Fault, Duration) {
         let mut g = self.lock();
         let f = g.faults.clone();
         let applies = f.path_contains.as_deref().is_none_or(|p| path.contains(p))
+            && f.query_contains
+                .as_deref()
+                .is_none_or(|q| query.contains(q))
             && (f.methods.is_empty() || f.methods.iter().any(|m| m.eq_ignore_ascii_case(method)));
         if !applies {
             return (Fault::None, Duration::ZERO);
@@ -337,13 +345,17 @@ mod tests {
             seed: 7,
             ..Default::default()
         });
-        let a: Vec<Fault> = (0..20).map(|_| c.decide("GET", "/api/v1/pods").0).collect();
+        let a: Vec<Fault> = (0..20)
+            .map(|_| c.decide("GET", "/api/v1/pods", "").0)
+            .collect();
         c.set_faults(Faults {
             error_rate: 0.5,
             seed: 7,
             ..Default::default()
         });
-        let b: Vec<Fault> = (0..20).map(|_| c.decide("GET", "/api/v1/pods").0).collect();
+        let b: Vec<Fault> = (0..20)
+            .map(|_| c.decide("GET", "/api/v1/pods", "").0)
+            .collect();
         assert_eq!(a, b);
         assert!(a.contains(&Fault::Error(500)) && a.contains(&Fault::None));
         c.set_faults(Faults {
@@ -351,10 +363,25 @@ mod tests {
             path_contains: Some("secrets".into()),
             ..Default::default()
         });
-        assert_eq!(c.decide("GET", "/api/v1/pods").0, Fault::None);
+        assert_eq!(c.decide("GET", "/api/v1/pods", "").0, Fault::None);
         assert_eq!(
-            c.decide("GET", "/api/v1/namespaces/a/secrets").0,
+            c.decide("GET", "/api/v1/namespaces/a/secrets", "").0,
             Fault::Error(500)
+        );
+        c.set_faults(Faults {
+            error_rate: 1.0,
+            error_code: Some(403),
+            query_contains: Some("watch=true".into()),
+            ..Default::default()
+        });
+        assert_eq!(
+            c.decide("GET", "/api/v1/secrets", "limit=500").0,
+            Fault::None
+        );
+        assert_eq!(
+            c.decide("GET", "/api/v1/secrets", "watch=true&timeoutSeconds=290")
+                .0,
+            Fault::Error(403)
         );
     }
 }

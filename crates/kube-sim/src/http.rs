@@ -22,6 +22,7 @@ use crate::api::{
 };
 use crate::control::{Control, Fault, Faults};
 use crate::registry::{Registry, ResourceType};
+use crate::requests::{RequestRecord, Requests};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{self, Cause, GroupResource};
 use crate::store::{Store, Subresource, WriteOptions, meta_str};
@@ -32,27 +33,72 @@ pub type Body = BoxBody<Bytes, Infallible>;
 /// The Kubernetes version the simulator reports.
 pub const KUBE_MINOR: &str = "33";
 
+/// What the front end serves: the store, the control handle, the request
+/// record, and optionally TLS and bearer-token authentication.
+#[derive(Clone)]
+pub struct Server {
+    /// The objects.
+    pub store: Arc<Store>,
+    /// Faults, gates, watch drops.
+    pub control: Control,
+    /// Every API request received.
+    pub requests: Arc<Requests>,
+    /// Serve HTTPS with this configuration instead of plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// When not empty, API requests must carry `Authorization: Bearer <one
+    /// of these>`; others get 401 Unauthorized.
+    pub tokens: Arc<Vec<String>>,
+}
+
+/// How one connection came in.
+#[derive(Clone, Debug, Default)]
+struct Connection {
+    tls: bool,
+    sni: Option<String>,
+}
+
 /// Serve the API on `listener` until the runtime stops.
-pub async fn serve(listener: tokio::net::TcpListener, store: Arc<Store>, control: Control) {
+pub async fn serve(listener: tokio::net::TcpListener, server: Server) {
+    let acceptor = server.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let store = store.clone();
-        let control = control.clone();
+        let server = server.clone();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req| {
-                let store = store.clone();
-                let control = control.clone();
-                async move { Ok::<_, Infallible>(handle(req, store, control).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            match acceptor {
+                None => serve_connection(stream, server, Connection::default()).await,
+                Some(acceptor) => {
+                    // A client that rejects the certificate ends here.
+                    let Ok(stream) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let conn = Connection {
+                        tls: true,
+                        sni: stream.get_ref().1.server_name().map(str::to_string),
+                    };
+                    serve_connection(stream, server, conn).await;
+                }
+            }
         });
     }
+}
+
+async fn serve_connection<S>(stream: S, server: Server, conn: Connection)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req| {
+        let server = server.clone();
+        let conn = conn.clone();
+        async move { Ok::<_, Infallible>(handle_recorded(req, server, conn).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), svc)
+        .await;
 }
 
 fn full(b: impl Into<Bytes>) -> Body {
@@ -105,14 +151,87 @@ fn actor_of(req: &Request<Incoming>) -> Actor {
     })
 }
 
-async fn handle(req: Request<Incoming>, store: Arc<Store>, control: Control) -> Response<Body> {
+/// Serve one request; API requests (not `/_sim/...`) go to the record.
+async fn handle_recorded(
+    req: Request<Incoming>,
+    server: Server,
+    conn: Connection,
+) -> Response<Body> {
+    if req.uri().path().starts_with("/_sim/") {
+        return handle(req, server).await;
+    }
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let query = req.uri().query().unwrap_or_default().to_string();
+    let watch = req.uri().path().contains("/watch/")
+        || form_urlencoded::parse(query.as_bytes())
+            .any(|(k, v)| k == "watch" && (v == "true" || v == "1"));
+    let record = RequestRecord {
+        seq: 0,
+        time: format!("{:.3}", jiff::Timestamp::now()),
+        method: req.method().to_string(),
+        path: req.uri().path().to_string(),
+        query,
+        watch,
+        actor: actor_of(&req).0,
+        authorization: header("authorization"),
+        impersonate_user: header("impersonate-user"),
+        impersonate_groups: req
+            .headers()
+            .get_all("impersonate-group")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect(),
+        tls: conn.tls,
+        sni: conn.sni,
+        code: 0,
+    };
+    let requests = server.requests.clone();
+    let seq = requests.push(record);
+    let response = handle(req, server).await;
+    requests.answered(seq, response.status().as_u16());
+    response
+}
+
+/// Whether the request carries one of the accepted bearer tokens (always,
+/// when none are configured).
+fn authenticated(req: &Request<Incoming>, tokens: &[String]) -> bool {
+    if tokens.is_empty() {
+        return true;
+    }
+    req.headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| tokens.iter().any(|ok| ok == t))
+}
+
+async fn handle(req: Request<Incoming>, server: Server) -> Response<Body> {
+    let Server {
+        store,
+        control,
+        tokens,
+        requests,
+        ..
+    } = server;
     let path = req.uri().path().to_string();
     if let Some(rest) = path.strip_prefix("/_sim/") {
         let rest = rest.to_string();
-        return sim_endpoint(req, &rest, &store, &control).await;
+        return sim_endpoint(req, &rest, &store, &control, &requests).await;
+    }
+    if !authenticated(&req, &tokens) {
+        return error_response(&status::unauthorized());
     }
     control.pass_gates(req.method().as_str(), &path).await;
-    let (fault, latency) = control.decide(req.method().as_str(), &path);
+    let (fault, latency) = control.decide(
+        req.method().as_str(),
+        &path,
+        req.uri().query().unwrap_or_default(),
+    );
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -136,6 +255,9 @@ async fn handle(req: Request<Incoming>, store: Arc<Store>, control: Control) -> 
 fn injected_error(code: u16, path: &str) -> ApiError {
     let name = path.rsplit('/').next().unwrap_or_default();
     let mut e = match code {
+        401 => status::unauthorized(),
+        403 => status::forbidden(&GroupResource::core("injected"), name, "injected fault"),
+        404 => status::not_found(&GroupResource::core("injected"), name),
         409 => status::conflict(
             &GroupResource::core("injected"),
             name,
@@ -1108,12 +1230,14 @@ async fn sim_endpoint(
     rest: &str,
     store: &Store,
     control: &Control,
+    requests: &Requests,
 ) -> Response<Body> {
     let q = Query::parse(req.uri().query());
     let method = req.method().clone();
     let ok = || json_response(200, &json!({"ok": true}));
     match (method, rest) {
         (Method::GET, "log") => json_response(200, &json!(store.event_log())),
+        (Method::GET, "requests") => json_response(200, &json!(requests.all())),
         (Method::GET, "faults") => json_response(200, &json!(control.faults())),
         (Method::PUT | Method::POST, "faults") => {
             let body = read_body(req).await.unwrap_or_default();

@@ -20,6 +20,7 @@ pub mod managed;
 pub mod patch;
 pub mod protobuf;
 pub mod registry;
+pub mod requests;
 pub mod selector;
 pub mod sim;
 pub mod status;
@@ -27,9 +28,12 @@ pub mod store;
 #[cfg(test)]
 mod store_tests;
 mod sync;
+pub mod tls;
 pub mod value;
 pub mod yaml;
 
 pub use control::{Control, Faults, Gate};
+pub use requests::RequestRecord;
 pub use sim::{Sim, SimConfig};
 pub use store::{LogEntry, Store};
+pub use tls::{TestCa, TlsIdentity};

@@ -7,10 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use serde_json::json;
 
 use crate::api::Api;
 use crate::control::Control;
+use crate::requests::{RequestRecord, Requests};
 use crate::store::{LogEntry, Store, StoreConfig};
+use crate::tls::TlsIdentity;
 
 /// Settings of a simulator.
 #[derive(Clone, Debug)]
@@ -27,6 +30,11 @@ pub struct SimConfig {
     pub log_reads: bool,
     /// Worker threads of the simulator's runtime.
     pub worker_threads: usize,
+    /// Serve HTTPS with this certificate (see [`crate::tls::TestCa`]) instead of plain HTTP.
+    pub tls: Option<TlsIdentity>,
+    /// When not empty, API requests must carry `Authorization: Bearer <one of
+    /// these>` (else 401); the kubeconfig of [`Sim::kubeconfig`] uses the first.
+    pub tokens: Vec<String>,
 }
 
 impl Default for SimConfig {
@@ -38,6 +46,8 @@ impl Default for SimConfig {
             gc_delay: Duration::from_millis(50),
             log_reads: false,
             worker_threads: 2,
+            tls: None,
+            tokens: Vec::new(),
         }
     }
 }
@@ -46,6 +56,9 @@ impl Default for SimConfig {
 pub struct Sim {
     store: Arc<Store>,
     control: Control,
+    requests: Arc<Requests>,
+    tls: Option<TlsIdentity>,
+    tokens: Vec<String>,
     addr: SocketAddr,
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -72,24 +85,39 @@ impl Sim {
             .set_nonblocking(true)
             .context("cannot make the listener non-blocking")?;
         let addr = listener.local_addr().context("listener has no address")?;
+        let tls = match &config.tls {
+            Some(identity) => Some(crate::tls::server_config(identity)?),
+            None => None,
+        };
         runtime.spawn(crate::controllers::run(store.clone(), control.clone()));
-        let (http_store, http_control) = (store.clone(), control.clone());
+        let requests = Arc::new(Requests::default());
+        let server = crate::http::Server {
+            store: store.clone(),
+            control: control.clone(),
+            requests: requests.clone(),
+            tls,
+            tokens: Arc::new(config.tokens.clone()),
+        };
         runtime.spawn(async move {
             if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
-                crate::http::serve(listener, http_store, http_control).await;
+                crate::http::serve(listener, server).await;
             }
         });
         Ok(Sim {
             store,
             control,
+            requests,
+            tls: config.tls,
+            tokens: config.tokens,
             addr,
             runtime: Some(runtime),
         })
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://` when serving TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The listening address.
@@ -97,10 +125,23 @@ impl Sim {
         self.addr
     }
 
-    /// A kubeconfig for this simulator (plain HTTP, context `sim`, namespace `default`).
+    /// A kubeconfig for this simulator: context `sim`, namespace `default`;
+    /// with TLS its CA as `certificate-authority-data`, with tokens the first
+    /// as the user's token.
     pub fn kubeconfig(&self) -> String {
+        use base64::Engine;
+        let ca = self.tls.as_ref().map_or(String::new(), |t| {
+            format!(
+                "    certificate-authority-data: {}\n",
+                base64::engine::general_purpose::STANDARD.encode(&t.ca_pem)
+            )
+        });
+        let user = self
+            .tokens
+            .first()
+            .map_or("{}".to_string(), |t| format!("{{token: {}}}", json!(t)));
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: sim\n  cluster:\n    server: {}\ncontexts:\n- name: sim\n  context:\n    cluster: sim\n    user: sim\n    namespace: default\ncurrent-context: sim\nusers:\n- name: sim\n  user: {{}}\n",
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: sim\n  cluster:\n    server: {}\n{ca}contexts:\n- name: sim\n  context:\n    cluster: sim\n    user: sim\n    namespace: default\ncurrent-context: sim\nusers:\n- name: sim\n  user: {user}\n",
             self.url()
         )
     }
@@ -129,6 +170,16 @@ impl Sim {
     /// The ordered event log.
     pub fn event_log(&self) -> Vec<LogEntry> {
         self.store.event_log()
+    }
+
+    /// Every API request this server received so far (see [`crate::requests`]).
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.requests.all()
+    }
+
+    /// The CA clients trust for this server, when it serves TLS (PEM).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.ca_pem.as_str())
     }
 
     /// A handle to the simulator's runtime (to spawn simulated controllers on it).

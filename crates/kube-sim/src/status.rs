@@ -226,6 +226,11 @@ pub fn bad_request(message: &str) -> ApiError {
     failure(400, "BadRequest", message.to_string(), None)
 }
 
+/// 401 Unauthorized, as the API server answers a request without valid credentials.
+pub fn unauthorized() -> ApiError {
+    failure(401, "Unauthorized", "Unauthorized".to_string(), None)
+}
+
 /// 403 Forbidden: `configmaps "a" is forbidden: <why>`.
 pub fn forbidden(gr: &GroupResource, name: &str, why: &str) -> ApiError {
     let msg = if name.is_empty() {

@@ -41,9 +41,13 @@ struct Env {
 
 impl Env {
     fn new() -> Self {
+        Self::with(SimConfig::default())
+    }
+
+    fn with(config: SimConfig) -> Self {
         let sim = Sim::start(SimConfig {
             gc_delay: Duration::from_millis(20),
-            ..SimConfig::default()
+            ..config
         })
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -298,6 +302,92 @@ fn kubectl_1_31_apply_get_patch_delete_wait() {
 #[test]
 fn kubectl_1_35_apply_get_patch_delete_wait() {
     kubectl_round_trip(&tool("helm4", "kubectl"));
+}
+
+/// HTTPS with a test CA and bearer tokens, as real kubectl sees them: the
+/// kubeconfig's CA and token work, a wrong token gets 401, `--tls-server-name`
+/// is what the ClientHello names, and the request record has it all.
+#[test]
+fn kubectl_over_tls_with_a_token_and_the_request_record() {
+    let ca = kube_sim::TestCa::new("clients test CA").unwrap();
+    let env = Env::with(SimConfig {
+        tls: Some(ca.issue(&["127.0.0.1", "api.kube-sim.test"]).unwrap()),
+        tokens: vec!["tok-1".into()],
+        ..SimConfig::default()
+    });
+    assert!(env.sim.url().starts_with("https://127.0.0.1:"));
+    let k = tool("helm4", "kubectl");
+    assert!(env.ok(&k, &["get", "ns", "default"]).contains("default"));
+    let wrong = env.run(&k, &["get", "ns", "--token", "other"]);
+    assert!(!wrong.status.success());
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("Unauthorized"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+    env.ok(
+        &k,
+        &[
+            "get",
+            "ns",
+            "default",
+            "--tls-server-name",
+            "api.kube-sim.test",
+        ],
+    );
+    // Another CA: kubectl refuses the server.
+    let other_ca = kube_sim::TestCa::new("another CA").unwrap();
+    let ca_file = env.write("other-ca.pem", other_ca.cert_pem());
+    let untrusted = env.run(&k, &["get", "ns", "--certificate-authority", &ca_file]);
+    assert!(!untrusted.status.success());
+
+    let record = env.sim.requests();
+    let ours: Vec<_> = record.iter().filter(|r| r.actor == "kubectl").collect();
+    assert!(ours.iter().all(|r| r.tls));
+    assert!(
+        ours.iter()
+            .any(|r| r.authorization.as_deref() == Some("Bearer tok-1") && r.code == 200)
+    );
+    assert!(
+        ours.iter()
+            .any(|r| r.authorization.as_deref() == Some("Bearer other") && r.code == 401)
+    );
+    // kubectl sends no SNI for an IP address; --tls-server-name is sent.
+    assert!(ours.iter().any(|r| r.sni.is_none()));
+    assert!(
+        ours.iter()
+            .any(|r| r.sni.as_deref() == Some("api.kube-sim.test"))
+    );
+    assert!(record.windows(2).all(|w| w[0].seq < w[1].seq));
+}
+
+/// Impersonation headers reach the record as sent (plain HTTP, as client-go
+/// sends them there too).
+#[test]
+fn kubectl_impersonation_headers_are_recorded() {
+    let env = Env::new();
+    let k = tool("helm4", "kubectl");
+    env.ok(
+        &k,
+        &[
+            "get",
+            "ns",
+            "--as",
+            "alice",
+            "--as-group",
+            "g1",
+            "--as-group",
+            "g2",
+        ],
+    );
+    let record = env.sim.requests();
+    let r = record
+        .iter()
+        .rfind(|r| r.actor == "kubectl")
+        .expect("a kubectl request");
+    assert_eq!(r.impersonate_user.as_deref(), Some("alice"));
+    assert_eq!(r.impersonate_groups, vec!["g1", "g2"]);
+    assert!(!r.tls && r.authorization.is_none());
 }
 
 /// The machine's kubectl (the gcloud dispatcher, which picks kubectl.1.<minor> from /version).

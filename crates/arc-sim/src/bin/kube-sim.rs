@@ -47,6 +47,20 @@ enum Command {
         /// of `helm-arc-uninstall render --hooks`) with this kubectl binary.
         #[arg(long, value_name = "PATH")]
         kubectl: Option<PathBuf>,
+        /// Serve HTTPS with a certificate from a fresh test CA (for 127.0.0.1,
+        /// localhost and every --tls-name); the kubeconfig carries the CA.
+        #[arg(long)]
+        tls: bool,
+        /// Another name (DNS or IP) of the TLS certificate; repeatable.
+        #[arg(long, value_name = "NAME", requires = "tls")]
+        tls_name: Vec<String>,
+        /// Write the test CA's certificate (PEM) here.
+        #[arg(long, value_name = "PATH", requires = "tls")]
+        ca_out: Option<PathBuf>,
+        /// Require `Authorization: Bearer TOKEN` on API requests (401 otherwise);
+        /// repeatable. The kubeconfig uses the first.
+        #[arg(long, value_name = "TOKEN")]
+        token: Vec<String>,
     },
 }
 
@@ -61,11 +75,29 @@ fn main() -> anyhow::Result<()> {
             arc,
             arc_timing,
             kubectl,
+            tls,
+            tls_name,
+            ca_out,
+            token,
         } => {
+            let tls = if tls {
+                let ca = kube_sim::TestCa::new("kube-sim test CA")?;
+                if let Some(path) = &ca_out {
+                    std::fs::write(path, ca.cert_pem())
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                }
+                let mut names = vec!["127.0.0.1", "localhost"];
+                names.extend(tls_name.iter().map(String::as_str));
+                Some(ca.issue(&names)?)
+            } else {
+                None
+            };
             let sim = Sim::start(SimConfig {
                 port,
                 seed,
                 gc_delay: Duration::from_millis(gc_delay_ms),
+                tls,
+                tokens: token,
                 ..SimConfig::default()
             })?;
             if let Some(path) = &kubeconfig_out {
