@@ -1,8 +1,9 @@
 //! `scripts/local-cluster` brings up a real Kubernetes v1.35.4 control plane
 //! (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, a kwok fake
 //! node), built from upstream Go modules by `scripts/build-go-tools`, and
-//! `down` stops every process it started. The two tests run side by side, so
-//! two clusters run at once as they do under a parallel test run.
+//! `down` stops every process it started. The two cluster tests run side by
+//! side, so two clusters run at once as they do under a parallel test run; the
+//! last test checks every Go tool reports its pinned version.
 //!
 //! Needs `$HAU_CLUSTER_DIR` (set by scripts/test) and kubectl from
 //! `scripts/fetch-tools` (see tests/support/local_cluster.rs).
@@ -16,7 +17,7 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use local_cluster::{KUBE_VERSION, LocalCluster, cluster_bin_dir, script};
+use local_cluster::{KUBE_VERSION, LocalCluster, cluster_bin_dir, go_tool, script};
 use support::{output, run_ok};
 
 /// Polls `check` every 200 ms until it returns true; panics after `limit`.
@@ -230,4 +231,28 @@ fn down_stops_every_process_it_started() {
 
     // down again is a no-op.
     run_ok(&mut script("down", cluster.dir(), &cluster_bin_dir()));
+}
+
+#[test]
+fn go_tools_report_their_pinned_versions() {
+    let kapp = run_ok(Command::new(go_tool("HAU_KAPP_DIR", "kapp")).arg("version"));
+    assert!(kapp.starts_with("kapp version 0.64.2\n"), "{kapp}");
+    let kpt = run_ok(Command::new(go_tool("HAU_KPT_DIR", "kpt")).arg("version"));
+    assert_eq!(kpt.trim(), "1.0.0-beta.57");
+    let kwokctl = run_ok(Command::new(cluster_bin_dir().join("kwokctl")).arg("--version"));
+    assert!(kwokctl.starts_with("kwokctl version v0.8.0 "), "{kwokctl}");
+    let etcd = run_ok(Command::new(cluster_bin_dir().join("etcd")).arg("--version"));
+    assert!(etcd.starts_with("etcd Version: 3.6.6\n"), "{etcd}");
+    for component in [
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+    ] {
+        let version = run_ok(Command::new(cluster_bin_dir().join(component)).arg("--version"));
+        assert_eq!(
+            version.trim(),
+            format!("Kubernetes {KUBE_VERSION}"),
+            "{component}"
+        );
+    }
 }

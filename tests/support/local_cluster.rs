@@ -6,7 +6,8 @@
 //!
 //! The binaries come from `$HAU_CLUSTER_DIR` (set by `scripts/test`; a shell
 //! gets it with `eval "$(scripts/build-go-tools)"`). Tests never build or
-//! download them: without it they panic saying so.
+//! download them: without it they panic saying so. [`go_tool`] finds the other
+//! Go tools (kapp, kpt) the same way.
 //!
 //! Include beside `mod support;` with
 //! `#[path = "support/local_cluster.rs"] mod local_cluster;`.
@@ -35,25 +36,33 @@ pub const BINARIES: [&str; 6] = [
 
 /// `$HAU_CLUSTER_DIR`, checked to hold every binary of [`BINARIES`].
 pub fn cluster_bin_dir() -> PathBuf {
-    let dir = std::env::var_os("HAU_CLUSTER_DIR")
+    for binary in BINARIES {
+        go_tool("HAU_CLUSTER_DIR", binary);
+    }
+    PathBuf::from(std::env::var_os("HAU_CLUSTER_DIR").unwrap_or_default())
+}
+
+/// `binary` in the directory named by `var` (`HAU_KAPP_DIR`, `HAU_KPT_DIR`, ...:
+/// one per `tools/go/tools.conf` cache dir, exported by `scripts/test`),
+/// checked to exist.
+pub fn go_tool(var: &str, binary: &str) -> PathBuf {
+    let dir = std::env::var_os(var)
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             panic!(
-                "HAU_CLUSTER_DIR is not set: run the tests through scripts/test, or first \
-                 `eval \"$(scripts/build-go-tools)\"` (builds or reuses the control plane); \
-                 tests never build or download it"
+                "{var} is not set: run the tests through scripts/test, or first \
+                 `eval \"$(scripts/build-go-tools)\"`; tests never build or download tools"
             )
         });
-    for binary in BINARIES {
-        assert!(
-            dir.join(binary).is_file(),
-            "{} is missing (HAU_CLUSTER_DIR={}): run scripts/build-go-tools",
-            dir.join(binary).display(),
-            dir.display()
-        );
-    }
-    dir
+    let path = dir.join(binary);
+    assert!(
+        path.is_file(),
+        "{} is missing ({var}={}): run scripts/build-go-tools",
+        path.display(),
+        dir.display()
+    );
+    path
 }
 
 /// A running local cluster; stopped when dropped.
