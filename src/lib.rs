@@ -7,6 +7,7 @@
 //!   waves), `plan` (plan rendering), `render` (the post-renderer);
 //! * edges: the Kubernetes client, the Helm subprocess and the terminal UI.
 
+pub mod arc;
 pub mod cli;
 pub mod commands;
 #[cfg(feature = "demo")]

@@ -259,6 +259,7 @@ async fn teardown(
         rerun: format!("helm arc-uninstall {RELEASE} -n {NAMESPACE}"),
         pre_delete_hooks: Vec::new(),
         no_hooks: false,
+        keep_registration: false,
     };
     let deleted = Arc::new(AtomicUsize::new(0));
     let report = Engine::new(&cluster, ui, &opts, deleted)

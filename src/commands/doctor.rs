@@ -3,11 +3,11 @@
 //! provably safe fixes (the upgrade trap). Exit codes: 0 clean, 2 problems
 //! found, 3 refused (a safe fix found its object changed and did not patch it).
 
+use crate::arc;
 use crate::doctor::{self, Finding, FindingKind, Snapshot};
 use crate::exit::{self, Code};
 use crate::kube::{Cluster, KubeError, Patched};
 use crate::manifest::ObjectId;
-use crate::teardown::arc;
 use crate::teardown::live::Live;
 use anyhow::Context;
 use serde::Serialize;

@@ -42,6 +42,11 @@ pub struct Args {
     #[arg(long)]
     pub force_finalizers: bool,
 
+    /// A runner set shares its GitHub registration with another: tear it down and leave the
+    /// registration (its runner-scale-set-id is removed right after its DELETE).
+    #[arg(long)]
+    pub keep_registration: bool,
+
     /// The release record is gone: find the objects from the AutoscalingRunnerSet.
     #[arg(long)]
     pub rescue: bool,
@@ -282,6 +287,7 @@ pub async fn run_release(
         rerun: rerun_command(args, &namespace),
         pre_delete_hooks,
         no_hooks: args.no_hooks,
+        keep_registration: args.keep_registration,
     };
     let mut engine = Engine::new(cluster, ui, &opts, deleted);
     let report = engine.run(&waves).await?;
@@ -430,6 +436,9 @@ fn rerun_command(args: &Args, namespace: &str) -> String {
     }
     if args.rescue {
         cmd.push_str(" --rescue");
+    }
+    if args.keep_registration {
+        cmd.push_str(" --keep-registration");
     }
     cmd
 }

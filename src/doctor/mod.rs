@@ -3,7 +3,7 @@
 //! [`Finding`]s, each with the exact command that fixes it; only the upgrade
 //! trap carries a [`Finding::safe_patch`] that `doctor --fix` may apply.
 
-use crate::teardown::arc::{
+use crate::arc::{
     self, ARS_KIND, CLEANUP_ANNOTATIONS, CLEANUP_PROTECTION, LISTENER_KIND, LISTENER_NAME_LABEL,
     LISTENER_NAMESPACE_LABEL,
 };
@@ -14,12 +14,8 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-/// Label carrying a chart's app version (ARS and controller Deployment).
-pub const VERSION_LABEL: &str = "app.kubernetes.io/version";
-/// Label linking runtime objects to their scale set.
-pub const SCALE_SET_NAME_LABEL: &str = "actions.github.com/scale-set-name";
-/// See [`SCALE_SET_NAME_LABEL`].
-pub const SCALE_SET_NAMESPACE_LABEL: &str = "actions.github.com/scale-set-namespace";
+pub use crate::arc::versions::major_minor;
+pub use crate::arc::{SCALE_SET_NAME_LABEL, SCALE_SET_NAMESPACE_LABEL, VERSION_LABEL};
 
 /// Seconds an object may be Terminating, with a controller available, before
 /// it counts as stuck.
@@ -353,14 +349,6 @@ fn orphaned_listener_rbac(snapshot: &Snapshot, out: &mut Vec<Finding>) {
             safe_patch: None,
         });
     }
-}
-
-/// `major.minor` of a version string (`v` prefix allowed).
-pub fn major_minor(version: &str) -> Option<(u64, u64)> {
-    let mut parts = version.trim().trim_start_matches('v').split('.');
-    let major = parts.next()?.parse().ok()?;
-    let minor = parts.next()?.split(['-', '+']).next()?.parse().ok()?;
-    Some((major, minor))
 }
 
 fn version_skew(snapshot: &Snapshot, out: &mut Vec<Finding>) {

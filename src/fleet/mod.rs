@@ -30,9 +30,7 @@ pub const ARC_CRDS: &[(&str, &str)] = &[
     ("ephemeralrunners.actions.github.com", "EphemeralRunner"),
 ];
 
-/// Controller Deployment label: the one namespace it watches (single-namespace mode).
-pub const WATCH_SINGLE_NAMESPACE_LABEL: &str =
-    "actions.github.com/controller-watch-single-namespace";
+pub use crate::arc::WATCH_SINGLE_NAMESPACE_LABEL;
 
 /// Fleet flags of `uninstall`.
 #[derive(Clone, Debug, Default, clap::Args)]

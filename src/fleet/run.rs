@@ -3,12 +3,12 @@
 //! controller guard, `--with-controller` and `--delete-crds`.
 
 use super::{ARC_CRDS, ReleaseRef, releases_of, split_release};
+use crate::arc;
 use crate::commands::uninstall::{Args, OutputArg, run_release};
 use crate::exit::{Code, WithCode};
 use crate::helm::Helm;
 use crate::kube::{Cluster, Deleted, KubeError};
 use crate::manifest::{self, ObjectId};
-use crate::teardown::arc;
 use crate::teardown::engine::{RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
 use crate::teardown::live::Live;
 use crate::ui::{self, Event, Reporter};

@@ -1,9 +1,12 @@
 //! Why a wave did not finish: the objects still there, their finalizers, who
 //! removes those, the likely cause, and the exact next command. Pure.
 
-use super::arc;
 use super::live::Live;
-use super::preflight::{Facts, Wedge, assess};
+use super::preflight::{Facts, LadderKind, Wedge, assess, refusal_paragraph};
+use crate::arc::{
+    self,
+    versions::{self, Line},
+};
 use serde::Serialize;
 
 /// One object still present.
@@ -22,28 +25,70 @@ pub struct LeftObject {
 /// The diagnosis of a stuck wave.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Diagnosis {
-    /// `controller_down`, `lost_rbac`, `missing_credentials`, `busy_runner` or `slow_controller`.
+    /// One of [`CAUSES`].
     pub cause: String,
     /// One paragraph.
     pub explanation: String,
     /// What to run next.
     pub next_command: String,
+    /// The ladder `--force-finalizers` runs for this cause, if any.
+    pub ladder: Option<LadderKind>,
     /// The objects still there (release objects first, then ARC's runtime objects).
     pub objects: Vec<LeftObject>,
 }
 
+/// Every cause a diagnosis can give, in the order they are checked
+/// (`slow_controller` only when none of the others holds).
+pub const CAUSES: &[&str] = &[
+    "controller_down",
+    "lost_rbac",
+    "rbac_not_bound",
+    "missing_credentials",
+    "invalid_credentials",
+    "missing_proxy_secret",
+    "missing_tls_config",
+    "version_skew",
+    "stale_finalizer",
+    "runner_pod_gone",
+    "busy_runner",
+    "scale_set_undeletable",
+    "orphaned_cleanup_protection",
+    "slow_controller",
+];
+
 /// Diagnose: `left` are the wave's objects still present, `facts` a fresh
 /// preflight read, `rerun` the command line to suggest (without flags added here).
 pub fn diagnose(left: &[Live], facts: &Facts, rerun: &str) -> Diagnosis {
-    let mut objects: Vec<LeftObject> = left.iter().map(left_object).collect();
+    let line = facts.line();
+    let mut objects: Vec<LeftObject> = left.iter().map(|l| left_object(l, line)).collect();
     for set in &facts.runner_sets {
-        objects.extend(set.listener.iter().map(left_object));
-        objects.extend(set.runner_sets.iter().map(left_object));
-        objects.extend(set.runners.iter().map(left_object));
+        for l in set
+            .listeners
+            .iter()
+            .chain(&set.runner_sets)
+            .chain(&set.runners)
+        {
+            objects.push(left_object(l, line));
+        }
     }
+    let (cause, explanation, next_command, ladder) = cause_of(left, facts, rerun);
+    Diagnosis {
+        cause: cause.to_string(),
+        explanation,
+        next_command,
+        ladder,
+        objects,
+    }
+}
+
+fn cause_of(
+    left: &[Live],
+    facts: &Facts,
+    rerun: &str,
+) -> (&'static str, String, String, Option<LadderKind>) {
+    let forced = format!("{rerun} --force-finalizers");
     let assessment = assess(facts);
-    let (cause, explanation, next_command) = if let Some(wedge) = assessment.wedges.first() {
-        let next = format!("{rerun} --force-finalizers");
+    if let Some(wedge) = assessment.wedges.first() {
         let text = match wedge {
             Wedge::ControllerDown => format!(
                 "The ARC controller is not running (no available Deployment labelled {}), so nobody removes ARC's \
@@ -62,9 +107,41 @@ pub fn diagnose(left: &[Live], facts: &Facts, rerun: &str) -> Diagnosis {
                  or the scale set from GitHub and retries forever. Recreate it and rerun, or let the controller finish \
                  without GitHub with --force-finalizers."
             ),
+            other => refusal_paragraph(other, rerun),
         };
-        (wedge.name().to_string(), text, next)
-    } else if !assessment.busy.is_empty() {
+        return (wedge.name(), text, forced, Some(wedge.ladder()));
+    }
+    let pods_gone: Vec<String> = facts
+        .runner_sets
+        .iter()
+        .flat_map(|s| {
+            s.runners
+                .iter()
+                .filter(|r| arc::runner_is_busy(r) && runner_pod_missing(r, &s.pods))
+        })
+        .map(|r| {
+            format!(
+                "{}/{}",
+                r.id.namespace.as_deref().unwrap_or_default(),
+                r.id.name
+            )
+        })
+        .collect();
+    if !pods_gone.is_empty() {
+        return (
+            "runner_pod_gone",
+            format!(
+                "Runner stuck on a job whose pod is gone: {}. GitHub still counts the job as running (upstream #4585), so \
+                 the controller's RemoveRunner answers JobStillRunning and it retries every 30 s until GitHub times the \
+                 job out (hours). Cancel the workflow run on GitHub and rerun, or rerun with --force-finalizers to drop \
+                 these runners' GitHub registration finalizer (they stay listed on GitHub until the job times out).",
+                pods_gone.join(", ")
+            ),
+            forced,
+            Some(LadderKind::Credentials),
+        );
+    }
+    if !assessment.busy.is_empty() {
         let names: Vec<String> = assessment
             .busy
             .iter()
@@ -73,38 +150,90 @@ pub fn diagnose(left: &[Live], facts: &Facts, rerun: &str) -> Diagnosis {
                 None => b.name.clone(),
             })
             .collect();
-        (
-            "busy_runner".to_string(),
+        return (
+            "busy_runner",
             format!(
                 "Busy runner: {} still running a job; ARC keeps the runner, its set and the AutoscalingRunnerSet until \
                  the job ends. Let the job finish (or cancel the workflow run on GitHub) and rerun with a longer --timeout.",
                 names.join(", ")
             ),
             format!("{rerun} --timeout 30m"),
-        )
-    } else {
-        (
-            "slow_controller".to_string(),
-            "The ARC controller is running and has what it needs, but has not finished yet. Check its logs \
-             (kubectl logs -l app.kubernetes.io/part-of=gha-rs-controller -A) and rerun; the teardown resumes from \
-             the current state."
-                .to_string(),
-            rerun.to_string(),
-        )
-    };
-    Diagnosis {
-        cause,
-        explanation,
-        next_command,
-        objects,
+            None,
+        );
     }
+    let undeletable: Vec<String> = facts
+        .runner_sets
+        .iter()
+        .filter_map(|s| {
+            let ars = s.ars.as_ref()?;
+            let id = ars.annotation(arc::SCALE_SET_ID_ANNOTATION)?;
+            (ars.is_terminating() && s.listeners.is_empty() && s.runner_sets.is_empty())
+                .then(|| format!("{} (scale set id {id})", ars.id))
+        })
+        .collect();
+    if !undeletable.is_empty() {
+        return (
+            "scale_set_undeletable",
+            format!(
+                "The scale set cannot be deleted on GitHub: {} has no listener and no runner set left but still holds \
+                 {}, so the controller's DeleteRunnerScaleSet keeps failing (a revoked token or uninstalled GitHub App, \
+                 or a scale set already deleted on GitHub, for example by a runner set sharing its registration). Fix \
+                 the credentials and rerun, or rerun with --force-finalizers to remove the annotation so the controller \
+                 finishes without GitHub (remove the scale set on GitHub yourself if it is still there).",
+                undeletable.join(", "),
+                arc::SCALE_SET_ID_ANNOTATION
+            ),
+            forced,
+            Some(LadderKind::Credentials),
+        );
+    }
+    let release_ars_gone = facts.runner_sets.iter().all(|s| s.ars.is_none());
+    let orphaned: Vec<String> = left
+        .iter()
+        .filter(|l| {
+            l.is_terminating() && l.finalizers().iter().any(|f| f == arc::CLEANUP_PROTECTION)
+        })
+        .map(|l| l.id.to_string())
+        .collect();
+    if release_ars_gone && !facts.runner_sets.is_empty() && !orphaned.is_empty() {
+        return (
+            "orphaned_cleanup_protection",
+            format!(
+                "{} keep {} but their AutoscalingRunnerSet is gone, so nothing removes it (the controller strips it \
+                 only while it finalizes the runner set; a runner set deleted without cleanup, for example by the \
+                 controller on a version skew, leaves it behind). Rerun with --force-finalizers to strip it from the \
+                 release's objects.",
+                orphaned.join(", "),
+                arc::CLEANUP_PROTECTION
+            ),
+            forced,
+            Some(LadderKind::BottomUp),
+        );
+    }
+    (
+        "slow_controller",
+        "The ARC controller is running and has what it needs (every cause above was checked: controller, RBAC, \
+         credentials, proxy and TLS, version, finalizers nobody removes, runners and their pods, the scale set), but \
+         has not finished yet. Check its logs (kubectl logs -l app.kubernetes.io/part-of=gha-rs-controller -A) and \
+         rerun; the teardown resumes from the current state."
+            .to_string(),
+        rerun.to_string(),
+        None,
+    )
 }
 
-fn left_object(live: &Live) -> LeftObject {
+/// Whether a runner's pod (same name, same namespace) is gone.
+fn runner_pod_missing(runner: &Live, pods: &[Live]) -> bool {
+    !pods
+        .iter()
+        .any(|p| p.id.name == runner.id.name && p.id.namespace == runner.id.namespace)
+}
+
+fn left_object(live: &Live, line: Option<Line>) -> LeftObject {
     let finalizers = live.finalizers();
     let removed_by = finalizers
         .iter()
-        .map(|f| arc::finalizer_owner(f, &live.id.kind).to_string())
+        .map(|f| versions::owner(line, f, &live.id.kind).text().to_string())
         .collect();
     LeftObject {
         object: live.id.to_string(),
@@ -117,7 +246,7 @@ fn left_object(live: &Live) -> LeftObject {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::teardown::arc::RunnerSetRefs;
+    use crate::arc::RunnerSetRefs;
     use crate::teardown::preflight::{Controller, RunnerSetFacts};
     use serde_json::json;
 
@@ -132,6 +261,7 @@ mod tests {
             controllers: vec![Controller {
                 name: "arc-systems/arc".into(),
                 available: true,
+                ..Default::default()
             }],
             runner_sets: vec![RunnerSetFacts {
                 refs: Some(RunnerSetRefs::from_ars(&ars_json, "runners")),
@@ -173,6 +303,17 @@ mod tests {
             "set-x-runner-a",
             json!({"metadata": {"finalizers": [arc::ER_REGISTRATION_FINALIZER]}, "status": {"phase": "Running", "jobRequestId": 9}}),
         ));
+        let pod = Live::new(
+            crate::manifest::ObjectId {
+                group: String::new(),
+                version: "v1".into(),
+                kind: "Pod".into(),
+                namespace: Some("runners".into()),
+                name: "set-x-runner-a".into(),
+            },
+            json!({}),
+        );
+        f.runner_sets[0].pods.push(pod);
         let d = diagnose(&left, &f, "helm arc-uninstall set");
         assert_eq!(d.cause, "busy_runner");
         assert!(d.explanation.contains("runners/set-x-runner-a"));
@@ -196,5 +337,76 @@ mod tests {
         let d = diagnose(&left, &f, "x");
         assert_eq!(d.cause, "slow_controller");
         assert_eq!(d.next_command, "x");
+    }
+
+    #[test]
+    fn a_busy_runner_whose_pod_is_gone_is_named_as_such() {
+        let (left, mut f) = facts();
+        f.runner_sets[0].runners.push(live(
+            "EphemeralRunner",
+            "set-x-runner-a",
+            json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z",
+                "finalizers": [arc::ER_REGISTRATION_FINALIZER, arc::ER_FINALIZER]},
+                "status": {"phase": "Running", "jobRequestId": 9}}),
+        ));
+        let d = diagnose(&left, &f, "x");
+        assert_eq!(d.cause, "runner_pod_gone");
+        assert!(d.explanation.contains("runners/set-x-runner-a"));
+        assert_eq!(d.ladder, Some(LadderKind::Credentials));
+        assert_eq!(d.next_command, "x --force-finalizers");
+    }
+
+    #[test]
+    fn an_ars_left_with_its_scale_set_id_cannot_delete_it_on_github() {
+        let (left, mut f) = facts();
+        let mut ars = f.runner_sets[0].ars.clone().unwrap();
+        ars.value["metadata"]["annotations"]["runner-scale-set-id"] = json!("12");
+        f.runner_sets[0].ars = Some(ars);
+        let d = diagnose(&left, &f, "x");
+        assert_eq!(d.cause, "scale_set_undeletable");
+        assert_eq!(d.ladder, Some(LadderKind::Credentials));
+        // While a listener or runner set is left, the controller is still at an earlier step.
+        f.runner_sets[0]
+            .listeners
+            .push(live("AutoscalingListener", "l", json!({})));
+        assert_eq!(diagnose(&left, &f, "x").cause, "slow_controller");
+    }
+
+    #[test]
+    fn chart_objects_left_with_cleanup_protection_after_their_ars() {
+        let (_, mut f) = facts();
+        f.runner_sets[0].ars = None;
+        let role = live(
+            "Role",
+            "set-gha-rs-manager",
+            json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z",
+                "finalizers": [arc::CLEANUP_PROTECTION]}}),
+        );
+        let d = diagnose(&[role], &f, "x");
+        assert_eq!(d.cause, "orphaned_cleanup_protection");
+        assert_eq!(d.ladder, Some(LadderKind::BottomUp));
+    }
+
+    #[test]
+    fn owners_follow_the_controller_line() {
+        let (left, mut f) = facts();
+        f.controllers[0].version = Some("0.15.0".into());
+        f.runner_sets[0].runner_sets.push(live(
+            "EphemeralRunnerSet",
+            "set-x",
+            json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z",
+                "finalizers": [arc::ER_FINALIZER]}}),
+        ));
+        let d = diagnose(&left, &f, "x");
+        assert_eq!(d.cause, "stale_finalizer");
+        assert!(d.objects[1].removed_by[0].starts_with("nobody: the ARC 0.15 controller"));
+    }
+
+    #[test]
+    fn every_cause_is_listed() {
+        for cause in CAUSES {
+            assert!(!cause.is_empty());
+        }
+        assert_eq!(CAUSES.last(), Some(&"slow_controller"));
     }
 }

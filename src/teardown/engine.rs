@@ -2,11 +2,11 @@
 //! with UID preconditions, wait with watches, run the finalizer ladder when
 //! asked, and diagnose what does not finish.
 
-use super::arc::{self, RunnerSetRefs};
 use super::diagnosis::diagnose;
 use super::ladder::{self, Action, Step};
 use super::live::Live;
 use super::preflight::{self, Controller, Facts, LadderKind, RunnerSetFacts, assess};
+use crate::arc::{self, RunnerSetRefs};
 use crate::kube::{Cascade, Cluster, Deleted, KubeError, Patched, WatchItem};
 use crate::manifest::{Object, ObjectId};
 use crate::ui::{Event, Reporter};
@@ -21,6 +21,11 @@ use std::time::{Duration, Instant};
 pub const RELEASE_NAME_ANNOTATION: &str = "meta.helm.sh/release-name";
 /// Annotation Helm sets to the owning release's namespace.
 pub const RELEASE_NAMESPACE_ANNOTATION: &str = "meta.helm.sh/release-namespace";
+/// While a ladder is active, how often the wave is planned again from a fresh read.
+const REPLAN_INTERVAL: Duration = Duration::from_secs(5);
+/// Ladders started by a diagnosis at a wave's timeout, at most, per wave.
+const MAX_LATE_LADDERS: usize = 2;
+
 /// Annotation that makes Helm keep an object on uninstall (any value).
 pub const RESOURCE_POLICY_ANNOTATION: &str = "helm.sh/resource-policy";
 
@@ -45,6 +50,8 @@ pub struct Options {
     pub pre_delete_hooks: Vec<String>,
     /// The user passed `--no-hooks`.
     pub no_hooks: bool,
+    /// Tear down a runner set that shares its GitHub registration, leaving the registration to the others.
+    pub keep_registration: bool,
 }
 
 /// How a teardown ended (before `helm uninstall`).
@@ -106,6 +113,8 @@ pub struct Engine<'a> {
     ui: &'a dyn Reporter,
     opts: &'a Options,
     deleted: Arc<AtomicUsize>,
+    /// The last leak reported per runner set (a ladder planned again reports only changes).
+    leaks: HashMap<String, ladder::Leak>,
 }
 
 impl<'a> Engine<'a> {
@@ -122,6 +131,7 @@ impl<'a> Engine<'a> {
             ui,
             opts,
             deleted,
+            leaks: HashMap::new(),
         }
     }
 
@@ -139,6 +149,15 @@ impl<'a> Engine<'a> {
             });
             return Ok(self.report(Outcome::Refused, Some("blocked".into())));
         }
+        if let Some(shared) = assessment.shared.first()
+            && !self.opts.keep_registration
+        {
+            self.ui.emit(&Event::Refused {
+                cause: "shared_registration".into(),
+                message: preflight::shared_paragraph(shared, &self.opts.rerun),
+            });
+            return Ok(self.report(Outcome::Refused, Some("shared_registration".into())));
+        }
         let ladder_kind = assessment.ladder();
         if let Some(wedge) = assessment.wedges.first()
             && !self.opts.force_finalizers
@@ -150,6 +169,15 @@ impl<'a> Engine<'a> {
             });
             return Ok(self.report(Outcome::Refused, Some(wedge.name().into())));
         }
+        let keep: Vec<String> = if self.opts.keep_registration {
+            assessment
+                .shared
+                .iter()
+                .map(|s| s.runner_set.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
 
         for (index, wave) in waves.iter().enumerate() {
             let targets = self.wave_targets(wave, &live);
@@ -164,10 +192,17 @@ impl<'a> Engine<'a> {
             let started = Instant::now();
             let pending = self.delete_wave(index, &targets).await?;
             let has_ars = targets.iter().any(|(o, _)| is_ars(&o.id));
-            if has_ars
-                && self.opts.force_finalizers
-                && let Some(kind) = ladder_kind
-            {
+            if has_ars {
+                self.keep_registrations(&targets, &keep).await?;
+            }
+            // The ladder preflight chose runs right after the ARS DELETE; while
+            // the wave waits it is planned again every REPLAN_INTERVAL from a
+            // fresh read (a running controller may create runners behind it).
+            let mut ladder = match ladder_kind {
+                Some(kind) if has_ars && self.opts.force_finalizers => Some(kind),
+                _ => None,
+            };
+            if let Some(kind) = ladder {
                 self.run_ladders(kind, &objects).await?;
             }
             if self.opts.dry_run {
@@ -179,12 +214,20 @@ impl<'a> Engine<'a> {
                 .map(|(_, l)| RunnerSetRefs::from_ars(&l.value, &self.opts.namespace))
                 .collect();
             // With --force-finalizers, a wedge found only when the wave times
-            // out (RBAC or credentials lost mid-teardown) gets its ladder once,
-            // then one more wait.
-            let mut laddered = has_ars && self.opts.force_finalizers && ladder_kind.is_some();
+            // out (RBAC or credentials lost mid-teardown, a scale set GitHub
+            // refuses to delete) gets its ladder, then one more --timeout.
+            let mut late_ladders = 0;
+            let mut deadline = tokio::time::Instant::now() + self.opts.timeout;
             let mut pending = pending;
             loop {
-                match self.wait_wave(index, pending, &sets, has_ars).await? {
+                let until = match ladder {
+                    Some(_) => deadline.min(tokio::time::Instant::now() + REPLAN_INTERVAL),
+                    None => deadline,
+                };
+                match self
+                    .wait_wave(index, pending, &sets, has_ars, until)
+                    .await?
+                {
                     Waited::Done => {
                         self.ui.emit(&Event::WaveDone {
                             wave: index,
@@ -193,28 +236,38 @@ impl<'a> Engine<'a> {
                         break;
                     }
                     Waited::TimedOut(left) => {
+                        let fresh = self.read_live(&objects).await?;
+                        let still: Vec<Live> =
+                            left.iter().filter_map(|l| fresh_of(&fresh, l)).collect();
+                        if let Some(kind) = ladder
+                            && tokio::time::Instant::now() < deadline
+                        {
+                            self.run_ladders(kind, &objects).await?;
+                            pending = still;
+                            continue;
+                        }
                         self.ui.emit(&Event::WaveTimedOut {
                             wave: index,
                             timeout: super::duration::format_duration(self.opts.timeout),
                         });
-                        let fresh = self.read_live(&objects).await?;
                         let facts = self.gather(&objects, &fresh).await?;
-                        let still: Vec<Live> =
-                            left.iter().filter_map(|l| fresh_of(&fresh, l)).collect();
                         let diagnosis = diagnose(&still, &facts, &self.opts.rerun);
                         let cause = diagnosis.cause.clone();
+                        let late = diagnosis.ladder;
                         self.ui.emit(&Event::Diagnosis { diagnosis });
-                        let late = match assess(&facts).ladder() {
-                            Some(kind) if self.opts.force_finalizers && has_ars && !laddered => {
-                                Some(kind)
+                        let late = match late {
+                            Some(kind)
+                                if self.opts.force_finalizers
+                                    && late_ladders < MAX_LATE_LADDERS =>
+                            {
+                                kind
                             }
-                            _ => None,
+                            _ => return Ok(self.report(Outcome::TimedOut, Some(cause))),
                         };
-                        let Some(kind) = late else {
-                            return Ok(self.report(Outcome::TimedOut, Some(cause)));
-                        };
-                        laddered = true;
-                        self.run_ladders(kind, &objects).await?;
+                        late_ladders += 1;
+                        ladder = Some(late);
+                        deadline = tokio::time::Instant::now() + self.opts.timeout;
+                        self.run_ladders(late, &objects).await?;
                         pending = still;
                     }
                 }
@@ -293,23 +346,17 @@ impl<'a> Engine<'a> {
             )
             .await?
             .iter()
-            .map(|d| Controller {
-                name: format!(
-                    "{}/{}",
-                    d.id.namespace.as_deref().unwrap_or_default(),
-                    d.id.name
-                ),
-                available: d
-                    .value
-                    .pointer("/status/availableReplicas")
-                    .and_then(|v| v.as_i64())
-                    .unwrap_or(0)
-                    > 0,
-            })
+            .map(Controller::from_deployment)
             .collect();
         let listeners = self
             .list_or_empty(arc::GROUP, arc::VERSION, arc::LISTENER_KIND, None, None)
             .await?;
+        facts.cluster_runner_sets = self
+            .list_or_empty(arc::GROUP, arc::VERSION, arc::ARS_KIND, None, None)
+            .await?
+            .iter()
+            .map(|a| RunnerSetRefs::from_ars(&a.value, &self.opts.namespace))
+            .collect();
         for object in ars_objects {
             let ars = live.get(&object.id).cloned().flatten();
             let refs = RunnerSetRefs::from_ars(
@@ -322,26 +369,38 @@ impl<'a> Engine<'a> {
             };
             let ns = refs.namespace.clone();
             let rbac = "rbac.authorization.k8s.io";
-            set.manager_role = match &refs.manager_role {
-                Some(name) => Some(self.exists(live, rbac, "v1", "Role", &ns, name).await?),
-                None => None,
-            };
-            set.manager_role_binding = match &refs.manager_role_binding {
-                Some(name) => Some(
-                    self.exists(live, rbac, "v1", "RoleBinding", &ns, name)
-                        .await?,
-                ),
-                None => None,
-            };
-            set.github_secret = match &refs.github_config_secret {
-                Some(name) => Some(self.exists(live, "", "v1", "Secret", &ns, name).await?),
-                None => None,
-            };
+            if let Some(name) = &refs.manager_role {
+                set.manager_role_object = self.read(live, rbac, "v1", "Role", &ns, name).await?;
+                set.manager_role = Some(set.manager_role_object.is_some());
+            }
+            if let Some(name) = &refs.manager_role_binding {
+                set.manager_role_binding_object = self
+                    .read(live, rbac, "v1", "RoleBinding", &ns, name)
+                    .await?;
+                set.manager_role_binding = Some(set.manager_role_binding_object.is_some());
+            }
+            if let Some(name) = refs.github.kubernetes_config_secret() {
+                let secret = self.read(live, "", "v1", "Secret", &ns, name).await?;
+                set.github_secret = Some(secret.is_some());
+                set.github_secret_keys = secret.map(|s| s.data_keys()).unwrap_or_default();
+            }
+            for (name, field) in &refs.github.proxy_secrets {
+                let exists = self
+                    .read(live, "", "v1", "Secret", &ns, name)
+                    .await?
+                    .is_some();
+                set.proxy_secrets.push((name.clone(), field, exists));
+            }
+            if let Some((name, _)) = &refs.github.tls {
+                let cm = self.read(live, "", "v1", "ConfigMap", &ns, name).await?;
+                set.tls_config_map = Some(cm.map(|c| c.data_keys()));
+            }
             if let Some(ars) = &ars {
-                set.listener = listeners
+                set.listeners = listeners
                     .iter()
-                    .find(|l| arc::is_listener_of(l, &refs.name, &ns))
-                    .cloned();
+                    .filter(|l| arc::listener_belongs_to(l, &refs.name, &ns))
+                    .cloned()
+                    .collect();
                 let runner_sets: Vec<Live> = self
                     .list_or_empty(arc::GROUP, arc::VERSION, arc::ERS_KIND, Some(&ns), None)
                     .await?
@@ -356,7 +415,17 @@ impl<'a> Engine<'a> {
                     .filter(|r| r.owner_uids().iter().any(|u| set_uids.contains(u)))
                     .collect();
                 set.runner_sets = runner_sets;
-                if let Some(listener) = &set.listener {
+                // A busy runner's pod (same name): whether it is gone decides
+                // between a busy runner and one stuck on a dead job.
+                for runner in set.runners.iter().filter(|r| arc::runner_is_busy(r)) {
+                    if let Some(pod) = self
+                        .read(live, "", "v1", "Pod", &ns, &runner.id.name)
+                        .await?
+                    {
+                        set.pods.push(pod);
+                    }
+                }
+                for listener in &set.listeners {
                     let selector = format!(
                         "{}={},{}={}",
                         arc::LISTENER_NAME_LABEL,
@@ -397,8 +466,8 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Whether an object exists, from the live map when the manifest has it.
-    async fn exists(
+    /// Read an object, from the live map when the manifest has it.
+    async fn read(
         &self,
         live: &HashMap<ObjectId, Option<Live>>,
         group: &str,
@@ -406,7 +475,7 @@ impl<'a> Engine<'a> {
         kind: &str,
         namespace: &str,
         name: &str,
-    ) -> Result<bool, TeardownError> {
+    ) -> Result<Option<Live>, TeardownError> {
         let id = ObjectId {
             group: group.into(),
             version: version.into(),
@@ -415,9 +484,9 @@ impl<'a> Engine<'a> {
             name: name.into(),
         };
         if let Some(known) = live.get(&id) {
-            return Ok(known.is_some());
+            return Ok(known.clone());
         }
-        Ok(self.cluster.get(&id).await?.is_some())
+        Ok(self.cluster.get(&id).await?)
     }
 
     fn report_checks(&self, facts: &Facts, assessment: &preflight::Assessment) {
@@ -460,14 +529,45 @@ impl<'a> Engine<'a> {
                     present(set.manager_role_binding)
                 ),
             });
-            self.ui.emit(&Event::Check {
-                check: format!("GitHub config Secret of {}/{}", refs.namespace, refs.name),
-                ok: set.github_secret != Some(false),
-                detail: format!(
+            let credentials = match (&refs.github.vault, set.github_secret) {
+                (Some(vault), _) => format!(
+                    "{} is a key in a vault ({vault}): not checked",
+                    refs.github_config_secret.as_deref().unwrap_or("-")
+                ),
+                (None, Some(true)) => format!(
+                    "{} present, {}",
+                    refs.github_config_secret.as_deref().unwrap_or("-"),
+                    match crate::arc::credentials::config_secret_problem(&set.github_secret_keys) {
+                        Some(problem) => problem,
+                        None => "holds credentials (keys checked, values not read)".to_string(),
+                    }
+                ),
+                (None, other) => format!(
                     "{} {}",
                     refs.github_config_secret.as_deref().unwrap_or("-"),
-                    present(set.github_secret)
+                    present(other)
                 ),
+            };
+            let broken = assessment.wedges.iter().any(|w| {
+                matches!(
+                    w,
+                    preflight::Wedge::CredentialsGone { .. }
+                        | preflight::Wedge::CredentialsInvalid { .. }
+                        | preflight::Wedge::ProxySecretMissing { .. }
+                        | preflight::Wedge::TlsConfigMissing { .. }
+                )
+            });
+            self.ui.emit(&Event::Check {
+                check: format!("GitHub access of {}/{}", refs.namespace, refs.name),
+                ok: !broken,
+                detail: credentials,
+            });
+        }
+        for note in &assessment.notes {
+            self.ui.emit(&Event::Check {
+                check: "note".into(),
+                ok: true,
+                detail: note.clone(),
             });
         }
         if !assessment.busy.is_empty() {
@@ -589,6 +689,7 @@ impl<'a> Engine<'a> {
     ) -> Result<(), TeardownError> {
         let live = self.read_live(objects).await?;
         let facts = self.gather(objects, &live).await?;
+        let line = facts.line();
         let chart: Vec<Live> = chart_objects_in_order(
             &facts,
             objects,
@@ -597,16 +698,52 @@ impl<'a> Engine<'a> {
             &self.opts.namespace,
         );
         for set in &facts.runner_sets {
-            if set.ars.is_none() {
+            // Without its ARS only the release's own objects are left to free
+            // (a runner set deleted without cleanup leaves cleanup-protection).
+            if set.ars.is_none() && kind == LadderKind::Credentials {
                 continue;
             }
-            let leak = ladder::leak(set, kind);
-            let steps = ladder::plan(kind, set, &chart);
+            let steps = ladder::plan(kind, set, &chart, line);
             for step in &steps {
                 self.run_step(step).await?;
             }
-            if leak.scale_set_id.is_some() || !leak.runners.is_empty() {
+            let leak = ladder::leak(set, kind);
+            if set.ars.is_some()
+                && (leak.scale_set_id.is_some() || !leak.runners.is_empty())
+                && self.leaks.get(&leak.runner_set) != Some(&leak)
+            {
+                self.leaks.insert(leak.runner_set.clone(), leak.clone());
                 self.ui.emit(&Event::Leak { leak });
+            }
+        }
+        Ok(())
+    }
+
+    /// `--keep-registration`: right after the DELETE of a runner set that
+    /// shares its GitHub registration, remove its `runner-scale-set-id`, so
+    /// the controller's cleanup removes its runners but not the shared scale
+    /// set (the deletion branch reads the annotation only after the listener
+    /// and the runner sets are gone, seconds later).
+    async fn keep_registrations(
+        &mut self,
+        targets: &[(&Object, Live)],
+        keep: &[String],
+    ) -> Result<(), TeardownError> {
+        for (_, ars) in targets.iter().filter(|(o, _)| is_ars(&o.id)) {
+            let name = format!(
+                "{}/{}",
+                ars.id.namespace.as_deref().unwrap_or_default(),
+                ars.id.name
+            );
+            if keep.contains(&name) {
+                let step = Step {
+                    rung: "keep shared registration",
+                    object: ars.id.clone(),
+                    action: Action::RemoveAnnotation {
+                        key: arc::SCALE_SET_ID_ANNOTATION.to_string(),
+                    },
+                };
+                self.run_step(&step).await?;
             }
         }
         Ok(())
@@ -683,6 +820,7 @@ impl<'a> Engine<'a> {
         pending: Vec<Live>,
         sets: &[RunnerSetRefs],
         with_progress: bool,
+        deadline: tokio::time::Instant,
     ) -> Result<Waited, TeardownError> {
         let mut pending: HashMap<Key, Live> =
             pending.into_iter().map(|l| (key(&l.id), l)).collect();
@@ -742,7 +880,6 @@ impl<'a> Engine<'a> {
             }
         }
         let mut merged = futures::stream::select_all(streams);
-        let deadline = tokio::time::Instant::now() + self.opts.timeout;
         let mut progress = ProgressCache::default();
         let mut last_progress = String::new();
         while !pending.is_empty() {

@@ -4,9 +4,12 @@
 //! finalizers, so a patch built from a stale read fails instead of clobbering
 //! someone else's change.
 
-use super::arc;
 use super::live::Live;
 use super::preflight::{LadderKind, RunnerSetFacts};
+use crate::arc::{
+    self,
+    versions::{self, Line, Owner},
+};
 use crate::manifest::ObjectId;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -55,11 +58,32 @@ fn strip(rung: &'static str, live: &Live, names: &[&str], delete: bool) -> Step 
 
 /// The steps of `kind` for one runner set, in order. `chart_objects` are the
 /// release's own objects (already filtered to ones the release owns), in the
-/// controller's stripping order.
-pub fn plan(kind: LadderKind, set: &RunnerSetFacts, chart_objects: &[Live]) -> Vec<Step> {
+/// controller's stripping order; `line` is the running controller's ARC line
+/// (`None`: unknown), which decides which finalizers nobody removes. Every
+/// strip names only finalizers the tool knows ([`versions::strippable`]).
+pub fn plan(
+    kind: LadderKind,
+    set: &RunnerSetFacts,
+    chart_objects: &[Live],
+    line: Option<Line>,
+) -> Vec<Step> {
     let mut steps = Vec::new();
+    // A running controller scales a live EphemeralRunnerSet back up while its
+    // runners are stripped (with credentials gone, the new runners cannot
+    // register and its cleanup then wedges); once it is deleting, it never
+    // creates runners again.
+    let delete_sets = |steps: &mut Vec<Step>| {
+        for runner_set in set.runner_sets.iter().filter(|s| !s.is_terminating()) {
+            steps.push(Step {
+                rung: "EphemeralRunnerSets",
+                object: runner_set.id.clone(),
+                action: Action::Delete,
+            });
+        }
+    };
     match kind {
         LadderKind::Credentials => {
+            delete_sets(&mut steps);
             if let Some(ars) = &set.ars
                 && ars.annotation(arc::SCALE_SET_ID_ANNOTATION).is_some()
             {
@@ -81,22 +105,12 @@ pub fn plan(kind: LadderKind, set: &RunnerSetFacts, chart_objects: &[Live]) -> V
             }
         }
         LadderKind::BottomUp => {
-            // A running controller (for example one that lost its RBAC in the
-            // runner namespace) scales a live EphemeralRunnerSet back up while
-            // its runners are stripped; once it is deleting, it never creates
-            // runners again.
-            for runner_set in &set.runner_sets {
-                steps.push(Step {
-                    rung: "EphemeralRunnerSets",
-                    object: runner_set.id.clone(),
-                    action: Action::Delete,
-                });
-            }
+            delete_sets(&mut steps);
             for runner in &set.runners {
                 steps.push(strip(
                     "EphemeralRunners",
                     runner,
-                    &[arc::ER_REGISTRATION_FINALIZER, arc::ER_FINALIZER],
+                    versions::strippable(arc::ER_KIND),
                     true,
                 ));
             }
@@ -104,15 +118,15 @@ pub fn plan(kind: LadderKind, set: &RunnerSetFacts, chart_objects: &[Live]) -> V
                 steps.push(strip(
                     "EphemeralRunnerSets",
                     runner_set,
-                    &[arc::ER_FINALIZER, arc::ERS_FINALIZER_HEAD],
+                    versions::strippable(arc::ERS_KIND),
                     true,
                 ));
             }
-            if let Some(listener) = &set.listener {
+            for listener in &set.listeners {
                 steps.push(strip(
                     "AutoscalingListener",
                     listener,
-                    &[arc::LISTENER_FINALIZER],
+                    versions::strippable(arc::LISTENER_KIND),
                     true,
                 ));
             }
@@ -127,7 +141,7 @@ pub fn plan(kind: LadderKind, set: &RunnerSetFacts, chart_objects: &[Live]) -> V
                 steps.push(strip(
                     "AutoscalingRunnerSet",
                     ars,
-                    &[arc::ARS_FINALIZER],
+                    versions::strippable(arc::ARS_KIND),
                     false,
                 ));
             }
@@ -138,6 +152,32 @@ pub fn plan(kind: LadderKind, set: &RunnerSetFacts, chart_objects: &[Live]) -> V
                     &[arc::CLEANUP_PROTECTION],
                     false,
                 ));
+            }
+        }
+        LadderKind::Stale => {
+            let objects = set
+                .runners
+                .iter()
+                .chain(&set.runner_sets)
+                .chain(&set.listeners)
+                .chain(set.ars.iter())
+                .chain(chart_objects);
+            for live in objects.filter(|l| l.is_terminating()) {
+                let stale: Vec<String> = live
+                    .finalizers()
+                    .into_iter()
+                    .filter(|f| matches!(versions::owner(line, f, &live.id.kind), Owner::Nobody(_)))
+                    .collect();
+                if !stale.is_empty() {
+                    steps.push(Step {
+                        rung: "stale finalizers",
+                        object: live.id.clone(),
+                        action: Action::Strip {
+                            finalizers: stale,
+                            delete: false,
+                        },
+                    });
+                }
             }
         }
     }
@@ -231,7 +271,7 @@ pub fn leak(set: &RunnerSetFacts, kind: LadderKind) -> Leak {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::teardown::arc::RunnerSetRefs;
+    use crate::arc::RunnerSetRefs;
 
     use crate::teardown::live::arc_test_object as live;
 
@@ -282,7 +322,7 @@ mod tests {
         RunnerSetFacts {
             refs: Some(RunnerSetRefs::from_ars(&ars_json, "runners")),
             ars: Some(live("AutoscalingRunnerSet", "set", ars_json)),
-            listener: Some(live("AutoscalingListener", "set-1234-listener", json!({}))),
+            listeners: vec![live("AutoscalingListener", "set-1234-listener", json!({}))],
             runner_sets: vec![live("EphemeralRunnerSet", "set-x", json!({}))],
             runners: vec![live(
                 "EphemeralRunner",
@@ -296,7 +336,7 @@ mod tests {
     #[test]
     fn bottom_up_order_is_sets_deleted_then_runners_sets_listener_ars_chart() {
         let chart = vec![live("Role", "set-gha-rs-manager", json!({}))];
-        let steps = plan(LadderKind::BottomUp, &facts(), &chart);
+        let steps = plan(LadderKind::BottomUp, &facts(), &chart, Some(Line::V0_14));
         assert_eq!(
             steps[0].action,
             Action::Delete,
@@ -320,22 +360,103 @@ mod tests {
     }
 
     #[test]
-    fn credential_ladder_drops_scale_set_id_then_registrations() {
-        let steps = plan(LadderKind::Credentials, &facts(), &[]);
+    fn credential_ladder_deletes_the_sets_then_drops_scale_set_id_then_registrations() {
+        let steps = plan(LadderKind::Credentials, &facts(), &[], Some(Line::V0_14));
         assert_eq!(
-            steps[0].action,
+            (
+                steps[0].rung,
+                steps[0].object.kind.as_str(),
+                &steps[0].action
+            ),
+            ("EphemeralRunnerSets", "EphemeralRunnerSet", &Action::Delete),
+            "a live runner set would recreate runners that cannot register"
+        );
+        assert_eq!(
+            steps[1].action,
             Action::RemoveAnnotation {
                 key: "runner-scale-set-id".into()
             }
         );
         assert_eq!(
-            steps[1].action,
+            steps[2].action,
             Action::Strip {
                 finalizers: vec![arc::ER_REGISTRATION_FINALIZER.into()],
                 delete: true
             }
         );
-        assert_eq!(steps.len(), 2);
+        assert_eq!(steps.len(), 3);
+        // A set already deleting is not deleted again.
+        let mut deleting = facts();
+        deleting.runner_sets[0].value["metadata"]["deletionTimestamp"] =
+            json!("2026-01-01T00:00:00Z");
+        let steps = plan(LadderKind::Credentials, &deleting, &[], Some(Line::V0_14));
+        assert_eq!(steps[0].rung, "AutoscalingRunnerSet scale set id");
+    }
+
+    #[test]
+    fn every_listener_of_the_set_is_stripped() {
+        let mut f = facts();
+        f.listeners.push(live(
+            "AutoscalingListener",
+            "set-old00000-listener",
+            json!({}),
+        ));
+        let steps = plan(LadderKind::BottomUp, &f, &[], None);
+        let listeners: Vec<&str> = steps
+            .iter()
+            .filter(|s| s.object.kind == "AutoscalingListener")
+            .map(|s| s.object.name.as_str())
+            .collect();
+        assert_eq!(
+            listeners,
+            vec!["set-1234-listener", "set-old00000-listener"]
+        );
+    }
+
+    #[test]
+    fn unknown_finalizers_are_never_named_in_a_strip() {
+        let mut f = facts();
+        f.runner_sets[0].value["metadata"]["finalizers"] =
+            json!([arc::ERS_FINALIZER_HEAD, "example.com/keep"]);
+        for line in [None, Some(Line::V0_13), Some(Line::V0_14), Some(Line::Next)] {
+            for kind in [
+                LadderKind::BottomUp,
+                LadderKind::Credentials,
+                LadderKind::Stale,
+            ] {
+                for step in plan(kind, &f, &[], line) {
+                    if let Action::Strip { finalizers, .. } = &step.action {
+                        assert!(
+                            !finalizers.iter().any(|n| n == "example.com/keep"),
+                            "{step:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn stale_ladder_strips_only_what_nobody_removes() {
+        let mut f = facts();
+        // Created under 0.14, deleted under 0.15: the old name stays.
+        f.runner_sets[0].value["metadata"] = json!({"deletionTimestamp": "2026-01-01T00:00:00Z",
+            "finalizers": [arc::ER_FINALIZER, arc::ERS_FINALIZER_HEAD]});
+        let steps = plan(LadderKind::Stale, &f, &[], Some(Line::Next));
+        assert_eq!(
+            steps,
+            vec![Step {
+                rung: "stale finalizers",
+                object: f.runner_sets[0].id.clone(),
+                action: Action::Strip {
+                    finalizers: vec![arc::ER_FINALIZER.into()],
+                    delete: false
+                }
+            }]
+        );
+        assert!(plan(LadderKind::Stale, &f, &[], Some(Line::V0_14)).iter().all(|s| {
+            !matches!(&s.action, Action::Strip { finalizers, .. } if finalizers.contains(&arc::ER_FINALIZER.to_string()))
+        }));
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! A live object as read from the cluster, reduced to what the teardown needs.
 //!
-//! Secret payloads never get this far: [`Live::new`] drops `data` and
-//! `stringData` of every `Secret`, so nothing downstream (events, diagnosis,
-//! JSON output) can print them.
+//! Secret payloads never get this far: [`Live::new`] drops the values of
+//! `data` and `stringData` of every `Secret`, so nothing downstream (events,
+//! diagnosis, JSON output) can print them. Only the names of its non-empty
+//! keys stay (as `data: {key: null}`), so preflight can check that
+//! credentials are there ([`Live::data_keys`]).
 
 use crate::manifest::{self, ObjectId};
 use serde_json::Value;
@@ -68,6 +70,23 @@ impl Live {
         self.value.pointer(pointer).and_then(Value::as_str)
     }
 
+    /// Names of the non-empty keys of `data` (and, before scrubbing,
+    /// `stringData`), sorted: what a Secret's payload leaves, or a ConfigMap's keys.
+    pub fn data_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = ["data", "stringData", "binaryData"]
+            .iter()
+            .filter_map(|field| self.value.get(field).and_then(Value::as_object))
+            .flat_map(|map| {
+                map.iter()
+                    .filter(|(_, v)| v.is_null() || v.as_str().is_some_and(|s| !s.is_empty()))
+                    .map(|(k, _)| k.clone())
+            })
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
     /// UIDs of this object's owners (`metadata.ownerReferences[].uid`).
     pub fn owner_uids(&self) -> Vec<&str> {
         self.value
@@ -82,14 +101,26 @@ impl Live {
     }
 }
 
-/// Remove `data` and `stringData` from a Secret's JSON.
+/// Remove the values of `data` and `stringData` from a Secret's JSON,
+/// keeping the names of the non-empty ones as `data: {name: null}`.
 pub fn scrub_secret(group: &str, kind: &str, value: &mut Value) {
     if group.is_empty()
         && kind == "Secret"
         && let Some(map) = value.as_object_mut()
     {
-        map.remove("data");
-        map.remove("stringData");
+        let mut names = serde_json::Map::new();
+        for field in ["data", "stringData"] {
+            if let Some(Value::Object(entries)) = map.remove(field) {
+                for (key, v) in entries {
+                    if v.as_str().is_some_and(|s| !s.is_empty()) {
+                        names.insert(key, Value::Null);
+                    }
+                }
+            }
+        }
+        if !names.is_empty() {
+            map.insert("data".to_string(), Value::Object(names));
+        }
     }
 }
 
@@ -98,8 +129,8 @@ pub fn scrub_secret(group: &str, kind: &str, value: &mut Value) {
 pub(crate) fn arc_test_object(kind: &str, name: &str, value: Value) -> Live {
     Live::new(
         ObjectId {
-            group: super::arc::GROUP.into(),
-            version: super::arc::VERSION.into(),
+            group: crate::arc::GROUP.into(),
+            version: crate::arc::VERSION.into(),
             kind: kind.into(),
             namespace: Some("runners".into()),
             name: name.into(),
@@ -129,12 +160,23 @@ mod tests {
             id("Secret"),
             json!({"metadata": {"name": "x"}, "data": {"github_token": "c2VjcmV0"}, "stringData": {"a": "b"}}),
         );
-        assert_eq!(live.value, json!({"metadata": {"name": "x"}}));
+        assert_eq!(
+            live.value,
+            json!({"metadata": {"name": "x"}, "data": {"github_token": null, "a": null}})
+        );
+        assert_eq!(live.data_keys(), vec!["a", "github_token"]);
+        let empty = Live::new(id("Secret"), json!({"data": {"github_token": ""}}));
+        assert!(
+            empty.data_keys().is_empty(),
+            "an empty value counts as missing"
+        );
+        assert_eq!(empty.value, json!({}));
         let cm = Live::new(
             id("ConfigMap"),
             json!({"metadata": {"name": "x"}, "data": {"k": "v"}}),
         );
         assert_eq!(cm.value["data"]["k"], "v");
+        assert_eq!(cm.data_keys(), vec!["k"]);
     }
 
     #[test]

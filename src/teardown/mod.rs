@@ -5,7 +5,6 @@
 //! [`ladder::plan`], [`rescue::objects_from_ars`]); [`engine::Engine`] does the
 //! I/O through [`crate::kube::Cluster`] and reports through [`crate::ui`].
 
-pub mod arc;
 pub mod diagnosis;
 pub mod duration;
 pub mod engine;

@@ -2,9 +2,9 @@
 //! objects were left Terminating), rebuild the release's objects from the
 //! AutoscalingRunnerSet and the names in its cleanup annotations.
 
-use super::arc::{self, RunnerSetRefs};
 use super::engine::owned_by;
 use super::live::Live;
+use crate::arc::{self, RunnerSetRefs};
 use crate::kube::{Cluster, KubeError};
 use crate::manifest::{Object, ObjectId};
 

@@ -14,16 +14,16 @@ use crate::manifest::ObjectId;
 use std::collections::HashSet;
 
 /// API group of the ARC custom resources.
-pub const ARC_GROUP: &str = "actions.github.com";
+pub const ARC_GROUP: &str = crate::arc::GROUP;
 /// Kind of the runner set.
-pub const RUNNER_SET_KIND: &str = "AutoscalingRunnerSet";
+pub const RUNNER_SET_KIND: &str = crate::arc::ARS_KIND;
 /// Prefix of the cleanup annotations on a runner set.
 pub const CLEANUP_ANNOTATION_PREFIX: &str = "actions.github.com/cleanup-";
 /// Finalizer the chart puts on the objects the controller needs.
-pub const CLEANUP_FINALIZER: &str = "actions.github.com/cleanup-protection";
+pub const CLEANUP_FINALIZER: &str = crate::arc::CLEANUP_PROTECTION;
 /// Labels the chart puts on every object of a runner set.
-pub(crate) const SCALE_SET_NAME_LABEL: &str = "actions.github.com/scale-set-name";
-pub(crate) const SCALE_SET_NAMESPACE_LABEL: &str = "actions.github.com/scale-set-namespace";
+pub(crate) const SCALE_SET_NAME_LABEL: &str = crate::arc::SCALE_SET_NAME_LABEL;
+pub(crate) const SCALE_SET_NAMESPACE_LABEL: &str = crate::arc::SCALE_SET_NAMESPACE_LABEL;
 
 const RBAC: &str = "rbac.authorization.k8s.io";
 
@@ -72,6 +72,18 @@ pub(crate) const SPEC_REFERENCES: &[(&str, &str, &str)] = &[
         "/spec/githubServerTLS/certificateFrom/configMapKeyRef/name",
         "ConfigMap",
         "spec.githubServerTLS.certificateFrom.configMapKeyRef.name",
+    ),
+    // With spec.vaultConfig, the controller reads its vault's proxy
+    // credentials from these Kubernetes Secrets (secretresolver, 0.14).
+    (
+        "/spec/vaultConfig/proxy/http/credentialSecretRef",
+        "Secret",
+        "spec.vaultConfig.proxy.http.credentialSecretRef",
+    ),
+    (
+        "/spec/vaultConfig/proxy/https/credentialSecretRef",
+        "Secret",
+        "spec.vaultConfig.proxy.https.credentialSecretRef",
     ),
 ];
 

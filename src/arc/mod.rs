@@ -1,8 +1,16 @@
-//! What the teardown knows about ARC's runtime objects (0.14.x and HEAD):
-//! finalizer names, the AutoscalingRunnerSet's cleanup annotations, and the
-//! objects the controller creates. Facts: shared/docs/arc-teardown.md §1-§5.
+//! What the tool knows about ARC (0.13.x, 0.14.x and the unreleased line at
+//! upstream HEAD), in one place: kinds, finalizer names and who removes them
+//! per ARC line ([`versions`]), the AutoscalingRunnerSet's cleanup annotations
+//! and spec references, labels of the controller Deployment and of runtime
+//! objects, the listener name, what the controller reads to reach GitHub
+//! ([`credentials`]) and the RBAC its cleanup needs ([`rbac`]).
+//! Facts: shared/docs/arc-teardown.md §1-§5, arc-upstream-audit.md.
 
-use super::live::Live;
+pub mod credentials;
+pub mod rbac;
+pub mod versions;
+
+use crate::teardown::live::Live;
 use serde_json::Value;
 
 /// API group of ARC's custom resources.
@@ -35,6 +43,22 @@ pub const ERS_FINALIZER_HEAD: &str = "ephemeralrunnerset.actions.github.com/fina
 pub const SCALE_SET_ID_ANNOTATION: &str = "runner-scale-set-id";
 /// Label selecting the controller Deployment.
 pub const CONTROLLER_SELECTOR: &str = "app.kubernetes.io/part-of=gha-rs-controller";
+/// Controller Deployment label: namespace of the ServiceAccount the controller runs as.
+pub const CONTROLLER_SA_NAMESPACE_LABEL: &str =
+    "actions.github.com/controller-service-account-namespace";
+/// Controller Deployment label: name of the ServiceAccount the controller runs as.
+pub const CONTROLLER_SA_NAME_LABEL: &str = "actions.github.com/controller-service-account-name";
+/// Controller Deployment label: the one namespace it watches (single-namespace mode).
+pub const WATCH_SINGLE_NAMESPACE_LABEL: &str =
+    "actions.github.com/controller-watch-single-namespace";
+/// Label carrying a chart's app version (ARS, listener and controller Deployment).
+pub const VERSION_LABEL: &str = "app.kubernetes.io/version";
+/// Label linking runtime objects (listener, runner sets, chart objects) to their scale set.
+pub const SCALE_SET_NAME_LABEL: &str = "actions.github.com/scale-set-name";
+/// See [`SCALE_SET_NAME_LABEL`].
+pub const SCALE_SET_NAMESPACE_LABEL: &str = "actions.github.com/scale-set-namespace";
+/// The runner group a runner set registers in when `spec.runnerGroup` is empty.
+pub const DEFAULT_RUNNER_GROUP: &str = "default";
 /// Labels ARC puts on the listener Role/RoleBinding in the runner namespace.
 pub const LISTENER_NAME_LABEL: &str = "auto-scaling-listener-name";
 /// See [`LISTENER_NAME_LABEL`].
@@ -115,6 +139,14 @@ pub struct RunnerSetRefs {
     pub github_config_url: Option<String>,
     /// The scale set id the controller registered on GitHub, if any.
     pub scale_set_id: Option<String>,
+    /// `spec.runnerGroup` as written (empty when unset; see [`RunnerSetRefs::runner_group_or_default`]).
+    pub runner_group: String,
+    /// `spec.runnerScaleSetName`, else the ARS name: the name the controller looks the scale set up by.
+    pub scale_set_name: String,
+    /// `metadata.labels["app.kubernetes.io/version"]`.
+    pub version: Option<String>,
+    /// What the controller reads to reach GitHub.
+    pub github: credentials::GitHubAccess,
 }
 
 impl RunnerSetRefs {
@@ -154,8 +186,88 @@ impl RunnerSetRefs {
                 .and_then(Value::as_str)
                 .map(str::to_string),
             scale_set_id: ann(SCALE_SET_ID_ANNOTATION),
+            runner_group: value
+                .pointer("/spec/runnerGroup")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            scale_set_name: value
+                .pointer("/spec/runnerScaleSetName")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+                .or_else(|| value.pointer("/metadata/name").and_then(Value::as_str))
+                .unwrap_or_default()
+                .to_string(),
+            version: manifest_label(value, VERSION_LABEL),
+            github: credentials::GitHubAccess::from_spec(value.get("spec").unwrap_or(&Value::Null)),
         }
     }
+
+    /// `namespace/name`.
+    pub fn qualified(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// The listener name the controller computes for this runner set now:
+    /// `<ars>-<fnv8(namespace@runnerGroup@githubConfigUrl)>-listener`, with
+    /// `spec.runnerGroup` as written (empty when unset), as upstream does.
+    pub fn listener_name(&self) -> String {
+        listener_name(
+            &self.name,
+            &self.namespace,
+            &self.runner_group,
+            self.github_config_url.as_deref().unwrap_or_default(),
+        )
+    }
+
+    /// The runner group the controller registers in (`default` when unset).
+    pub fn runner_group_or_default(&self) -> &str {
+        if self.runner_group.is_empty() {
+            DEFAULT_RUNNER_GROUP
+        } else {
+            &self.runner_group
+        }
+    }
+}
+
+fn manifest_label(value: &Value, key: &str) -> Option<String> {
+    crate::manifest::label(value, key).map(str::to_string)
+}
+
+/// ARC's `hash.FNVHashString`: FNV-1a (32 bit) of `s`, its decimal digits
+/// mapped through Kubernetes' `rand.SafeEncodeString` alphabet.
+pub fn fnv_hash_string(s: &str) -> String {
+    const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut h: u32 = 0x811c_9dc5;
+    for b in s.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h.to_string()
+        .bytes()
+        .map(|c| char::from(ALPHANUMS[usize::from(c) % ALPHANUMS.len()]))
+        .collect()
+}
+
+/// The AutoscalingListener name ARC 0.13+ gives the listener of runner set
+/// `name` in `namespace` (`scaleSetListenerName`): a change of runner group or
+/// config URL changes it, and the listener of the old name is left behind.
+pub fn listener_name(name: &str, namespace: &str, runner_group: &str, url: &str) -> String {
+    let hash: String = fnv_hash_string(&format!("{namespace}@{runner_group}@{url}"))
+        .chars()
+        .take(8)
+        .collect();
+    format!("{name}-{hash}-listener")
+}
+
+/// Whether a listener belongs to runner set `name` in `namespace`: by its
+/// spec (`autoscalingRunnerSetName/Namespace`) or by its labels
+/// (`actions.github.com/scale-set-name/-namespace`), so that listeners of
+/// older names and of other hashes are found too.
+pub fn listener_belongs_to(live: &Live, name: &str, namespace: &str) -> bool {
+    is_listener_of(live, name, namespace)
+        || (live.label(SCALE_SET_NAME_LABEL) == Some(name)
+            && live.label(SCALE_SET_NAMESPACE_LABEL) == Some(namespace))
 }
 
 /// Whether `live` is the AutoscalingListener of the ARS `name` in `namespace`.
@@ -184,19 +296,10 @@ pub fn runner_is_busy(live: &Live) -> bool {
     !finished && (request != 0 || !job.is_empty())
 }
 
-/// Who removes a finalizer, for diagnosis.
+/// Who removes a finalizer when the ARC line is not known (see
+/// [`versions::owner`] for the per-line answer).
 pub fn finalizer_owner(finalizer: &str, kind: &str) -> &'static str {
-    match finalizer {
-        ARS_FINALIZER => "ARC controller (AutoscalingRunnerSet reconciler)",
-        CLEANUP_PROTECTION => "ARC controller, while it finalizes the AutoscalingRunnerSet",
-        LISTENER_FINALIZER => "ARC controller (AutoscalingListener reconciler)",
-        ER_FINALIZER if kind == ERS_KIND => "ARC controller (EphemeralRunnerSet reconciler)",
-        ER_FINALIZER => "ARC controller (EphemeralRunner reconciler)",
-        ER_REGISTRATION_FINALIZER => "ARC controller, after the runner is removed from GitHub",
-        ERS_FINALIZER_HEAD => "ARC controller (EphemeralRunnerSet reconciler)",
-        "foregroundDeletion" | "orphan" => "Kubernetes garbage collector",
-        _ => "an unknown controller",
-    }
+    versions::owner(None, finalizer, kind).text()
 }
 
 #[cfg(test)]
