@@ -18,7 +18,8 @@ use kube_sim::api::{DeleteOptions, Gvk, Patch};
 use scenario::cli_output::{describe_tail, json_lines as lines};
 use scenario::event_log::{is_write, last_ars_write};
 use scenario::sim_env::{
-    ARC_API as ARS, CONTROLLER_NS, SimEnv, actor, chart, deref_to_sim_env, wait_until,
+    ARC_API as ARS, CONTROLLER_NS, ScenarioEnv, actor, chart, hau_in, plugin_env, run_hau, start,
+    wait_until,
 };
 use serde_json::{Value, json};
 use std::process::{Command, Output};
@@ -26,19 +27,17 @@ use std::time::{Duration, Instant};
 use support::{Helm, hau_bin};
 
 /// The simulator with ARC and the controller release `arc`.
-struct Env(SimEnv);
-
-deref_to_sim_env!(Env, 0);
+struct Env {
+    scenario: ScenarioEnv,
+}
 
 impl Env {
     /// The simulator with ARC's CRDs, its controller and the controller chart (release `arc`).
     fn new(helm: Helm) -> Env {
-        let env = Env(SimEnv::start(
-            helm,
-            SimConfig::default(),
-            ArcConfig::default(),
-        ));
-        env.install_controller(&[]);
+        let env = Env {
+            scenario: start(helm, SimConfig::default(), ArcConfig::default()),
+        };
+        env.scenario.install_controller(&[]);
         env
     }
 
@@ -50,8 +49,13 @@ impl Env {
             let children: Vec<_> = batch
                 .iter()
                 .map(|(ns, release)| {
-                    let mut cmd =
-                        self.helm_cmd(&["install", release, chart.to_str().unwrap(), "-n", ns]);
+                    let mut cmd = self.scenario.helm_cmd(&[
+                        "install",
+                        release,
+                        chart.to_str().unwrap(),
+                        "-n",
+                        ns,
+                    ]);
                     cmd.args(["--create-namespace", "--set"])
                         .arg(format!("minRunners={min_runners}"))
                         .args(extra);
@@ -71,6 +75,7 @@ impl Env {
         }
         wait_until("runner sets ready", Duration::from_secs(120), || {
             let registered = self
+                .scenario
                 .list(ARS, "AutoscalingRunnerSet", None)
                 .iter()
                 .filter(|a| {
@@ -79,6 +84,7 @@ impl Env {
                 })
                 .count();
             let runners = self
+                .scenario
                 .list(ARS, "EphemeralRunner", None)
                 .iter()
                 .filter(|r| r.pointer("/status/runnerId").is_some())
@@ -91,7 +97,7 @@ impl Env {
     /// `release` (containerMode kubernetes -> default): they keep
     /// cleanup-protection forever (the upgrade trap). Their name.
     fn spring_upgrade_trap(&self, ns: &str, release: &str) -> String {
-        self.helm_ok(&[
+        self.scenario.helm_ok(&[
             "upgrade",
             release,
             chart("arc-runner-set").to_str().unwrap(),
@@ -106,11 +112,11 @@ impl Env {
 
     /// Run the built binary as Helm would.
     fn run(&self, namespace: &str, args: &[&str]) -> Output {
-        self.run_hau(namespace, args)
+        run_hau(&self.scenario, namespace, args)
     }
 
     fn releases(&self) -> String {
-        self.helm_ok(&["list", "-A", "-q"])
+        self.scenario.helm_ok(&["list", "-A", "-q"])
     }
 }
 
@@ -155,7 +161,7 @@ fn all_runner_sets_then_controller_then_crds() {
         "installed {n} runner-set releases in {:?}",
         started.elapsed()
     );
-    assert!(!env.arc.github().is_empty());
+    assert!(!env.scenario.sim().arc.github().is_empty());
 
     let started = Instant::now();
     let out = env.run(
@@ -203,17 +209,21 @@ fn all_runner_sets_then_controller_then_crds() {
     );
 
     // Every runner set was gone before the controller's Deployment was deleted.
-    let log = env.log();
+    let log = env.scenario.log();
     assert!(
         last_ars_write(&log) < controller_deployment_delete(&log),
         "a runner set was still being finalized when the controller was deleted"
     );
-    assert!(env.list(ARS, "AutoscalingRunnerSet", None).is_empty());
-    assert!(env.list(ARS, "EphemeralRunner", None).is_empty());
     assert!(
-        env.arc.github().is_empty(),
+        env.scenario
+            .list(ARS, "AutoscalingRunnerSet", None)
+            .is_empty()
+    );
+    assert!(env.scenario.list(ARS, "EphemeralRunner", None).is_empty());
+    assert!(
+        env.scenario.sim().arc.github().is_empty(),
         "GitHub still lists {:?}",
-        env.arc.github().scale_sets()
+        env.scenario.sim().arc.github().scale_sets()
     );
     assert_eq!(env.releases().trim(), "", "no release is left");
     // CRDs last.
@@ -221,7 +231,7 @@ fn all_runner_sets_then_controller_then_crds() {
         "autoscalingrunnersets.actions.github.com",
         "ephemeralrunners.actions.github.com",
     ] {
-        let left = env.get(
+        let left = env.scenario.get(
             "apiextensions.k8s.io/v1",
             "CustomResourceDefinition",
             None,
@@ -243,7 +253,7 @@ fn guard_refuses_controller_first_and_cascade_does_runner_sets_first() {
         ("team-b".to_string(), "deploy".to_string()),
     ];
     env.install_runner_sets(&sets, 1, &[]);
-    let before = env.log().len();
+    let before = env.scenario.log().len();
 
     let out = env.run(CONTROLLER_NS, &["arc", "-o", "json"]);
     assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
@@ -265,19 +275,20 @@ fn guard_refuses_controller_first_and_cascade_does_runner_sets_first() {
     assert!(message.contains("--cascade-runner-sets"), "{message}");
     assert_eq!(events.last().unwrap()["outcome"], "refused");
     assert!(
-        !env.log()[before..]
+        !env.scenario.log()[before..]
             .iter()
             .any(|e| e.actor == "helm-arc-uninstall" && is_write(e)),
         "the guard wrote something"
     );
     assert!(
-        env.get(
-            "apps/v1",
-            "Deployment",
-            Some(CONTROLLER_NS),
-            "arc-gha-rs-controller"
-        )
-        .is_some()
+        env.scenario
+            .get(
+                "apps/v1",
+                "Deployment",
+                Some(CONTROLLER_NS),
+                "arc-gha-rs-controller"
+            )
+            .is_some()
     );
     assert!(env.releases().contains("arc"));
 
@@ -294,10 +305,14 @@ fn guard_refuses_controller_first_and_cascade_does_runner_sets_first() {
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let log = env.log();
+    let log = env.scenario.log();
     assert!(last_ars_write(&log) < controller_deployment_delete(&log));
-    assert!(env.list(ARS, "AutoscalingRunnerSet", None).is_empty());
-    assert!(env.arc.github().is_empty());
+    assert!(
+        env.scenario
+            .list(ARS, "AutoscalingRunnerSet", None)
+            .is_empty()
+    );
+    assert!(env.scenario.sim().arc.github().is_empty());
     assert_eq!(env.releases().trim(), "");
 }
 
@@ -337,14 +352,15 @@ fn doctor_finds_each_seeded_problem_and_fixes_only_the_upgrade_trap() {
     let kube_mode = env.spring_upgrade_trap(ns, "upgraded");
     let kube_mode = kube_mode.as_str();
     let role = env
+        .scenario
         .get("rbac.authorization.k8s.io/v1", "Role", Some(ns), kube_mode)
         .expect("the dropped Role stays");
     assert!(role.pointer("/metadata/deletionTimestamp").is_some());
 
     // Controller down, then: a version-skewed runner set, a deleted runner set
     // stuck on its finalizer, orphaned listener RBAC.
-    env.arc.stop();
-    let api = env.api();
+    env.scenario.sim().arc.stop();
+    let api = env.scenario.api();
     let ars_gvk = Gvk::new(ARS, "AutoscalingRunnerSet");
     api.patch(
         &actor(),
@@ -426,7 +442,7 @@ fn doctor_finds_each_seeded_problem_and_fixes_only_the_upgrade_trap() {
     );
 
     // --fix patches only the upgrade-trap objects.
-    let before = env.log().len();
+    let before = env.scenario.log().len();
     let out = env.run(ns, &["doctor", "-A", "--fix", "-o", "json"]);
     assert_eq!(
         out.status.code(),
@@ -442,7 +458,7 @@ fn doctor_finds_each_seeded_problem_and_fixes_only_the_upgrade_trap() {
         .map(|f| f["object"].as_str().unwrap())
         .collect();
     assert_eq!(fixed.len(), 3, "{report}");
-    let writes: Vec<String> = env.log()[before..]
+    let writes: Vec<String> = env.scenario.log()[before..]
         .iter()
         .filter(|e| e.actor == "helm-arc-uninstall" && is_write(e))
         .map(|e| format!("{} {}/{}", e.verb, e.kind, e.name))
@@ -463,7 +479,9 @@ fn doctor_finds_each_seeded_problem_and_fixes_only_the_upgrade_trap() {
         ("rbac.authorization.k8s.io/v1", "RoleBinding"),
     ] {
         assert!(
-            env.get(api_version, kind, Some(ns), kube_mode).is_none(),
+            env.scenario
+                .get(api_version, kind, Some(ns), kube_mode)
+                .is_none(),
             "{kind} is gone"
         );
     }
@@ -474,6 +492,7 @@ fn doctor_finds_each_seeded_problem_and_fixes_only_the_upgrade_trap() {
     assert!(after.iter().any(|(k, _)| k == "orphaned_listener_rbac"));
     assert!(after.iter().any(|(k, _)| k == "version_skew"));
     let stuck = env
+        .scenario
         .get(ARS, "AutoscalingRunnerSet", Some(ns), "stuck")
         .expect("still there");
     assert!(
@@ -492,7 +511,7 @@ fn delete_crds_keeps_the_crds_while_custom_resources_remain() {
         ("team-b".to_string(), "other".to_string()),
     ];
     env.install_runner_sets(&sets, 1, &[]);
-    let before = env.log().len();
+    let before = env.scenario.log().len();
 
     // Only team-a's runner sets are in scope (`-n team-a`): team-b's survive.
     let out = env.run(
@@ -536,7 +555,7 @@ fn delete_crds_keeps_the_crds_while_custom_resources_remain() {
     );
     // Every ARC custom resource still there is named.
     for kind in ["AutoscalingRunnerSet", "AutoscalingListener"] {
-        for live in env.list(ARS, kind, None) {
+        for live in env.scenario.list(ARS, kind, None) {
             let id = format!(
                 "{kind}/{}/{}",
                 live["metadata"]["namespace"].as_str().unwrap(),
@@ -548,7 +567,7 @@ fn delete_crds_keeps_the_crds_while_custom_resources_remain() {
     assert!(!events.iter().any(|e| e["event"] == "crd"), "no CRD event");
 
     // No CRD was deleted (or even attempted); the CRDs and team-b stay.
-    let crd_deletes: Vec<LogEntry> = env.log()[before..]
+    let crd_deletes: Vec<LogEntry> = env.scenario.log()[before..]
         .iter()
         .filter(|e| e.kind == "CustomResourceDefinition" && e.verb == "delete")
         .cloned()
@@ -561,6 +580,7 @@ fn delete_crds_keeps_the_crds_while_custom_resources_remain() {
         "ephemeralrunners.actions.github.com",
     ] {
         let live = env
+            .scenario
             .get(
                 "apiextensions.k8s.io/v1",
                 "CustomResourceDefinition",
@@ -574,16 +594,18 @@ fn delete_crds_keeps_the_crds_while_custom_resources_remain() {
         );
     }
     assert!(
-        env.get(ARS, "AutoscalingRunnerSet", Some("team-b"), "other")
+        env.scenario
+            .get(ARS, "AutoscalingRunnerSet", Some("team-b"), "other")
             .is_some()
     );
     assert!(
-        env.get(ARS, "AutoscalingRunnerSet", Some("team-a"), "build")
+        env.scenario
+            .get(ARS, "AutoscalingRunnerSet", Some("team-a"), "build")
             .is_none()
     );
     let left = env.releases();
     assert!(left.contains("other") && !left.contains("build"), "{left}");
-    assert_eq!(env.arc.github().scale_sets().len(), 1);
+    assert_eq!(env.scenario.sim().arc.github().scale_sets().len(), 1);
 }
 
 #[test]
@@ -598,17 +620,20 @@ fn doctor_fix_refuses_an_object_that_changed_since_it_was_read() {
     // Hold doctor's PATCH of the Role; meanwhile someone else writes it, so
     // the resourceVersion doctor read (and tests in its patch) is stale.
     let gate = env
+        .scenario
+        .sim()
         .sim
         .control()
         .gate("PATCH", &format!("/roles/{kube_mode}"));
-    let mut doctor = env.hau_in(ns, &["doctor", "--fix", "-o", "json"]);
+    let mut doctor = hau_in(&env.scenario, ns, &["doctor", "--fix", "-o", "json"]);
     doctor
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let child = doctor.spawn().expect("spawn doctor");
     let held = gate.wait_held(1, Duration::from_secs(60));
     if held {
-        env.api()
+        env.scenario
+            .api()
             .patch(
                 &actor(),
                 &Gvk::new(role_api, "Role"),
@@ -655,6 +680,7 @@ fn doctor_fix_refuses_an_object_that_changed_since_it_was_read() {
     // The server turned the stale patch down; the finalizer is still there,
     // and the other writer's change too.
     let refused_patch: Vec<LogEntry> = env
+        .scenario
         .log()
         .into_iter()
         .filter(|e| {
@@ -667,6 +693,7 @@ fn doctor_fix_refuses_an_object_that_changed_since_it_was_read() {
     assert_eq!(refused_patch.len(), 1, "{refused_patch:?}");
     assert_eq!(refused_patch[0].code, 422, "{refused_patch:?}");
     let role = env
+        .scenario
         .get(role_api, "Role", Some(ns), kube_mode)
         .expect("the Role stays");
     assert_eq!(
@@ -679,18 +706,24 @@ fn doctor_fix_refuses_an_object_that_changed_since_it_was_read() {
         "yes"
     );
     assert!(
-        env.get(role_api, "RoleBinding", Some(ns), kube_mode)
+        env.scenario
+            .get(role_api, "RoleBinding", Some(ns), kube_mode)
             .is_none()
     );
     assert!(
-        env.get("v1", "ServiceAccount", Some(ns), kube_mode)
+        env.scenario
+            .get("v1", "ServiceAccount", Some(ns), kube_mode)
             .is_none()
     );
 
     // Run again, as the message says: a fresh read, and the fix applies.
     let out = env.run(ns, &["doctor", "--fix", "-o", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    assert!(env.get(role_api, "Role", Some(ns), kube_mode).is_none());
+    assert!(
+        env.scenario
+            .get(role_api, "Role", Some(ns), kube_mode)
+            .is_none()
+    );
 }
 
 /// Scale benchmark (run by hand, release build):
@@ -714,9 +747,9 @@ fn fleet_scale_benchmark() {
         let env = Env::new(Helm::V4);
         let sets = fleet_sets(n, 10);
         env.install_runner_sets(&sets, 1, &[]);
-        let rss_file = env.home.path().join("rss");
+        let rss_file = env.scenario.helm.home.path().join("rss");
         let mut cmd = Command::new("/usr/bin/time");
-        env.plugin_env(&mut cmd)
+        plugin_env(&mut cmd, &env.scenario.helm.home, env.scenario.helm.version)
             .env("HELM_NAMESPACE", "default")
             .arg("-f")
             .arg("%M")
@@ -746,6 +779,10 @@ fn fleet_scale_benchmark() {
             requests as f64 / deleted as f64,
             rss_kib.trim().lines().last().unwrap_or("?")
         );
-        assert!(env.list(ARS, "AutoscalingRunnerSet", None).is_empty());
+        assert!(
+            env.scenario
+                .list(ARS, "AutoscalingRunnerSet", None)
+                .is_empty()
+        );
     }
 }

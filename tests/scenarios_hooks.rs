@@ -24,7 +24,7 @@ use kube_sim::LogEntry;
 use kube_sim::SimConfig;
 use kube_sim::api::ListOptions;
 use scenario::event_log::dump;
-use scenario::sim_env::{SimEnv, chart, deref_to_sim_env, wait_until};
+use scenario::sim_env::{ScenarioEnv, chart, start, wait_until};
 use serde_json::Value;
 use support::{Helm, HelmHome, install_plugin, output, run_ok, with_post_renderer};
 
@@ -59,16 +59,14 @@ const DEPENDENTS: [(&str, &str, &str); 6] = [
 /// The simulator with ARC (fast timing), the Job runner, the plugin
 /// installed in Helm 4 and the controller release `arc`.
 struct Rig {
-    env: SimEnv,
+    env: ScenarioEnv,
     jobs: JobRunner,
     plugin_dir: std::path::PathBuf,
 }
 
-deref_to_sim_env!(Rig, env);
-
 impl Rig {
     fn start() -> Self {
-        let env = SimEnv::start(
+        let env = start(
             Helm::V4,
             SimConfig::default(),
             ArcConfig {
@@ -77,10 +75,11 @@ impl Rig {
             },
         );
         let jobs = env
+            .sim()
             .sim
             .start_job_runner(Helm::V4.kubectl())
             .expect("job runner");
-        let plugin_dir = install_plugin(&env.home, Helm::V4);
+        let plugin_dir = install_plugin(&env.helm.home, Helm::V4);
         env.install_controller(&["--wait", "--timeout", "60s"]);
         Rig {
             env,
@@ -91,7 +90,7 @@ impl Rig {
 
     /// Install the runner set through the post-renderer with `render_args`.
     fn install_runner_set(&self, render_args: &[&str]) {
-        let mut cmd = self.helm_cmd(&["install", "arc-runner-set"]);
+        let mut cmd = self.env.helm_cmd(&["install", "arc-runner-set"]);
         cmd.arg(chart("arc-runner-set")).args([
             "-n",
             NS,
@@ -99,18 +98,18 @@ impl Rig {
             "--set",
             "minRunners=1",
         ]);
-        with_post_renderer(&mut cmd, &self.home, Helm::V4, &self.plugin_dir);
+        with_post_renderer(&mut cmd, &self.env.helm.home, Helm::V4, &self.plugin_dir);
         for arg in render_args {
             cmd.arg(format!("--post-renderer-args={arg}"));
         }
         run_ok(&mut cmd);
         self.wait_until("one runner is registered", |r| {
-            r.arc.github().runners().len() == 1
+            r.env.sim().arc.github().runners().len() == 1
         });
     }
 
     fn uninstall(&self) -> std::process::Output {
-        output(&mut self.helm_cmd(&[
+        output(&mut self.env.helm_cmd(&[
             "uninstall",
             "arc-runner-set",
             "-n",
@@ -144,7 +143,8 @@ impl Rig {
             ("batch/v1", "Job"),
         ] {
             left.extend(
-                self.list_selected(av, kind, Some(NS), &hooks)
+                self.env
+                    .list_selected(av, kind, Some(NS), &hooks)
                     .iter()
                     .map(|o| format!("{kind}/{}", o["metadata"]["name"].as_str().unwrap())),
             );
@@ -185,14 +185,16 @@ fn first_dependent_delete(log: &[LogEntry]) -> Option<usize> {
 fn helm4_hooks_make_plain_helm_uninstall_delete_the_runner_set_first() {
     let rig = Rig::start();
     rig.install_runner_set(&["--hooks"]);
-    let hooks = rig.helm_ok(&["get", "hooks", "arc-runner-set", "-n", NS]);
+    let hooks = rig
+        .env
+        .helm_ok(&["get", "hooks", "arc-runner-set", "-n", NS]);
     assert_eq!(hooks.matches("kind: Job").count(), 2, "{hooks}");
     assert!(
         rig.hook_objects().is_empty(),
         "hooks are not created at install"
     );
-    let before = rig.log().len();
-    let mut watch = rig.api().subscribe();
+    let before = rig.env.log().len();
+    let mut watch = rig.env.api().subscribe();
 
     let out = rig.uninstall();
     assert!(
@@ -200,7 +202,7 @@ fn helm4_hooks_make_plain_helm_uninstall_delete_the_runner_set_first() {
         "helm uninstall failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let log = rig.log()[before..].to_vec();
+    let log = rig.env.log()[before..].to_vec();
     let gone = ars_deleted_rv(&mut watch).expect("the runner set left storage");
     let first = first_dependent_delete(&log).expect("dependents were deleted");
     assert!(
@@ -217,7 +219,7 @@ fn helm4_hooks_make_plain_helm_uninstall_delete_the_runner_set_first() {
         Vec::<String>::new(),
         "hook resources cleaned up"
     );
-    rig.wait_until("GitHub is empty", |r| r.arc.github().is_empty());
+    rig.wait_until("GitHub is empty", |r| r.env.sim().arc.github().is_empty());
     let runs = rig.jobs.runs();
     assert_eq!(runs.len(), 2, "{runs:#?}");
     assert!(runs.iter().all(|r| r.exit_code == Some(0)), "{runs:#?}");
@@ -228,14 +230,14 @@ fn helm4_hooks_make_plain_helm_uninstall_delete_the_runner_set_first() {
 fn helm4_without_hooks_deletes_dependents_first() {
     let rig = Rig::start();
     rig.install_runner_set(&[]);
-    let before = rig.log().len();
+    let before = rig.env.log().len();
     let out = rig.uninstall();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let log = rig.log()[before..].to_vec();
+    let log = rig.env.log()[before..].to_vec();
     let first = first_dependent_delete(&log).expect("dependents were deleted");
     let ars_delete = log
         .iter()
@@ -253,8 +255,8 @@ fn helm4_without_hooks_deletes_dependents_first() {
 fn helm4_hook_job_fails_on_its_deadline_when_the_controller_is_stopped() {
     let rig = Rig::start();
     rig.install_runner_set(&["--hooks", "--hook-timeout=2s", "--hook-deadline=4s"]);
-    rig.arc.stop();
-    let before = rig.log().len();
+    rig.env.sim().arc.stop();
+    let before = rig.env.log().len();
     let started = Instant::now();
     let out = rig.uninstall();
     let took = started.elapsed();
@@ -283,7 +285,7 @@ fn helm4_hook_job_fails_on_its_deadline_when_the_controller_is_stopped() {
     assert_eq!(failed["reason"], "DeadlineExceeded");
 
     // Only the runner set was deleted (it waits on its finalizer); nothing else.
-    let log = rig.log()[before..].to_vec();
+    let log = rig.env.log()[before..].to_vec();
     assert_eq!(first_dependent_delete(&log), None, "{}", dump(&log));
     let ars = rig
         .get(ARS.0, ARS.1, "arc-runner-set")
@@ -298,13 +300,15 @@ fn helm4_hook_job_fails_on_its_deadline_when_the_controller_is_stopped() {
             "{kind}/{name}"
         );
     }
-    let status = rig.helm_ok(&["status", "arc-runner-set", "-n", NS, "-o", "json"]);
+    let status = rig
+        .env
+        .helm_ok(&["status", "arc-runner-set", "-n", NS, "-o", "json"]);
     assert!(status.contains("\"status\":\"uninstalling\""), "{status}");
 
     // Recoverable: with the controller back, `helm arc-uninstall` finishes
     // (the generated hooks do not block it).
-    rig.arc.restart();
-    let out = output(&mut rig.helm_cmd(&[
+    rig.env.sim().arc.restart();
+    let out = output(&mut rig.env.helm_cmd(&[
         "arc-uninstall",
         "arc-runner-set",
         "-n",
@@ -322,7 +326,7 @@ fn helm4_hook_job_fails_on_its_deadline_when_the_controller_is_stopped() {
     for (av, kind, name) in DEPENDENTS {
         assert!(rig.get(av, kind, name).is_none(), "{kind}/{name} left");
     }
-    rig.wait_until("GitHub is empty", |r| r.arc.github().is_empty());
+    rig.wait_until("GitHub is empty", |r| r.env.sim().arc.github().is_empty());
 }
 
 #[test]

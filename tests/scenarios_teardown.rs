@@ -16,7 +16,8 @@ use kube_sim::{LogEntry, Sim, SimConfig};
 use scenario::cli_output::{describe, first_event, json_lines as events, summary};
 use scenario::event_log::{is_ours, is_write, last_ars_write as ars_gone_at};
 use scenario::sim_env::{
-    ARC_API, SimEnv, actor, chart, deref_to_sim_env, hau_for, state_dir, wait_until,
+    ARC_API, ScenarioEnv, actor, chart, hau, hau_for, hau_in, plugin_env, start, state_dir,
+    wait_until,
 };
 use serde_json::{Value, json};
 use std::process::{Command, Output};
@@ -31,9 +32,9 @@ const RELEASE: &str = "arc-runner-set";
 const NS: &str = "arc-runners";
 
 /// A simulator with ARC's CRDs, the controller chart and a runner-set release.
-struct Env(SimEnv);
-
-deref_to_sim_env!(Env, 0);
+struct Env {
+    scenario: ScenarioEnv,
+}
 
 impl Env {
     /// Install the controller and a runner set with `min_runners` runners; wait
@@ -48,9 +49,11 @@ impl Env {
     }
 
     fn with(helm: Helm, min_runners: u32, sim_config: SimConfig, arc_config: ArcConfig) -> Env {
-        let env = Env(SimEnv::start(helm, sim_config, arc_config));
-        env.install_controller(&[]);
-        env.helm_ok(&[
+        let env = Env {
+            scenario: start(helm, sim_config, arc_config),
+        };
+        env.scenario.install_controller(&[]);
+        env.scenario.helm_ok(&[
             "install",
             RELEASE,
             chart("arc-runner-set").to_str().unwrap(),
@@ -61,7 +64,9 @@ impl Env {
             &format!("minRunners={min_runners}"),
         ]);
         env.wait_for("runner set ready", Duration::from_secs(20), |env| {
-            let ars = env.get(ARC_API, "AutoscalingRunnerSet", Some(NS), RELEASE);
+            let ars = env
+                .scenario
+                .get(ARC_API, "AutoscalingRunnerSet", Some(NS), RELEASE);
             let registered = ars
                 .as_ref()
                 .and_then(|a| a.pointer("/metadata/annotations/runner-scale-set-id"))
@@ -78,18 +83,19 @@ impl Env {
 
     /// Run the built binary as Helm would: `uninstall RELEASE` in NS and `args`.
     fn teardown(&self, args: &[&str]) -> Output {
-        self.hau_in(NS, &["uninstall", RELEASE])
+        hau_in(&self.scenario, NS, &["uninstall", RELEASE])
             .args(args)
             .output()
             .expect("run helm-arc-uninstall")
     }
 
     fn runners(&self) -> Vec<Value> {
-        self.list(ARC_API, "EphemeralRunner", Some(NS))
+        self.scenario.list(ARC_API, "EphemeralRunner", Some(NS))
     }
 
     fn listener(&self) -> Option<Value> {
-        self.list(ARC_API, "AutoscalingListener", None)
+        self.scenario
+            .list(ARC_API, "AutoscalingListener", None)
             .into_iter()
             .next()
     }
@@ -104,7 +110,7 @@ impl Env {
             ("rbac.authorization.k8s.io/v1", "RoleBinding"),
             (ARC_API, "AutoscalingRunnerSet"),
         ] {
-            for o in self.list(api_version, kind, Some(NS)) {
+            for o in self.scenario.list(api_version, kind, Some(NS)) {
                 if o.pointer("/metadata/annotations/meta.helm.sh~1release-name")
                     .and_then(Value::as_str)
                     == Some(RELEASE)
@@ -124,7 +130,8 @@ impl Env {
     }
 
     fn release_exists(&self) -> bool {
-        self.helm_cmd(&["status", RELEASE, "-n", NS])
+        self.scenario
+            .helm_cmd(&["status", RELEASE, "-n", NS])
             .output()
             .expect("helm status")
             .status
@@ -152,6 +159,7 @@ impl Env {
                 env.runners().is_empty()
                     && env.listener().is_none()
                     && env
+                        .scenario
                         .list(
                             "actions.github.com/v1alpha1",
                             "EphemeralRunnerSet",
@@ -169,7 +177,7 @@ fn healthy(helm: Helm) {
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert_eq!(summary(&out)["outcome"], "success");
 
-    let log = env.log();
+    let log = env.scenario.log();
     let gone = ars_gone_at(&log);
     let first_ars_delete = log
         .iter()
@@ -201,9 +209,9 @@ fn healthy(helm: Helm) {
         "the tool patched something (finalizers) on the healthy path"
     );
     assert!(
-        env.arc.github().is_empty(),
+        env.scenario.sim().arc.github().is_empty(),
         "GitHub still lists {:?}",
-        env.arc.github().scale_sets()
+        env.scenario.sim().arc.github().scale_sets()
     );
     env.assert_torn_down();
     assert!(!String::from_utf8_lossy(&out.stdout).contains(TOKEN));
@@ -211,13 +219,13 @@ fn healthy(helm: Helm) {
 }
 
 fn stop_controller(env: &Env) {
-    env.arc.stop();
+    env.scenario.sim().arc.stop();
 }
 
 fn controller_stopped_refuses_then_force_finalizers_completes(helm: Helm) {
     let env = Env::new(helm, 1);
     stop_controller(&env);
-    let before = env.log().len();
+    let before = env.scenario.log().len();
 
     // Default run: refused, nothing written.
     let out = env.teardown(&["-o", "json"]);
@@ -234,7 +242,7 @@ fn controller_stopped_refuses_then_force_finalizers_completes(helm: Helm) {
             .contains("--force-finalizers")
     );
     assert!(
-        !env.log()[before..]
+        !env.scenario.log()[before..]
             .iter()
             .any(|e| is_ours(e) && is_write(e)),
         "refusal wrote to the cluster"
@@ -255,7 +263,7 @@ fn controller_stopped_refuses_then_force_finalizers_completes(helm: Helm) {
         describe(&out)
     );
     assert!(
-        !env.log()[before..]
+        !env.scenario.log()[before..]
             .iter()
             .any(|e| is_ours(e) && is_write(e)),
         "dry run wrote to the cluster"
@@ -338,7 +346,7 @@ fn controller_stopped_refuses_then_force_finalizers_completes(helm: Helm) {
     assert!(env.runners().is_empty());
     assert!(!env.release_exists());
     assert!(
-        !env.arc.github().scale_sets().is_empty(),
+        !env.scenario.sim().arc.github().scale_sets().is_empty(),
         "the scale set is leaked on GitHub, as reported"
     );
 }
@@ -360,7 +368,7 @@ fn busy_runner(env: &Env) -> String {
                         && r.pointer("/metadata/deletionTimestamp").is_none()
                 })
                 .filter_map(|r| r["metadata"]["name"].as_str().map(str::to_string))
-                .find(|name| env.arc.start_job(NS, name, None).is_ok());
+                .find(|name| env.scenario.sim().arc.start_job(NS, name, None).is_ok());
             busy.is_some()
         },
     );
@@ -370,7 +378,7 @@ fn busy_runner(env: &Env) -> String {
 /// End the job of the (first) busy runner after `delay`, on another thread.
 fn finish_the_job_after(env: &Env, delay: Duration) -> std::thread::JoinHandle<()> {
     let id = env.runners()[0]["status"]["runnerId"].as_i64().unwrap();
-    let github = env.arc.github().clone();
+    let github = env.scenario.sim().arc.github().clone();
     std::thread::spawn(move || {
         std::thread::sleep(delay);
         github.finish_job(id);
@@ -400,13 +408,13 @@ fn busy_runner_times_out_with_diagnosis_then_completes_when_the_job_ends(helm: H
     let out = env.teardown(&["-o", "json", "--timeout", "30s"]);
     finisher.join().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    assert!(env.arc.github().is_empty());
+    assert!(env.scenario.sim().arc.github().is_empty());
     assert!(!env.release_exists());
 }
 
 /// Someone strips the manager RoleBinding's finalizer and deletes it after `delay`.
 fn lose_manager_role_binding_after(env: &Env, delay: Duration) -> std::thread::JoinHandle<()> {
-    let api = env.api();
+    let api = env.scenario.api();
     let rb = format!("{RELEASE}-gha-rs-manager");
     std::thread::spawn(move || {
         std::thread::sleep(delay);
@@ -484,13 +492,13 @@ fn lost_rbac_during_a_forced_run_gets_the_ladder_after_the_timeout(helm: Helm) {
 fn rescue_finishes_after_plain_helm_uninstall_left_objects_terminating(helm: Helm) {
     let env = Env::new(helm, 1);
     stop_controller(&env);
-    env.helm_ok(&["uninstall", RELEASE, "-n", NS]);
+    env.scenario.helm_ok(&["uninstall", RELEASE, "-n", NS]);
     assert!(!env.release_exists());
     assert!(
         !env.release_objects_left().is_empty(),
         "objects stay Terminating"
     );
-    env.arc.restart();
+    env.scenario.sim().arc.restart();
 
     let out = env.teardown(&["-o", "json"]);
     assert_ne!(out.status.code(), Some(0));
@@ -515,7 +523,7 @@ fn rescue_finishes_after_plain_helm_uninstall_left_objects_terminating(helm: Hel
         "left: {:?}",
         env.release_objects_left()
     );
-    assert!(env.arc.github().is_empty());
+    assert!(env.scenario.sim().arc.github().is_empty());
 }
 
 fn secret_data_never_appears_in_any_output_mode(helm: Helm) {
@@ -543,7 +551,7 @@ fn secret_data_never_appears_in_any_output_mode(helm: Helm) {
             hau_bin().display()
         );
         let mut cmd = Command::new("/usr/bin/script");
-        env.plugin_env(&mut cmd)
+        plugin_env(&mut cmd, &env.scenario.helm.home, env.scenario.helm.version)
             .env("HELM_NAMESPACE", NS)
             .args(["-qefc", &shell_cmd, "/dev/null"]);
         let out = cmd.output().expect("run under script");
@@ -563,14 +571,15 @@ fn faults_5xx_429_and_dropped_watches_still_complete_and_touch_nothing_else(helm
     use kube_sim::Faults;
     let env = Env::new(helm, 2);
     // A bystander in the same namespace that the tool must not touch.
-    env.api()
+    env.scenario
+        .api()
         .create(
             &actor(),
             json!({"apiVersion": "v1", "kind": "ConfigMap",
                    "metadata": {"name": "bystander", "namespace": NS}, "data": {"k": "v"}}),
         )
         .expect("create bystander");
-    let control = env.sim.control();
+    let control = env.scenario.sim().sim.control();
     control.set_faults(Faults {
         error_rate: 0.1,
         throttle_rate: 0.1,
@@ -581,7 +590,7 @@ fn faults_5xx_429_and_dropped_watches_still_complete_and_touch_nothing_else(helm
     // Faults cover the ordered teardown; they are lifted once the release's
     // objects are gone so the final `helm uninstall` (client-go, no retries
     // on 500) runs on a healthy server.
-    let api = env.api();
+    let api = env.scenario.api();
     let lifter = std::thread::spawn(move || {
         let start = Instant::now();
         loop {
@@ -617,8 +626,13 @@ fn faults_5xx_429_and_dropped_watches_still_complete_and_touch_nothing_else(helm
         "left: {:?}",
         env.release_objects_left()
     );
-    assert!(env.get("v1", "ConfigMap", Some(NS), "bystander").is_some());
+    assert!(
+        env.scenario
+            .get("v1", "ConfigMap", Some(NS), "bystander")
+            .is_some()
+    );
     let ours_deleted: Vec<String> = env
+        .scenario
         .log()
         .iter()
         .filter(|e| is_ours(e) && e.verb == "delete" && e.code < 300)
@@ -630,32 +644,33 @@ fn faults_5xx_429_and_dropped_watches_still_complete_and_touch_nothing_else(helm
             "deleted something outside the release: {d}"
         );
     }
-    assert!(env.arc.github().is_empty());
+    assert!(env.scenario.sim().arc.github().is_empty());
 }
 
 fn sigint_in_the_middle_then_rerun_completes(helm: Helm) {
     let env = Env::new(helm, 1);
     busy_runner(&env);
-    let child = env
-        .hau_in(
-            NS,
-            &["uninstall", RELEASE, "-o", "json", "--timeout", "60s"],
-        )
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let child = hau_in(
+        &env.scenario,
+        NS,
+        &["uninstall", RELEASE, "-o", "json", "--timeout", "60s"],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("spawn");
     env.wait_for(
         "the ARS to be Terminating",
         Duration::from_secs(20),
         |env| {
-            env.get(
-                "actions.github.com/v1alpha1",
-                "AutoscalingRunnerSet",
-                Some(NS),
-                RELEASE,
-            )
-            .is_some_and(|a| a["metadata"]["deletionTimestamp"].is_string())
+            env.scenario
+                .get(
+                    "actions.github.com/v1alpha1",
+                    "AutoscalingRunnerSet",
+                    Some(NS),
+                    RELEASE,
+                )
+                .is_some_and(|a| a["metadata"]["deletionTimestamp"].is_string())
         },
     );
     let status = Command::new("kill")
@@ -679,7 +694,7 @@ fn sigint_in_the_middle_then_rerun_completes(helm: Helm) {
     assert_eq!(summary(&out)["deleted"], 1, "the ARS DELETE is counted");
     // The manifest copy was kept before anything was deleted.
     assert!(
-        state_dir(&env.home)
+        state_dir(&env.scenario.helm.home)
             .join(NS)
             .join(RELEASE)
             .join("manifest.yaml")
@@ -735,12 +750,12 @@ fn bench_teardown_against_fixed_controller_delays() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
     let env = Env::with(Helm::V4, runners, sim_config, arc_config);
-    let start_len = env.log().len();
+    let start_len = env.scenario.log().len();
     let started = Instant::now();
     let out = env.teardown(&["-o", "json", "--timeout", "60s"]);
     let wall = started.elapsed().as_secs_f64();
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let log: Vec<LogEntry> = env.log().split_off(start_len);
+    let log: Vec<LogEntry> = env.scenario.log().split_off(start_len);
     let ours: Vec<&LogEntry> = log.iter().filter(|e| is_ours(e)).collect();
     let ars_delete = ours
         .iter()
@@ -809,7 +824,8 @@ fn credentials_gone_refuses_then_credential_ladder_lets_the_controller_finish(he
     let secret = format!("{RELEASE}-gha-rs-github-secret");
     let core = Gvk::new("v1", "Secret");
     let actor = Actor("someone-else".into());
-    env.api()
+    env.scenario
+        .api()
         .patch(
             &actor,
             &core,
@@ -818,7 +834,8 @@ fn credentials_gone_refuses_then_credential_ladder_lets_the_controller_finish(he
             Patch::Merge(json!({"metadata": {"finalizers": null}})),
         )
         .expect("strip");
-    env.api()
+    env.scenario
+        .api()
         .delete(&actor, &core, Some(NS), &secret, &DeleteOptions::default())
         .expect("delete secret");
 
@@ -847,6 +864,7 @@ fn credentials_gone_refuses_then_credential_ladder_lets_the_controller_finish(he
     }
     // Only the registration finalizer and the annotation: the controller did the rest.
     let ours_patches = env
+        .scenario
         .log()
         .iter()
         .filter(|e| is_ours(e) && e.verb == "patch")
@@ -858,7 +876,7 @@ fn credentials_gone_refuses_then_credential_ladder_lets_the_controller_finish(he
 
 fn plan_of_a_live_release_reads_it_through_helm(helm: Helm) {
     let env = Env::new(helm, 0);
-    let mut cmd = env.hau();
+    let mut cmd = hau(&env.scenario);
     cmd.args(["plan", RELEASE, "-n", NS, "-o", "json"]);
     let plan: Value = serde_json::from_str(&run_ok(&mut cmd)).expect("plan JSON");
     let wave0 = &plan["steps"][0]["resources"];
@@ -868,13 +886,22 @@ fn plan_of_a_live_release_reads_it_through_helm(helm: Helm) {
 
 fn through_the_helm_plugin(helm: Helm) {
     let env = Env::new(helm, 1);
-    let checkout = plugin_checkout(&env.home.path().join("src"));
-    let mut install = env.helm_cmd(&["plugin", "install", checkout.to_str().unwrap()]);
+    let checkout = plugin_checkout(&env.scenario.helm.home.path().join("src"));
+    let mut install = env
+        .scenario
+        .helm_cmd(&["plugin", "install", checkout.to_str().unwrap()]);
     install.env("HELM_ARC_UNINSTALL_BIN", hau_bin());
     run_ok(&mut install);
-    assert!(env.home.plugins_dir().join(PLUGIN_DIR_NAME).is_dir());
+    assert!(
+        env.scenario
+            .helm
+            .home
+            .plugins_dir()
+            .join(PLUGIN_DIR_NAME)
+            .is_dir()
+    );
     // Helm strips -n/--kube-context and passes them as HELM_NAMESPACE/HELM_KUBECONTEXT (""), HELM_BIN = argv[0].
-    let mut cmd = env.helm_cmd(&[
+    let mut cmd = env.scenario.helm_cmd(&[
         "arc-uninstall",
         RELEASE,
         "-n",
@@ -885,12 +912,15 @@ fn through_the_helm_plugin(helm: Helm) {
         "--timeout",
         "30s",
     ]);
-    cmd.env("HELM_ARC_UNINSTALL_STATE_DIR", state_dir(&env.home));
+    cmd.env(
+        "HELM_ARC_UNINSTALL_STATE_DIR",
+        state_dir(&env.scenario.helm.home),
+    );
     let out = output(&mut cmd);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert_eq!(summary(&out)["outcome"], "success");
     env.assert_torn_down();
-    assert!(env.arc.github().is_empty());
+    assert!(env.scenario.sim().arc.github().is_empty());
 }
 
 /// A chart with a pre-delete hook and a kept ConfigMap, on a bare simulator.
@@ -972,8 +1002,8 @@ fn rescue_uses_the_saved_manifest_copy_when_there_is_one(helm: Helm) {
     let out = env.teardown(&["-o", "json"]);
     assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
     assert!(events(&out).iter().any(|e| e["event"] == "manifest_saved"));
-    env.helm_ok(&["uninstall", RELEASE, "-n", NS]);
-    env.arc.restart();
+    env.scenario.helm_ok(&["uninstall", RELEASE, "-n", NS]);
+    env.scenario.sim().arc.restart();
     let out = env.teardown(&["-o", "json", "--rescue", "--timeout", "30s"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let start = first_event(&out, "start");
@@ -984,7 +1014,7 @@ fn rescue_uses_the_saved_manifest_copy_when_there_is_one(helm: Helm) {
         "left: {:?}",
         env.release_objects_left()
     );
-    assert!(env.arc.github().is_empty());
+    assert!(env.scenario.sim().arc.github().is_empty());
 }
 
 /// Every scenario runs on Helm 3.17.3 and on Helm 4.1.4: `<scenario>::helm3`, `<scenario>::helm4`.

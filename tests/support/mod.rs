@@ -1,11 +1,9 @@
 //! Shared helpers for integration tests that run real Helm and kubectl.
 //!
-//! - [`tools_dir`] / [`Tool`]: the binaries fetched by `scripts/fetch-tools`
-//!   (`$HAU_TOOLS_DIR`, else the default cache). Tests never download: a
-//!   missing binary panics with a message saying to run `scripts/fetch-tools`.
-//! - [`HelmHome`]: an isolated Helm/kubectl environment in a temp dir
-//!   (HELM_CACHE_HOME, HELM_CONFIG_HOME, HELM_DATA_HOME, KUBECONFIG, KUBECACHEDIR,
-//!   and the render error log HELM_ARC_UNINSTALL_LOG).
+//! - From the workspace's test environment (crate `testenv`): [`Helm`] (the
+//!   real binaries fetched by `scripts/fetch-tools`), [`HelmHome`] (an
+//!   isolated Helm/kubectl environment), [`run_ok`] and [`output`].
+//! - [`hau_bin`]: the binary under test (a per-process snapshot).
 //! - [`plugin_checkout`]: a copy of the plugin files as `helm plugin install` sees a checkout.
 //! - [`arc_fixtures_dir`] and [`chart_from_render`]: the shared upstream ARC
 //!   renders, when present, and a static chart that re-renders one of them.
@@ -18,52 +16,22 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
-use tempfile::TempDir;
+// Each test binary uses its own subset.
+#[allow(unused_imports)]
+pub use testenv::{Helm, HelmHome, output, run_ok, tools_dir};
 
 /// Root of this repository (the crate's manifest directory).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The binary under test, as built by cargo for this test run.
-///
-/// A snapshot (hard link, else copy) taken on first use, so that a build of
-/// another checkout sharing the same `CARGO_TARGET_DIR` (which relinks
-/// `target/debug/helm-arc-uninstall`) cannot swap the binary mid-run. The
-/// snapshot lives in `<target>/debug/hau-test-bin/<pid>/`; snapshots of
-/// processes that are gone are removed.
+/// The binary under test, as built by cargo for this test run: a
+/// per-process snapshot ([`testenv::snapshot`]), so that a build of another
+/// checkout sharing the same `CARGO_TARGET_DIR` cannot swap it mid-run.
 pub fn hau_bin() -> PathBuf {
-    static SNAPSHOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    SNAPSHOT.get_or_init(snapshot_bin).clone()
-}
-
-fn snapshot_bin() -> PathBuf {
-    let built = PathBuf::from(env!("CARGO_BIN_EXE_helm-arc-uninstall"));
-    let root = built
-        .parent()
-        .expect("binary has a parent dir")
-        .join("hau-test-bin");
-    if let Ok(entries) = fs::read_dir(&root) {
-        for entry in entries.flatten() {
-            let alive = entry
-                .file_name()
-                .to_str()
-                .is_some_and(|pid| Path::new("/proc").join(pid).exists());
-            if !alive {
-                let _ = fs::remove_dir_all(entry.path());
-            }
-        }
-    }
-    let dir = root.join(std::process::id().to_string());
-    fs::create_dir_all(&dir).expect("create snapshot dir");
-    let snapshot = dir.join("helm-arc-uninstall");
-    let _ = fs::remove_file(&snapshot);
-    if fs::hard_link(&built, &snapshot).is_err() {
-        fs::copy(&built, &snapshot).expect("copy the test binary");
-    }
-    snapshot
+    testenv::snapshot(Path::new(env!("CARGO_BIN_EXE_helm-arc-uninstall")))
 }
 
 /// The release target (Rust triple) of this machine, as scripts/package-release
@@ -95,158 +63,6 @@ pub fn helm_platform() -> String {
         other => other,
     };
     format!("{os}-{arch}")
-}
-
-/// Directory holding `helm3/{helm,kubectl}` and `helm4/{helm,kubectl}`.
-pub fn tools_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("HAU_TOOLS_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .expect("neither HAU_TOOLS_DIR, XDG_CACHE_HOME nor HOME is set");
-    cache.join("helm-arc-uninstall").join("tools")
-}
-
-/// A real Helm major version the tests run against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Helm {
-    /// Helm 3.17.3 (with kubectl 1.31).
-    V3,
-    /// Helm 4.1.4 (with kubectl 1.35).
-    V4,
-}
-
-impl Helm {
-    /// Both versions, for tests that loop over them.
-    pub const ALL: [Helm; 2] = [Helm::V3, Helm::V4];
-
-    fn slot(self) -> &'static str {
-        match self {
-            Helm::V3 => "helm3",
-            Helm::V4 => "helm4",
-        }
-    }
-
-    /// Path of this version's `helm`, checked to exist.
-    pub fn helm(self) -> PathBuf {
-        tool(self.slot(), "helm")
-    }
-
-    /// Path of the kubectl fetched beside this Helm, checked to exist.
-    pub fn kubectl(self) -> PathBuf {
-        tool(self.slot(), "kubectl")
-    }
-}
-
-fn tool(slot: &str, name: &str) -> PathBuf {
-    let path = tools_dir().join(slot).join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/fetch-tools (or scripts/test) first; \
-         tests never download tools (HAU_TOOLS_DIR={:?})",
-        path.display(),
-        std::env::var_os("HAU_TOOLS_DIR")
-    );
-    path
-}
-
-/// An isolated Helm + kubectl environment rooted in a temp dir.
-///
-/// Several Helm versions may share one `HelmHome` (they then share the
-/// plugins directory `$HELM_DATA_HOME/plugins`, as on a real machine).
-pub struct HelmHome {
-    root: TempDir,
-}
-
-impl Default for HelmHome {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl HelmHome {
-    /// Creates fresh, empty Helm cache/config/data dirs and a kube cache dir.
-    pub fn new() -> Self {
-        let root = tempfile::Builder::new()
-            .prefix("hau-helm-")
-            .tempdir()
-            .expect("create temp dir");
-        for dir in ["cache", "config", "data", "kubecache"] {
-            fs::create_dir_all(root.path().join(dir)).expect("create helm home dir");
-        }
-        HelmHome { root }
-    }
-
-    /// The temp dir everything lives in (tests may put their own files here).
-    pub fn path(&self) -> &Path {
-        self.root.path()
-    }
-
-    /// Where `helm plugin install` puts plugins (`helm env HELM_PLUGINS`).
-    pub fn plugins_dir(&self) -> PathBuf {
-        self.path().join("data").join("helm").join("plugins")
-    }
-
-    /// Where `helm-arc-uninstall render` run under this home logs its errors
-    /// (`HELM_ARC_UNINSTALL_LOG`).
-    pub fn render_log(&self) -> PathBuf {
-        self.path().join("render.log")
-    }
-
-    /// A `helm` command of `version` with every Helm/kube location isolated.
-    pub fn helm(&self, version: Helm) -> Command {
-        let mut cmd = Command::new(version.helm());
-        self.isolate(&mut cmd);
-        cmd
-    }
-
-    /// A `kubectl` command with KUBECONFIG/KUBECACHEDIR isolated.
-    pub fn kubectl(&self, version: Helm) -> Command {
-        let mut cmd = Command::new(version.kubectl());
-        self.isolate(&mut cmd);
-        cmd
-    }
-
-    /// Applies this home's environment to any command (e.g. a hook script).
-    pub fn isolate(&self, cmd: &mut Command) {
-        for (key, _) in std::env::vars_os() {
-            let key_str = key.to_string_lossy();
-            if key_str.starts_with("HELM_") || key_str == "KUBECONFIG" {
-                cmd.env_remove(&key);
-            }
-        }
-        let root = self.path();
-        cmd.env("HELM_CACHE_HOME", root.join("cache").join("helm"))
-            .env("HELM_CONFIG_HOME", root.join("config").join("helm"))
-            .env("HELM_DATA_HOME", root.join("data").join("helm"))
-            .env("KUBECONFIG", root.join("kubeconfig"))
-            .env("KUBECACHEDIR", root.join("kubecache"))
-            .env("HELM_ARC_UNINSTALL_LOG", self.render_log())
-            .stdin(Stdio::null());
-    }
-}
-
-/// Runs `cmd`, panicking with its full output unless it exits 0. Returns stdout.
-pub fn run_ok(cmd: &mut Command) -> String {
-    let out = output(cmd);
-    assert!(
-        out.status.success(),
-        "command failed ({}): {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        cmd,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("stdout is UTF-8")
-}
-
-/// Runs `cmd` and returns its output whatever the exit status.
-pub fn output(cmd: &mut Command) -> Output {
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
 /// Files and directories of the repository that make up the Helm plugin.

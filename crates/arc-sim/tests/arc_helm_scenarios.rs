@@ -3,7 +3,7 @@
 //! Charts: the project's examples/charts (arc-controller, arc-runner-set in
 //! kubernetes mode, 7 objects); the CRDs are installed through the API.
 //!
-//! Each scenario is one function over a [`Target`]: it acts and observes
+//! Each scenario is one function over a [`Scenario`]: it acts and observes
 //! through Helm, kubectl and the API only, and adds the simulator's own
 //! evidence (controller log, fake GitHub record) when the target is the
 //! simulator. The `real_cluster_*` tests run them against a real cluster
@@ -13,19 +13,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod arc_scenario;
-mod arc_support;
 
 use std::time::Instant;
 
-use arc_scenario::{JobStandIn, Target, real_cluster};
+use arc_scenario::{JobStandIn, Scenario, real_cluster};
 use arc_sim::controller::names::*;
 use arc_sim::controller::{ArcConfig, Timing};
-use arc_support::Cluster;
+use testenv::SimCluster;
 
 /// Simulator with the ARC CRDs and a started controller that waits for its
 /// Deployment (Helm installs it).
-fn cluster() -> Cluster {
-    Cluster::start_bare(ArcConfig {
+fn cluster() -> SimCluster {
+    SimCluster::start_bare(ArcConfig {
         timing: Timing::fast(),
         ..ArcConfig::default()
     })
@@ -40,7 +39,7 @@ fn for_each_helm(test: impl Fn(&str)) {
 
 /// The healthy path: controller running, `helm uninstall --wait` finishes,
 /// nothing of the set is left (and the fake GitHub service is empty).
-fn healthy_path_on(t: &Target) {
+fn healthy_path_on(t: &Scenario) {
     let started = Instant::now();
     if let Some(c) = t.sim_cluster() {
         c.wait_until("the controller is active", |c| c.arc.is_active());
@@ -109,7 +108,7 @@ fn healthy_path_on(t: &Target) {
 /// runner set leaves the ARS, its dependents, listener and runners
 /// Terminating with the documented finalizers and the scale set registered;
 /// starting the controller again resumes the cleanup.
-fn seed_1_on(t: &Target) {
+fn seed_1_on(t: &Scenario) {
     t.install_runner_set(1);
     t.wait_ready(1);
 
@@ -167,7 +166,7 @@ fn seed_1_on(t: &Target) {
 /// RoleBinding is "unstuck" by hand; after the job ends the cleanup stalls
 /// (Secret reads Forbidden). Real mode then restores the RoleBinding and
 /// restarts the controller so the cluster is cleaned up.
-fn seed_2_on(t: &Target) {
+fn seed_2_on(t: &Scenario) {
     t.install_runner_set(1);
     t.wait_ready(1);
     let job = t.start_busy_job();
@@ -238,7 +237,7 @@ fn seed_2_on(t: &Target) {
 
 /// Seed 3: a busy runner keeps everything (and `helm uninstall --wait`) until
 /// its job ends; then the uninstall finishes.
-fn seed_3_on(t: &Target) {
+fn seed_3_on(t: &Scenario) {
     t.install_runner_set(1);
     t.wait_ready(1);
     let job = t.start_busy_job();
@@ -310,29 +309,29 @@ fn seed_3_on(t: &Target) {
 
 #[test]
 fn healthy_path_helm_uninstall_wait_finishes_and_github_is_empty() {
-    for_each_helm(|slot| healthy_path_on(&Target::sim(&cluster(), slot)));
+    for_each_helm(|slot| healthy_path_on(&Scenario::sim(&cluster(), slot)));
 }
 
 #[test]
 fn seed_1_controller_uninstalled_first_leaves_everything_terminating() {
-    for_each_helm(|slot| seed_1_on(&Target::sim(&cluster(), slot)));
+    for_each_helm(|slot| seed_1_on(&Scenario::sim(&cluster(), slot)));
 }
 
 #[test]
 fn seed_2_manager_rolebinding_lost_while_finalizing_stalls() {
-    for_each_helm(|slot| seed_2_on(&Target::sim(&cluster(), slot)));
+    for_each_helm(|slot| seed_2_on(&Scenario::sim(&cluster(), slot)));
 }
 
 #[test]
 fn seed_3_busy_runner_keeps_everything_until_its_job_ends() {
-    for_each_helm(|slot| seed_3_on(&Target::sim(&cluster(), slot)));
+    for_each_helm(|slot| seed_3_on(&Scenario::sim(&cluster(), slot)));
 }
 
 /// `--ignored` alone never reaches for the cluster of the current KUBECONFIG.
 const OPT_IN: &str = "skipped: set HAU_REAL_CLUSTER=1 (see README) to run against a real cluster";
 
 /// A real cluster's target for `scenario`, or why it is skipped.
-fn real_target(scenario: &str, needs_busy_job: bool) -> Option<Target<'static>> {
+fn real_target(scenario: &str, needs_busy_job: bool) -> Option<Scenario<'static>> {
     let Some(t) = real_cluster(scenario) else {
         eprintln!("{OPT_IN}");
         return None;
@@ -388,14 +387,14 @@ fn real_cluster_seed_3_busy_runner() {
 #[test]
 fn real_cluster_mode_runs_against_the_simulator() {
     let c = cluster();
-    healthy_path_on(&Target::real_on_sim(&c, "healthy", None));
+    healthy_path_on(&Scenario::real_on_sim(&c, "healthy", None));
     assert!(c.github.is_empty());
 }
 
 #[test]
 fn real_cluster_mode_seed_1_runs_against_the_simulator() {
     let c = cluster();
-    seed_1_on(&Target::real_on_sim(&c, "seed-1", None));
+    seed_1_on(&Scenario::real_on_sim(&c, "seed-1", None));
     assert!(c.github.is_empty());
 }
 
@@ -404,7 +403,7 @@ fn real_cluster_mode_seed_2_runs_against_the_simulator() {
     let c = cluster();
     let jobs = JobStandIn::new("seed-2");
     jobs.serve(&c, || {
-        seed_2_on(&Target::real_on_sim(&c, "seed-2", Some(&jobs)))
+        seed_2_on(&Scenario::real_on_sim(&c, "seed-2", Some(&jobs)))
     });
     assert!(c.github.is_empty());
 }
@@ -414,7 +413,7 @@ fn real_cluster_mode_seed_3_runs_against_the_simulator() {
     let c = cluster();
     let jobs = JobStandIn::new("seed-3");
     jobs.serve(&c, || {
-        seed_3_on(&Target::real_on_sim(&c, "seed-3", Some(&jobs)))
+        seed_3_on(&Scenario::real_on_sim(&c, "seed-3", Some(&jobs)))
     });
     assert!(c.github.is_empty());
 }

@@ -3,14 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod arc_support;
-
 use std::time::{Duration, Instant};
 
 use arc_sim::controller::names::*;
-use arc_support::Cluster;
 use kube_sim::api::Gvk;
 use serde_json::{Value, json};
+use testenv::SimCluster;
 
 const CONTROLLER: &str = "system:serviceaccount:arc-systems:arc-gha-rs-controller";
 const LISTENER: &str = "arc-runner-set-6c9b97c4-listener";
@@ -18,7 +16,7 @@ const MANAGER: &str = "arc-runner-set-gha-rs-manager";
 const GITHUB_SECRET: &str = "arc-runner-set-gha-rs-github-secret";
 
 /// Position of the first event-log entry matching.
-fn position(c: &Cluster, actor: &str, verb: &str, kind: &str, name: &str) -> usize {
+fn position(c: &SimCluster, actor: &str, verb: &str, kind: &str, name: &str) -> usize {
     let log = c.sim.event_log();
     log.iter()
         .position(|e| e.actor == actor && e.verb == verb && e.kind == kind && e.name == name)
@@ -34,7 +32,7 @@ fn position(c: &Cluster, actor: &str, verb: &str, kind: &str, name: &str) -> usi
 }
 
 /// A negative check needs a window: 10 ARS requeue periods of the fast timing.
-fn quiet_period(c: &Cluster) {
+fn quiet_period(c: &SimCluster) {
     let mut rx = c.api.subscribe();
     c.sim.handle().block_on(async {
         let _ = tokio::time::timeout(Duration::from_millis(500), async {
@@ -45,7 +43,7 @@ fn quiet_period(c: &Cluster) {
 }
 
 /// The live copy of a chart object, if any.
-fn live(c: &Cluster, o: &Value) -> Option<Value> {
+fn live(c: &SimCluster, o: &Value) -> Option<Value> {
     c.get(
         &Gvk::new(str_at(o, "/apiVersion"), str_at(o, "/kind")),
         namespace(o),
@@ -53,25 +51,25 @@ fn live(c: &Cluster, o: &Value) -> Option<Value> {
     )
 }
 
-fn chart_objects_gone(c: &Cluster, objs: &[Value]) -> bool {
+fn chart_objects_gone(c: &SimCluster, objs: &[Value]) -> bool {
     objs.iter().all(|o| live(c, o).is_none())
 }
 
 /// A started cluster with the runner set installed and `runners` runners up.
-fn ready_cluster(runners: i64) -> (Cluster, Vec<Value>) {
-    let c = Cluster::start();
+fn ready_cluster(runners: i64) -> (SimCluster, Vec<Value>) {
+    let c = SimCluster::start();
     let objs = c.install_runner_set(runners);
     c.wait_ready(usize::try_from(runners).unwrap());
     (c, objs)
 }
 
 /// Wait until the ARS and every chart object are gone.
-fn wait_release_gone(c: &Cluster, objs: &[Value], what: &str) {
+fn wait_release_gone(c: &SimCluster, objs: &[Value], what: &str) {
     c.wait_until(what, |c| c.ars().is_none() && chart_objects_gone(c, objs));
 }
 
 /// `helm uninstall` while the controller is down; `meanwhile` runs before it restarts.
-fn uninstall_while_stopped(c: &Cluster, objs: &[Value], meanwhile: impl FnOnce(&Cluster)) {
+fn uninstall_while_stopped(c: &SimCluster, objs: &[Value], meanwhile: impl FnOnce(&SimCluster)) {
     c.arc.stop();
     c.helm_delete(objs);
     meanwhile(c);
@@ -79,25 +77,25 @@ fn uninstall_while_stopped(c: &Cluster, objs: &[Value], meanwhile: impl FnOnce(&
 }
 
 /// The chart's manager Role or RoleBinding in the runner namespace.
-fn manager_rbac(c: &Cluster, kind: &str) -> Option<Value> {
+fn manager_rbac(c: &SimCluster, kind: &str) -> Option<Value> {
     c.get(&rbac(kind), "arc-runners", MANAGER)
 }
 
 /// `status.availableReplicas` of the controller Deployment.
-fn controller_replicas(c: &Cluster) -> Value {
+fn controller_replicas(c: &SimCluster) -> Value {
     c.get(&deployment_gvk(), "arc-systems", "arc-gha-rs-controller")
         .unwrap()["status"]["availableReplicas"]
         .clone()
 }
 
 /// No event since log position `from` was written by the controller.
-fn controller_silent_since(c: &Cluster, from: usize) -> bool {
+fn controller_silent_since(c: &SimCluster, from: usize) -> bool {
     c.sim.event_log()[from..]
         .iter()
         .all(|e| e.actor != CONTROLLER)
 }
 
-fn runner_namespace_gone(c: &Cluster) -> bool {
+fn runner_namespace_gone(c: &SimCluster) -> bool {
     c.api
         .get(&c.user, &core("Namespace"), None, "arc-runners")
         .is_err()
@@ -407,7 +405,7 @@ fn stopped_controller_leaves_everything_terminating_and_resumes_on_restart() {
 
 #[test]
 fn uninstalled_controller_deployment_stops_reconciling() {
-    let c = Cluster::start();
+    let c = SimCluster::start();
     let objs = c.install_runner_set(0);
     c.wait_until("the scale set is registered", |c| {
         c.ars()
@@ -466,7 +464,7 @@ fn github_outage_stalls_the_teardown_until_the_service_heals() {
 
 #[test]
 fn per_step_delay_keeps_the_order_and_completes() {
-    let c = Cluster::start_with(arc_sim::controller::Timing {
+    let c = SimCluster::start_with(arc_sim::controller::Timing {
         step_delay: Duration::from_millis(20),
         ..arc_sim::controller::Timing::fast()
     });
@@ -561,7 +559,7 @@ fn credential_ladder_lets_the_controller_finish_without_github() {
 /// controller made are cleaned up with the listener and the runner set.
 #[test]
 fn proxy_and_tls_references_are_read_and_their_loss_stalls_the_teardown() {
-    let c = Cluster::start();
+    let c = SimCluster::start();
     let proxy_auth = json!({"apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "proxy-auth", "namespace": "arc-runners"},
         "data": {"username": "dQ==", "password": "cA=="}});
@@ -613,7 +611,7 @@ fn proxy_and_tls_references_are_read_and_their_loss_stalls_the_teardown() {
 
 #[test]
 fn missing_github_tls_configmap_stalls_the_teardown() {
-    let c = Cluster::start();
+    let c = SimCluster::start();
     let ca = json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "github-ca", "namespace": "arc-runners"}, "data": {"ca.crt": "x"}});
     c.api.create(&c.user, ca).unwrap();

@@ -13,21 +13,9 @@ use kube_sim::api::{Actor, Api, Gvk};
 use kube_sim::{Sim, SimConfig};
 use serde_json::{Value, json};
 
+/// Helm 4.1.4's kubectl (1.35), from `scripts/fetch-tools`.
 fn kubectl() -> PathBuf {
-    let dir = std::env::var_os("HAU_TOOLS_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME"))
-                .join(".cache/helm-arc-uninstall/tools")
-        });
-    let path = dir.join("helm4/kubectl");
-    assert!(
-        path.is_file(),
-        "{} missing: run scripts/fetch-tools",
-        path.display()
-    );
-    path
+    testenv::Helm::V4.kubectl()
 }
 
 fn actor() -> Actor {

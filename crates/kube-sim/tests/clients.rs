@@ -2,8 +2,8 @@
 //! Helm 3.17.3 and Helm 4.1.4 toolsets (and the machine's kubectl when present),
 //! and both Helm versions installing, listing and uninstalling a small chart.
 //!
-//! Tools come from `HAU_TOOLS_DIR` (set by scripts/test) or the default cache
-//! `$HOME/.cache/helm-arc-uninstall/tools`; run `scripts/fetch-tools` first.
+//! Tools and the isolated client environment come from the workspace's test
+//! environment (`testenv`: `HAU_TOOLS_DIR` or the cache of `scripts/fetch-tools`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,29 +14,12 @@ use std::time::{Duration, Instant};
 use kube_sim::api::{Actor, Api, Gvk, Patch};
 use kube_sim::{Sim, SimConfig};
 use serde_json::{Value, json};
-
-fn tools_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("HAU_TOOLS_DIR") {
-        return PathBuf::from(d);
-    }
-    let home = std::env::var("HOME").expect("HOME is set");
-    PathBuf::from(home).join(".cache/helm-arc-uninstall/tools")
-}
-
-fn tool(set: &str, name: &str) -> PathBuf {
-    let p = tools_dir().join(set).join(name);
-    assert!(
-        p.is_file(),
-        "{} is missing: run scripts/fetch-tools first",
-        p.display()
-    );
-    p
-}
+use testenv::{Helm, HelmHome};
 
 /// A simulator plus an isolated client environment (kubeconfig, caches, Helm dirs).
 struct Env {
     sim: Sim,
-    dir: tempfile::TempDir,
+    home: HelmHome,
 }
 
 impl Env {
@@ -50,14 +33,13 @@ impl Env {
             ..config
         })
         .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        sim.write_kubeconfig(&dir.path().join("kubeconfig"))
-            .unwrap();
-        Self { sim, dir }
+        let home = HelmHome::new();
+        sim.write_kubeconfig(home.kubeconfig()).unwrap();
+        Self { sim, home }
     }
 
     fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
+        self.home.path().join(p)
     }
 
     fn cmd(&self, bin: &Path, args: &[&str]) -> Command {
@@ -65,13 +47,8 @@ impl Env {
         c.args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("KUBECONFIG", self.path("kubeconfig"))
-            .env("KUBECACHEDIR", self.path("kcache"))
-            .env("HELM_CACHE_HOME", self.path("helm/cache"))
-            .env("HELM_CONFIG_HOME", self.path("helm/config"))
-            .env("HELM_DATA_HOME", self.path("helm/data"))
-            .stdin(Stdio::null());
+            .env("HOME", self.home.path());
+        self.home.isolate(&mut c);
         c
     }
 
@@ -296,12 +273,12 @@ fn kubectl_round_trip(kubectl: &Path) {
 
 #[test]
 fn kubectl_1_31_apply_get_patch_delete_wait() {
-    kubectl_round_trip(&tool("helm3", "kubectl"));
+    kubectl_round_trip(&Helm::V3.kubectl());
 }
 
 #[test]
 fn kubectl_1_35_apply_get_patch_delete_wait() {
-    kubectl_round_trip(&tool("helm4", "kubectl"));
+    kubectl_round_trip(&Helm::V4.kubectl());
 }
 
 /// HTTPS with a test CA and bearer tokens, as real kubectl sees them: the
@@ -316,7 +293,7 @@ fn kubectl_over_tls_with_a_token_and_the_request_record() {
         ..SimConfig::default()
     });
     assert!(env.sim.url().starts_with("https://127.0.0.1:"));
-    let k = tool("helm4", "kubectl");
+    let k = Helm::V4.kubectl();
     assert!(env.ok(&k, &["get", "ns", "default"]).contains("default"));
     let wrong = env.run(&k, &["get", "ns", "--token", "other"]);
     assert!(!wrong.status.success());
@@ -366,7 +343,7 @@ fn kubectl_over_tls_with_a_token_and_the_request_record() {
 #[test]
 fn kubectl_impersonation_headers_are_recorded() {
     let env = Env::new();
-    let k = tool("helm4", "kubectl");
+    let k = Helm::V4.kubectl();
     env.ok(
         &k,
         &[
@@ -415,9 +392,9 @@ fn chart() -> String {
         .into_owned()
 }
 
-fn helm_round_trip(set: &str) {
+fn helm_round_trip(version: Helm) {
     let env = Env::new();
-    let helm = tool(set, "helm");
+    let helm = version.helm();
     let api = env.api();
     let chart = chart();
     let out = env.ok(
@@ -511,7 +488,7 @@ fn helm_round_trip(set: &str) {
     // install again, hold one object with a finalizer: uninstall --wait waits for it
     env.ok(&helm, &["install", "demo", &chart, "-n", "apps"]);
     set_cm_finalizers(&*api, "apps", "demo-config", json!(["example.com/hold"]));
-    let wait_flag = if set == "helm3" {
+    let wait_flag = if version == Helm::V3 {
         "--wait"
     } else {
         "--wait=watcher"
@@ -551,10 +528,10 @@ fn helm_round_trip(set: &str) {
 
 #[test]
 fn helm_3_17_install_list_manifest_uninstall() {
-    helm_round_trip("helm3");
+    helm_round_trip(Helm::V3);
 }
 
 #[test]
 fn helm_4_1_install_list_manifest_uninstall() {
-    helm_round_trip("helm4");
+    helm_round_trip(Helm::V4);
 }

@@ -1,171 +1,72 @@
 //! Where the Helm scenarios run: the in-process simulator with its controls
 //! and records, or any cluster reached through kubectl and Helm only (a real
 //! one given by `KUBECONFIG`, or the simulator standing in for it). The
-//! scenarios observe and act through [`Target`] so one code path serves both.
+//! scenarios observe and act through [`Scenario`] so one code path serves both.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::cell::Cell;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::arc_support::Cluster;
 use arc_sim::controller::names::*;
 use kube_sim::api::Gvk;
 use serde_json::Value;
+use testenv::SimCluster;
+use testenv::scenario::chart;
+use testenv::{Helm, HelmClient, HelmHome};
 
-pub fn tools_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("HAU_TOOLS_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME").expect("HOME is set");
-    PathBuf::from(home).join(".cache/helm-arc-uninstall/tools")
+/// The Helm version whose tools directory is `slot` (`helm3`/`helm4`).
+fn version(slot: &str) -> Helm {
+    Helm::from_slot(slot).unwrap_or_else(|| panic!("no Helm tools slot {slot:?}"))
 }
 
-pub fn charts_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/charts")
+/// `slot`'s Helm from a fresh home pointed at the simulator of `c`.
+pub fn sim_client(slot: &str, c: &SimCluster) -> HelmClient {
+    let home = HelmHome::new();
+    c.sim.write_kubeconfig(home.kubeconfig()).unwrap();
+    HelmClient::new(home, version(slot))
 }
 
-/// A real Helm (and its kubectl) isolated in a temp directory.
-pub struct Helm {
-    pub helm: PathBuf,
-    pub kubectl: PathBuf,
-    pub home: PathBuf,
-    pub kubeconfig: PathBuf,
+/// `slot`'s Helm from a fresh home pointed at an existing kubeconfig (the
+/// opt-in real-cluster mode).
+pub fn external_client(slot: &str, kubeconfig: PathBuf) -> HelmClient {
+    HelmClient::new(HelmHome::with_kubeconfig(kubeconfig), version(slot))
 }
 
-impl Helm {
-    /// Tools of `slot` (`helm3`/`helm4`) with a private home; kubeconfig at `home/kubeconfig`.
-    fn bare(slot: &str, tag: &str) -> Self {
-        let helm = tools_dir().join(slot).join("helm");
-        let kubectl = tools_dir().join(slot).join("kubectl");
-        assert!(
-            helm.is_file() && kubectl.is_file(),
-            "{} missing: run scripts/fetch-tools",
-            helm.display()
-        );
-        let home =
-            std::env::temp_dir().join(format!("kube-sim-arc-{slot}-{}-{tag}", std::process::id()));
-        std::fs::create_dir_all(&home).unwrap();
-        let kubeconfig = home.join("kubeconfig");
-        Helm {
-            helm,
-            kubectl,
-            home,
-            kubeconfig,
-        }
-    }
-
-    /// Pointed at the simulator of `c`.
-    pub fn new(slot: &str, c: &Cluster) -> Self {
-        let helm = Helm::bare(slot, &c.sim.addr().port().to_string());
-        c.sim.write_kubeconfig(&helm.kubeconfig).unwrap();
-        helm
-    }
-
-    /// Pointed at an existing kubeconfig (the opt-in real-cluster mode).
-    pub fn external(slot: &str, tag: &str, kubeconfig: PathBuf) -> Self {
-        let mut helm = Helm::bare(slot, &format!("external-{tag}"));
-        helm.kubeconfig = kubeconfig;
-        helm
-    }
-
-    fn command(&self, bin: &Path, args: &[&str]) -> Command {
-        let mut cmd = Command::new(bin);
-        cmd.args(args)
-            .env("HELM_CACHE_HOME", self.home.join("cache"))
-            .env("HELM_CONFIG_HOME", self.home.join("config"))
-            .env("HELM_DATA_HOME", self.home.join("data"))
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("KUBECACHEDIR", self.home.join("kubecache"))
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    pub fn helm(&self, args: &[&str]) -> Output {
-        self.command(&self.helm, args).output().unwrap()
-    }
-
-    pub fn ok(&self, args: &[&str]) -> Output {
-        let out = self.helm(args);
-        assert!(
-            out.status.success(),
-            "helm {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    pub fn spawn(&self, args: &[&str]) -> Child {
-        self.command(&self.helm, args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-
-    /// kubectl, whatever its exit status (for best-effort cleanup).
-    pub fn kubectl_try(&self, args: &[&str]) -> Output {
-        self.command(&self.kubectl, args).output().unwrap()
-    }
-
-    pub fn kubectl(&self, args: &[&str]) -> Output {
-        let out = self.kubectl_try(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    /// `kubectl get ... -o json` items.
-    pub fn kubectl_items(&self, args: &[&str]) -> Vec<serde_json::Value> {
-        let mut full = vec!["get"];
-        full.extend_from_slice(args);
-        full.extend_from_slice(&["-o", "json"]);
-        let out = self.kubectl(&full);
-        let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        list["items"].as_array().cloned().unwrap_or_default()
-    }
-
-    pub fn install_controller(&self) {
-        let chart = charts_dir().join("arc-controller");
-        self.ok(&[
-            "install",
-            "arc",
-            chart.to_str().unwrap(),
-            "-n",
-            "arc-systems",
-            "--create-namespace",
-            "--wait",
-            "--timeout",
-            "60s",
-        ]);
-    }
-
-    pub fn install_runner_set(&self, min_runners: u32) {
-        let chart = charts_dir().join("arc-runner-set");
-        let set = format!("minRunners={min_runners}");
-        self.ok(&[
-            "install",
-            "arc-runner-set",
-            chart.to_str().unwrap(),
-            "-n",
-            "arc-runners",
-            "--create-namespace",
-            "--set",
-            &set,
-        ]);
-    }
+/// `helm install arc examples/charts/arc-controller -n arc-systems --wait`.
+pub fn install_controller(helm: &HelmClient) {
+    let chart = chart("arc-controller");
+    helm.ok(&[
+        "install",
+        "arc",
+        chart.to_str().unwrap(),
+        "-n",
+        "arc-systems",
+        "--create-namespace",
+        "--wait",
+        "--timeout",
+        "60s",
+    ]);
 }
 
-impl Drop for Helm {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.home);
-    }
+/// `helm install arc-runner-set examples/charts/arc-runner-set -n arc-runners`
+/// with `min_runners`.
+pub fn install_runner_set(helm: &HelmClient, min_runners: u32) {
+    let chart = chart("arc-runner-set");
+    let set = format!("minRunners={min_runners}");
+    helm.ok(&[
+        "install",
+        "arc-runner-set",
+        chart.to_str().unwrap(),
+        "-n",
+        "arc-runners",
+        "--create-namespace",
+        "--set",
+        &set,
+    ]);
 }
 
 /// kubectl's name for a resource: `plural.version.group` (core: `plural`).
@@ -207,7 +108,7 @@ static REAL_CLUSTER: Mutex<()> = Mutex::new(());
 /// or `helm4`, default `helm4`), `HAU_ARC_BUSY_JOB_CMD` and
 /// `HAU_ARC_BUSY_JOB_END_CMD`. `scenario` names the fresh namespace (and the
 /// scale set) `hau-e2e-<pid>-<scenario>`.
-pub fn real_cluster(scenario: &str) -> Option<Target<'static>> {
+pub fn real_cluster(scenario: &str) -> Option<Scenario<'static>> {
     if std::env::var("HAU_REAL_CLUSTER").ok().as_deref() != Some("1") {
         return None;
     }
@@ -215,13 +116,12 @@ pub fn real_cluster(scenario: &str) -> Option<Target<'static>> {
     let or = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
     let opt = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
     let serial = REAL_CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
-    let helm = Helm::external(
+    let helm = external_client(
         &or("HAU_REAL_CLUSTER_HELM", "helm4"),
-        scenario,
         PathBuf::from(var("KUBECONFIG")),
     );
     let ns = format!("hau-e2e-{}-{scenario}", std::process::id());
-    Some(Target {
+    Some(Scenario {
         helm,
         set: ns.clone(),
         ns,
@@ -243,14 +143,14 @@ pub fn real_cluster(scenario: &str) -> Option<Target<'static>> {
 
 pub enum Mode<'a> {
     /// The in-process simulator: its controls, controller log and GitHub record.
-    Sim(&'a Cluster),
+    Sim(&'a SimCluster),
     /// kubectl and Helm only.
     Real(Real),
 }
 
 /// A cluster with ARC's controller, a runner namespace and a scale set name.
-pub struct Target<'a> {
-    pub helm: Helm,
+pub struct Scenario<'a> {
+    pub helm: HelmClient,
     /// Runner namespace.
     pub ns: String,
     /// Scale set (and release) name.
@@ -268,13 +168,13 @@ pub enum BusyJob {
     Real,
 }
 
-impl<'a> Target<'a> {
+impl<'a> Scenario<'a> {
     /// The simulator of `c` with the controller chart installed by `slot`'s Helm;
     /// the runner set goes to `arc-runners` as `arc-runner-set`.
-    pub fn sim(c: &'a Cluster, slot: &str) -> Self {
-        let helm = Helm::new(slot, c);
-        helm.install_controller();
-        Target {
+    pub fn sim(c: &'a SimCluster, slot: &str) -> Self {
+        let helm = sim_client(slot, c);
+        install_controller(&helm);
+        Scenario {
             helm,
             ns: "arc-runners".to_string(),
             set: "arc-runner-set".to_string(),
@@ -287,11 +187,15 @@ impl<'a> Target<'a> {
     /// The real-cluster mode's code path on the simulator of `c` (controller
     /// installed by Helm 4), waits bounded by 60s, a short settle. `jobs`: the
     /// directory of [`JobStandIn`], which plays GitHub for the job commands.
-    pub fn real_on_sim(c: &Cluster, scenario: &str, jobs: Option<&JobStandIn>) -> Target<'static> {
-        let helm = Helm::new("helm4", c);
-        helm.install_controller();
+    pub fn real_on_sim(
+        c: &SimCluster,
+        scenario: &str,
+        jobs: Option<&JobStandIn>,
+    ) -> Scenario<'static> {
+        let helm = sim_client("helm4", c);
+        install_controller(&helm);
         let ns = format!("hau-e2e-sim-{scenario}");
-        Target {
+        Scenario {
             helm,
             set: ns.clone(),
             ns,
@@ -312,7 +216,7 @@ impl<'a> Target<'a> {
     }
 
     /// The simulator, when the scenario may use its controls and records.
-    pub fn sim_cluster(&self) -> Option<&'a Cluster> {
+    pub fn sim_cluster(&self) -> Option<&'a SimCluster> {
         match self.mode {
             Mode::Sim(c) => Some(c),
             Mode::Real(_) => None,
@@ -337,10 +241,10 @@ impl<'a> Target<'a> {
     /// Install the example runner set (kubernetes mode) with `min_runners`.
     pub fn install_runner_set(&self, min_runners: u32) {
         let Mode::Real(r) = &self.mode else {
-            self.helm.install_runner_set(min_runners);
+            install_runner_set(&self.helm, min_runners);
             return;
         };
-        let chart = charts_dir().join("arc-runner-set");
+        let chart = chart("arc-runner-set");
         self.helm.ok(&[
             "install",
             &self.set,
@@ -625,7 +529,7 @@ impl<'a> Target<'a> {
     }
 
     /// Put a job on a runner of the set. Simulator: the first runner gets a
-    /// job that runs until [`Target::end_busy_job`]. Elsewhere:
+    /// job that runs until [`Scenario::end_busy_job`]. Elsewhere:
     /// `HAU_ARC_BUSY_JOB_CMD`.
     pub fn start_busy_job(&self) -> BusyJob {
         match &self.mode {
@@ -663,7 +567,7 @@ impl<'a> Target<'a> {
             .args(["-c", cmd])
             .env("HAU_RUNNER_SET", &self.set)
             .env("HAU_RUNNER_NAMESPACE", &self.ns)
-            .env("KUBECONFIG", &self.helm.kubeconfig)
+            .env("KUBECONFIG", self.helm.home.kubeconfig())
             .stdin(Stdio::null())
             .output()
             .unwrap();
@@ -731,7 +635,7 @@ impl<'a> Target<'a> {
     }
 }
 
-impl Drop for Target<'_> {
+impl Drop for Scenario<'_> {
     fn drop(&mut self) {
         if matches!(self.mode, Mode::Real(_)) && !self.finished.get() {
             let _ = self.helm.kubectl_try(&[
@@ -773,9 +677,9 @@ fn rolled_out(d: &Value) -> bool {
     observed >= generation
 }
 
-/// ARC's controller stopped by [`Target::stop_controller`].
+/// ARC's controller stopped by [`Scenario::stop_controller`].
 pub struct Stopped<'t, 'a> {
-    target: &'t Target<'a>,
+    target: &'t Scenario<'a>,
     /// Deployment name and its replicas before the scale-down (real mode).
     scaled_from: Option<(String, i64)>,
 }
@@ -785,7 +689,7 @@ impl Stopped<'_, '_> {
     pub fn restart(mut self) {
         let t = self.target;
         match self.scaled_from.take() {
-            None => t.helm.install_controller(),
+            None => install_controller(&t.helm),
             Some((deployment, replicas)) => {
                 let out = t.scale_controller(&deployment, replicas);
                 assert!(out.status.success(), "scaling the controller back failed");
@@ -811,9 +715,9 @@ impl Drop for Stopped<'_, '_> {
     }
 }
 
-/// The manager RoleBinding removed by [`Target::lose_manager_role_binding`].
+/// The manager RoleBinding removed by [`Scenario::lose_manager_role_binding`].
 pub struct LostRoleBinding<'t, 'a> {
-    target: &'t Target<'a>,
+    target: &'t Scenario<'a>,
     saved: Option<Value>,
 }
 
@@ -846,7 +750,7 @@ impl Drop for LostRoleBinding<'_, '_> {
     }
 }
 
-impl Target<'_> {
+impl Scenario<'_> {
     /// Create `saved` again without its server fields, then delete it (its
     /// finalizers keep it Terminating, as before it was lost).
     fn recreate_terminating(&self, mut saved: Value) -> (Output, Output) {
@@ -866,7 +770,11 @@ impl Target<'_> {
         }
         let kind = str_at(&saved, "/kind").to_string();
         let obj_name = name(&saved).to_string();
-        let file = self.helm.home.join(format!("restore-{obj_name}.json"));
+        let file = self
+            .helm
+            .home
+            .path()
+            .join(format!("restore-{obj_name}.json"));
         std::fs::write(&file, saved.to_string()).unwrap();
         let created = self
             .helm
@@ -909,7 +817,7 @@ impl JobStandIn {
     }
 
     /// Run `scenario` while the stand-in serves the commands against `c`.
-    pub fn serve<R>(&self, c: &Cluster, scenario: impl FnOnce() -> R) -> R {
+    pub fn serve<R>(&self, c: &SimCluster, scenario: impl FnOnce() -> R) -> R {
         let done = AtomicBool::new(false);
         struct SetOnDrop<'a>(&'a AtomicBool);
         impl Drop for SetOnDrop<'_> {

@@ -1,6 +1,7 @@
-//! Shared helpers of the ARC tests: a simulator with ARC installed, waiting on
-//! conditions (re-checked on every watch event), Helm's uninstall order.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! [`SimCluster`], the in-process target: kube-sim with the ARC model
+//! (controller and fake GitHub) installed, waiting on conditions (re-checked
+//! on every watch event), Helm's uninstall order, and readers of the example
+//! runner set `arc-runner-set` in `arc-runners`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,14 +19,21 @@ use serde_json::{Value, json};
 /// Generous: the conditions normally hold within milliseconds.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
-pub struct Cluster {
+/// kube-sim with ARC's CRDs, the simulated ARC controller and its fake GitHub.
+pub struct SimCluster {
+    /// The API server.
     pub sim: Sim,
+    /// Its in-process API (not through HTTP: no request gates or faults).
     pub api: Arc<dyn Api>,
+    /// The simulated ARC controller.
     pub arc: ArcController,
+    /// The fake GitHub Actions service the controller registers with.
     pub github: FakeGitHub,
+    /// Who the helpers act as in the event log ([`user`] unless changed).
     pub user: Actor,
 }
 
+/// The cluster admin the helpers act as: `kubernetes-admin`.
 pub fn user() -> Actor {
     Actor("kubernetes-admin".to_string())
 }
@@ -34,12 +42,13 @@ fn namespace_obj(name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 }
 
-impl Cluster {
+impl SimCluster {
     /// Simulator + namespaces + CRDs + controller chart objects + running controller.
     pub fn start() -> Self {
         Self::start_with(Timing::fast())
     }
 
+    /// [`SimCluster::start`] with the controller's `timing`.
     pub fn start_with(timing: Timing) -> Self {
         let sim = Sim::start(SimConfig::default()).expect("simulator starts");
         let api = sim.api();
@@ -62,7 +71,7 @@ impl Cluster {
             &controller::controller_objects(&ControllerRelease::default()),
         )
         .expect("controller chart");
-        Cluster {
+        SimCluster {
             sim,
             api,
             arc,
@@ -73,14 +82,19 @@ impl Cluster {
 
     /// Simulator + CRDs + a started controller waiting for its Deployment (no namespaces, no chart).
     pub fn start_bare(config: ArcConfig) -> Self {
-        let sim = Sim::start(SimConfig::default()).expect("simulator starts");
+        Self::start_bare_on(SimConfig::default(), config)
+    }
+
+    /// [`SimCluster::start_bare`] with the simulator's settings.
+    pub fn start_bare_on(sim_config: SimConfig, config: ArcConfig) -> Self {
+        let sim = Sim::start(sim_config).expect("simulator starts");
         let api = sim.api();
         let user = user();
         let github = FakeGitHub::new();
         let arc = sim
             .start_arc(github.clone(), config)
             .expect("CRDs and controller");
-        Cluster {
+        SimCluster {
             sim,
             api,
             arc,
@@ -89,6 +103,7 @@ impl Cluster {
         }
     }
 
+    /// Create the example runner set (kubernetes mode) with `min_runners`; its objects.
     pub fn install_runner_set(&self, min_runners: i64) -> Vec<Value> {
         let rs = RunnerSet {
             min_runners,
@@ -98,6 +113,7 @@ impl Cluster {
         self.install(&rs)
     }
 
+    /// Create the objects of the runner-set chart for `rs`; those objects.
     pub fn install(&self, rs: &RunnerSet) -> Vec<Value> {
         let objs = controller::runner_set_objects(rs);
         controller::create_all(&*self.api, &self.user, &objs).expect("runner set objects");
@@ -105,7 +121,7 @@ impl Cluster {
     }
 
     /// Wait until `cond` holds, re-checking on every store event and every 100ms.
-    pub fn wait_until(&self, what: &str, mut cond: impl FnMut(&Cluster) -> bool) {
+    pub fn wait_until(&self, what: &str, mut cond: impl FnMut(&SimCluster) -> bool) {
         let mut rx = self.api.subscribe();
         let deadline = Instant::now() + TIMEOUT;
         loop {
@@ -125,6 +141,7 @@ impl Cluster {
         }
     }
 
+    /// Print the controller log and the ARC objects (after a timeout).
     pub fn dump(&self) {
         eprintln!("--- controller log ---");
         for l in self.arc.log() {
@@ -149,20 +166,24 @@ impl Cluster {
         }
     }
 
+    /// One object, if it exists.
     pub fn get(&self, gvk: &Gvk, ns: &str, name: &str) -> Option<Value> {
         self.api.get(&self.user, gvk, Some(ns), name).ok()
     }
 
+    /// Objects of a kind in a namespace (or everywhere); none if the kind is unknown.
     pub fn list(&self, gvk: &Gvk, ns: Option<&str>) -> Vec<Value> {
         self.api
             .list(&self.user, gvk, ns, &ListOptions::default())
             .unwrap_or_default()
     }
 
+    /// The example AutoscalingRunnerSet `arc-runners/arc-runner-set`.
     pub fn ars(&self) -> Option<Value> {
         self.get(&ars_gvk(), "arc-runners", "arc-runner-set")
     }
 
+    /// The example runner set's AutoscalingListener.
     pub fn listener(&self) -> Option<Value> {
         self.get(
             &listener_gvk(),
@@ -171,6 +192,7 @@ impl Cluster {
         )
     }
 
+    /// EphemeralRunners in `arc-runners`.
     pub fn runners(&self) -> Vec<Value> {
         self.list(&er_gvk(), Some("arc-runners"))
     }
