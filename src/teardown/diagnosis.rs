@@ -2,7 +2,7 @@
 //! removes those, the likely cause, and the exact next command. Pure.
 
 use super::live::Live;
-use super::preflight::{Facts, LadderKind, Wedge, assess, refusal_paragraph};
+use super::preflight::{Facts, LadderKind, Wedge, assess, dead_job_runners, refusal_paragraph};
 use crate::arc::{
     self,
     versions::{self, Line},
@@ -114,11 +114,7 @@ fn cause_of(
     let pods_gone: Vec<String> = facts
         .runner_sets
         .iter()
-        .flat_map(|s| {
-            s.runners
-                .iter()
-                .filter(|r| arc::runner_is_busy(r) && runner_pod_missing(r, &s.pods))
-        })
+        .flat_map(dead_job_runners)
         .map(|r| {
             format!(
                 "{}/{}",
@@ -138,7 +134,7 @@ fn cause_of(
                 pods_gone.join(", ")
             ),
             forced,
-            Some(LadderKind::Credentials),
+            Some(LadderKind::DeadJobs),
         );
     }
     if !assessment.busy.is_empty() {
@@ -220,13 +216,6 @@ fn cause_of(
         rerun.to_string(),
         None,
     )
-}
-
-/// Whether a runner's pod (same name, same namespace) is gone.
-fn runner_pod_missing(runner: &Live, pods: &[Live]) -> bool {
-    !pods
-        .iter()
-        .any(|p| p.id.name == runner.id.name && p.id.namespace == runner.id.namespace)
 }
 
 fn left_object(live: &Live, line: Option<Line>) -> LeftObject {
@@ -352,7 +341,7 @@ mod tests {
         let d = diagnose(&left, &f, "x");
         assert_eq!(d.cause, "runner_pod_gone");
         assert!(d.explanation.contains("runners/set-x-runner-a"));
-        assert_eq!(d.ladder, Some(LadderKind::Credentials));
+        assert_eq!(d.ladder, Some(LadderKind::DeadJobs));
         assert_eq!(d.next_command, "x --force-finalizers");
     }
 

@@ -5,7 +5,7 @@
 //! someone else's change.
 
 use super::live::Live;
-use super::preflight::{LadderKind, RunnerSetFacts};
+use super::preflight::{LadderKind, RunnerSetFacts, dead_job_runners};
 use crate::arc::{
     self,
     versions::{self, Line, Owner},
@@ -154,6 +154,16 @@ pub fn plan(
                 ));
             }
         }
+        LadderKind::DeadJobs => {
+            for runner in dead_job_runners(set) {
+                steps.push(strip(
+                    "EphemeralRunners stuck on a dead job",
+                    runner,
+                    &[arc::ER_REGISTRATION_FINALIZER],
+                    true,
+                ));
+            }
+        }
         LadderKind::Stale => {
             let objects = set
                 .runners
@@ -235,20 +245,24 @@ pub struct Leak {
 /// The leak a ladder leaves for this runner set (read before it runs).
 pub fn leak(set: &RunnerSetFacts, kind: LadderKind) -> Leak {
     let refs = set.refs.as_ref();
-    let scale_set_id = set
-        .ars
-        .as_ref()
-        .and_then(|a| a.annotation(arc::SCALE_SET_ID_ANNOTATION))
-        .map(str::to_string)
-        .or_else(|| refs.and_then(|r| r.scale_set_id.clone()));
+    let scale_set_id = matches!(kind, LadderKind::Credentials | LadderKind::BottomUp)
+        .then(|| {
+            set.ars
+                .as_ref()
+                .and_then(|a| a.annotation(arc::SCALE_SET_ID_ANNOTATION))
+                .map(str::to_string)
+                .or_else(|| refs.and_then(|r| r.scale_set_id.clone()))
+        })
+        .flatten();
     let runners = set
         .runners
         .iter()
         .filter(|r| {
             kind == LadderKind::BottomUp
-                || r.finalizers()
-                    .iter()
-                    .any(|f| f == arc::ER_REGISTRATION_FINALIZER)
+                || (kind != LadderKind::DeadJobs || dead_job_runners(set).contains(r))
+                    && r.finalizers()
+                        .iter()
+                        .any(|f| f == arc::ER_REGISTRATION_FINALIZER)
         })
         .map(|r| {
             let name = r.str_at("/status/runnerName").unwrap_or(&r.id.name);

@@ -287,6 +287,8 @@ pub enum LadderKind {
     BottomUp,
     /// Strip only finalizers that nobody removes (see [`versions::Owner::Nobody`]).
     Stale,
+    /// Drop the GitHub registration finalizer of runners stuck on a job whose pod is gone, only theirs.
+    DeadJobs,
 }
 
 /// The verdict.
@@ -339,6 +341,19 @@ pub fn stale_finalizers<'l>(
         }
     }
     out
+}
+
+/// Runners running a job whose pod (same name) is gone (upstream #4585).
+pub fn dead_job_runners(set: &RunnerSetFacts) -> Vec<&Live> {
+    set.runners
+        .iter()
+        .filter(|r| arc::runner_is_busy(r))
+        .filter(|r| {
+            !set.pods
+                .iter()
+                .any(|p| p.id.name == r.id.name && p.id.namespace == r.id.namespace)
+        })
+        .collect()
 }
 
 /// The registration key the controller looks a scale set up by.
