@@ -77,7 +77,7 @@ pub enum Level {
 
 /// One controller log line (logr style: reconciler, object, message, error).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LogEntry {
+pub struct LogLine {
     /// Level.
     pub level: Level,
     /// Reconciler: `AutoscalingRunnerSet`, `AutoscalingListener`, `EphemeralRunnerSet`, `EphemeralRunner`.
@@ -90,7 +90,7 @@ pub struct LogEntry {
     pub error: Option<String>,
 }
 
-impl std::fmt::Display for LogEntry {
+impl std::fmt::Display for LogLine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let level = match self.level {
             Level::Info => "INFO",
@@ -113,10 +113,10 @@ impl std::fmt::Display for LogEntry {
 
 /// The shared, append-only controller log.
 #[derive(Clone, Debug, Default)]
-pub struct Log(Arc<Mutex<Vec<LogEntry>>>);
+pub struct ControllerLog(Arc<Mutex<Vec<LogLine>>>);
 
-impl Log {
-    pub(crate) fn push(&self, entry: LogEntry) {
+impl ControllerLog {
+    pub(crate) fn push(&self, entry: LogLine) {
         if std::env::var_os("KUBE_SIM_ARC_LOG").is_some() {
             eprintln!("{entry}");
         }
@@ -124,7 +124,7 @@ impl Log {
     }
 
     /// All lines so far.
-    pub fn entries(&self) -> Vec<LogEntry> {
+    pub fn entries(&self) -> Vec<LogLine> {
         crate::sync::lock(&self.0).clone()
     }
 }
@@ -183,7 +183,7 @@ pub(crate) struct Ctx<'a> {
     pub github: &'a FakeGitHub,
     pub ident: &'a Identity,
     pub timing: &'a Timing,
-    pub log: &'a Log,
+    pub log: &'a ControllerLog,
     pub actor: Actor,
     /// Reconciler name for log lines.
     pub controller: &'static str,
@@ -213,7 +213,7 @@ fn rule_allows(rule: &Value, group: &str, resource: &str, verb: &str, name: &str
 
 impl Ctx<'_> {
     pub fn info(&self, message: impl Into<String>) {
-        self.log.push(LogEntry {
+        self.log.push(LogLine {
             level: Level::Info,
             controller: self.controller.to_string(),
             object: self.object.clone(),
@@ -223,7 +223,7 @@ impl Ctx<'_> {
     }
 
     pub fn error(&self, message: impl Into<String>, error: &dyn std::fmt::Display) {
-        self.log.push(LogEntry {
+        self.log.push(LogLine {
             level: Level::Error,
             controller: self.controller.to_string(),
             object: self.object.clone(),

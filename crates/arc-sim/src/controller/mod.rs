@@ -32,7 +32,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-pub use client::{Identity, Level, Log, LogEntry, Timing, forbidden};
+pub use client::{ControllerLog, Identity, Level, LogLine, Timing, forbidden};
 pub use manifests::{
     ContainerMode, ControllerRelease, RunnerSet, controller_objects, crds, create_all,
     runner_set_objects,
@@ -164,7 +164,7 @@ struct Shared {
     api: Arc<dyn Api>,
     github: FakeGitHub,
     config: ArcConfig,
-    log: Log,
+    log: ControllerLog,
     /// `true` while started; reconciles hold this lock, so `stop()` returning
     /// means no reconcile runs any more.
     running: Mutex<bool>,
@@ -220,7 +220,7 @@ impl ArcController {
             api,
             github,
             config,
-            log: Log::default(),
+            log: ControllerLog::default(),
             running: Mutex::new(false),
             active: AtomicBool::new(false),
         });
@@ -274,7 +274,7 @@ impl ArcController {
     }
 
     /// The controller log so far.
-    pub fn log(&self) -> Vec<LogEntry> {
+    pub fn log(&self) -> Vec<LogLine> {
         self.shared.log.entries()
     }
 
