@@ -17,7 +17,7 @@ use kube_sim::SimConfig;
 use kube_sim::api::{Actor, DeleteOptions, Gvk, Patch};
 use scenario::cli_output::{describe, first_event, json_lines as events};
 use scenario::event_log::{is_ours, is_write};
-use scenario::sim_env::{ARC_API, CONTROLLER_NS, SimEnv, chart, deref_to_sim_env, wait_until};
+use scenario::sim_env::{ARC_API, CONTROLLER_NS, ScenarioEnv, chart, hau_in, start, wait_until};
 use serde_json::{Value, json};
 use std::process::Output;
 use std::time::Duration;
@@ -28,9 +28,9 @@ const NS: &str = "arc-runners";
 /// The fake token in examples/charts/arc-runner-set/values.yaml.
 const TOKEN: &str = "ghp_EXAMPLEexampleEXAMPLE000000000000";
 
-struct Env(SimEnv);
-
-deref_to_sim_env!(Env, 0);
+struct Env {
+    scenario: ScenarioEnv,
+}
 
 fn someone() -> Actor {
     Actor("someone-else".into())
@@ -43,8 +43,10 @@ impl Env {
 
     /// Controller and one runner-set release, ready (registered, listener, runners).
     fn with(min_runners: u32, arc_config: ArcConfig) -> Env {
-        let env = Env(SimEnv::start(Helm::V4, SimConfig::default(), arc_config));
-        env.install_controller(&[]);
+        let env = Env {
+            scenario: start(Helm::V4, SimConfig::default(), arc_config),
+        };
+        env.scenario.install_controller(&[]);
         env.install_runner_set(RELEASE, NS, min_runners, &[]);
         env
     }
@@ -61,13 +63,15 @@ impl Env {
             format!("minRunners={min_runners}"),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        self.helm_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        if !self.arc.is_running() {
+        self.scenario
+            .helm_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        if !self.scenario.sim().arc.is_running() {
             return;
         }
         wait_until("runner set ready", Duration::from_secs(30), || {
             // The chart names the runner set after runnerScaleSetName, else the release.
             let registered = self
+                .scenario
                 .list(ARC_API, "AutoscalingRunnerSet", Some(ns))
                 .iter()
                 .any(|a| {
@@ -75,6 +79,7 @@ impl Env {
                         .is_some()
                 });
             let runners = self
+                .scenario
                 .list(ARC_API, "EphemeralRunner", Some(ns))
                 .iter()
                 .filter(|r| r.pointer("/status/runnerId").is_some())
@@ -84,11 +89,12 @@ impl Env {
     }
 
     fn ars_in(&self, ns: &str, name: &str) -> Option<Value> {
-        self.get(ARC_API, "AutoscalingRunnerSet", Some(ns), name)
+        self.scenario
+            .get(ARC_API, "AutoscalingRunnerSet", Some(ns), name)
     }
 
     fn teardown_of(&self, release: &str, ns: &str, args: &[&str]) -> Output {
-        self.hau_in(ns, &["uninstall", release, "-o", "json"])
+        hau_in(&self.scenario, ns, &["uninstall", release, "-o", "json"])
             .args(args)
             .output()
             .expect("run helm-arc-uninstall")
@@ -99,7 +105,8 @@ impl Env {
     }
 
     fn patch(&self, api_version: &str, kind: &str, ns: Option<&str>, name: &str, patch: Value) {
-        self.api()
+        self.scenario
+            .api()
             .patch(
                 &someone(),
                 &Gvk::new(api_version, kind),
@@ -111,11 +118,12 @@ impl Env {
     }
 
     fn runners(&self) -> Vec<Value> {
-        self.list(ARC_API, "EphemeralRunner", Some(NS))
+        self.scenario.list(ARC_API, "EphemeralRunner", Some(NS))
     }
 
     fn release_gone(&self, release: &str, ns: &str) -> bool {
         !self
+            .scenario
             .helm_cmd(&["status", release, "-n", ns])
             .output()
             .expect("helm status")
@@ -125,7 +133,7 @@ impl Env {
 
     /// No write by the binary since log position `from`.
     fn assert_no_write_since(&self, from: usize) {
-        let writes: Vec<String> = self.log()[from..]
+        let writes: Vec<String> = self.scenario.log()[from..]
             .iter()
             .filter(|e| is_ours(e) && is_write(e))
             .map(|e| format!("{} {}/{}", e.verb, e.kind, e.name))
@@ -134,7 +142,8 @@ impl Env {
     }
 
     fn controller_deployment(&self) -> String {
-        self.list("apps/v1", "Deployment", Some(CONTROLLER_NS))[0]["metadata"]["name"]
+        self.scenario
+            .list("apps/v1", "Deployment", Some(CONTROLLER_NS))[0]["metadata"]["name"]
             .as_str()
             .unwrap()
             .to_string()
@@ -170,7 +179,7 @@ fn item2_config_secret_without_credentials_is_invalid_credentials() {
         &secret,
         json!({"data": {"github_token": null}, "stringData": null}),
     );
-    let before = env.log().len();
+    let before = env.scenario.log().len();
     let out = env.teardown(&[]);
     let r = refused(&out, "invalid_credentials");
     let message = r["message"].as_str().unwrap();
@@ -248,7 +257,9 @@ fn item2_scale_set_gone_on_github_is_scale_set_undeletable() {
         "https://github.com/example/repo",
     )
     .unwrap();
-    env.arc
+    env.scenario
+        .sim()
+        .arc
         .github()
         .delete_runner_scale_set(&creds, id)
         .unwrap();
@@ -286,7 +297,7 @@ fn item3_shared_registration_is_refused_then_kept_for_the_other() {
         env.ars_in("team-b", RELEASE).unwrap()["metadata"]["annotations"]["runner-scale-set-id"]
             .clone();
     assert_eq!(id_a, id_b, "the controller reused the scale set by name");
-    let before = env.log().len();
+    let before = env.scenario.log().len();
     let r = refused(&env.teardown(&[]), "shared_registration");
     let message = r["message"].as_str().unwrap();
     assert!(message.contains("with team-b/arc-runner-set"), "{message}");
@@ -296,7 +307,7 @@ fn item3_shared_registration_is_refused_then_kept_for_the_other() {
     let out = env.teardown(&["--keep-registration", "--timeout", "20s"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert_eq!(
-        env.arc.github().scale_sets().len(),
+        env.scenario.sim().arc.github().scale_sets().len(),
         1,
         "the shared registration is kept"
     );
@@ -307,7 +318,7 @@ fn item3_shared_registration_is_refused_then_kept_for_the_other() {
         "the other's teardown still works: {}",
         describe(&out)
     );
-    assert!(env.arc.github().is_empty());
+    assert!(env.scenario.sim().arc.github().is_empty());
 }
 
 /// #14 item 4: a manager RoleBinding that binds another ServiceAccount than
@@ -356,14 +367,16 @@ fn item4_single_namespace_controller_elsewhere_is_controller_down() {
 /// simulator stopped, its Deployment reporting a ready replica), so a state
 /// the controller would change at once stays as staged.
 fn hold_controller(env: &Env) {
-    env.arc.stop();
+    env.scenario.sim().arc.stop();
     let name = env.controller_deployment();
     let mut d = env
+        .scenario
         .get("apps/v1", "Deployment", Some(CONTROLLER_NS), &name)
         .unwrap();
     d["status"]["availableReplicas"] = json!(1);
     d["status"]["readyReplicas"] = json!(1);
-    env.api()
+    env.scenario
+        .api()
         .update_status(&someone(), d)
         .expect("mark available");
 }
@@ -373,12 +386,10 @@ fn hold_controller(env: &Env) {
 /// forced, its objects are freed of cleanup-protection once it is gone.
 #[test]
 fn item7_version_skew_without_finalizer_is_refused_then_forced_frees_the_chart_objects() {
-    let env = Env(SimEnv::start(
-        Helm::V4,
-        SimConfig::default(),
-        ArcConfig::default(),
-    ));
-    env.install_controller(&[]);
+    let env = Env {
+        scenario: start(Helm::V4, SimConfig::default(), ArcConfig::default()),
+    };
+    env.scenario.install_controller(&[]);
     hold_controller(&env);
     env.install_runner_set(RELEASE, NS, 0, &[]);
     env.patch(
@@ -400,23 +411,26 @@ fn item7_version_skew_without_finalizer_is_refused_then_forced_frees_the_chart_o
     let out = env.teardown(&["--force-finalizers", "--timeout", "5s"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(env.release_gone(RELEASE, NS));
-    assert!(env.list("v1", "ServiceAccount", Some(NS)).is_empty());
+    assert!(
+        env.scenario
+            .list("v1", "ServiceAccount", Some(NS))
+            .is_empty()
+    );
 }
 
 /// #14 items 2/7: chart objects a runner set left behind when it went
 /// without cleanup keep cleanup-protection: diagnosed, and freed when forced.
 #[test]
 fn item7_chart_objects_left_by_a_runner_set_gone_without_cleanup() {
-    let env = Env(SimEnv::start(
-        Helm::V4,
-        SimConfig::default(),
-        ArcConfig::default(),
-    ));
-    env.install_controller(&[]);
+    let env = Env {
+        scenario: start(Helm::V4, SimConfig::default(), ArcConfig::default()),
+    };
+    env.scenario.install_controller(&[]);
     hold_controller(&env);
     env.install_runner_set(RELEASE, NS, 0, &[]);
     // The controller deleted it on a version skew before it had a finalizer.
-    env.api()
+    env.scenario
+        .api()
         .delete(
             &someone(),
             &Gvk::new(ARC_API, "AutoscalingRunnerSet"),
@@ -444,7 +458,7 @@ fn item7_chart_objects_left_by_a_runner_set_gone_without_cleanup() {
 #[test]
 fn item8_finalizer_of_another_line_is_stale_and_stripped_alone() {
     let env = Env::new(1);
-    let ers = env.list(ARC_API, "EphemeralRunnerSet", Some(NS))[0]["metadata"]["name"]
+    let ers = env.scenario.list(ARC_API, "EphemeralRunnerSet", Some(NS))[0]["metadata"]["name"]
         .as_str()
         .unwrap()
         .to_string();
@@ -484,11 +498,16 @@ fn item9_busy_runner_whose_pod_is_gone_is_runner_pod_gone() {
         .as_str()
         .unwrap()
         .to_string();
-    env.arc.start_job(NS, &runner, None).expect("job");
+    env.scenario
+        .sim()
+        .arc
+        .start_job(NS, &runner, None)
+        .expect("job");
     // The runner is being deleted (as a scale-down would) and its pod dies;
     // GitHub still counts the job.
     let er = Gvk::new(ARC_API, "EphemeralRunner");
-    env.api()
+    env.scenario
+        .api()
         .delete(
             &someone(),
             &er,
@@ -497,7 +516,7 @@ fn item9_busy_runner_whose_pod_is_gone_is_runner_pod_gone() {
             &DeleteOptions::default(),
         )
         .unwrap();
-    let _ = env.api().delete(
+    let _ = env.scenario.api().delete(
         &someone(),
         &Gvk::new("v1", "Pod"),
         Some(NS),
@@ -505,11 +524,12 @@ fn item9_busy_runner_whose_pod_is_gone_is_runner_pod_gone() {
         &DeleteOptions::default(),
     );
     assert!(
-        env.get("v1", "Pod", Some(NS), &runner).is_none(),
+        env.scenario.get("v1", "Pod", Some(NS), &runner).is_none(),
         "the pod is gone"
     );
     assert!(
-        env.get(ARC_API, "EphemeralRunner", Some(NS), &runner)
+        env.scenario
+            .get(ARC_API, "EphemeralRunner", Some(NS), &runner)
             .is_some_and(|r| r["status"]["jobRequestId"].as_i64().unwrap_or(0) != 0),
         "the runner is still busy"
     );
@@ -549,7 +569,8 @@ fn item1_credentials_ladder_with_real_timings_finishes_in_one_run() {
         &secret,
         json!({"metadata": {"finalizers": null}}),
     );
-    env.api()
+    env.scenario
+        .api()
         .delete(
             &someone(),
             &core,
@@ -579,6 +600,12 @@ fn item1_credentials_ladder_with_real_timings_finishes_in_one_run() {
     wait_until(
         "no runner or runner set left",
         Duration::from_secs(20),
-        || env.runners().is_empty() && env.list(ARC_API, "EphemeralRunnerSet", Some(NS)).is_empty(),
+        || {
+            env.runners().is_empty()
+                && env
+                    .scenario
+                    .list(ARC_API, "EphemeralRunnerSet", Some(NS))
+                    .is_empty()
+        },
     );
 }
