@@ -1,12 +1,14 @@
 //! Signed Helm 4 plugin packages (README.md "Install"): `scripts/package-release
 //! --sign` makes the `arc-uninstall` and `arc-uninstall-render` packages with
 //! Helm 4's `helm plugin package --sign` and a throwaway gpg key; Helm 4.1.4
-//! installs them with `--verify --keyring` from the files, then runs
+//! installs them with `--verify --keyring` from the files and from a loopback
+//! OCI registry (pushed by `scripts/push-plugins` with oras), then runs
 //! `helm arc-uninstall` and the post-renderer through Helm. A tampered package,
 //! one without its `.prov` and one signed by another key are refused. A Helm
 //! 3.17.3 sharing the plugins directory keeps working.
 //!
-//! Needs gpg and the tools from `scripts/fetch-tools` (see tests/support).
+//! Needs gpg, the tools from `scripts/fetch-tools` and the registry and oras
+//! built by `scripts/build-go-tools` (see tests/support).
 // Test helpers outside #[test] fns panic on failure by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -15,9 +17,12 @@ mod support;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
-use support::{Helm, HelmHome, hau_bin, helm_platform, output, release_target, repo_root, run_ok};
+use support::{
+    Helm, HelmHome, go_tool, hau_bin, helm_platform, output, release_target, repo_root, run_ok,
+};
 use tempfile::TempDir;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -634,4 +639,256 @@ fn helm4_refuses_a_package_without_its_provenance() {
         &out,
         "plugin verification failed: no provenance file (.prov) found",
     );
+}
+
+// ---------------------------------------------------------------------------
+// OCI: a registry on 127.0.0.1, fed by scripts/push-plugins.
+
+/// A distribution registry (tools/go/registry) serving plain HTTP on a free
+/// loopback port, storing into a temp dir; stopped (by its pid) on drop.
+struct Registry {
+    child: Child,
+    addr: String,
+    _dir: TempDir,
+}
+
+impl Registry {
+    fn start() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("hau-registry-")
+            .tempdir()
+            .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = dir.path().join("config.yml");
+        fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(go_tool("HAU_OCI_DIR", "registry"))
+            .arg("serve")
+            .arg(&config)
+            .env("OTEL_TRACES_EXPORTER", "none")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(dir.path().join("registry.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut registry = Registry {
+            child,
+            addr,
+            _dir: dir,
+        };
+        registry.wait_ready();
+        registry
+    }
+
+    /// Polls `GET /v2/` until it answers 200 (at most 30 s).
+    fn wait_ready(&mut self) {
+        use std::io::{Read, Write};
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let log =
+                    fs::read_to_string(self._dir.path().join("registry.log")).unwrap_or_default();
+                panic!("registry exited ({status}):\n{log}");
+            }
+            if let Ok(mut stream) = std::net::TcpStream::connect(&self.addr) {
+                let request = format!("GET /v2/ HTTP/1.0\r\nHost: {}\r\n\r\n", self.addr);
+                let mut answer = String::new();
+                if stream.write_all(request.as_bytes()).is_ok()
+                    && stream.read_to_string(&mut answer).is_ok()
+                    && answer.starts_with("HTTP/1.0 200")
+                {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "registry at {} never answered",
+                self.addr
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// scripts/push-plugins of one platform dir to `repo`; returns the references.
+fn push(packages: &Packages, repo: &str) -> Vec<String> {
+    run_ok(
+        Command::new(repo_root().join("scripts/push-plugins"))
+            .arg(&packages.dir)
+            .arg(repo)
+            .arg("--plain-http")
+            .arg("--oras")
+            .arg(go_tool("HAU_OCI_DIR", "oras"))
+            // oras keeps its login state here; never the user's.
+            .env("HOME", packages.dir.parent().unwrap()),
+    )
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+/// scripts/push-plugins never pushes a package without its signature.
+#[test]
+fn push_plugins_refuses_an_unsigned_package() {
+    let keys = Keys::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let packages = fake_packages(tmp.path(), &keys.signer);
+    fs::remove_file(packages.prov(RENDER)).unwrap();
+    let out = output(
+        Command::new(repo_root().join("scripts/push-plugins"))
+            .arg(&packages.dir)
+            .arg("127.0.0.1:1/nowhere")
+            // Never reached: the check comes first.
+            .args(["--oras", "/nonexistent/oras"]),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{RENDER}-{VERSION}.tgz has no {RENDER}-{VERSION}.tgz.prov: refusing to push an unsigned package"
+        )),
+        "{stderr}"
+    );
+}
+
+/// README.md's Helm 4 install commands (`helm plugin install oci://...`, one
+/// line each, `# ` comments dropped) as `helm` arguments, pointed at `registry`
+/// with this machine's platform and the crate version put in.
+fn readme_oci_installs(registry: &str) -> Vec<Vec<String>> {
+    let readme = fs::read_to_string(repo_root().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("\nVERSION={VERSION}\n")),
+        "README.md's install section names another version than {VERSION}"
+    );
+    readme
+        .lines()
+        .filter(|line| line.starts_with("helm plugin install oci://"))
+        .map(|line| {
+            let command = line.split(" # ").next().unwrap();
+            assert!(!command.contains("--verify=false"), "{command}");
+            command
+                .replace(
+                    "oci://ghcr.io/helm-arc-uninstall/helm-arc-uninstall/",
+                    &format!("oci://{registry}/helm-arc-uninstall/"),
+                )
+                .replace("$PLATFORM", &helm_platform())
+                .replace("$VERSION", VERSION)
+                .split_whitespace()
+                .skip(1)
+                .map(str::to_string)
+                .collect()
+        })
+        .collect()
+}
+
+/// README.md's Helm 4 route, run as written (registry swapped for a loopback
+/// one, plus `--plain-http`): `helm plugin install oci://...` of the signed
+/// packages, verified against the published key file, then `--help`, the demo
+/// and the post-renderer through Helm. The same references checked against
+/// another key are refused.
+#[test]
+fn helm4_installs_the_signed_packages_from_a_loopback_oci_registry_as_the_readme_says() {
+    let keys = Keys::new();
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let packages = packages(&hau_bin(), work.path(), &keys.signer);
+    let repo = format!("{}/helm-arc-uninstall/{}", registry.addr, helm_platform());
+    let refs = push(&packages, &repo);
+    assert_eq!(
+        refs,
+        [
+            format!("{repo}/{CLI}:{VERSION}"),
+            format!("{repo}/{RENDER}:{VERSION}")
+        ]
+    );
+
+    let stranger = HelmHome::new();
+    for reference in &refs {
+        let out = install(
+            &stranger,
+            &format!("oci://{reference}"),
+            &keys.stranger.pubring,
+            &["--plain-http"],
+        );
+        assert_refused(
+            &stranger,
+            &out,
+            "plugin verification failed: openpgp: signature made by unknown entity",
+        );
+    }
+
+    let commands = readme_oci_installs(&registry.addr);
+    assert_eq!(commands.len(), 2, "{commands:?}");
+    // The published key file, under the name README.md downloads it as.
+    let downloads = work.path().join("downloads");
+    fs::create_dir_all(&downloads).unwrap();
+    fs::copy(
+        &keys.signer.pubring,
+        downloads.join("helm-arc-uninstall-signing-key.gpg"),
+    )
+    .unwrap();
+    let readme_install = |home: &HelmHome, args: &[String]| {
+        output(
+            home.helm(Helm::V4)
+                .args(args)
+                .arg("--plain-http")
+                .current_dir(&downloads)
+                .env("HELM_ARC_UNINSTALL_RELEASE_URL", "none"),
+        )
+    };
+
+    let home = HelmHome::new();
+    assert!(
+        commands[0][2].ends_with(&format!("/{CLI}:{VERSION}")),
+        "{commands:?}"
+    );
+    let out = readme_install(&home, &commands[0]);
+    assert_installed_signed(&out, &keys, CLI);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("using the packaged binary"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(plugin_row(&home, None, CLI)[4], "signed");
+    assert_help_reaches_binary(&home, Helm::V4);
+    assert_help_reaches_binary(&home, Helm::V3);
+    let demo = run_ok(
+        home.helm(Helm::V4)
+            .args(["arc-uninstall", "demo", "--job", "0s"]),
+    );
+    assert!(
+        demo.contains("proof: the AutoscalingRunnerSet was gone at #"),
+        "{demo}"
+    );
+
+    // The post-renderer package, on a Helm-4-only machine.
+    let h4_only = HelmHome::new();
+    assert!(
+        commands[1][2].ends_with(&format!("/{RENDER}:{VERSION}")),
+        "{commands:?}"
+    );
+    let out = readme_install(&h4_only, &commands[1]);
+    assert_installed_signed(&out, &keys, RENDER);
+    let rendered = template_with_post_renderer(&h4_only, Helm::V4, |cmd| {
+        cmd.args(["--post-renderer", RENDER]);
+    });
+    assert_rendered("Helm 4, post-renderer from OCI", &rendered);
 }

@@ -19,6 +19,7 @@ use std::process::{Command, Stdio};
 
 use tempfile::TempDir;
 
+pub use crate::support::go_tool;
 use crate::support::{Helm, repo_root, tools_dir};
 
 /// The Kubernetes release the cluster runs (`/version` `gitVersion`).
@@ -40,29 +41,6 @@ pub fn cluster_bin_dir() -> PathBuf {
         go_tool("HAU_CLUSTER_DIR", binary);
     }
     PathBuf::from(std::env::var_os("HAU_CLUSTER_DIR").unwrap_or_default())
-}
-
-/// `binary` in the directory named by `var` (`HAU_KAPP_DIR`, `HAU_KPT_DIR`, ...:
-/// one per `tools/go/tools.conf` cache dir, exported by `scripts/test`),
-/// checked to exist.
-pub fn go_tool(var: &str, binary: &str) -> PathBuf {
-    let dir = std::env::var_os(var)
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            panic!(
-                "{var} is not set: run the tests through scripts/test, or first \
-                 `eval \"$(scripts/build-go-tools)\"`; tests never build or download tools"
-            )
-        });
-    let path = dir.join(binary);
-    assert!(
-        path.is_file(),
-        "{} is missing ({var}={}): run scripts/build-go-tools",
-        path.display(),
-        dir.display()
-    );
-    path
 }
 
 /// A running local cluster; stopped when dropped.

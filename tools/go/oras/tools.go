@@ -1,0 +1,8 @@
+//go:build tools
+
+// Package tools names the command scripts/build-go-tools builds from this
+// module (see tools/go/tools.conf); the blank import keeps `go mod tidy`
+// from dropping its requirements. Nothing here is compiled into it.
+package tools
+
+import _ "oras.land/oras/cmd/oras"
