@@ -3,8 +3,9 @@
 //! Helm runs a CLI plugin with `HELM_BIN` set to the word the user typed
 //! (`helm`, `./helm4`), so the binary is resolved here: a path with a
 //! separator is taken as is, a bare name is looked up in `PATH`. Namespace and
-//! context are passed explicitly; `KUBECONFIG` and the `HELM_*` settings are
-//! inherited from the environment.
+//! context are passed as flags, the other connection inputs as the `HELM_KUBE*`
+//! variables and `KUBECONFIG` ([`Helm::with_env`]), so Helm reaches the
+//! cluster this plugin reaches.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -43,6 +44,8 @@ pub struct Helm {
     pub namespace: String,
     /// `--kube-context`, if any.
     pub kube_context: Option<String>,
+    /// Environment variables set on every Helm process (the connection inputs).
+    pub env: Vec<(&'static str, String)>,
 }
 
 /// The output of a finished Helm run.
@@ -70,7 +73,14 @@ impl Helm {
             bin,
             namespace: namespace.to_string(),
             kube_context: kube_context.filter(|c| !c.is_empty()).map(str::to_string),
+            env: Vec::new(),
         })
+    }
+
+    /// Set these variables on every Helm process.
+    pub fn with_env(mut self, env: Vec<(&'static str, String)>) -> Self {
+        self.env = env;
+        self
     }
 
     /// The global flags every call gets.
@@ -89,6 +99,7 @@ impl Helm {
         all.extend(self.global_args());
         let output = Command::new(&self.bin)
             .args(&all)
+            .envs(self.env.iter().map(|(k, v)| (*k, v)))
             .stdin(std::process::Stdio::null())
             .output()
             .await
@@ -242,6 +253,7 @@ mod tests {
             bin: "/bin/helm".into(),
             namespace: "ns".into(),
             kube_context: Some("c".into()),
+            env: Vec::new(),
         };
         assert_eq!(
             helm.uninstall_args("r", &["--keep-history".into()]),

@@ -63,14 +63,14 @@ fn doctor_takes_a_release_or_all_not_both() {
 
 #[test]
 fn wait_is_accepted_as_helm_accepts_it_but_never_turned_off() {
-    // `--wait` and its Helm 3/4 spellings parse (the run then fails on the
-    // missing kubeconfig, exit 1, not on the flag).
+    // `--wait` and its Helm 3/4 spellings parse (the run then stops on the
+    // missing kubeconfig, not on the flag).
     for flag in ["--wait", "--wait=true", "--wait=watcher", "--wait=legacy"] {
         bin()
             .args(["uninstall", "rel", flag])
             .assert()
-            .code(1)
-            .stderr(contains("kubeconfig"));
+            .code(2)
+            .stderr(contains("KUBECONFIG: cannot read /nonexistent/kubeconfig"));
     }
     for (flag, says) in [
         ("--wait=false", "always waits for every wave"),

@@ -234,10 +234,11 @@ async fn teardown(
     let started = Instant::now();
     let config = kube::config::Kubeconfig::from_yaml(kubeconfig)
         .context("read the simulator's kubeconfig")?;
-    let config = kube::Config::from_custom_kubeconfig(config, &Default::default())
+    let spec = crate::kube::connection::resolve(&Default::default(), &config, None)
+        .context("resolve the simulator's connection")?;
+    let cluster = Cluster::connect(&spec)
         .await
-        .context("configure the client")?;
-    let cluster = Cluster::from_config(config).context("connect to the simulator")?;
+        .context("connect to the simulator")?;
     let objects = parse_objects(manifest_text, NAMESPACE)?;
     let waves = plan_waves(&objects)?;
     ui.emit(&Event::Start {
@@ -248,6 +249,7 @@ async fn teardown(
         rescue: false,
         // The demo's manifest stands in for `helm get manifest`.
         source: "release".into(),
+        target: cluster.target().clone(),
     });
     let opts = Options {
         release: RELEASE.into(),
@@ -256,7 +258,11 @@ async fn teardown(
         dry_run: false,
         force_finalizers,
         cascade: Cascade::Background,
-        rerun: format!("helm arc-uninstall {RELEASE} -n {NAMESPACE}"),
+        rerun: crate::teardown::rerun::Rerun::new(
+            format!("helm arc-uninstall {RELEASE} -n {NAMESPACE}"),
+            None,
+            force_finalizers,
+        ),
         pre_delete_hooks: Vec::new(),
         no_hooks: false,
         keep_registration: false,

@@ -27,9 +27,9 @@ pub struct Args {
     #[arg(short = 'n', long, env = "HELM_NAMESPACE")]
     pub namespace: Option<String>,
 
-    /// Kubeconfig context (Helm passes `--kube-context` as HELM_KUBECONTEXT).
-    #[arg(long, env = "HELM_KUBECONTEXT")]
-    pub kube_context: Option<String>,
+    /// How to reach the cluster (Helm's `--kube-*` flags, as Helm passes them).
+    #[command(flatten)]
+    pub connection: super::connection::ConnectionArgs,
 
     /// Apply the provably safe fixes (the upgrade trap); print the others.
     #[arg(long)]
@@ -54,6 +54,9 @@ struct Applied {
 #[derive(Debug, Serialize)]
 struct Report<'a> {
     scope: String,
+    /// `server`, `context`, `user`, `as_user`, `as_groups`: where and as whom it read.
+    #[serde(flatten)]
+    target: &'a crate::kube::connection::Target,
     findings: &'a [Finding],
     fixed: &'a [Applied],
     exit_code: i32,
@@ -70,10 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
 }
 
 async fn run_async(args: &Args) -> anyhow::Result<Code> {
-    let context = args.kube_context.as_deref().filter(|c| !c.is_empty());
-    let cluster = Cluster::connect(context)
-        .await
-        .context("connect to the cluster")?;
+    let cluster = args.connection.connect().await?;
     let namespace = match args.namespace.as_deref().filter(|n| !n.is_empty()) {
         Some(ns) => ns.to_string(),
         None => cluster.default_namespace().to_string(),
@@ -118,6 +118,7 @@ async fn run_async(args: &Args) -> anyhow::Result<Code> {
     let text = if args.output == super::uninstall::OutputArg::Json {
         let report = Report {
             scope: scope_text,
+            target: cluster.target(),
             findings: &findings,
             fixed: &fixed,
             exit_code: code as i32,
@@ -127,7 +128,8 @@ async fn run_async(args: &Args) -> anyhow::Result<Code> {
             serde_json::to_string_pretty(&report).context("serialize the report")?
         )
     } else {
-        render_text(&scope_text, &findings, &fixed, args.fix)
+        let scope = format!("{scope_text} on {}", cluster.target().describe());
+        render_text(&scope, &findings, &fixed, args.fix)
     };
     exit::write_stdout(text.as_bytes())?;
     Ok(code.into())

@@ -17,8 +17,15 @@ Exit codes:
 Environment:
   HELM_BIN                      Helm binary for `helm get manifest|hooks` and `helm uninstall` (Helm sets it)
   HELM_NAMESPACE                release namespace, as `-n` (Helm sets it)
+  KUBECONFIG                    kubeconfig file(s), a path list, as `--kubeconfig` (Helm sets it for --kubeconfig)
   HELM_KUBECONTEXT              kubeconfig context, as `--kube-context` (Helm sets it)
-  KUBECONFIG                    kubeconfig file(s)
+  HELM_KUBEAPISERVER, HELM_KUBETOKEN, HELM_KUBEASUSER, HELM_KUBEASGROUPS, HELM_KUBECAFILE,
+  HELM_KUBEINSECURE_SKIP_TLS_VERIFY, HELM_KUBETLS_SERVER_NAME
+                                Helm's --kube-apiserver, --kube-token, --kube-as-user, --kube-as-group,
+                                --kube-ca-file, --kube-insecure-skip-tls-verify, --kube-tls-server-name
+                                (Helm sets them): the cluster and user are resolved from these as Helm
+                                resolves them, and passed on to `helm`; one that cannot be honoured the
+                                same way exits 2 before anything is done
   HELM_ARC_UNINSTALL_STATE_DIR  where `uninstall` keeps the manifest copy (default $XDG_STATE_HOME/helm-arc-uninstall)
   HELM_ARC_UNINSTALL_LOG        where `render` appends its error line (Helm 4 discards a post-renderer's stderr)
   HELM_ARC_UNINSTALL_VERIFY     `render --verify`
@@ -67,7 +74,8 @@ hooks), then delete wave by wave (UID preconditions), waiting until each wave is
 Exit codes:
   0  every object is gone and the release record removed (or --dry-run)
   1  failed (cluster, Helm, interrupted)
-  2  bad input (unknown flag, invalid manifest, dependency cycle)
+  2  bad input (unknown flag, invalid manifest, dependency cycle, a connection input that cannot
+     be honoured as Helm honours it)
   3  a wave did not finish within --timeout; a diagnosis names what holds it
   4  refused by preflight (the teardown would wedge); nothing was deleted. --force-finalizers
      runs the finalizer ladder instead. With --all-runner-sets also: the runner sets were torn

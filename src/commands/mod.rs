@@ -2,6 +2,7 @@
 //! `Args` (clap) and `run(args) -> anyhow::Result<exit::Code>`.
 
 pub mod completions;
+pub mod connection;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod doctor;

@@ -7,6 +7,7 @@ use crate::kube::{Cascade, Cluster};
 use crate::manifest::{self, Object};
 use crate::teardown::duration::{format_duration, parse_duration};
 use crate::teardown::engine::{Engine, Options, Outcome};
+use crate::teardown::rerun::Rerun;
 use crate::teardown::{rescue, state};
 use crate::ui::{self, Event, Reporter};
 use anyhow::{Context, anyhow};
@@ -26,11 +27,11 @@ pub struct Args {
     #[arg(short = 'n', long, env = "HELM_NAMESPACE")]
     pub namespace: Option<String>,
 
-    /// Kubeconfig context (Helm passes `--kube-context` as HELM_KUBECONTEXT).
-    #[arg(long, env = "HELM_KUBECONTEXT")]
-    pub kube_context: Option<String>,
+    /// How to reach the cluster (Helm's `--kube-*` flags, as Helm passes them).
+    #[command(flatten)]
+    pub connection: super::connection::ConnectionArgs,
 
-    /// Time to wait for each wave, in Helm's duration syntax.
+    /// Time each wave may take (its DELETEs, finalizer patches and the wait), in Helm's duration syntax.
     #[arg(long, default_value = "5m0s", value_parser = parse_timeout)]
     pub timeout: Duration,
 
@@ -110,6 +111,9 @@ pub enum OutputArg {
     Json,
 }
 
+/// `--timeout`'s default (`5m0s`).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
 fn parse_timeout(s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| e.to_string())
 }
@@ -185,11 +189,7 @@ async fn run_async(
     ui: &dyn Reporter,
     deleted: Arc<AtomicUsize>,
 ) -> anyhow::Result<Code> {
-    // Helm sets HELM_KUBECONTEXT="" (and may set HELM_NAMESPACE="") for "not given".
-    let context = args.kube_context.as_deref().filter(|c| !c.is_empty());
-    let cluster = Cluster::connect(context)
-        .await
-        .context("connect to the cluster")?;
+    let cluster = args.connection.connect().await?;
     if args.fleet.all_runner_sets {
         return crate::fleet::run::all_runner_sets(&cluster, args, ui).await;
     }
@@ -208,13 +208,11 @@ pub async fn run_release(
     deleted: Arc<AtomicUsize>,
 ) -> anyhow::Result<Code> {
     let started = Instant::now();
-    let context = args.kube_context.as_deref().filter(|c| !c.is_empty());
     let namespace = match args.namespace.as_deref().filter(|n| !n.is_empty()) {
         Some(ns) => ns.to_string(),
         None => cluster.default_namespace().to_string(),
     };
-    let helm_bin = std::env::var("HELM_BIN").ok();
-    let helm = Helm::resolve(helm_bin.as_deref(), &namespace, context)?;
+    let helm = helm_for(args, &namespace)?;
     let state_path = state::state_root(args.state_dir.as_deref())
         .map(|root| state::manifest_path(&root, &namespace, &args.release));
 
@@ -276,6 +274,7 @@ pub async fn run_release(
         dry_run: args.dry_run,
         rescue: !has_record,
         source: source_name.to_string(),
+        target: cluster.target().clone(),
     });
     let opts = Options {
         release: args.release.clone(),
@@ -428,19 +427,70 @@ fn passthrough(args: &Args) -> Vec<String> {
     out
 }
 
-/// The command to suggest for a rerun.
-fn rerun_command(args: &Args, namespace: &str) -> String {
-    let mut cmd = format!("helm arc-uninstall {} -n {namespace}", args.release);
-    if let Some(ctx) = args.kube_context.as_deref().filter(|c| !c.is_empty()) {
-        cmd.push_str(&format!(" --kube-context {ctx}"));
-    }
+/// The Helm binary of `HELM_BIN`, told the release namespace and the same
+/// connection inputs as this run (so its reads and writes go where ours do).
+pub(crate) fn helm_for(args: &Args, namespace: &str) -> anyhow::Result<Helm> {
+    let helm_bin = std::env::var("HELM_BIN").ok();
+    let env = args
+        .connection
+        .inputs()
+        .helm_env()
+        .exit_code(Code::BadInput)?;
+    Ok(Helm::resolve(helm_bin.as_deref(), namespace, args.connection.context())?.with_env(env))
+}
+
+/// The command to suggest for a rerun: every flag given (connection,
+/// release, options), so the rerun does the same where this run did it.
+fn rerun_command(args: &Args, namespace: &str) -> Rerun {
+    use super::connection::shell_word;
+    let mut words = vec![
+        "helm arc-uninstall".to_string(),
+        shell_word(&args.release),
+        format!("-n {}", shell_word(namespace)),
+    ];
+    words.extend(args.connection.rerun_flags());
     if args.rescue {
-        cmd.push_str(" --rescue");
+        words.push("--rescue".into());
     }
     if args.keep_registration {
-        cmd.push_str(" --keep-registration");
+        words.push("--keep-registration".into());
     }
-    cmd
+    if args.dry_run {
+        words.push("--dry-run".into());
+    }
+    if args.keep_history {
+        words.push("--keep-history".into());
+    }
+    if let Some(d) = &args.description {
+        words.push(format!("--description {}", shell_word(d)));
+    }
+    if args.no_hooks {
+        words.push("--no-hooks".into());
+    }
+    if args.cascade != CascadeArg::Background {
+        words.push(format!("--cascade {}", args.cascade.name()));
+    }
+    if args.ignore_not_found {
+        words.push("--ignore-not-found".into());
+    }
+    if let Some(w) = &args.wait {
+        words.push(format!("--wait={w}"));
+    }
+    if args.output == OutputArg::Json {
+        words.push("-o json".into());
+    }
+    if let Some(dir) = &args.state_dir {
+        words.push(format!(
+            "--state-dir {}",
+            shell_word(&dir.display().to_string())
+        ));
+    }
+    let timeout = format_duration(args.timeout);
+    Rerun::new(
+        words.join(" "),
+        (args.timeout != DEFAULT_TIMEOUT).then_some(timeout),
+        args.force_finalizers,
+    )
 }
 
 /// `--wait` values Helm 3 (`true`/`false`) or Helm 4 (`watcher`, `legacy`,
@@ -455,5 +505,97 @@ fn parse_wait(value: &str) -> Result<String, String> {
         _ => Err(format!(
             "`{value}` is not a wait strategy (true, watcher or legacy; this command always waits)"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn parse(argv: &[&str]) -> Args {
+        match Cli::try_parse_from(argv) {
+            Ok(Cli {
+                command: Command::Uninstall(args),
+            }) => args,
+            other => panic!("not an uninstall: {other:?}"),
+        }
+    }
+
+    /// The suggested command as `helm arc-uninstall` would pass it to this
+    /// binary (Helm strips `helm arc-uninstall`; the words are simple here).
+    fn reparse(suggested: &str) -> Args {
+        let rest = suggested
+            .strip_prefix("helm arc-uninstall ")
+            .expect("a helm arc-uninstall command");
+        let mut argv = vec!["helm-arc-uninstall", "uninstall"];
+        argv.extend(rest.split(' '));
+        parse(&argv)
+    }
+
+    #[test]
+    fn the_suggested_rerun_keeps_every_flag_given() {
+        let args = parse(&[
+            "helm-arc-uninstall",
+            "uninstall",
+            "rel",
+            "-n",
+            "ns",
+            "--kube-context",
+            "ctx",
+            "--kube-apiserver",
+            "https://b.example",
+            "--no-hooks",
+            "--keep-history",
+            "--description",
+            "bye",
+            "--cascade",
+            "foreground",
+            "--ignore-not-found",
+            "--wait=legacy",
+            "--timeout",
+            "2m",
+            "-o",
+            "json",
+            "--state-dir",
+            "/tmp/state",
+        ]);
+        let rerun = rerun_command(&args, "ns");
+        let given = rerun.as_given();
+        for flag in [
+            "--kube-context ctx",
+            "--kube-apiserver https://b.example",
+            "--no-hooks",
+            "--keep-history",
+            "--description bye",
+            "--cascade foreground",
+            "--ignore-not-found",
+            "--wait=legacy",
+            "--timeout 2m0s",
+            "-o json",
+            "--state-dir /tmp/state",
+        ] {
+            assert!(given.contains(flag), "{flag} missing from {given}");
+        }
+        // What a diagnosis suggests parses, with the flag added once.
+        let forced = reparse(&rerun.with_force_finalizers());
+        assert!(forced.force_finalizers && forced.no_hooks && forced.keep_history);
+        assert_eq!(forced.connection.context(), Some("ctx"));
+        let longer = reparse(&rerun.with_timeout("30m"));
+        assert_eq!(longer.timeout, Duration::from_secs(1800));
+        assert_eq!(longer.cascade, CascadeArg::Foreground);
+        // A forced run's rerun stays forced; the default timeout is left out.
+        let args = parse(&[
+            "helm-arc-uninstall",
+            "uninstall",
+            "rel",
+            "--force-finalizers",
+        ]);
+        let given = rerun_command(&args, "ns").as_given();
+        // (KUBECONFIG or HELM_KUBE* of the test's environment may add flags between.)
+        assert!(given.starts_with("helm arc-uninstall rel -n ns"), "{given}");
+        assert!(given.ends_with(" --force-finalizers") && !given.contains("--timeout"));
+        assert!(reparse(&rerun_command(&args, "ns").with_force_finalizers()).force_finalizers);
     }
 }

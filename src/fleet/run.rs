@@ -6,7 +6,6 @@ use super::{ARC_CRDS, ReleaseRef, releases_of, split_release};
 use crate::arc;
 use crate::commands::uninstall::{Args, OutputArg, run_release};
 use crate::exit::{Code, WithCode};
-use crate::helm::Helm;
 use crate::kube::{Cluster, Deleted, KubeError};
 use crate::manifest::{self, ObjectId};
 use crate::teardown::engine::{RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
@@ -253,13 +252,17 @@ pub async fn all_runner_sets(
         );
         return Ok(Code::Refused);
     }
+    let target = cluster.target();
     output.fleet(
         json!({"event": "fleet_start", "scope": scope_text, "releases": releases,
-               "concurrency": args.fleet.concurrency, "dry_run": args.dry_run}),
+               "concurrency": args.fleet.concurrency, "dry_run": args.dry_run,
+               "server": target.server, "context": target.context, "user": target.user,
+               "as_user": target.as_user, "as_groups": target.as_groups}),
         &format!(
-            "{}tearing down {} runner-set release(s) in {scope_text}, {} at a time",
+            "{}tearing down {} runner-set release(s) in {scope_text} on {}, {} at a time",
             if args.dry_run { "dry run: " } else { "" },
             releases.len(),
+            target.describe(),
             args.fleet.concurrency
         ),
     );
@@ -469,9 +472,7 @@ pub async fn controller_guard(
         Some(ns) => ns.to_string(),
         None => cluster.default_namespace().to_string(),
     };
-    let context = args.kube_context.as_deref().filter(|c| !c.is_empty());
-    let helm_bin = std::env::var("HELM_BIN").ok();
-    let helm = Helm::resolve(helm_bin.as_deref(), &namespace, context)?;
+    let helm = crate::commands::uninstall::helm_for(args, &namespace)?;
     let Some(text) = helm.get_manifest(&args.release).await? else {
         return Ok(None);
     };

@@ -1,18 +1,28 @@
 //! The Kubernetes edge: a thin kube-rs client with dynamic types resolved by
 //! discovery, DELETE with a UID precondition, JSON patches, and watches.
 //!
+//! The client is built from the connection Helm would use
+//! ([`connection::resolve`] over the kubeconfig files and the in-cluster
+//! environment read here, see [`resolve_connection`]).
+//!
 //! Every object read here becomes a [`Live`], which has Secret payloads
 //! removed before anything else sees it. Calls that fail with a transient
 //! error (5xx, 429, connection reset) are retried with backoff.
 
+pub mod connection;
+
 use crate::manifest::ObjectId;
 use crate::teardown::live::Live;
+use connection::{ConnectionError, InCluster, Inputs, Spec, Target};
 use futures::{Stream, StreamExt, stream::BoxStream};
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
     PatchParams, Preconditions, PropagationPolicy,
 };
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{
+    Context as ContextEntry, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster,
+    NamedContext,
+};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Config};
 use std::collections::HashMap;
@@ -103,37 +113,49 @@ type GvkKey = (String, String, String);
 /// A kube-rs client with a discovery cache.
 pub struct Cluster {
     client: Client,
+    target: Target,
     default_namespace: String,
     resources: Mutex<HashMap<GvkKey, (ApiResource, bool)>>,
     requests: AtomicU64,
 }
 
 impl Cluster {
-    /// Connect using `KUBECONFIG` (or the default kubeconfig, or in-cluster
-    /// config), with `context` overriding the current context.
-    pub async fn connect(context: Option<&str>) -> Result<Self, KubeError> {
-        let config = match context {
-            Some(ctx) => {
-                let kubeconfig =
-                    Kubeconfig::read().map_err(|e| KubeError::Config(e.to_string()))?;
-                let options = KubeConfigOptions {
-                    context: Some(ctx.to_string()),
-                    ..Default::default()
-                };
-                Config::from_custom_kubeconfig(kubeconfig, &options)
-                    .await
-                    .map_err(|e| KubeError::Config(e.to_string()))?
-            }
-            None => Config::infer()
-                .await
-                .map_err(|e| KubeError::Config(e.to_string()))?,
+    /// A client for the resolved connection `spec` (see [`resolve_connection`]).
+    pub async fn connect(spec: &Spec) -> Result<Self, KubeError> {
+        const NAME: &str = "helm-arc-uninstall";
+        let kubeconfig = Kubeconfig {
+            clusters: vec![NamedCluster {
+                name: NAME.into(),
+                cluster: Some(spec.cluster.clone()),
+                ..NamedCluster::default()
+            }],
+            auth_infos: vec![NamedAuthInfo {
+                name: NAME.into(),
+                auth_info: Some(spec.auth.clone()),
+                ..NamedAuthInfo::default()
+            }],
+            contexts: vec![NamedContext {
+                name: NAME.into(),
+                context: Some(ContextEntry {
+                    cluster: NAME.into(),
+                    user: Some(NAME.into()),
+                    namespace: spec.namespace.clone(),
+                    ..ContextEntry::default()
+                }),
+                ..NamedContext::default()
+            }],
+            current_context: Some(NAME.into()),
+            ..Kubeconfig::default()
         };
-        Self::from_config(config)
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .map_err(|e| KubeError::Config(e.to_string()))?;
+        Self::from_config(config, spec.target())
     }
 
     /// A client for an explicit configuration (the `demo` passes its
-    /// embedded simulator's kubeconfig).
-    pub fn from_config(config: Config) -> Result<Self, KubeError> {
+    /// embedded simulator's kubeconfig), acting as `target` says.
+    pub fn from_config(config: Config, target: Target) -> Result<Self, KubeError> {
         let mut config = config;
         config.headers.push((
             http::header::USER_AGENT,
@@ -146,10 +168,16 @@ impl Cluster {
         let client = Client::try_from(config).map_err(|e| KubeError::Config(e.to_string()))?;
         Ok(Self {
             client,
+            target,
             default_namespace,
             resources: Mutex::default(),
             requests: AtomicU64::new(0),
         })
+    }
+
+    /// The API server, context and user this client acts on and as.
+    pub fn target(&self) -> &Target {
+        &self.target
     }
 
     /// The kubeconfig context's namespace.
@@ -365,6 +393,87 @@ impl Cluster {
     fn count(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// Resolve the connection Helm would use from `inputs`: read the kubeconfig
+/// files and the in-cluster environment, check the files the inputs name, and
+/// apply [`connection::resolve`].
+pub fn resolve_connection(inputs: &Inputs) -> Result<Spec, ConnectionError> {
+    let inputs = inputs.normalized();
+    let kubeconfig = read_kubeconfig(inputs.kubeconfig.as_deref())?;
+    if let Some(ca) = &inputs.ca_file
+        && let Err(e) = std::fs::File::open(ca)
+    {
+        return Err(ConnectionError::Input {
+            var: connection::HELM_KUBECAFILE,
+            problem: format!("cannot read {ca}: {e}"),
+        });
+    }
+    connection::resolve(&inputs, &kubeconfig, in_cluster().as_ref())
+}
+
+/// The kubeconfig files of `KUBECONFIG` (a path list; as in client-go, files
+/// of a list that do not exist are skipped, a single one must exist), else
+/// `~/.kube/config` when it exists, merged (first one wins); empty when none.
+pub fn read_kubeconfig(var: Option<&str>) -> Result<Kubeconfig, ConnectionError> {
+    let paths: Vec<std::path::PathBuf> = match var.filter(|v| !v.is_empty()) {
+        Some(list) => std::env::split_paths(list)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
+        None => std::env::var_os("HOME")
+            .map(|h| std::path::PathBuf::from(h).join(".kube").join("config"))
+            .into_iter()
+            .collect(),
+    };
+    if var.is_some()
+        && let [single] = paths.as_slice()
+        && !single.exists()
+    {
+        return Err(ConnectionError::Kubeconfig {
+            path: single.display().to_string(),
+            problem: "no such file".into(),
+        });
+    }
+    let mut merged = Kubeconfig::default();
+    for path in paths.iter().filter(|p| p.exists()) {
+        let file = Kubeconfig::read_from(path).map_err(|e| ConnectionError::Kubeconfig {
+            path: path.display().to_string(),
+            problem: e.to_string(),
+        })?;
+        merged = merged
+            .merge(file)
+            .map_err(|e| ConnectionError::Kubeconfig {
+                path: path.display().to_string(),
+                problem: e.to_string(),
+            })?;
+    }
+    Ok(merged)
+}
+
+/// The in-cluster service account, when this runs in a pod (client-go's
+/// `rest.InClusterConfig` conditions: the service environment and the token file).
+pub fn in_cluster() -> Option<InCluster> {
+    const DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+    let host = std::env::var("KUBERNETES_SERVICE_HOST").ok()?;
+    let port = std::env::var("KUBERNETES_SERVICE_PORT").ok()?;
+    let token_file = format!("{DIR}/token");
+    if host.is_empty() || port.is_empty() || !std::path::Path::new(&token_file).exists() {
+        return None;
+    }
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    Some(InCluster {
+        server: format!("https://{host}:{port}"),
+        ca_file: format!("{DIR}/ca.crt"),
+        token_file,
+        namespace: std::fs::read_to_string(format!("{DIR}/namespace"))
+            .ok()
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty()),
+    })
 }
 
 fn fold_init(

@@ -3,6 +3,7 @@
 
 use super::live::Live;
 use super::preflight::{Facts, LadderKind, Wedge, assess, dead_job_runners, refusal_paragraph};
+use super::rerun::Rerun;
 use crate::arc::{
     self,
     versions::{self, Line},
@@ -57,8 +58,8 @@ pub const CAUSES: &[&str] = &[
 ];
 
 /// Diagnose: `left` are the wave's objects still present, `facts` a fresh
-/// preflight read, `rerun` the command line to suggest (without flags added here).
-pub fn diagnose(left: &[Live], facts: &Facts, rerun: &str) -> Diagnosis {
+/// preflight read, `rerun` the command line to suggest.
+pub fn diagnose(left: &[Live], facts: &Facts, rerun: &Rerun) -> Diagnosis {
     let line = facts.line();
     let mut objects: Vec<LeftObject> = left.iter().map(|l| left_object(l, line)).collect();
     for set in &facts.runner_sets {
@@ -84,9 +85,9 @@ pub fn diagnose(left: &[Live], facts: &Facts, rerun: &str) -> Diagnosis {
 fn cause_of(
     left: &[Live],
     facts: &Facts,
-    rerun: &str,
+    rerun: &Rerun,
 ) -> (&'static str, String, String, Option<LadderKind>) {
-    let forced = format!("{rerun} --force-finalizers");
+    let forced = rerun.with_force_finalizers();
     let assessment = assess(facts);
     if let Some(wedge) = assessment.wedges.first() {
         let text = match wedge {
@@ -153,7 +154,7 @@ fn cause_of(
                  the job ends. Let the job finish (or cancel the workflow run on GitHub) and rerun with a longer --timeout.",
                 names.join(", ")
             ),
-            format!("{rerun} --timeout 30m"),
+            rerun.with_timeout("30m"),
             None,
         );
     }
@@ -213,7 +214,7 @@ fn cause_of(
          has not finished yet. Check its logs (kubectl logs -l app.kubernetes.io/part-of=gha-rs-controller -A) and \
          rerun; the teardown resumes from the current state."
             .to_string(),
-        rerun.to_string(),
+        rerun.as_given(),
         None,
     )
 }
@@ -267,7 +268,11 @@ mod tests {
     fn lost_role_binding_is_lost_rbac() {
         let (left, mut f) = facts();
         f.runner_sets[0].manager_role_binding = Some(false);
-        let d = diagnose(&left, &f, "helm arc-uninstall set -n runners");
+        let d = diagnose(
+            &left,
+            &f,
+            &Rerun::new("helm arc-uninstall set -n runners", None, false),
+        );
         assert_eq!(d.cause, "lost_rbac");
         assert!(
             d.explanation
@@ -303,7 +308,11 @@ mod tests {
             json!({}),
         );
         f.runner_sets[0].pods.push(pod);
-        let d = diagnose(&left, &f, "helm arc-uninstall set");
+        let d = diagnose(
+            &left,
+            &f,
+            &Rerun::new("helm arc-uninstall set", None, false),
+        );
         assert_eq!(d.cause, "busy_runner");
         assert!(d.explanation.contains("runners/set-x-runner-a"));
         assert_eq!(d.objects.len(), 2);
@@ -317,13 +326,16 @@ mod tests {
     fn controller_down_comes_first() {
         let (left, mut f) = facts();
         f.controllers.clear();
-        assert_eq!(diagnose(&left, &f, "x").cause, "controller_down");
+        assert_eq!(
+            diagnose(&left, &f, &Rerun::new("x", None, false)).cause,
+            "controller_down"
+        );
     }
 
     #[test]
     fn otherwise_slow_controller() {
         let (left, f) = facts();
-        let d = diagnose(&left, &f, "x");
+        let d = diagnose(&left, &f, &Rerun::new("x", None, false));
         assert_eq!(d.cause, "slow_controller");
         assert_eq!(d.next_command, "x");
     }
@@ -338,7 +350,7 @@ mod tests {
                 "finalizers": [arc::ER_REGISTRATION_FINALIZER, arc::ER_FINALIZER]},
                 "status": {"phase": "Running", "jobRequestId": 9}}),
         ));
-        let d = diagnose(&left, &f, "x");
+        let d = diagnose(&left, &f, &Rerun::new("x", None, false));
         assert_eq!(d.cause, "runner_pod_gone");
         assert!(d.explanation.contains("runners/set-x-runner-a"));
         assert_eq!(d.ladder, Some(LadderKind::DeadJobs));
@@ -351,14 +363,17 @@ mod tests {
         let mut ars = f.runner_sets[0].ars.clone().unwrap();
         ars.value["metadata"]["annotations"]["runner-scale-set-id"] = json!("12");
         f.runner_sets[0].ars = Some(ars);
-        let d = diagnose(&left, &f, "x");
+        let d = diagnose(&left, &f, &Rerun::new("x", None, false));
         assert_eq!(d.cause, "scale_set_undeletable");
         assert_eq!(d.ladder, Some(LadderKind::Credentials));
         // While a listener or runner set is left, the controller is still at an earlier step.
         f.runner_sets[0]
             .listeners
             .push(live("AutoscalingListener", "l", json!({})));
-        assert_eq!(diagnose(&left, &f, "x").cause, "slow_controller");
+        assert_eq!(
+            diagnose(&left, &f, &Rerun::new("x", None, false)).cause,
+            "slow_controller"
+        );
     }
 
     #[test]
@@ -371,7 +386,7 @@ mod tests {
             json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z",
                 "finalizers": [arc::CLEANUP_PROTECTION]}}),
         );
-        let d = diagnose(&[role], &f, "x");
+        let d = diagnose(&[role], &f, &Rerun::new("x", None, false));
         assert_eq!(d.cause, "orphaned_cleanup_protection");
         assert_eq!(d.ladder, Some(LadderKind::BottomUp));
     }
@@ -386,7 +401,7 @@ mod tests {
             json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z",
                 "finalizers": [arc::ER_FINALIZER]}}),
         ));
-        let d = diagnose(&left, &f, "x");
+        let d = diagnose(&left, &f, &Rerun::new("x", None, false));
         assert_eq!(d.cause, "stale_finalizer");
         assert!(d.objects[1].removed_by[0].starts_with("nobody: the ARC 0.15 controller"));
     }

@@ -45,7 +45,7 @@ pub struct Options {
     /// `propagationPolicy` of our DELETEs.
     pub cascade: Cascade,
     /// The command line to suggest for a rerun.
-    pub rerun: String,
+    pub rerun: super::rerun::Rerun,
     /// `pre-delete` hooks of the release.
     pub pre_delete_hooks: Vec<String>,
     /// The user passed `--no-hooks`.

@@ -11,5 +11,6 @@ pub mod engine;
 pub mod ladder;
 pub mod live;
 pub mod preflight;
+pub mod rerun;
 pub mod rescue;
 pub mod state;

@@ -659,11 +659,11 @@ pub fn assess(facts: &Facts) -> Assessment {
 }
 
 /// The paragraph for a shared registration refusal.
-pub fn shared_paragraph(shared: &SharedRegistration, rerun: &str) -> String {
+pub fn shared_paragraph(shared: &SharedRegistration, rerun: &super::rerun::Rerun) -> String {
     format!(
         "{} shares its GitHub registration ({}{}) with {}: the controller looks scale sets up by name, so both use one \
          registration, and tearing this one down deletes it on GitHub, which breaks the other's runners and wedges its \
-         own teardown later (the scale set can no longer be deleted). Rerun `{rerun} --keep-registration` to tear this \
+         own teardown later (the scale set can no longer be deleted). Rerun `{}` to tear this \
          one down and leave the registration to the other (the tool removes this runner set's runner-scale-set-id right \
          after deleting it, so the controller removes only its runners from GitHub); tear down the last of them without \
          the flag, which deletes the registration.",
@@ -674,12 +674,13 @@ pub fn shared_paragraph(shared: &SharedRegistration, rerun: &str) -> String {
             .as_deref()
             .map(|id| format!(", id {id}"))
             .unwrap_or_default(),
-        shared.others.join(", ")
+        shared.others.join(", "),
+        rerun.with_flag("--keep-registration")
     )
 }
 
 /// One paragraph a user can act on, for a refusal.
-pub fn refusal_paragraph(wedge: &Wedge, rerun: &str) -> String {
+pub fn refusal_paragraph(wedge: &Wedge, rerun: &super::rerun::Rerun) -> String {
     match wedge {
         Wedge::ControllerDown => format!(
             "The ARC controller is not running (no available Deployment labelled {}), so nothing would remove the \
@@ -766,8 +767,9 @@ pub fn refusal_paragraph(wedge: &Wedge, rerun: &str) -> String {
         ),
         Wedge::StaleFinalizer { objects } => format!(
             "Finalizers nobody removes: {}. These objects would stay Terminating whatever the controller does. Rerun \
-             `{rerun} --force-finalizers` to strip exactly these finalizers (nothing else).",
-            objects.join("; ")
+             `{}` to strip exactly these finalizers (nothing else).",
+            objects.join("; "),
+            rerun.with_force_finalizers()
         ),
     }
 }
@@ -854,7 +856,9 @@ mod tests {
             ]
         );
         assert_eq!(a.ladder(), Some(LadderKind::BottomUp));
-        let text = refusal_paragraph(&a.wedges[0], "helm arc-uninstall set -n runners");
+        let rerun =
+            crate::teardown::rerun::Rerun::new("helm arc-uninstall set -n runners", None, false);
+        let text = refusal_paragraph(&a.wedges[0], &rerun);
         assert!(
             text.contains("RoleBinding/runners/set-gha-rs-manager that the ARC controller needs")
         );
@@ -960,7 +964,13 @@ mod tests {
             matches!(&a.wedges[0], Wedge::NotServed { runner_set, .. } if runner_set == "runners/set")
         );
         assert_eq!(a.ladder(), Some(LadderKind::BottomUp));
-        assert!(refusal_paragraph(&a.wedges[0], "x").contains("watches only team-a"));
+        assert!(
+            refusal_paragraph(
+                &a.wedges[0],
+                &crate::teardown::rerun::Rerun::new("x", None, false)
+            )
+            .contains("watches only team-a")
+        );
     }
 
     #[test]
@@ -987,7 +997,10 @@ mod tests {
         assert_eq!(a.wedges.len(), 1);
         assert_eq!(a.wedges[0].name(), "rbac_not_bound");
         assert_eq!(a.ladder(), Some(LadderKind::BottomUp));
-        let text = refusal_paragraph(&a.wedges[0], "x");
+        let text = refusal_paragraph(
+            &a.wedges[0],
+            &crate::teardown::rerun::Rerun::new("x", None, false),
+        );
         assert!(text.contains("binds arc-systems/old-controller but the running controller is ServiceAccount arc-systems/arc-gha-rs-controller"), "{text}");
     }
 
@@ -1001,7 +1014,13 @@ mod tests {
         ));
         let a = assess(&f);
         assert_eq!(a.wedges[0].name(), "rbac_not_bound");
-        assert!(refusal_paragraph(&a.wedges[0], "x").contains("get/delete/patch secrets"));
+        assert!(
+            refusal_paragraph(
+                &a.wedges[0],
+                &crate::teardown::rerun::Rerun::new("x", None, false)
+            )
+            .contains("get/delete/patch secrets")
+        );
     }
 
     #[test]
@@ -1011,7 +1030,10 @@ mod tests {
         let a = assess(&f);
         assert_eq!(a.wedges[0].name(), "invalid_credentials");
         assert_eq!(a.ladder(), Some(LadderKind::Credentials));
-        let text = refusal_paragraph(&a.wedges[0], "x");
+        let text = refusal_paragraph(
+            &a.wedges[0],
+            &crate::teardown::rerun::Rerun::new("x", None, false),
+        );
         assert!(
             text.contains("github_app_installation_id, github_app_private_key missing"),
             "{text}"
@@ -1045,8 +1067,11 @@ mod tests {
         assert_eq!(names, vec!["missing_proxy_secret", "missing_tls_config"]);
         assert_eq!(a.ladder(), Some(LadderKind::Credentials));
         assert!(
-            refusal_paragraph(&a.wedges[1], "x")
-                .contains("runners/ca named by spec.githubServerTLS has no key ca.crt")
+            refusal_paragraph(
+                &a.wedges[1],
+                &crate::teardown::rerun::Rerun::new("x", None, false)
+            )
+            .contains("runners/ca named by spec.githubServerTLS has no key ca.crt")
         );
     }
 
@@ -1124,7 +1149,10 @@ mod tests {
             a.wedges.is_empty(),
             "not a wedge: refused unless --keep-registration"
         );
-        let text = shared_paragraph(&a.shared[0], "helm arc-uninstall set -n runners");
+        let text = shared_paragraph(
+            &a.shared[0],
+            &crate::teardown::rerun::Rerun::new("helm arc-uninstall set -n runners", None, false),
+        );
         assert!(text.contains("with team-b/b, team-d/linux"), "{text}");
         assert!(text.contains("--keep-registration"));
 
@@ -1170,14 +1198,20 @@ mod tests {
         assert_eq!(a.wedges[0].name(), "version_skew");
         assert_eq!(a.ladder(), Some(LadderKind::BottomUp));
         assert!(
-            refusal_paragraph(&a.wedges[0], "x")
-                .contains("deletes a runner set of another major.minor without any cleanup")
+            refusal_paragraph(
+                &a.wedges[0],
+                &crate::teardown::rerun::Rerun::new("x", None, false)
+            )
+            .contains("deletes a runner set of another major.minor without any cleanup")
         );
         let mut f = healthy();
         versioned(&mut f, None, false);
         assert!(
-            refusal_paragraph(&assess(&f).wedges[0], "x")
-                .contains("missing its app.kubernetes.io/version label")
+            refusal_paragraph(
+                &assess(&f).wedges[0],
+                &crate::teardown::rerun::Rerun::new("x", None, false)
+            )
+            .contains("missing its app.kubernetes.io/version label")
         );
         // With its finalizer, the cleanup runs: reported, not refused.
         let mut f = healthy();

@@ -36,6 +36,10 @@ pub enum Event {
         /// Where the objects came from: `release` (helm get manifest),
         /// `saved_manifest` (the state copy) or `cluster` (found from the ARS).
         source: String,
+        /// The API server, context and user the run acts on and as
+        /// (flattened: `server`, `context`, `user`, `as_user`, `as_groups`).
+        #[serde(flatten)]
+        target: crate::kube::connection::Target,
     },
     /// The manifest was copied to the state directory.
     ManifestSaved {

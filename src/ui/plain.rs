@@ -38,10 +38,12 @@ pub fn line(event: &Event) -> String {
             dry_run,
             rescue,
             source,
+            target,
         } => format!(
-            "{}{} release {release} in {namespace}: {} objects in {} waves (from {})",
+            "{}{} release {release} in {namespace} on {}: {} objects in {} waves (from {})",
             if *dry_run { "dry run: " } else { "" },
             if *rescue { "rescuing" } else { "tearing down" },
+            target.describe(),
             waves.iter().sum::<usize>(),
             waves.len(),
             source.replace('_', " ")
