@@ -221,7 +221,10 @@ pub async fn run_release(
             if !args.dry_run
                 && let Some(path) = &state_path
             {
-                state::save_manifest(path, &text).with_context(|| {
+                let copy = state::redacted_manifest(&text, &namespace)
+                    .context("read the release manifest")
+                    .exit_code(Code::BadInput)?;
+                state::save_manifest(path, &copy).with_context(|| {
                     format!("save a copy of the manifest to {}", path.display())
                 })?;
                 ui.emit(&Event::ManifestSaved {
@@ -350,6 +353,16 @@ pub async fn run_release(
     } else {
         outcome
     };
+    // The release is gone: so goes its copy.
+    if outcome == "success"
+        && let Some(path) = state_path.as_deref().filter(|p| p.exists())
+    {
+        state::remove_manifest(path)
+            .with_context(|| format!("remove the manifest copy {}", path.display()))?;
+        ui.emit(&Event::ManifestRemoved {
+            path: path.display().to_string(),
+        });
+    }
     ui.emit(&Event::Summary {
         outcome: outcome.into(),
         exit_code: code as i32,

@@ -141,7 +141,7 @@ impl<'a> Engine<'a> {
         let live = self.read_live(&objects).await?;
         let facts = self.gather(&objects, &live).await?;
         let assessment = assess(&facts);
-        self.report_checks(&facts, &assessment);
+        let problems = self.report_checks(&facts, &assessment);
         if let Some(blocker) = assessment.blockers.first() {
             self.ui.emit(&Event::Refused {
                 cause: "blocked".into(),
@@ -168,6 +168,27 @@ impl<'a> Engine<'a> {
                 message,
             });
             return Ok(self.report(Outcome::Refused, Some(wedge.name().into())));
+        }
+        // Nothing of the release exists here while preflight found problems:
+        // the wrong cluster, or objects removed by hand. Not a success
+        // (`helm uninstall` would then remove the record of objects that may
+        // be wedged elsewhere).
+        let present = objects
+            .iter()
+            .filter(|o| matches!(live.get(&o.id), Some(Some(_))))
+            .count();
+        if present == 0 && !objects.is_empty() && !problems.is_empty() {
+            self.ui.emit(&Event::Refused {
+                cause: preflight::NOTHING_FOUND.into(),
+                message: preflight::nothing_found_paragraph(
+                    objects.len(),
+                    &problems,
+                    &self.cluster.target().describe(),
+                    &self.opts.release,
+                    &self.opts.namespace,
+                ),
+            });
+            return Ok(self.report(Outcome::Refused, Some(preflight::NOTHING_FOUND.into())));
         }
         let keep: Vec<String> = if self.opts.keep_registration {
             assessment
@@ -489,7 +510,15 @@ impl<'a> Engine<'a> {
         Ok(self.cluster.get(&id).await?)
     }
 
-    fn report_checks(&self, facts: &Facts, assessment: &preflight::Assessment) {
+    /// Emit the preflight findings; returns the problems (`check: detail`).
+    fn report_checks(&self, facts: &Facts, assessment: &preflight::Assessment) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut check = |check: String, ok: bool, detail: String| {
+            if !ok {
+                problems.push(format!("{check}: {detail}"));
+            }
+            self.ui.emit(&Event::Check { check, ok, detail });
+        };
         if !facts.runner_sets.is_empty() {
             let available: Vec<&str> = facts
                 .controllers
@@ -497,10 +526,10 @@ impl<'a> Engine<'a> {
                 .filter(|c| c.available)
                 .map(|c| c.name.as_str())
                 .collect();
-            self.ui.emit(&Event::Check {
-                check: "ARC controller".into(),
-                ok: !available.is_empty(),
-                detail: if available.is_empty() {
+            check(
+                "ARC controller".into(),
+                !available.is_empty(),
+                if available.is_empty() {
                     format!(
                         "no available Deployment labelled {}",
                         arc::CONTROLLER_SELECTOR
@@ -508,7 +537,7 @@ impl<'a> Engine<'a> {
                 } else {
                     format!("{} available", available.join(", "))
                 },
-            });
+            );
         }
         for set in &facts.runner_sets {
             let Some(refs) = &set.refs else { continue };
@@ -517,18 +546,27 @@ impl<'a> Engine<'a> {
                 Some(false) => "MISSING",
                 None => "not annotated",
             };
-            let ok = set.manager_role != Some(false) && set.manager_role_binding != Some(false);
-            self.ui.emit(&Event::Check {
-                check: format!("manager RBAC of {}/{}", refs.namespace, refs.name),
+            // The manager RBAC matters while the runner set exists; once it
+            // is gone, so may its RBAC be (a rerun after our own teardown).
+            let gone = set.ars.is_none();
+            let ok = gone
+                || (set.manager_role != Some(false) && set.manager_role_binding != Some(false));
+            check(
+                format!("manager RBAC of {}/{}", refs.namespace, refs.name),
                 ok,
-                detail: format!(
-                    "Role {} {}, RoleBinding {} {}",
+                format!(
+                    "Role {} {}, RoleBinding {} {}{}",
                     refs.manager_role.as_deref().unwrap_or("-"),
                     present(set.manager_role),
                     refs.manager_role_binding.as_deref().unwrap_or("-"),
-                    present(set.manager_role_binding)
+                    present(set.manager_role_binding),
+                    if gone {
+                        " (not needed: the AutoscalingRunnerSet is gone)"
+                    } else {
+                        ""
+                    }
                 ),
-            });
+            );
             let credentials = match (&refs.github.vault, set.github_secret) {
                 (Some(vault), _) => format!(
                     "{} is a key in a vault ({vault}): not checked",
@@ -557,18 +595,14 @@ impl<'a> Engine<'a> {
                         | preflight::Wedge::TlsConfigMissing { .. }
                 )
             });
-            self.ui.emit(&Event::Check {
-                check: format!("GitHub access of {}/{}", refs.namespace, refs.name),
-                ok: !broken,
-                detail: credentials,
-            });
+            check(
+                format!("GitHub access of {}/{}", refs.namespace, refs.name),
+                !broken,
+                credentials,
+            );
         }
         for note in &assessment.notes {
-            self.ui.emit(&Event::Check {
-                check: "note".into(),
-                ok: true,
-                detail: note.clone(),
-            });
+            check("note".into(), true, note.clone());
         }
         if !assessment.busy.is_empty() {
             let names: Vec<String> = assessment
@@ -579,23 +613,20 @@ impl<'a> Engine<'a> {
                     None => b.name.clone(),
                 })
                 .collect();
-            self.ui.emit(&Event::Check {
-                check: "busy runners".into(),
-                ok: true,
-                detail: format!(
+            check(
+                "busy runners".into(),
+                true,
+                format!(
                     "{} running a job; the teardown waits for them: {}",
                     names.len(),
                     names.join(", ")
                 ),
-            });
+            );
         }
         for t in &assessment.terminating {
-            self.ui.emit(&Event::Check {
-                check: "already terminating".into(),
-                ok: true,
-                detail: t.clone(),
-            });
+            check("already terminating".into(), true, t.clone());
         }
+        problems
     }
 
     /// The wave's objects that exist, are owned by the release and not kept.

@@ -679,6 +679,29 @@ pub fn shared_paragraph(shared: &SharedRegistration, rerun: &super::rerun::Rerun
     )
 }
 
+/// The refusal cause when no object of the release exists and preflight found problems.
+pub const NOTHING_FOUND: &str = "nothing_found";
+
+/// One paragraph for [`NOTHING_FOUND`]: none of the `objects` objects of the
+/// release exists on `target` (a description of server, context and user),
+/// while preflight found `problems`.
+pub fn nothing_found_paragraph(
+    objects: usize,
+    problems: &[String],
+    target: &str,
+    release: &str,
+    namespace: &str,
+) -> String {
+    format!(
+        "None of the {objects} objects of release {release} exists on {target}, and preflight found problems: {}. \
+         Either this is not the cluster the release was installed in (check KUBECONFIG, --kube-context, --kube-apiserver \
+         and the other --kube-* flags given to Helm), or its objects were removed by hand. Nothing was deleted and the \
+         release record, if any, is kept. If the objects really are gone, `helm uninstall {release} -n {namespace}` \
+         removes the record.",
+        problems.join("; ")
+    )
+}
+
 /// One paragraph a user can act on, for a refusal.
 pub fn refusal_paragraph(wedge: &Wedge, rerun: &super::rerun::Rerun) -> String {
     match wedge {
@@ -904,6 +927,22 @@ mod tests {
         let a = assess(&f);
         assert_eq!(a.blockers.len(), 1);
         assert!(a.blockers[0].starts_with("Secret/runners/shared in the release manifest exist"));
+    }
+
+    #[test]
+    fn nothing_found_names_the_target_and_the_problems() {
+        let text = nothing_found_paragraph(
+            7,
+            &["ARC controller: no available Deployment".into()],
+            "http://127.0.0.1:1 (context a, user u)",
+            "rel",
+            "ns",
+        );
+        assert!(text.starts_with(
+            "None of the 7 objects of release rel exists on http://127.0.0.1:1 (context a, user u)"
+        ));
+        assert!(text.contains("problems: ARC controller: no available Deployment."));
+        assert!(text.contains("`helm uninstall rel -n ns`"));
     }
 
     #[test]

@@ -46,6 +46,11 @@ pub enum Event {
         /// Path of the copy.
         path: String,
     },
+    /// The manifest copy was removed: the release is gone.
+    ManifestRemoved {
+        /// Path of the copy.
+        path: String,
+    },
     /// A preflight finding.
     Check {
         /// What was checked.

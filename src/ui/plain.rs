@@ -48,7 +48,12 @@ pub fn line(event: &Event) -> String {
             waves.len(),
             source.replace('_', " ")
         ),
-        Event::ManifestSaved { path } => format!("saved the release manifest to {path}"),
+        Event::ManifestSaved { path } => {
+            format!("saved the release manifest (Secret values removed) to {path}")
+        }
+        Event::ManifestRemoved { path } => {
+            format!("removed the manifest copy {path}: the release is gone")
+        }
         Event::Check { check, ok, detail } => {
             format!(
                 "preflight {}: {check}: {detail}",

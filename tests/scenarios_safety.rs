@@ -1,0 +1,399 @@
+//! Issue #11, items 2 and 3, and the review findings: no success reported
+//! over a wedge, no credential on disk, bounded waits and calls, complete
+//! error reports. Against the simulator with ARC's controller and real
+//! Helm 3.17.3 / 4.1.4, the binary run as Helm runs it.
+//!
+//! Slow (seconds each): their own test binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "support/scenario/mod.rs"]
+mod scenario;
+mod support;
+
+use arc_sim::controller::ArcConfig;
+use kube_sim::SimConfig;
+use kube_sim::api::{Actor, DeleteOptions, Gvk, Patch};
+use scenario::cli_output::{describe, first_event, json_lines as events, summary};
+use scenario::event_log::{is_ours, is_write};
+use scenario::sim_env::{ARC_API, ScenarioEnv, chart, hau_in, start, state_dir, wait_until};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+use support::Helm;
+
+/// The fake token in examples/charts/arc-runner-set/values.yaml.
+const TOKEN: &str = "ghp_EXAMPLEexampleEXAMPLE000000000000";
+/// The same token as stored in the Secret's `data` (base64).
+const TOKEN_B64: &str = "Z2hwX0VYQU1QTEVleGFtcGxlRVhBTVBMRTAwMDAwMDAwMDAwMA==";
+const RELEASE: &str = "arc-runner-set";
+const NS: &str = "arc-runners";
+
+/// The release's kinds (apiVersion, kind), runner set last.
+const RELEASE_KINDS: [(&str, &str); 5] = [
+    ("v1", "ServiceAccount"),
+    ("v1", "Secret"),
+    ("rbac.authorization.k8s.io/v1", "Role"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    (ARC_API, "AutoscalingRunnerSet"),
+];
+
+/// The simulator with ARC, the controller chart and a ready runner set.
+struct Env {
+    scenario: ScenarioEnv,
+}
+
+impl Env {
+    fn new(helm: Helm, min_runners: u32) -> Env {
+        let env = Env {
+            scenario: start(helm, SimConfig::default(), ArcConfig::default()),
+        };
+        env.scenario.install_controller(&[]);
+        env.scenario.helm_ok(&[
+            "install",
+            RELEASE,
+            chart("arc-runner-set").to_str().unwrap(),
+            "-n",
+            NS,
+            "--create-namespace",
+            "--set",
+            &format!("minRunners={min_runners}"),
+        ]);
+        wait_until("runner set ready", Duration::from_secs(20), || {
+            env.scenario
+                .get(ARC_API, "AutoscalingRunnerSet", Some(NS), RELEASE)
+                .and_then(|a| {
+                    a.pointer("/metadata/annotations/runner-scale-set-id")
+                        .cloned()
+                })
+                .is_some()
+                && env
+                    .scenario
+                    .list(ARC_API, "EphemeralRunner", Some(NS))
+                    .iter()
+                    .filter(|r| r.pointer("/status/runnerId").is_some())
+                    .count()
+                    == min_runners as usize
+        });
+        env
+    }
+
+    /// `helm-arc-uninstall uninstall RELEASE -n NS -o json args...` as Helm runs it.
+    fn teardown(&self, args: &[&str]) -> Output {
+        hau_in(&self.scenario, NS, &["uninstall", RELEASE, "-o", "json"])
+            .args(args)
+            .output()
+            .expect("run helm-arc-uninstall")
+    }
+
+    /// The release's objects present now, `Kind/name`, with whether each is Terminating.
+    fn release_objects(&self) -> Vec<(String, bool)> {
+        let mut out = Vec::new();
+        for (api_version, kind) in RELEASE_KINDS {
+            for o in self.scenario.list(api_version, kind, Some(NS)) {
+                if o.pointer("/metadata/annotations/meta.helm.sh~1release-name")
+                    .and_then(Value::as_str)
+                    == Some(RELEASE)
+                {
+                    out.push((
+                        format!("{kind}/{}", o["metadata"]["name"].as_str().unwrap()),
+                        o.pointer("/metadata/deletionTimestamp").is_some(),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    fn release_exists(&self) -> bool {
+        self.scenario
+            .helm_cmd(&["status", RELEASE, "-n", NS])
+            .output()
+            .expect("helm status")
+            .status
+            .success()
+    }
+
+    /// Someone else deletes the release's objects of `kinds`, first
+    /// stripping their finalizers when `strip` (then they are gone; else
+    /// those with finalizers stay Terminating).
+    fn delete_by_hand(&self, kinds: &[(&str, &str)], strip: bool) {
+        let api = self.scenario.api();
+        let someone = Actor("someone-else".into());
+        for (api_version, kind) in kinds {
+            let gvk = Gvk::new(api_version, kind);
+            for o in self.scenario.list(api_version, kind, Some(NS)) {
+                let name = o["metadata"]["name"].as_str().unwrap().to_string();
+                if !name.starts_with(RELEASE) {
+                    continue;
+                }
+                if strip {
+                    let none = Patch::Merge(json!({"metadata": {"finalizers": null}}));
+                    api.patch(&someone, &gvk, Some(NS), &name, none).unwrap();
+                }
+                let _ = api.delete(&someone, &gvk, Some(NS), &name, &DeleteOptions::default());
+            }
+        }
+    }
+
+    /// Strip the finalizers of every Terminating release object after `delay`.
+    fn release_them_after(&self, delay: Duration) -> std::thread::JoinHandle<()> {
+        let api = self.scenario.api();
+        std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            let someone = Actor("someone-else".into());
+            for (api_version, kind) in RELEASE_KINDS {
+                let gvk = Gvk::new(api_version, kind);
+                let items = api
+                    .list(&someone, &gvk, Some(NS), &Default::default())
+                    .unwrap_or_default();
+                for o in items {
+                    let name = o["metadata"]["name"].as_str().unwrap_or_default();
+                    if name.starts_with(RELEASE) {
+                        let none = Patch::Merge(json!({"metadata": {"finalizers": null}}));
+                        let _ = api.patch(&someone, &gvk, Some(NS), name, none);
+                    }
+                }
+            }
+        })
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        state_dir(&self.scenario.helm.home)
+    }
+
+    fn manifest_copy(&self) -> PathBuf {
+        self.state_dir()
+            .join(NS)
+            .join(RELEASE)
+            .join("manifest.yaml")
+    }
+
+    fn our_writes_since(&self, from: usize) -> Vec<String> {
+        self.scenario.log()[from..]
+            .iter()
+            .filter(|e| is_ours(e) && is_write(e))
+            .map(|e| format!("{} {}/{}", e.verb, e.kind, e.name))
+            .collect()
+    }
+}
+
+// ---- Item 2: a wedge is never reported as success ----------------------
+
+/// Preflight finds problems (no controller) and none of the release's
+/// objects exists: refused, `helm uninstall` not run, the record kept.
+fn nothing_of_the_release_found_with_problems_is_refused(helm: Helm) {
+    let env = Env::new(helm, 1);
+    env.scenario.sim().arc.stop();
+    env.delete_by_hand(&RELEASE_KINDS, true);
+    assert!(env.release_objects().is_empty());
+    let from = env.scenario.log().len();
+    let out = env.teardown(&["--timeout", "10s"]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let refused = first_event(&out, "refused");
+    assert_eq!(refused["cause"], "nothing_found", "{refused}");
+    let message = refused["message"].as_str().unwrap();
+    assert!(
+        message.contains(&env.scenario.sim().sim.url()),
+        "names the server: {message}"
+    );
+    assert!(message.contains("ARC controller"), "{message}");
+    assert!(
+        !events(&out).iter().any(|e| e["event"] == "helm"),
+        "helm uninstall was not run"
+    );
+    assert_ne!(summary(&out)["outcome"], "success");
+    assert!(env.release_exists(), "the release record is kept");
+    assert_eq!(env.our_writes_since(from), Vec::<String>::new());
+}
+
+/// The same with the controller up (a rerun after our own teardown whose
+/// `helm uninstall` failed): nothing is wrong, the record is removed.
+fn nothing_of_the_release_found_without_problems_removes_the_record(helm: Helm) {
+    let env = Env::new(helm, 0);
+    env.delete_by_hand(&RELEASE_KINDS, true);
+    let out = env.teardown(&["--timeout", "10s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        events(&out)
+            .iter()
+            .filter(|e| e["event"] == "check")
+            .all(|e| e["ok"] == true),
+        "{}",
+        describe(&out)
+    );
+    assert!(!env.release_exists());
+}
+
+/// Problems found, the runner set gone, its dependents Terminating: they
+/// are waited for and diagnosed at the timeout (exit 3), never success.
+fn terminating_objects_are_waited_for_and_diagnosed(helm: Helm) {
+    let env = Env::new(helm, 1);
+    env.scenario.sim().arc.stop();
+    env.delete_by_hand(&RELEASE_KINDS[4..], true);
+    env.delete_by_hand(&RELEASE_KINDS[..4], false);
+    let left = env.release_objects();
+    assert!(!left.is_empty() && left.iter().all(|(_, t)| *t), "{left:?}");
+    let out = env.teardown(&["--timeout", "2s"]);
+    assert_ne!(out.status.code(), Some(0), "{}", describe(&out));
+    let evs = events(&out);
+    assert!(
+        evs.iter()
+            .any(|e| e["event"] == "check" && e["ok"] == false)
+    );
+    assert!(
+        !evs.iter().any(|e| e["event"] == "helm"),
+        "{}",
+        describe(&out)
+    );
+    assert!(env.release_exists());
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let diagnosis = first_event(&out, "diagnosis");
+    let objects: Vec<&str> = diagnosis["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["object"].as_str().unwrap())
+        .collect();
+    assert!(
+        objects.iter().any(|o| o.starts_with("Secret/")),
+        "{diagnosis}"
+    );
+}
+
+/// The same, but the Terminating objects go away while the run waits: then
+/// (and only then) success.
+fn terminating_objects_that_go_away_end_in_success(helm: Helm) {
+    let env = Env::new(helm, 1);
+    env.scenario.sim().arc.stop();
+    env.delete_by_hand(&RELEASE_KINDS[4..], true);
+    env.delete_by_hand(&RELEASE_KINDS[..4], false);
+    let releaser = env.release_them_after(Duration::from_millis(1500));
+    let out = env.teardown(&["--timeout", "30s"]);
+    releaser.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let evs = events(&out);
+    assert!(
+        evs.iter()
+            .any(|e| e["event"] == "delete" && e["result"] == "already_terminating"),
+        "{}",
+        describe(&out)
+    );
+    assert!(env.release_objects().is_empty());
+    assert!(!env.release_exists());
+}
+
+// ---- Item 3: no credential on disk --------------------------------------
+
+/// Every file under `dir`, recursively, with every directory.
+fn walk(dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let (mut files, mut dirs) = (Vec::new(), vec![dir.to_path_buf()]);
+    let mut i = 0;
+    while i < dirs.len() {
+        for entry in std::fs::read_dir(&dirs[i]).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+        i += 1;
+    }
+    (files, dirs)
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The saved copy holds neither the token nor its base64, is private from
+/// its creation, serves `--rescue`, and goes once the release is gone.
+fn the_saved_copy_holds_no_token_is_private_and_goes_with_the_release(helm: Helm) {
+    let env = Env::new(helm, 1);
+    env.scenario.sim().arc.stop();
+    // Refused (controller down): the copy was saved before anything else.
+    let out = env.teardown(&[]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let copy = env.manifest_copy();
+    assert!(copy.is_file(), "{}", describe(&out));
+    let (files, dirs) = walk(&env.state_dir());
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(
+            !text.contains(TOKEN) && !text.contains(TOKEN_B64),
+            "{} holds the token",
+            file.display()
+        );
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    for dir in &dirs {
+        assert_eq!(mode(dir), 0o700, "{}", dir.display());
+    }
+    let text = std::fs::read_to_string(&copy).unwrap();
+    assert!(
+        text.contains("\"github_token\": \"\""),
+        "the key stays: {text}"
+    );
+
+    // Plain `helm uninstall` leaves everything Terminating; --rescue from the copy finishes.
+    env.scenario.helm_ok(&["uninstall", RELEASE, "-n", NS]);
+    env.scenario.sim().arc.restart();
+    let out = env.teardown(&["--rescue", "--timeout", "30s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(first_event(&out, "start")["source"], "saved_manifest");
+    assert!(env.release_objects().is_empty());
+    assert!(
+        !copy.exists(),
+        "the copy is removed once the release is gone"
+    );
+    assert!(
+        events(&out)
+            .iter()
+            .any(|e| e["event"] == "manifest_removed"),
+        "{}",
+        describe(&out)
+    );
+}
+
+/// A successful run leaves no copy (and no token) behind.
+fn a_successful_run_leaves_nothing_on_disk(helm: Helm) {
+    let env = Env::new(helm, 0);
+    let out = env.teardown(&["--timeout", "30s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        events(&out).iter().any(|e| e["event"] == "manifest_saved"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!env.manifest_copy().exists());
+    let (files, _) = walk(&env.state_dir());
+    assert!(files.is_empty(), "left under the state dir: {files:?}");
+}
+
+/// Every scenario runs on Helm 3.17.3 and on Helm 4.1.4: `<scenario>::helm3`, `<scenario>::helm4`.
+macro_rules! on_both_helms {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::*;
+            #[test]
+            fn helm3() {
+                super::$name(Helm::V3)
+            }
+            #[test]
+            fn helm4() {
+                super::$name(Helm::V4)
+            }
+        }
+    )*};
+}
+
+on_both_helms!(
+    nothing_of_the_release_found_with_problems_is_refused,
+    nothing_of_the_release_found_without_problems_removes_the_record,
+    terminating_objects_are_waited_for_and_diagnosed,
+    terminating_objects_that_go_away_end_in_success,
+    the_saved_copy_holds_no_token_is_private_and_goes_with_the_release,
+    a_successful_run_leaves_nothing_on_disk,
+);
