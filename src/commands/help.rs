@@ -67,9 +67,28 @@ stderr and in $HELM_ARC_UNINSTALL_LOG (fail closed, so Helm stops).";
 /// `uninstall --help`.
 pub const UNINSTALL: &str = "\
 Order: read the release manifest (`helm get manifest`), save a copy to the state directory, run
-preflight (controller available, manager RBAC and GitHub Secret present, ownership, pre-delete
-hooks), then delete wave by wave (UID preconditions), waiting until each wave is gone, then run
-`helm uninstall` for the release record.
+preflight (a controller serving the runner set, manager RBAC binding its ServiceAccount, GitHub
+access, version, shared registrations, ownership, pre-delete hooks), then delete wave by wave
+(UID preconditions), waiting until each wave is gone, then run `helm uninstall` for the release
+record.
+
+Diagnoses (preflight refusal or `diagnosis` event; next command in brackets):
+  controller_down              no available controller, or none watches the namespace [--force-finalizers]
+  lost_rbac                    manager Role/RoleBinding missing [--force-finalizers]
+  rbac_not_bound               RoleBinding binds another ServiceAccount or the Role lacks grants [--force-finalizers]
+  missing_credentials          the GitHub config Secret is gone [--force-finalizers]
+  invalid_credentials          it holds no token nor complete GitHub App (key names only) [--force-finalizers]
+  missing_proxy_secret         a proxy credentialSecretRef Secret is gone [--force-finalizers]
+  missing_tls_config           the githubServerTLS ConfigMap or its key is gone [--force-finalizers]
+  version_skew                 other major.minor and no finalizer: deleted without cleanup [--force-finalizers]
+  stale_finalizer              a finalizer the running ARC line never removes [--force-finalizers]
+  shared_registration          another runner set shares the GitHub registration [--keep-registration]
+  runner_pod_gone              busy runner whose pod is gone (upstream #4585) [--force-finalizers]
+  busy_runner                  a runner is running a job [--timeout 30m]
+  scale_set_undeletable        GitHub refuses to delete the scale set [--force-finalizers]
+  orphaned_cleanup_protection  objects keep cleanup-protection after their runner set [--force-finalizers]
+  slow_controller              none of the above; read the controller log [rerun]
+A vault-backed runner set (spec.vaultConfig) is noted, not checked.
 
 Exit codes:
   0  every object is gone and the release record removed (or --dry-run)

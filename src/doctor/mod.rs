@@ -210,24 +210,119 @@ fn upgrade_trap(snapshot: &Snapshot, out: &mut Vec<Finding>) -> BTreeSet<String>
             continue;
         };
         trapped.insert(live.id.to_string());
+        let users = still_used_by(live, snapshot);
+        let (message, safe_patch) = if users.is_empty() {
+            (
+                format!(
+                    "{} is Terminating with {CLEANUP_PROTECTION}, but no AutoscalingRunnerSet names it in its cleanup \
+                     annotations (typically `helm upgrade` dropped it, e.g. after a containerMode change). The controller \
+                     strips this finalizer only while it finalizes a runner set, so it stays Terminating forever. \
+                     Removing the finalizer is safe: no runner set, runner or listener uses it any more",
+                    live.id
+                ),
+                Some(patch.clone()),
+            )
+        } else {
+            (
+                format!(
+                    "{} is Terminating with {CLEANUP_PROTECTION} and no AutoscalingRunnerSet names it, but it is still \
+                     used by {} (draining runners of an older spec deregister through it); not patched: removing the \
+                     finalizer now would delete it under them. Run the fix once they are gone",
+                    live.id,
+                    users.join(", ")
+                ),
+                None,
+            )
+        };
         out.push(Finding {
             kind: FindingKind::UpgradeTrap,
             object: live.id.to_string(),
             release: release_of(live, snapshot),
             finalizers: live.finalizers(),
             owner: Some(arc::finalizer_owner(CLEANUP_PROTECTION, kind).to_string()),
-            message: format!(
-                "{} is Terminating with {CLEANUP_PROTECTION}, but no AutoscalingRunnerSet names it in its cleanup \
-                 annotations (typically `helm upgrade` dropped it, e.g. after a containerMode change). The controller \
-                 strips this finalizer only while it finalizes a runner set, so it stays Terminating forever. \
-                 Removing the finalizer is safe: nothing uses the object any more",
-                live.id
-            ),
+            message,
             fix: kubectl_json_patch(live, &patch),
-            safe_patch: Some(patch),
+            safe_patch,
         });
     }
     trapped
+}
+
+/// The runtime objects that still use a chart object: EphemeralRunnerSets,
+/// EphemeralRunners and listeners naming a Secret as `githubConfigSecret`,
+/// runners running as a ServiceAccount, and the RoleBindings (and their
+/// Roles) that bind such a ServiceAccount. Objects being deleted still count:
+/// a draining runner deregisters through them.
+fn still_used_by(live: &Live, snapshot: &Snapshot) -> Vec<String> {
+    let ns = live.id.namespace.as_deref();
+    let name = live.id.name.as_str();
+    let runtime: Vec<&Live> = snapshot
+        .others
+        .iter()
+        .chain(&snapshot.listeners)
+        .filter(|o| {
+            matches!(
+                o.id.kind.as_str(),
+                "EphemeralRunnerSet" | "EphemeralRunner" | "AutoscalingListener"
+            )
+        })
+        .filter(|o| {
+            o.id.namespace.as_deref() == ns || o.str_at("/spec/autoscalingRunnerSetNamespace") == ns
+        })
+        .collect();
+    let secret_of = |o: &Live| {
+        o.str_at("/spec/githubConfigSecret")
+            .or_else(|| o.str_at("/spec/ephemeralRunnerSpec/githubConfigSecret"))
+            .map(str::to_string)
+    };
+    let account_of = |o: &Live| {
+        o.str_at("/spec/spec/serviceAccountName")
+            .or_else(|| o.str_at("/spec/ephemeralRunnerSpec/spec/serviceAccountName"))
+            .map(str::to_string)
+    };
+    let accounts: BTreeSet<String> = runtime.iter().filter_map(|o| account_of(o)).collect();
+    let binds_used = |rb: &Live| {
+        crate::arc::rbac::bound_service_accounts(&rb.value)
+            .iter()
+            .any(|sa| {
+                accounts
+                    .iter()
+                    .any(|a| sa == &format!("{}/{a}", ns.unwrap_or_default()))
+            })
+    };
+    let names = |objects: Vec<&Live>| objects.iter().map(|o| o.id.to_string()).collect::<Vec<_>>();
+    match live.id.kind.as_str() {
+        "Secret" => names(
+            runtime
+                .into_iter()
+                .filter(|o| secret_of(o).as_deref() == Some(name))
+                .collect(),
+        ),
+        "ServiceAccount" => names(
+            runtime
+                .into_iter()
+                .filter(|o| account_of(o).as_deref() == Some(name))
+                .collect(),
+        ),
+        "RoleBinding" if binds_used(live) => names(
+            runtime
+                .into_iter()
+                .filter(|o| account_of(o).is_some())
+                .collect(),
+        ),
+        "Role" => snapshot
+            .others
+            .iter()
+            .filter(|rb| {
+                rb.id.kind == "RoleBinding"
+                    && rb.id.namespace.as_deref() == ns
+                    && crate::arc::rbac::bound_role(&rb.value) == Some(name)
+                    && binds_used(rb)
+            })
+            .map(|rb| rb.id.to_string())
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn stuck_terminating(

@@ -332,3 +332,53 @@ fn release_filter_keeps_controller_findings() {
         ]
     );
 }
+
+#[test]
+fn upgrade_trap_still_used_by_draining_runners_is_reported_not_patched() {
+    // After an upgrade the old GitHub Secret and kube-mode ServiceAccount,
+    // Role and RoleBinding are named by no ARS, but a draining runner of the
+    // old spec still deregisters through the Secret and runs as the account.
+    let runner = live(
+        "actions.github.com",
+        "EphemeralRunner",
+        "runners",
+        "set-old-runner-a",
+        json!({"metadata": {"deletionTimestamp": LONG_AGO,
+            "finalizers": ["ephemeralrunner.actions.github.com/runner-registration-finalizer"]},
+            "spec": {"githubConfigSecret": "set-old-github-secret",
+                     "spec": {"serviceAccountName": "set-old-kube-mode"}}}),
+    );
+    let mut binding = protected("RoleBinding", "set-old-kube-mode", true);
+    binding.value["roleRef"] = json!({"kind": "Role", "name": "set-old-kube-mode"});
+    binding.value["subjects"] =
+        json!([{"kind": "ServiceAccount", "name": "set-old-kube-mode", "namespace": "runners"}]);
+    let s = snapshot(
+        vec![controller(1, "0.14.2")],
+        vec![ars("set", "0.14.2", false)],
+        vec![
+            protected("Secret", "set-old-github-secret", true),
+            protected("ServiceAccount", "set-old-kube-mode", true),
+            protected("Role", "set-old-kube-mode", true),
+            binding,
+            runner.clone(),
+        ],
+    );
+    let traps: Vec<Finding> = diagnose(&s)
+        .into_iter()
+        .filter(|f| f.kind == FindingKind::UpgradeTrap)
+        .collect();
+    assert_eq!(traps.len(), 4);
+    for f in &traps {
+        assert_eq!(f.safe_patch, None, "{}: still used, not patched", f.object);
+        assert!(f.message.contains("still used by"), "{}", f.message);
+    }
+    // Once the runner is gone, every one of them is safe to free.
+    let mut s = s;
+    s.others.retain(|o| o.id != runner.id);
+    assert!(
+        diagnose(&s)
+            .iter()
+            .filter(|f| f.kind == FindingKind::UpgradeTrap)
+            .all(|f| f.safe_patch.is_some())
+    );
+}
