@@ -25,6 +25,14 @@ pub enum HelmError {
         /// Why.
         source: std::io::Error,
     },
+    /// Helm did not finish in time; it was killed.
+    #[error("`helm {args}` did not finish within {}; it was stopped", crate::teardown::duration::format_duration(*after))]
+    TimedOut {
+        /// The arguments.
+        args: String,
+        /// The deadline.
+        after: std::time::Duration,
+    },
     /// Helm exited non-zero.
     #[error("`helm {args}` failed: {stderr}")]
     Failed {
@@ -46,7 +54,12 @@ pub struct Helm {
     pub kube_context: Option<String>,
     /// Environment variables set on every Helm process (the connection inputs).
     pub env: Vec<(&'static str, String)>,
+    /// How long one Helm process may run before it is killed.
+    pub deadline: std::time::Duration,
 }
+
+/// Default deadline of one Helm process (see [`Helm::with_deadline`]).
+pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The output of a finished Helm run.
 #[derive(Clone, Debug)]
@@ -74,7 +87,14 @@ impl Helm {
             namespace: namespace.to_string(),
             kube_context: kube_context.filter(|c| !c.is_empty()).map(str::to_string),
             env: Vec::new(),
+            deadline: DEADLINE,
         })
+    }
+
+    /// Kill a Helm process that runs longer than `deadline`.
+    pub fn with_deadline(mut self, deadline: std::time::Duration) -> Self {
+        self.deadline = deadline;
+        self
     }
 
     /// Set these variables on every Helm process.
@@ -93,16 +113,23 @@ impl Helm {
         args
     }
 
-    /// Run Helm with `args` (global flags appended).
+    /// Run Helm with `args` (global flags appended), killing it at the
+    /// deadline or when this future is dropped (the run was interrupted).
     pub async fn run(&self, args: &[String]) -> Result<HelmRun, HelmError> {
         let mut all = args.to_vec();
         all.extend(self.global_args());
-        let output = Command::new(&self.bin)
+        let running = Command::new(&self.bin)
             .args(&all)
             .envs(self.env.iter().map(|(k, v)| (*k, v)))
             .stdin(std::process::Stdio::null())
-            .output()
+            .kill_on_drop(true)
+            .output();
+        let output = tokio::time::timeout(self.deadline, running)
             .await
+            .map_err(|_| HelmError::TimedOut {
+                args: args.join(" "),
+                after: self.deadline,
+            })?
             .map_err(|source| HelmError::Spawn {
                 bin: self.bin.display().to_string(),
                 source,
@@ -171,14 +198,22 @@ pub fn release_manifest_blocking(release: &str, namespace: &str) -> Result<Strin
         release.to_string(),
     ];
     args.extend(helm.global_args());
-    let output = std::process::Command::new(&helm.bin)
-        .args(&args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|source| HelmError::Spawn {
+    let output = output_within(
+        std::process::Command::new(&helm.bin)
+            .args(&args)
+            .stdin(std::process::Stdio::null()),
+        DEADLINE,
+    )
+    .map_err(|e| match e {
+        Waited::Failed(source) => HelmError::Spawn {
             bin: helm.bin.display().to_string(),
             source,
-        })?;
+        },
+        Waited::TimedOut => HelmError::TimedOut {
+            args: args.join(" "),
+            after: DEADLINE,
+        },
+    })?;
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
@@ -187,6 +222,63 @@ pub fn release_manifest_blocking(release: &str, namespace: &str) -> Result<Strin
             stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
         })
     }
+}
+
+enum Waited {
+    Failed(std::io::Error),
+    TimedOut,
+}
+
+/// Run `cmd` to the end and collect its output, killing it after `deadline`.
+fn output_within(
+    cmd: &mut std::process::Command,
+    deadline: std::time::Duration,
+) -> Result<std::process::Output, Waited> {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(Waited::Failed)?;
+    // Drain both pipes on threads so a chatty Helm cannot block on a full one.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(Waited::Failed)? {
+            break status;
+        }
+        if start.elapsed() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Waited::TimedOut);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Ok(std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
 }
 
 /// Whether Helm's stderr says the release does not exist.
@@ -254,6 +346,7 @@ mod tests {
             namespace: "ns".into(),
             kube_context: Some("c".into()),
             env: Vec::new(),
+            deadline: DEADLINE,
         };
         assert_eq!(
             helm.uninstall_args("r", &["--keep-history".into()]),

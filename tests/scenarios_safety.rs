@@ -44,11 +44,17 @@ struct Env {
 }
 
 impl Env {
-    fn new(helm: Helm, min_runners: u32) -> Env {
+    /// ARC's controller only.
+    fn controller_only(helm: Helm) -> Env {
         let env = Env {
             scenario: start(helm, SimConfig::default(), ArcConfig::default()),
         };
         env.scenario.install_controller(&[]);
+        env
+    }
+
+    fn new(helm: Helm, min_runners: u32) -> Env {
+        let env = Env::controller_only(helm);
         env.scenario.helm_ok(&[
             "install",
             RELEASE,
@@ -372,6 +378,373 @@ fn a_successful_run_leaves_nothing_on_disk(helm: Helm) {
     assert!(files.is_empty(), "left under the state dir: {files:?}");
 }
 
+// ---- Review findings ------------------------------------------------------
+
+/// Faults on the simulator's HTTP front end (lifted by [`Env::clear_faults`]).
+impl Env {
+    fn faults(&self, faults: kube_sim::Faults) {
+        self.scenario.sim().sim.control().set_faults(faults);
+    }
+
+    fn clear_faults(&self) {
+        self.scenario.sim().sim.control().clear_faults();
+    }
+
+    /// Hold every request with `method` whose path contains `path` until the gate opens.
+    fn gate(&self, method: &str, path: &str) -> kube_sim::Gate {
+        self.scenario.sim().sim.control().gate(method, path)
+    }
+
+    /// The binary as Helm runs it, started (stdout and stderr piped).
+    fn spawn(&self, args: &[&str]) -> std::process::Child {
+        hau_in(&self.scenario, NS, &["uninstall", RELEASE, "-o", "json"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn helm-arc-uninstall")
+    }
+
+    /// Processes started with this environment's state directory in their
+    /// environment (the binary and the `helm` it runs), by pid.
+    fn our_processes(&self) -> Vec<String> {
+        let marker = self.state_dir().display().to_string();
+        let mut pids = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let pid = entry.file_name().to_string_lossy().to_string();
+            if !pid.chars().all(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+                continue;
+            };
+            let alive = std::fs::read_to_string(entry.path().join("stat"))
+                .is_ok_and(|stat| !stat.contains(") Z "));
+            if alive && String::from_utf8_lossy(&environ).contains(&marker) {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+}
+
+/// Wait for `child` at most `limit`; a run that does not end is killed and fails the test.
+fn wait_at_most(mut child: std::process::Child, limit: Duration) -> Output {
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the run did not end within {limit:?} (killed)\n{}",
+                describe(&out)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn interrupt(child: &std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+fn all_output(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A watch the API server refuses (403) ends the wait at once with an error
+/// naming the resource and the verb, not after --timeout as a slow controller.
+fn a_refused_watch_ends_the_wait_at_once(helm: Helm) {
+    let env = Env::new(helm, 1);
+    env.faults(kube_sim::Faults {
+        error_rate: 1.0,
+        error_code: Some(403),
+        query_contains: Some("watch=true".into()),
+        ..Default::default()
+    });
+    let out = env.teardown(&["--timeout", "20s"]);
+    env.clear_faults();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "cannot watch AutoscalingRunnerSet (actions.github.com/v1alpha1) in namespace arc-runners"
+        ) && stderr.contains("403"),
+        "{stderr}"
+    );
+    let evs = events(&out);
+    assert!(
+        !evs.iter()
+            .any(|e| e["event"] == "wave_timed_out" || e["event"] == "diagnosis"),
+        "{}",
+        describe(&out)
+    );
+}
+
+/// An API request that gets no answer ends at its deadline (and the wave at
+/// --timeout), instead of hanging the run.
+fn a_request_without_answer_ends_at_the_deadline(helm: Helm) {
+    let env = Env::new(helm, 0);
+    let gate = env.gate("DELETE", "/autoscalingrunnersets/");
+    let child = env.spawn(&["--timeout", "2s"]);
+    let out = wait_at_most(child, Duration::from_secs(60));
+    gate.open();
+    assert!(gate.held() >= 1, "the DELETE reached the server");
+    assert!(
+        matches!(out.status.code(), Some(1 | 3)),
+        "{}",
+        describe(&out)
+    );
+    let text = all_output(&out);
+    assert!(
+        text.contains("no answer from the API server within 2s")
+            || text.contains("\"event\":\"wave_timed_out\""),
+        "{text}"
+    );
+}
+
+/// A Helm child is stopped at its deadline (--timeout), and the run says so.
+fn helm_is_stopped_at_its_deadline(helm: Helm) {
+    let env = Env::new(helm, 0);
+    // Helm's read of the release record (its Secrets) gets no answer.
+    let gate = env.gate("GET", "/namespaces/arc-runners/secrets");
+    let child = env.spawn(&["--timeout", "3s"]);
+    let out = wait_at_most(child, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`helm get manifest arc-runner-set` did not finish within 3s"),
+        "{stderr}"
+    );
+    wait_until("Helm is stopped", Duration::from_secs(10), || {
+        env.our_processes().is_empty()
+    });
+    gate.open();
+}
+
+/// Ctrl-C stops the `helm` the run started with it.
+fn an_interrupted_run_stops_its_helm(helm: Helm) {
+    let env = Env::new(helm, 0);
+    let gate = env.gate("GET", "/namespaces/arc-runners/secrets");
+    let child = env.spawn(&["--timeout", "60s"]);
+    assert!(
+        gate.wait_held(1, Duration::from_secs(20)),
+        "Helm reached the server"
+    );
+    assert!(
+        env.our_processes().len() >= 2,
+        "the binary and its helm run"
+    );
+    interrupt(&child);
+    let out = wait_at_most(child, Duration::from_secs(30));
+    assert_ne!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("interrupted"),
+        "{}",
+        describe(&out)
+    );
+    wait_until("Helm is stopped", Duration::from_secs(10), || {
+        env.our_processes().is_empty()
+    });
+    gate.open();
+}
+
+/// Every DELETE of a wave that fails is reported, not only the first.
+fn every_failed_delete_of_a_wave_is_reported(helm: Helm) {
+    let env = Env::new(helm, 0);
+    env.faults(kube_sim::Faults {
+        error_rate: 1.0,
+        error_code: Some(403),
+        methods: vec!["DELETE".into()],
+        path_contains: Some("/rolebindings/".into()),
+        ..Default::default()
+    });
+    let out = env.teardown(&["--timeout", "30s"]);
+    env.clear_faults();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("wave 1: DELETE failed for 2 of 3 objects"),
+        "{stderr}"
+    );
+    for rb in [
+        "arc-runner-set-gha-rs-manager",
+        "arc-runner-set-gha-rs-kube-mode",
+    ] {
+        assert!(
+            stderr.contains(&format!("RoleBinding/arc-runners/{rb}")),
+            "{rb}: {stderr}"
+        );
+    }
+    let failed: Vec<Value> = events(&out)
+        .into_iter()
+        .filter(|e| e["event"] == "delete" && e["result"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(env.release_exists(), "helm uninstall was not run");
+}
+
+/// A finalizer patch that keeps conflicting ends the run with an error.
+fn a_patch_that_keeps_conflicting_is_an_error(helm: Helm) {
+    let env = Env::new(helm, 1);
+    env.scenario.sim().arc.stop();
+    env.faults(kube_sim::Faults {
+        error_rate: 1.0,
+        error_code: Some(409),
+        methods: vec!["PATCH".into()],
+        ..Default::default()
+    });
+    let out = env.teardown(&["--timeout", "20s", "--force-finalizers"]);
+    env.clear_faults();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("gave up patching") && stderr.contains("after 8 conflicts"),
+        "{stderr}"
+    );
+    assert!(env.release_exists());
+}
+
+/// Two runner-set releases (`set-a` in `team-a`, `set-b` in `team-b`) with
+/// `min_runners` runners each.
+fn two_runner_sets(env: &Env, min_runners: u32) {
+    for (ns, release) in [("team-a", "set-a"), ("team-b", "set-b")] {
+        env.scenario.helm_ok(&[
+            "install",
+            release,
+            chart("arc-runner-set").to_str().unwrap(),
+            "-n",
+            ns,
+            "--create-namespace",
+            "--set",
+            &format!("minRunners={min_runners}"),
+        ]);
+        wait_until("runners registered", Duration::from_secs(20), || {
+            env.scenario
+                .list(ARC_API, "EphemeralRunner", Some(ns))
+                .iter()
+                .filter(|r| r.pointer("/status/runnerId").is_some())
+                .count()
+                == min_runners as usize
+        });
+    }
+}
+
+fn fleet_summary(out: &Output) -> Value {
+    events(out)
+        .into_iter()
+        .rfind(|e| e["event"] == "fleet_summary")
+        .unwrap_or_else(|| panic!("no fleet_summary\n{}", describe(out)))
+}
+
+/// `--all-runner-sets` interrupted: its summary still counts what was
+/// deleted and the requests made.
+fn an_interrupted_fleet_counts_what_it_did(helm: Helm) {
+    let env = Env::controller_only(helm);
+    two_runner_sets(&env, 1);
+    // A job on each set holds its runner set Terminating.
+    for ns in ["team-a", "team-b"] {
+        let runner = env.scenario.list(ARC_API, "EphemeralRunner", Some(ns))[0]["metadata"]["name"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        env.scenario.sim().arc.start_job(ns, &runner, None).unwrap();
+    }
+    let child = hau_in(
+        &env.scenario,
+        "team-a",
+        &[
+            "uninstall",
+            "--all-runner-sets",
+            "-A",
+            "-o",
+            "json",
+            "--timeout",
+            "60s",
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    wait_until(
+        "both runner sets Terminating",
+        Duration::from_secs(30),
+        || {
+            ["team-a", "team-b"].iter().all(|ns| {
+                env.scenario
+                    .list(ARC_API, "AutoscalingRunnerSet", Some(ns))
+                    .iter()
+                    .all(|a| a.pointer("/metadata/deletionTimestamp").is_some())
+            })
+        },
+    );
+    interrupt(&child);
+    let out = wait_at_most(child, Duration::from_secs(30));
+    assert_ne!(out.status.code(), Some(0), "{}", describe(&out));
+    let summary = fleet_summary(&out);
+    assert_eq!(summary["outcome"], "failed", "{summary}");
+    assert!(
+        summary["message"].as_str().unwrap().contains("interrupted"),
+        "{summary}"
+    );
+    // At least both runner sets (later waves may have run too).
+    assert!(summary["deleted"].as_u64().unwrap() >= 2, "{summary}");
+    assert!(summary["requests"].as_u64().unwrap() > 0, "{summary}");
+}
+
+/// `--all-runner-sets` failing after the runner sets went (the CRD DELETE is
+/// refused): its summary counts what was deleted and the requests made.
+fn a_failing_fleet_counts_what_it_did(helm: Helm) {
+    let env = Env::controller_only(helm);
+    two_runner_sets(&env, 0);
+    env.faults(kube_sim::Faults {
+        error_rate: 1.0,
+        error_code: Some(403),
+        methods: vec!["DELETE".into()],
+        path_contains: Some("customresourcedefinitions".into()),
+        ..Default::default()
+    });
+    let out = hau_in(
+        &env.scenario,
+        "team-a",
+        &[
+            "uninstall",
+            "--all-runner-sets",
+            "-A",
+            "--delete-crds",
+            "-o",
+            "json",
+            "--timeout",
+            "30s",
+        ],
+    )
+    .output()
+    .unwrap();
+    env.clear_faults();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let summary = fleet_summary(&out);
+    assert_eq!(summary["outcome"], "failed", "{summary}");
+    // Each release's seven objects, all deleted before the CRD step failed.
+    assert_eq!(summary["deleted"], 14, "{summary}");
+    assert!(
+        summary["message"].as_str().unwrap().contains(
+            "CustomResourceDefinition/autoscalingrunnersets.actions.github.com: 403 Forbidden"
+        ),
+        "{summary}"
+    );
+    assert!(summary["requests"].as_u64().unwrap() > 0, "{summary}");
+}
+
 /// Every scenario runs on Helm 3.17.3 and on Helm 4.1.4: `<scenario>::helm3`, `<scenario>::helm4`.
 macro_rules! on_both_helms {
     ($($name:ident),* $(,)?) => {$(
@@ -396,4 +769,12 @@ on_both_helms!(
     terminating_objects_that_go_away_end_in_success,
     the_saved_copy_holds_no_token_is_private_and_goes_with_the_release,
     a_successful_run_leaves_nothing_on_disk,
+    a_refused_watch_ends_the_wait_at_once,
+    a_request_without_answer_ends_at_the_deadline,
+    helm_is_stopped_at_its_deadline,
+    an_interrupted_run_stops_its_helm,
+    every_failed_delete_of_a_wave_is_reported,
+    a_patch_that_keeps_conflicting_is_an_error,
+    an_interrupted_fleet_counts_what_it_did,
+    a_failing_fleet_counts_what_it_did,
 );

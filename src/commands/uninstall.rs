@@ -13,7 +13,7 @@ use crate::ui::{self, Event, Reporter};
 use anyhow::{Context, anyhow};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Arguments of `uninstall`.
@@ -150,31 +150,73 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
     let json = args.output == OutputArg::Json;
     let reporter = ui::reporter(json);
     let started = Instant::now();
-    let deleted = Arc::new(AtomicUsize::new(0));
+    let tally = Tally::default();
     let result = runtime.block_on(async {
         tokio::select! {
-            result = run_async(&args, reporter.as_ref(), deleted.clone()) => result,
+            result = run_async(&args, reporter.as_ref(), &tally) => result,
             _ = tokio::signal::ctrl_c() => Err(anyhow!(
                 "interrupted; objects already deleted stay deleted. Rerun the same command to continue from the live state"
             ))
             .exit_code(Code::Failure),
         }
     });
-    // In JSON mode every run ends with a summary, errors included (the error
-    // line itself still goes to stderr).
-    if let Err(err) = &result
-        && json
-    {
-        reporter.emit(&Event::Summary {
-            outcome: "failed".into(),
-            exit_code: exit::code_for(err) as i32,
-            deleted: deleted.load(Ordering::Relaxed),
-            seconds: started.elapsed().as_secs_f64(),
-            requests: 0,
-            message: format!("{err:#}"),
-        });
+    // Every run ends with its summary, errors and interruptions included,
+    // with what it did until then (the error line itself goes to stderr):
+    // a fleet's in both output modes, a single release's in JSON mode.
+    if let Err(err) = &result {
+        let code = exit::code_for(err);
+        let message = format!("{err:#}");
+        if args.fleet.all_runner_sets {
+            crate::fleet::run::failed_summary(json, code, &tally, started, &message);
+        } else if json {
+            reporter.emit(&Event::Summary {
+                outcome: "failed".into(),
+                exit_code: code as i32,
+                deleted: tally.deleted(),
+                seconds: started.elapsed().as_secs_f64(),
+                requests: tally.requests(),
+                message,
+            });
+        }
     }
     result
+}
+
+/// What a run has done so far (API requests, DELETEs that took effect),
+/// shared with every release it tears down, so that a run that fails or is
+/// interrupted still reports it.
+#[derive(Default)]
+pub struct Tally {
+    requests: Arc<AtomicU64>,
+    deleted: std::sync::Mutex<Vec<Arc<AtomicUsize>>>,
+}
+
+impl Tally {
+    /// A counter of one release's DELETEs, part of [`Tally::deleted`].
+    pub fn deleted_counter(&self) -> Arc<AtomicUsize> {
+        let counter = Arc::new(AtomicUsize::new(0));
+        if let Ok(mut all) = self.deleted.lock() {
+            all.push(counter.clone());
+        }
+        counter
+    }
+
+    /// DELETEs that took effect, every release together.
+    pub fn deleted(&self) -> usize {
+        self.deleted
+            .lock()
+            .map_or(0, |all| all.iter().map(|c| c.load(Ordering::Relaxed)).sum())
+    }
+
+    /// The counter the run's cluster client counts its requests in.
+    pub fn request_counter(&self) -> Arc<AtomicU64> {
+        self.requests.clone()
+    }
+
+    /// Non-watch API requests made so far (retries included).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
 }
 
 /// Where the manifest came from.
@@ -184,19 +226,20 @@ enum Source {
     Cluster(Vec<Object>),
 }
 
-async fn run_async(
-    args: &Args,
-    ui: &dyn Reporter,
-    deleted: Arc<AtomicUsize>,
-) -> anyhow::Result<Code> {
-    let cluster = args.connection.connect().await?;
+async fn run_async(args: &Args, ui: &dyn Reporter, tally: &Tally) -> anyhow::Result<Code> {
+    let cluster = args
+        .connection
+        .connect()
+        .await?
+        .count_requests_in(tally.request_counter())
+        .with_request_timeout(args.timeout.min(crate::kube::REQUEST_TIMEOUT));
     if args.fleet.all_runner_sets {
-        return crate::fleet::run::all_runner_sets(&cluster, args, ui).await;
+        return crate::fleet::run::all_runner_sets(&cluster, args, ui, tally).await;
     }
-    if let Some(code) = crate::fleet::run::controller_guard(&cluster, args, ui).await? {
+    if let Some(code) = crate::fleet::run::controller_guard(&cluster, args, ui, tally).await? {
         return Ok(code);
     }
-    run_release(&cluster, args, ui, deleted).await
+    run_release(&cluster, args, ui, tally.deleted_counter()).await
 }
 
 /// Tear down one release (`args.release` in `args.namespace`) on a connected
@@ -449,7 +492,11 @@ pub(crate) fn helm_for(args: &Args, namespace: &str) -> anyhow::Result<Helm> {
         .inputs()
         .helm_env()
         .exit_code(Code::BadInput)?;
-    Ok(Helm::resolve(helm_bin.as_deref(), namespace, args.connection.context())?.with_env(env))
+    Ok(
+        Helm::resolve(helm_bin.as_deref(), namespace, args.connection.context())?
+            .with_env(env)
+            .with_deadline(args.timeout),
+    )
 }
 
 /// The command to suggest for a rerun: every flag given (connection,

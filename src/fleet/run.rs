@@ -4,7 +4,7 @@
 
 use super::{ARC_CRDS, ReleaseRef, releases_of, split_release};
 use crate::arc;
-use crate::commands::uninstall::{Args, OutputArg, run_release};
+use crate::commands::uninstall::{Args, OutputArg, Tally, run_release};
 use crate::exit::{Code, WithCode};
 use crate::kube::{Cluster, Deleted, KubeError};
 use crate::manifest::{self, ObjectId};
@@ -16,8 +16,8 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 /// Outcome of one release of the fleet.
@@ -110,6 +110,7 @@ async fn teardown_releases(
     args: &Args,
     output: &Output,
     releases: &[ReleaseRef],
+    tally: &Tally,
 ) -> Vec<ReleaseOutcome> {
     let concurrency = usize::from(args.fleet.concurrency).max(1);
     futures::stream::iter(releases.iter().map(|r| {
@@ -123,6 +124,7 @@ async fn teardown_releases(
                 &one,
                 output,
                 &format!("{}/{}", r.namespace, r.name),
+                tally,
             )
             .await
         }
@@ -137,6 +139,7 @@ async fn teardown_one(
     args: &Args,
     output: &Output,
     tag: &str,
+    tally: &Tally,
 ) -> ReleaseOutcome {
     let started = Instant::now();
     let reporter = Tagged {
@@ -144,7 +147,7 @@ async fn teardown_one(
         release: tag.to_string(),
         summary: Mutex::new(None),
     };
-    let deleted = Arc::new(AtomicUsize::new(0));
+    let deleted = tally.deleted_counter();
     let result = run_release(cluster, args, &reporter, deleted.clone()).await;
     let summary = reporter.summary.lock().ok().and_then(|s| s.clone());
     let (outcome, exit_code, deleted, message) = match (result, summary) {
@@ -222,6 +225,7 @@ pub async fn all_runner_sets(
     cluster: &Cluster,
     args: &Args,
     _ui: &dyn Reporter,
+    tally: &Tally,
 ) -> anyhow::Result<Code> {
     let started = Instant::now();
     let output = Output::new(args.output == OutputArg::Json);
@@ -247,7 +251,7 @@ pub async fn all_runner_sets(
             Code::Refused,
             &[],
             started,
-            cluster,
+            tally,
             &message,
         );
         return Ok(Code::Refused);
@@ -266,7 +270,7 @@ pub async fn all_runner_sets(
             args.fleet.concurrency
         ),
     );
-    let mut outcomes = teardown_releases(cluster, args, &output, &releases).await;
+    let mut outcomes = teardown_releases(cluster, args, &output, &releases, tally).await;
     outcomes.sort_by(|a, b| (&a.namespace, &a.release).cmp(&(&b.namespace, &b.release)));
     let mut code = worst(&outcomes);
     let mut message = format!(
@@ -279,7 +283,7 @@ pub async fn all_runner_sets(
         && let Some(spec) = &args.fleet.with_controller
     {
         let (step_code, step_message, outcome) =
-            with_controller(cluster, args, &output, spec).await?;
+            with_controller(cluster, args, &output, spec, tally).await?;
         outcomes.extend(outcome);
         code = step_code;
         message = format!("{message}; {step_message}");
@@ -296,9 +300,7 @@ pub async fn all_runner_sets(
         Code::TimedOut => "timed_out",
         _ => "failed",
     };
-    summary(
-        &output, outcome, code, &outcomes, started, cluster, &message,
-    );
+    summary(&output, outcome, code, &outcomes, started, tally, &message);
     Ok(code)
 }
 
@@ -308,15 +310,32 @@ fn summary(
     code: Code,
     releases: &[ReleaseOutcome],
     started: Instant,
-    cluster: &Cluster,
+    tally: &Tally,
     message: &str,
 ) {
     let seconds = started.elapsed().as_secs_f64();
+    let (deleted, requests) = (tally.deleted(), tally.requests());
     output.fleet(
         json!({"event": "fleet_summary", "outcome": outcome, "exit_code": code as i32,
-               "releases": releases, "deleted": releases.iter().map(|r| r.deleted).sum::<usize>(),
-               "seconds": seconds, "requests": cluster.request_count(), "message": message}),
-        &format!("fleet {outcome} in {seconds:.1}s: {message}"),
+               "releases": releases, "deleted": deleted,
+               "seconds": seconds, "requests": requests, "message": message}),
+        &format!(
+            "fleet {outcome} in {seconds:.1}s: {message} ({deleted} deleted, {requests} API requests)"
+        ),
+    );
+}
+
+/// The `fleet_summary` of a fleet run that failed or was interrupted before
+/// its own summary: outcome `failed`, with what it did until then.
+pub fn failed_summary(json: bool, code: Code, tally: &Tally, started: Instant, message: &str) {
+    summary(
+        &Output::new(json),
+        "failed",
+        code,
+        &[],
+        started,
+        tally,
+        message,
     );
 }
 
@@ -365,6 +384,7 @@ async fn with_controller(
     args: &Args,
     output: &Output,
     spec: &str,
+    tally: &Tally,
 ) -> anyhow::Result<(Code, String, Option<ReleaseOutcome>)> {
     let (ns, name) = controller_namespace(cluster, args, spec).await?;
     if !args.dry_run {
@@ -385,7 +405,7 @@ async fn with_controller(
     one.release = name.clone();
     one.namespace = Some(ns.clone());
     one.fleet = super::FleetArgs::default();
-    let outcome = teardown_one(cluster, &one, output, &format!("{ns}/{name}")).await;
+    let outcome = teardown_one(cluster, &one, output, &format!("{ns}/{name}"), tally).await;
     let code = if outcome.exit_code == 0 {
         Code::Success
     } else {
@@ -467,6 +487,7 @@ pub async fn controller_guard(
     cluster: &Cluster,
     args: &Args,
     ui: &dyn Reporter,
+    tally: &Tally,
 ) -> anyhow::Result<Option<Code>> {
     let namespace = match args.namespace.as_deref().filter(|n| !n.is_empty()) {
         Some(ns) => ns.to_string(),
@@ -529,7 +550,7 @@ pub async fn controller_guard(
         .exit_code(Code::Refused);
     }
     let output = Output::new(args.output == OutputArg::Json);
-    let outcomes = teardown_releases(cluster, args, &output, &releases).await;
+    let outcomes = teardown_releases(cluster, args, &output, &releases, tally).await;
     let code = worst(&outcomes);
     if code != Code::Success {
         let failed: Vec<String> = outcomes

@@ -27,8 +27,8 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Config};
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Errors of the Kubernetes edge.
@@ -40,13 +40,21 @@ pub enum KubeError {
     /// The API server does not serve this kind.
     #[error("the API server does not serve {0} (is its CRD installed?)")]
     UnknownKind(String),
+    /// No answer within the request's deadline.
+    #[error("{what}: no answer from the API server within {}", crate::teardown::duration::format_duration(*after))]
+    NoAnswer {
+        /// What was being done.
+        what: String,
+        /// The deadline.
+        after: Duration,
+    },
     /// Any other API failure.
-    #[error("{what}: {source}")]
+    #[error("{what}: {}", describe_error(error))]
     Api {
         /// What was being done.
         what: String,
         /// The kube-rs error.
-        source: kube::Error,
+        error: kube::Error,
     },
 }
 
@@ -105,6 +113,16 @@ pub enum WatchItem {
     Apply(Live),
     /// An object was deleted.
     Delete(Live),
+    /// The API server refused the list or watch (401, 403 or 404): retrying
+    /// cannot help, so it is not swallowed.
+    Refused {
+        /// `list` (the initial list) or `watch`.
+        verb: &'static str,
+        /// The status code.
+        code: u16,
+        /// The status reason and message.
+        reason: String,
+    },
 }
 
 /// group, version, kind.
@@ -116,7 +134,8 @@ pub struct Cluster {
     target: Target,
     default_namespace: String,
     resources: Mutex<HashMap<GvkKey, (ApiResource, bool)>>,
-    requests: AtomicU64,
+    requests: Arc<AtomicU64>,
+    request_timeout: Duration,
 }
 
 impl Cluster {
@@ -164,6 +183,9 @@ impl Cluster {
                 env!("CARGO_PKG_VERSION")
             )),
         ));
+        // One retry policy, ours ([`Cluster::call`]): kube's own would retry
+        // 429/5xx up to 15 times inside each of our attempts.
+        config.default_retry = false;
         let default_namespace = config.default_namespace.clone();
         let client = Client::try_from(config).map_err(|e| KubeError::Config(e.to_string()))?;
         Ok(Self {
@@ -171,8 +193,23 @@ impl Cluster {
             target,
             default_namespace,
             resources: Mutex::default(),
-            requests: AtomicU64::new(0),
+            requests: Arc::new(AtomicU64::new(0)),
+            request_timeout: REQUEST_TIMEOUT,
         })
+    }
+
+    /// Give every API request (each attempt) this deadline.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Count requests in `counter` (shared with a caller that reports them
+    /// even when the run is interrupted).
+    pub fn count_requests_in(mut self, counter: Arc<AtomicU64>) -> Self {
+        counter.fetch_add(self.requests.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.requests = counter;
+        self
     }
 
     /// The API server, context and user this client acts on and as.
@@ -207,21 +244,18 @@ impl Cluster {
             return Ok(found);
         }
         let gvk = GroupVersionKind::gvk(group, version, kind);
-        let (resource, caps) = retry(|| {
-            self.count();
-            kube::discovery::pinned_kind(&self.client, &gvk)
-        })
-        .await
-        .map_err(|e| match e {
-            kube::Error::Api(ref s) if s.code == 404 => {
-                KubeError::UnknownKind(format_gvk(group, version, kind))
-            }
-            kube::Error::Discovery(_) => KubeError::UnknownKind(format_gvk(group, version, kind)),
-            source => KubeError::Api {
-                what: format!("discovering {}", format_gvk(group, version, kind)),
-                source,
-            },
-        })?;
+        let (resource, caps) = self
+            .call(|| kube::discovery::pinned_kind(&self.client, &gvk))
+            .await
+            .map_err(|e| match e {
+                CallError::Api(kube::Error::Api(ref s)) if s.code == 404 => {
+                    KubeError::UnknownKind(format_gvk(group, version, kind))
+                }
+                CallError::Api(kube::Error::Discovery(_)) => {
+                    KubeError::UnknownKind(format_gvk(group, version, kind))
+                }
+                e => e.into_kube(format!("discovering {}", format_gvk(group, version, kind))),
+            })?;
         let namespaced = caps.scope == kube::discovery::Scope::Namespaced;
         if let Ok(mut map) = self.resources.lock() {
             map.insert(key, (resource.clone(), namespaced));
@@ -248,15 +282,10 @@ impl Cluster {
         let api = self
             .api(&id.group, &id.version, &id.kind, id.namespace.as_deref())
             .await?;
-        let result = retry(|| {
-            self.count();
-            api.get_opt(&id.name)
-        })
-        .await
-        .map_err(|source| KubeError::Api {
-            what: format!("reading {id}"),
-            source,
-        })?;
+        let result = self
+            .call(|| api.get_opt(&id.name))
+            .await
+            .map_err(|e| e.into_kube(format!("reading {id}")))?;
         Ok(result.map(|o| to_live(&id.group, &id.version, &id.kind, o)))
     }
 
@@ -274,15 +303,10 @@ impl Cluster {
         if let Some(sel) = label_selector {
             params = params.labels(sel);
         }
-        let list = retry(|| {
-            self.count();
-            api.list(&params)
-        })
-        .await
-        .map_err(|source| KubeError::Api {
-            what: format!("listing {kind}"),
-            source,
-        })?;
+        let list = self
+            .call(|| api.list(&params))
+            .await
+            .map_err(|e| e.into_kube(format!("listing {kind}")))?;
         Ok(list
             .items
             .into_iter()
@@ -308,11 +332,7 @@ impl Cluster {
             }),
             ..DeleteParams::default()
         };
-        let result = retry(|| {
-            self.count();
-            api.delete(&id.name, &params)
-        })
-        .await;
+        let result = self.call(|| api.delete(&id.name, &params)).await;
         match result {
             Ok(either::Either::Left(obj)) => {
                 let live = to_live(&id.group, &id.version, &id.kind, obj);
@@ -323,12 +343,9 @@ impl Cluster {
                 })
             }
             Ok(either::Either::Right(_status)) => Ok(Deleted::Gone),
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(Deleted::NotFound),
-            Err(kube::Error::Api(s)) if s.code == 409 => Ok(Deleted::UidMismatch),
-            Err(source) => Err(KubeError::Api {
-                what: format!("deleting {id}"),
-                source,
-            }),
+            Err(CallError::Api(kube::Error::Api(s))) if s.code == 404 => Ok(Deleted::NotFound),
+            Err(CallError::Api(kube::Error::Api(s))) if s.code == 409 => Ok(Deleted::UidMismatch),
+            Err(e) => Err(e.into_kube(format!("deleting {id}"))),
         }
     }
 
@@ -344,15 +361,11 @@ impl Cluster {
         let patch: json_patch::Patch =
             serde_json::from_value(ops.clone()).map_err(|e| KubeError::Api {
                 what: format!("building a patch for {id}"),
-                source: kube::Error::SerdeError(e),
+                error: kube::Error::SerdeError(e),
             })?;
         let patch = Patch::<()>::Json(patch);
         let params = PatchParams::default();
-        let result = retry(|| {
-            self.count();
-            api.patch(&id.name, &params, &patch)
-        })
-        .await;
+        let result = self.call(|| api.patch(&id.name, &params, &patch)).await;
         match result {
             Ok(obj) => Ok(Patched::Applied(to_live(
                 &id.group,
@@ -360,12 +373,11 @@ impl Cluster {
                 &id.kind,
                 obj,
             ))),
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(Patched::NotFound),
-            Err(kube::Error::Api(s)) if s.code == 409 || s.code == 422 => Ok(Patched::Conflict),
-            Err(source) => Err(KubeError::Api {
-                what: format!("patching {id}"),
-                source,
-            }),
+            Err(CallError::Api(kube::Error::Api(s))) if s.code == 404 => Ok(Patched::NotFound),
+            Err(CallError::Api(kube::Error::Api(s))) if s.code == 409 || s.code == 422 => {
+                Ok(Patched::Conflict)
+            }
+            Err(e) => Err(e.into_kube(format!("patching {id}"))),
         }
     }
 
@@ -390,8 +402,49 @@ impl Cluster {
         Ok(fold_init(events, move |o| to_live(&group, &version, &kind, o)).boxed())
     }
 
-    fn count(&self) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
+    /// Make one API call with a deadline per attempt, retrying transient
+    /// failures (5xx, 429, transport) with jittered exponential backoff that
+    /// honours the server's Retry-After, at most [`MAX_ATTEMPTS`] times.
+    async fn call<T, F, Fut>(&self, mut call: F) -> Result<T, CallError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, kube::Error>>,
+    {
+        let mut rng = fastrand::Rng::new();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let result = tokio::time::timeout(self.request_timeout, call())
+                .await
+                .map_err(|_| CallError::NoAnswer(self.request_timeout))?;
+            match result {
+                Err(e) if attempt < MAX_ATTEMPTS && is_transient(&e) => {
+                    let delay = retry_delay(attempt, retry_after(&e), &mut rng);
+                    tracing::debug!("transient API error, retrying in {delay:?}: {e}");
+                    tokio::time::sleep(delay).await;
+                }
+                other => return other.map_err(CallError::Api),
+            }
+        }
+    }
+}
+
+/// Why a call failed.
+#[derive(Debug)]
+enum CallError {
+    /// The API server's (or the transport's) error.
+    Api(kube::Error),
+    /// No answer within the per-request deadline.
+    NoAnswer(Duration),
+}
+
+impl CallError {
+    fn into_kube(self, what: String) -> KubeError {
+        match self {
+            CallError::Api(error) => KubeError::Api { what, error },
+            CallError::NoAnswer(after) => KubeError::NoAnswer { what, after },
+        }
     }
 }
 
@@ -502,12 +555,31 @@ fn fold_init(
             }
             Ok(watcher::Event::Apply(o)) => Some(WatchItem::Apply(convert(o))),
             Ok(watcher::Event::Delete(o)) => Some(WatchItem::Delete(convert(o))),
-            Err(e) => {
-                tracing::debug!("watch error (reconnecting): {e}");
-                None
-            }
+            Err(e) => match refusal(&e) {
+                Some(refused) => Some(refused),
+                None => {
+                    tracing::debug!("watch error (reconnecting): {e}");
+                    None
+                }
+            },
         };
         futures::future::ready(item)
+    })
+}
+
+/// A watch error that retrying cannot cure: 401, 403 or 404 from the API server.
+fn refusal(e: &watcher::Error) -> Option<WatchItem> {
+    let (verb, status) = match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s)) => ("list", s.as_ref()),
+        watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => ("watch", s.as_ref()),
+        watcher::Error::WatchError(s) => ("watch", s.as_ref()),
+        _ => return None,
+    };
+    matches!(status.code, 401 | 403 | 404).then(|| WatchItem::Refused {
+        verb,
+        code: status.code,
+        reason: format!("{}: {}", status.reason, status.message),
     })
 }
 
@@ -531,6 +603,15 @@ fn format_gvk(group: &str, version: &str, kind: &str) -> String {
     }
 }
 
+/// One line for an API error: `403 Forbidden: <the server's message>` (kube's
+/// own text appends the whole Status structure).
+fn describe_error(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{} {}: {}", s.code, s.reason, s.message),
+        other => other.to_string(),
+    }
+}
+
 /// Whether an error is worth retrying: 5xx, 429, or a transport failure.
 fn is_transient(e: &kube::Error) -> bool {
     match e {
@@ -540,23 +621,93 @@ fn is_transient(e: &kube::Error) -> bool {
     }
 }
 
-/// Run `call` until it succeeds or fails with a non-transient error (at most 10 tries).
-async fn retry<T, F, Fut>(mut call: F) -> Result<T, kube::Error>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, kube::Error>>,
-{
-    let mut delay = Duration::from_millis(20);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match call().await {
-            Err(e) if attempt < 10 && is_transient(&e) => {
-                tracing::debug!("transient API error, retrying in {delay:?}: {e}");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-            }
-            other => return other,
+/// Attempts of one API call (the first and the retries).
+pub const MAX_ATTEMPTS: u32 = 10;
+/// The first retry's backoff, doubled per attempt up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(20);
+/// The longest backoff between attempts (a Retry-After may ask for more).
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// Default deadline of one API request (see [`Cluster::with_request_timeout`]).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The server's Retry-After (the Status `details.retryAfterSeconds` it
+/// sends with 429 and some 5xx answers).
+fn retry_after(e: &kube::Error) -> Option<Duration> {
+    match e {
+        kube::Error::Api(s) => s
+            .details
+            .as_ref()
+            .map(|d| d.retry_after_seconds)
+            .filter(|&secs| secs > 0)
+            .map(|secs| Duration::from_secs(secs.into())),
+        _ => None,
+    }
+}
+
+/// How long to wait before attempt `attempt + 1`: exponential backoff with
+/// "equal jitter" (half fixed, half random, so clients that failed together
+/// do not retry together), and never less than the server's Retry-After
+/// (plus up to 10% jitter). Pure but for `rng`.
+pub fn retry_delay(
+    attempt: u32,
+    retry_after: Option<Duration>,
+    rng: &mut fastrand::Rng,
+) -> Duration {
+    let doubling = 1u32 << attempt.saturating_sub(1).min(16);
+    let base = FIRST_BACKOFF.saturating_mul(doubling).min(MAX_BACKOFF);
+    let jittered = base / 2 + base.mul_f64(rng.f64() / 2.0);
+    match retry_after {
+        Some(after) => jittered.max(after + after.mul_f64(rng.f64() / 10.0)),
+        None => jittered,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_honours_retry_after() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        for attempt in 1..=12 {
+            let base = FIRST_BACKOFF
+                .saturating_mul(1 << (attempt - 1))
+                .min(MAX_BACKOFF);
+            let d = retry_delay(attempt, None, &mut rng);
+            assert!(d >= base / 2 && d <= base, "attempt {attempt}: {d:?}");
         }
+        // Jitter: the same attempt does not always wait the same.
+        let delays: std::collections::BTreeSet<Duration> =
+            (0..20).map(|_| retry_delay(5, None, &mut rng)).collect();
+        assert!(delays.len() > 10, "{delays:?}");
+        // The server's Retry-After is a floor, with at most 10% on top.
+        for _ in 0..20 {
+            let d = retry_delay(1, Some(Duration::from_secs(2)), &mut rng);
+            assert!(
+                d >= Duration::from_secs(2) && d <= Duration::from_millis(2200),
+                "{d:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_after_comes_from_the_status_details() {
+        // As the API server sends it.
+        let status: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 429,
+            "reason": "TooManyRequests", "message": "slow down",
+            "details": {"retryAfterSeconds": 3}
+        }))
+        .unwrap();
+        let e = kube::Error::Api(status.boxed());
+        assert!(is_transient(&e));
+        assert_eq!(retry_after(&e), Some(Duration::from_secs(3)));
+        let forbidden = kube::Error::Api(
+            kube::core::Status::failure("no", "Forbidden")
+                .with_code(403)
+                .boxed(),
+        );
+        assert!(!is_transient(&forbidden));
+        assert_eq!(retry_after(&forbidden), None);
     }
 }

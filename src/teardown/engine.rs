@@ -78,12 +78,61 @@ pub struct Report {
     pub cause: Option<String>,
 }
 
+/// Reads and patches of one ladder step before it gives up on conflicts.
+const PATCH_ATTEMPTS: usize = 8;
+
 /// Errors of the engine.
 #[derive(Debug, thiserror::Error)]
 pub enum TeardownError {
     /// A Kubernetes call failed.
     #[error(transparent)]
     Kube(#[from] KubeError),
+    /// DELETEs of a wave failed (every failed object is named).
+    #[error("wave {wave}: DELETE failed for {} of {total} objects: {}", failures.len(), failures.join("; "))]
+    Deletes {
+        /// The wave.
+        wave: usize,
+        /// Objects the wave tried to delete.
+        total: usize,
+        /// `Kind/namespace/name: error`, one per failed DELETE.
+        failures: Vec<String>,
+    },
+    /// The API server refused to list or watch what a wave waits for.
+    #[error(
+        "cannot {verb} {resource} to wait for wave {wave}: {code} {reason}; the wave's objects cannot be \
+         followed, so the run stops instead of waiting out --timeout"
+    )]
+    WatchRefused {
+        /// The wave.
+        wave: usize,
+        /// `list` or `watch`.
+        verb: &'static str,
+        /// `Kind (group/version) in namespace NS` or `... in every namespace`.
+        resource: String,
+        /// HTTP status code (401, 403 or 404).
+        code: u16,
+        /// The API server's reason and message.
+        reason: String,
+    },
+    /// A step of a wave could not finish within `--timeout`.
+    #[error("wave {wave}: {what} did not finish within --timeout")]
+    OutOfTime {
+        /// The wave.
+        wave: usize,
+        /// The step.
+        what: String,
+    },
+    /// A finalizer-ladder patch kept finding its object changed.
+    #[error(
+        "gave up patching {object} after {attempts} conflicts (it changed between every read and patch); \
+         rerun the same command"
+    )]
+    Conflicts {
+        /// The object.
+        object: String,
+        /// Patch attempts made.
+        attempts: usize,
+    },
 }
 
 /// Whether a live object belongs to `release` in `namespace` by Helm's annotations.
@@ -101,10 +150,44 @@ fn is_ars(id: &ObjectId) -> bool {
     id.group == arc::GROUP && id.kind == arc::ARS_KIND
 }
 
-type Key = (String, Option<String>, String);
+/// An object waited on: group, kind, namespace, name (two kinds of one name
+/// in different groups are different objects).
+type Key = (String, String, Option<String>, String);
 
 fn key(id: &ObjectId) -> Key {
-    (id.kind.clone(), id.namespace.clone(), id.name.clone())
+    (
+        id.group.clone(),
+        id.kind.clone(),
+        id.namespace.clone(),
+        id.name.clone(),
+    )
+}
+
+/// What one target watch covers: a kind of a group in a namespace (or all).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct WatchTag {
+    group: String,
+    kind: String,
+    namespace: Option<String>,
+}
+
+impl WatchTag {
+    fn covers(&self, k: &Key) -> bool {
+        k.0 == self.group && k.1 == self.kind && k.2 == self.namespace
+    }
+
+    /// `Kind (group/version) in namespace NS` for messages.
+    fn describe(&self, version: &str) -> String {
+        let gv = if self.group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{}/{version}", self.group)
+        };
+        match &self.namespace {
+            Some(ns) => format!("{} ({gv}) in namespace {ns}", self.kind),
+            None => format!("{} ({gv}) in every namespace", self.kind),
+        }
+    }
 }
 
 /// The teardown engine over a cluster and a reporter.
@@ -211,10 +294,23 @@ impl<'a> Engine<'a> {
                 objects: names,
             });
             let started = Instant::now();
-            let pending = self.delete_wave(index, &targets).await?;
+            // --timeout bounds the whole wave: its DELETEs, patches and wait.
+            let mut deadline = tokio::time::Instant::now() + self.opts.timeout;
+            let pending =
+                match tokio::time::timeout_at(deadline, self.delete_wave(index, &targets)).await {
+                    Ok(result) => result?,
+                    // Out of time before every DELETE answered: on to the
+                    // diagnosis of what is left.
+                    Err(_) => targets.iter().map(|(_, l)| l.clone()).collect(),
+                };
             let has_ars = targets.iter().any(|(o, _)| is_ars(&o.id));
             if has_ars {
-                self.keep_registrations(&targets, &keep).await?;
+                tokio::time::timeout_at(deadline, self.keep_registrations(&targets, &keep))
+                    .await
+                    .map_err(|_| TeardownError::OutOfTime {
+                        wave: index,
+                        what: "keeping the GitHub registration".into(),
+                    })??;
             }
             // The ladder preflight chose runs right after the ARS DELETE; while
             // the wave waits it is planned again every REPLAN_INTERVAL from a
@@ -224,7 +320,7 @@ impl<'a> Engine<'a> {
                 _ => None,
             };
             if let Some(kind) = ladder {
-                self.run_ladders(kind, &objects).await?;
+                self.ladders_until(deadline, kind, &objects).await?;
             }
             if self.opts.dry_run {
                 continue;
@@ -238,7 +334,6 @@ impl<'a> Engine<'a> {
             // out (RBAC or credentials lost mid-teardown, a scale set GitHub
             // refuses to delete) gets its ladder, then one more --timeout.
             let mut late_ladders = 0;
-            let mut deadline = tokio::time::Instant::now() + self.opts.timeout;
             let mut pending = pending;
             loop {
                 let until = match ladder {
@@ -263,7 +358,7 @@ impl<'a> Engine<'a> {
                         if let Some(kind) = ladder
                             && tokio::time::Instant::now() < deadline
                         {
-                            self.run_ladders(kind, &objects).await?;
+                            self.ladders_until(deadline, kind, &objects).await?;
                             pending = still;
                             continue;
                         }
@@ -288,7 +383,7 @@ impl<'a> Engine<'a> {
                         late_ladders += 1;
                         ladder = Some(late);
                         deadline = tokio::time::Instant::now() + self.opts.timeout;
-                        self.run_ladders(late, &objects).await?;
+                        self.ladders_until(deadline, late, &objects).await?;
                         pending = still;
                     }
                 }
@@ -680,8 +775,21 @@ impl<'a> Engine<'a> {
         });
         let results = futures::future::join_all(calls).await;
         let mut pending = Vec::new();
+        let mut failures = Vec::new();
         for (l, result) in results {
-            let (result, wait_for) = match result? {
+            let result = match result {
+                Ok(result) => result,
+                Err(e) => {
+                    self.ui.emit(&Event::Delete {
+                        wave,
+                        object: l.id.to_string(),
+                        result: "failed".into(),
+                    });
+                    failures.push(format!("{}: {e}", l.id));
+                    continue;
+                }
+            };
+            let (result, wait_for) = match result {
                 None => ("already_terminating", Some(l.clone())),
                 Some(_) if dry_run => ("would_delete", None),
                 Some(Deleted::Gone) => {
@@ -708,7 +816,28 @@ impl<'a> Engine<'a> {
             }
             pending.extend(wait_for);
         }
+        if !failures.is_empty() {
+            return Err(TeardownError::Deletes {
+                wave,
+                total: targets.len(),
+                failures,
+            });
+        }
         Ok(pending)
+    }
+
+    /// [`Engine::run_ladders`] until `deadline`; out of time, the wait that
+    /// follows ends at once with the diagnosis of what is left.
+    async fn ladders_until(
+        &mut self,
+        deadline: tokio::time::Instant,
+        kind: LadderKind,
+        objects: &[&Object],
+    ) -> Result<(), TeardownError> {
+        match tokio::time::timeout_at(deadline, self.run_ladders(kind, objects)).await {
+            Ok(result) => result,
+            Err(_) => Ok(()),
+        }
     }
 
     /// Run the ladder for every runner set of the release, from a fresh read
@@ -791,7 +920,7 @@ impl<'a> Engine<'a> {
                 removes,
                 dry_run,
             };
-        for _attempt in 0..8 {
+        for _attempt in 0..PATCH_ATTEMPTS {
             let Some(mut current) = self.cluster.get(&step.object).await? else {
                 return Ok(());
             };
@@ -841,7 +970,10 @@ impl<'a> Engine<'a> {
         }
         self.ui
             .emit(&emit("gave_up_after_conflicts", None, Vec::new()));
-        Ok(())
+        Err(TeardownError::Conflicts {
+            object: step.object.to_string(),
+            attempts: PATCH_ATTEMPTS,
+        })
     }
 
     /// Wait until every pending object is gone (UID-aware) or the timeout passes.
@@ -882,9 +1014,14 @@ impl<'a> Engine<'a> {
                 .cluster
                 .watch(group, version, kind, ns.as_deref(), name)
                 .await?;
-            let tag = (kind.clone(), ns.clone());
+            let tag = WatchTag {
+                group: group.clone(),
+                kind: kind.clone(),
+                namespace: ns.clone(),
+            };
+            let version = version.clone();
             streams.push(
-                s.map(move |item| (Source::Target(tag.clone()), item))
+                s.map(move |item| (Source::Target(tag.clone(), version.clone()), item))
                     .boxed(),
             );
         }
@@ -922,8 +1059,17 @@ impl<'a> Engine<'a> {
                 return Ok(Waited::TimedOut(pending.into_values().collect()));
             };
             match source {
-                Source::Target((kind, ns)) => {
-                    for gone in track(&mut pending, &kind, &ns, item) {
+                Source::Target(tag, version) => {
+                    if let WatchItem::Refused { verb, code, reason } = item {
+                        return Err(TeardownError::WatchRefused {
+                            wave,
+                            verb,
+                            resource: tag.describe(&version),
+                            code,
+                            reason,
+                        });
+                    }
+                    for gone in track(&mut pending, &tag, item) {
                         self.ui.emit(&Event::Gone {
                             wave,
                             object: gone.id.to_string(),
@@ -1010,21 +1156,17 @@ enum Waited {
 /// Which watch an item came from.
 #[derive(Clone, Debug)]
 enum Source {
-    Target((String, Option<String>)),
+    /// A watch of the wave's objects (and the version it watches).
+    Target(WatchTag, String),
     Listener,
     RunnerSets,
     Runners,
 }
 
 /// Apply a watch item to the pending set; returns the objects that are gone.
-fn track(
-    pending: &mut HashMap<Key, Live>,
-    kind: &str,
-    ns: &Option<String>,
-    item: WatchItem,
-) -> Vec<Live> {
+fn track(pending: &mut HashMap<Key, Live>, tag: &WatchTag, item: WatchItem) -> Vec<Live> {
     let mut gone = Vec::new();
-    let in_group = |k: &Key| k.0 == kind && &k.1 == ns;
+    let in_group = |k: &Key| tag.covers(k);
     match item {
         WatchItem::Restart(list) => {
             let keys: Vec<Key> = pending.keys().filter(|k| in_group(k)).cloned().collect();
@@ -1058,6 +1200,8 @@ fn track(
                 gone.extend(pending.remove(&k));
             }
         }
+        // Handled by the caller (the wait ends with an error).
+        WatchItem::Refused { .. } => {}
     }
     gone
 }
@@ -1078,7 +1222,7 @@ impl ProgressCache {
             Source::Listener => &mut self.listeners,
             Source::RunnerSets => &mut self.runner_sets,
             Source::Runners => &mut self.runners,
-            Source::Target(_) => return,
+            Source::Target(..) => return,
         };
         match item {
             WatchItem::Restart(list) => {
@@ -1096,13 +1240,15 @@ impl ProgressCache {
             WatchItem::Delete(l) => {
                 map.remove(l.uid());
             }
+            // Progress is shown without what cannot be watched.
+            WatchItem::Refused { .. } => {}
         }
     }
 
     fn event(&self, wave: usize, pending: &HashMap<Key, Live>, sets: &[RunnerSetRefs]) -> Event {
         let ars_uids: BTreeSet<&str> = pending
             .values()
-            .filter(|l| l.id.kind == arc::ARS_KIND)
+            .filter(|l| is_ars(&l.id))
             .map(Live::uid)
             .collect();
         let listener = self
@@ -1170,13 +1316,59 @@ mod tests {
         items.iter().map(|l| (key(&l.id), l.clone())).collect()
     }
 
+    fn tag(group: &str, kind: &str) -> WatchTag {
+        WatchTag {
+            group: group.into(),
+            kind: kind.into(),
+            namespace: Some("ns".into()),
+        }
+    }
+
+    fn widget(group: &str, uid: &str) -> Live {
+        Live::new(
+            ObjectId {
+                group: group.into(),
+                version: "v1".into(),
+                kind: "Widget".into(),
+                namespace: Some("ns".into()),
+                name: "w".into(),
+            },
+            json!({"metadata": {"name": "w", "namespace": "ns", "uid": uid}}),
+        )
+    }
+
+    #[test]
+    fn the_same_kind_and_name_in_two_groups_are_two_objects() {
+        let mut p = pending(&[widget("a.example", "1"), widget("b.example", "2")]);
+        assert_eq!(p.len(), 2, "both are waited on");
+        // A watch of a.example's Widgets says nothing about b.example's.
+        let gone = track(
+            &mut p,
+            &tag("a.example", "Widget"),
+            WatchItem::Restart(vec![]),
+        );
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].id.group, "a.example");
+        assert!(p.contains_key(&key(&widget("b.example", "2").id)));
+        let gone = track(
+            &mut p,
+            &tag("b.example", "Widget"),
+            WatchItem::Delete(widget("b.example", "2")),
+        );
+        assert_eq!(gone.len(), 1);
+        assert!(p.is_empty());
+        assert_eq!(
+            tag("a.example", "Widget").describe("v1"),
+            "Widget (a.example/v1) in namespace ns"
+        );
+    }
+
     #[test]
     fn delete_event_with_the_same_uid_is_gone() {
         let mut p = pending(&[live("a", "1"), live("b", "2")]);
         let gone = track(
             &mut p,
-            "Secret",
-            &Some("ns".into()),
+            &tag("", "Secret"),
             WatchItem::Delete(live("a", "1")),
         );
         assert_eq!(gone.len(), 1);
@@ -1189,20 +1381,13 @@ mod tests {
         assert!(
             track(
                 &mut p,
-                "Secret",
-                &Some("ns".into()),
+                &tag("", "Secret"),
                 WatchItem::Delete(live("a", "0"))
             )
             .is_empty()
         );
         assert_eq!(
-            track(
-                &mut p,
-                "Secret",
-                &Some("ns".into()),
-                WatchItem::Apply(live("a", "9"))
-            )
-            .len(),
+            track(&mut p, &tag("", "Secret"), WatchItem::Apply(live("a", "9"))).len(),
             1
         );
         assert!(p.is_empty());
@@ -1213,19 +1398,13 @@ mod tests {
         let mut p = pending(&[live("a", "1"), live("b", "2")]);
         let gone = track(
             &mut p,
-            "Secret",
-            &Some("ns".into()),
+            &tag("", "Secret"),
             WatchItem::Restart(vec![live("b", "2")]),
         );
         assert_eq!(gone[0].id.name, "a");
         assert!(p.contains_key(&key(&live("b", "2").id)));
         // Other groups are untouched by a restart.
-        let gone = track(
-            &mut p,
-            "Role",
-            &Some("ns".into()),
-            WatchItem::Restart(vec![]),
-        );
+        let gone = track(&mut p, &tag("", "Role"), WatchItem::Restart(vec![]));
         assert!(gone.is_empty());
     }
 

@@ -87,7 +87,9 @@ pub enum Event {
         wave: usize,
         /// The object.
         object: String,
-        /// `gone`, `terminating`, `already_gone`, `uid_changed`, `already_terminating`, `would_delete`.
+        /// `gone`, `terminating`, `already_gone`, `uid_changed`, `already_terminating`,
+        /// `would_delete`, or `failed` (the run then stops with an error naming
+        /// every object of the wave whose DELETE failed).
         result: String,
     },
     /// An object of the wave is gone (UID-aware).
