@@ -252,17 +252,15 @@ fn item2_scale_set_gone_on_github_is_scale_set_undeletable() {
             .unwrap()
             .parse()
             .unwrap();
-    let creds = arc_sim::github::Credentials::from_secret(
-        &json!({"data": {"github_token": "x"}}),
-        "https://github.com/example/repo",
-    )
-    .unwrap();
-    env.scenario
-        .sim()
-        .arc
-        .github()
-        .delete_runner_scale_set(&creds, id)
-        .unwrap();
+    // Deleted on GitHub behind the controller's back.
+    assert!(
+        env.scenario
+            .sim()
+            .arc
+            .github()
+            .delete_scale_set(id)
+            .is_some()
+    );
     let out = env.teardown(&["--timeout", "3s"]);
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
     let diag = first_event(&out, "diagnosis");
@@ -284,7 +282,28 @@ fn item2_scale_set_gone_on_github_is_scale_set_undeletable() {
 /// the other, whose own teardown then deletes it.
 #[test]
 fn item3_shared_registration_is_refused_then_kept_for_the_other() {
-    let env = Env::new(1);
+    // `--keep-registration` removes the scale set id right after the DELETE and
+    // relies on the controller reading it only once the listener is gone, which
+    // waits for the listener pod to terminate (seconds on a cluster). Model that:
+    // pods on a node, ended by the kubelet after 1 s.
+    let env = Env {
+        scenario: start(
+            Helm::V4,
+            SimConfig {
+                gc_delay: Duration::from_secs(1),
+                ..SimConfig::default()
+            },
+            ArcConfig {
+                timing: Timing {
+                    pods_on_node: true,
+                    ..Timing::fast()
+                },
+                ..ArcConfig::default()
+            },
+        ),
+    };
+    env.scenario.install_controller(&[]);
+    env.install_runner_set(RELEASE, NS, 1, &[]);
     env.install_runner_set(
         "team-b",
         "team-b",

@@ -107,7 +107,23 @@ impl Env {
             "--set",
             "containerMode.type=",
         ]);
-        format!("{release}-gha-rs-kube-mode")
+        // The controller replaces the runner set's runners (a new
+        // EphemeralRunnerSet) and drains the old ones, which run as the dropped
+        // ServiceAccount; the trap is safe to fix once they are gone.
+        let kube_mode = format!("{release}-gha-rs-kube-mode");
+        wait_until("the old runners drained", Duration::from_secs(30), || {
+            ["EphemeralRunnerSet", "EphemeralRunner"]
+                .iter()
+                .all(|kind| {
+                    self.scenario.list(ARS, kind, Some(ns)).iter().all(|o| {
+                        o.pointer("/spec/ephemeralRunnerSpec/spec/serviceAccountName")
+                            .or_else(|| o.pointer("/spec/spec/serviceAccountName"))
+                            .and_then(Value::as_str)
+                            != Some(kube_mode.as_str())
+                    })
+                })
+        });
+        kube_mode
     }
 
     /// Run the built binary as Helm would.

@@ -133,11 +133,13 @@ impl Env {
                 if !name.starts_with(RELEASE) {
                     continue;
                 }
+                // DELETE first, then strip: stripped while live, a running
+                // controller adds its finalizer back before the DELETE.
+                let _ = api.delete(&someone, &gvk, Some(NS), &name, &DeleteOptions::default());
                 if strip {
                     let none = Patch::Merge(json!({"metadata": {"finalizers": null}}));
-                    api.patch(&someone, &gvk, Some(NS), &name, none).unwrap();
+                    let _ = api.patch(&someone, &gvk, Some(NS), &name, none);
                 }
-                let _ = api.delete(&someone, &gvk, Some(NS), &name, &DeleteOptions::default());
             }
         }
     }

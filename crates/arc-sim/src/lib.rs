@@ -3,6 +3,7 @@
 //! - [`controller`]: the simulated `gha-runner-scale-set-controller` 0.14.2
 //!   (its four reconcilers), ARC's CRDs and the charts' objects.
 //! - [`github`]: the fake GitHub Actions service the controller registers with.
+//! - [`vault`]: the fake Azure Key Vault of runner sets with `spec.vaultConfig`.
 //! - [`jobs`]: the Job runner (Jobs of `registry.k8s.io/kubectl` run the real kubectl).
 //!
 //! It uses only kube-sim's public API: the in-process [`kube_sim::api::Api`]
@@ -16,6 +17,7 @@ pub mod controller;
 pub mod github;
 pub mod jobs;
 mod sync;
+pub mod vault;
 
 use std::path::PathBuf;
 

@@ -14,6 +14,8 @@ const CONTROLLER: &str = "system:serviceaccount:arc-systems:arc-gha-rs-controlle
 const LISTENER: &str = "arc-runner-set-6c9b97c4-listener";
 const MANAGER: &str = "arc-runner-set-gha-rs-manager";
 const GITHUB_SECRET: &str = "arc-runner-set-gha-rs-github-secret";
+/// A CA bundle as the TLS ConfigMap holds it (the controller parses PEM).
+const CA_PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIBsimulated\n-----END CERTIFICATE-----\n";
 
 /// Position of the first event-log entry matching.
 fn position(c: &SimCluster, actor: &str, verb: &str, kind: &str, name: &str) -> usize {
@@ -353,7 +355,8 @@ fn missing_github_secret_stalls_with_the_real_error() {
     uninstall_while_stopped(&c, &objs, |c| {
         c.strip_finalizers(&core("Secret"), "arc-runners", GITHUB_SECRET);
     });
-    let msg = "failed to find GitHub config secret: secrets \"arc-runner-set-gha-rs-github-secret\" not found";
+    // 0.14.2 secretresolver: NotFound and Forbidden read the same.
+    let msg = "failed to resolve app config: failed to get kubernetes secret: \"arc-runners/arc-runner-set-gha-rs-github-secret\"";
     c.wait_until("runner removal fails for want of the secret", |c| {
         c.errors_containing(msg) >= 2
     });
@@ -439,7 +442,13 @@ fn github_outage_stalls_the_teardown_until_the_service_heals() {
     c.github.fail_all(Some((503, "Service Unavailable")));
     c.helm_delete(&objs);
     c.wait_until("runner removal failed three times", |c| {
-        c.errors_containing("actions error: StatusCode 503, Service Unavailable") >= 3
+        c.errors_containing("failed(status=\"503 Service Unavailable\")") >= 3
+            && c.github
+                .calls()
+                .iter()
+                .filter(|call| call.error.is_some())
+                .count()
+                >= 3
     });
     let ars = c.ars().expect("ARS held");
     assert!(has_finalizer(&ars, ARS_FINALIZER));
@@ -508,7 +517,7 @@ fn credential_ladder_lets_the_controller_finish_without_github() {
             c.list(&ers_gvk(), Some("arc-runners"))
                 .iter()
                 .all(is_deleting)
-                && c.errors_containing("failed to find GitHub config secret") >= 2
+                && c.errors_containing("failed to get kubernetes secret") >= 2
         },
     );
     let patch = |gvk: &Gvk, name: &str, body: Value| {
@@ -564,7 +573,7 @@ fn proxy_and_tls_references_are_read_and_their_loss_stalls_the_teardown() {
         "metadata": {"name": "proxy-auth", "namespace": "arc-runners"},
         "data": {"username": "dQ==", "password": "cA=="}});
     let ca = json!({"apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": "github-ca", "namespace": "arc-runners"}, "data": {"ca.crt": "x"}});
+        "metadata": {"name": "github-ca", "namespace": "arc-runners"}, "data": {"ca.crt": CA_PEM}});
     c.api.create(&c.user, proxy_auth.clone()).unwrap();
     c.api.create(&c.user, ca).unwrap();
     let rs = arc_sim::controller::RunnerSet {
@@ -590,7 +599,9 @@ fn proxy_and_tls_references_are_read_and_their_loss_stalls_the_teardown() {
         c.delete(&core("Secret"), Some("arc-runners"), "proxy-auth");
     });
     c.wait_until("runner removal fails for want of the proxy secret", |c| {
-        c.errors_containing("failed to get proxy secret: secrets \"proxy-auth\" not found") >= 2
+        c.errors_containing(
+            "failed to resolve proxy credentials: failed to get kubernetes secret: \"arc-runners/proxy-auth\"",
+        ) >= 2
     });
     assert!(c.ars().is_some());
     assert_eq!(c.github.scale_sets().len(), 1);
@@ -613,7 +624,7 @@ fn proxy_and_tls_references_are_read_and_their_loss_stalls_the_teardown() {
 fn missing_github_tls_configmap_stalls_the_teardown() {
     let c = SimCluster::start();
     let ca = json!({"apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": "github-ca", "namespace": "arc-runners"}, "data": {"ca.crt": "x"}});
+        "metadata": {"name": "github-ca", "namespace": "arc-runners"}, "data": {"ca.crt": CA_PEM}});
     c.api.create(&c.user, ca).unwrap();
     let rs = arc_sim::controller::RunnerSet {
         min_runners: 1,
@@ -626,7 +637,9 @@ fn missing_github_tls_configmap_stalls_the_teardown() {
         c.delete(&core("ConfigMap"), Some("arc-runners"), "github-ca");
     });
     c.wait_until("runner removal fails for want of the CA", |c| {
-        c.errors_containing("failed to get tls config: configmaps \"github-ca\" not found") >= 2
+        c.errors_containing(
+            "failed to get tls config: failed to fetch key \"ca.crt\" in configmap \"github-ca\": failed to get configmap github-ca: configmaps \"github-ca\" not found",
+        ) >= 2
     });
     assert!(c.ars().is_some_and(|a| has_finalizer(&a, ARS_FINALIZER)));
     assert_eq!(c.github.scale_sets().len(), 1);

@@ -50,7 +50,24 @@ impl SimCluster {
 
     /// [`SimCluster::start`] with the controller's `timing`.
     pub fn start_with(timing: Timing) -> Self {
-        let sim = Sim::start(SimConfig::default()).expect("simulator starts");
+        Self::start_custom(
+            SimConfig::default(),
+            ArcConfig {
+                timing,
+                ..ArcConfig::default()
+            },
+            &ControllerRelease::default(),
+        )
+    }
+
+    /// Simulator (`sim_config`) + namespaces `arc-systems`/`arc-runners` +
+    /// CRDs + the chart objects of `controller` + a controller (`config`).
+    pub fn start_custom(
+        sim_config: SimConfig,
+        config: ArcConfig,
+        controller: &ControllerRelease,
+    ) -> Self {
+        let sim = Sim::start(sim_config).expect("simulator starts");
         let api = sim.api();
         let user = user();
         for ns in ["arc-systems", "arc-runners"] {
@@ -58,19 +75,14 @@ impl SimCluster {
         }
         let github = FakeGitHub::new();
         let config = ArcConfig {
-            timing,
             require_deployment: true,
-            ..ArcConfig::default()
+            ..config
         };
         let arc = sim
             .start_arc(github.clone(), config)
             .expect("CRDs and controller");
-        controller::create_all(
-            &*api,
-            &user,
-            &controller::controller_objects(&ControllerRelease::default()),
-        )
-        .expect("controller chart");
+        controller::create_all(&*api, &user, &controller::controller_objects(controller))
+            .expect("controller chart");
         SimCluster {
             sim,
             api,
@@ -78,6 +90,18 @@ impl SimCluster {
             github,
             user,
         }
+    }
+
+    /// Create a namespace (if missing).
+    pub fn ensure_namespace(&self, ns: &str) {
+        let _ = self.api.create(&self.user, namespace_obj(ns));
+    }
+
+    /// A merge patch as the user.
+    pub fn patch(&self, gvk: &Gvk, ns: Option<&str>, name: &str, body: Value) -> Value {
+        self.api
+            .patch(&self.user, gvk, ns, name, Patch::Merge(body))
+            .expect("patch accepted")
     }
 
     /// Simulator + CRDs + a started controller waiting for its Deployment (no namespaces, no chart).

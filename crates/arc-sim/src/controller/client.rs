@@ -14,7 +14,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::names::*;
-use crate::github::{Credentials, FakeGitHub, GitHubError};
+use super::version::ArcVersion;
+use crate::github::{FakeGitHub, GitHubError};
+use crate::vault::FakeVault;
 use kube_sim::api::{Actor, Api, ApiError, DeleteOptions, DeleteOutcome, Gvk, ListOptions, Patch};
 
 /// Requeue delays of the real controller, scalable for tests.
@@ -32,6 +34,11 @@ pub struct Timing {
     pub backoff_base: Duration,
     /// Error backoff cap (real: 1000s).
     pub backoff_max: Duration,
+    /// Pods the controller creates are scheduled to a node, so deleting a
+    /// running one is graceful and ends when kube-sim's kubelet kills it
+    /// (after the simulator's GC delay), as on a cluster (real: `true`).
+    /// `false`: they have no node and go at once.
+    pub pods_on_node: bool,
 }
 
 impl Timing {
@@ -44,6 +51,7 @@ impl Timing {
             busy_runner_requeue: Duration::from_secs(30),
             backoff_base: Duration::from_millis(5),
             backoff_max: Duration::from_secs(1000),
+            pods_on_node: true,
         }
     }
 
@@ -56,6 +64,7 @@ impl Timing {
             busy_runner_requeue: Duration::from_millis(50),
             backoff_base: Duration::from_millis(10),
             backoff_max: Duration::from_millis(200),
+            pods_on_node: false,
         }
     }
 }
@@ -88,6 +97,8 @@ pub struct LogLine {
     pub message: String,
     /// Error text for ERROR lines.
     pub error: Option<String>,
+    /// The line's key/value pairs (logr `WithValues`), for example `name`.
+    pub values: Vec<(String, String)>,
 }
 
 impl std::fmt::Display for LogLine {
@@ -104,6 +115,9 @@ impl std::fmt::Display for LogLine {
             self.controller.to_ascii_lowercase(),
             self.object
         )?;
+        for (k, v) in &self.values {
+            write!(f, ", \"{k}\": {v:?}")?;
+        }
         if let Some(e) = &self.error {
             write!(f, ", \"error\": {:?}", e)?;
         }
@@ -165,14 +179,25 @@ pub struct Identity {
     pub namespace: String,
     /// Its ServiceAccount name.
     pub service_account: String,
+    /// Its ServiceAccount's namespace (the controller namespace in the chart).
+    pub service_account_namespace: String,
 }
 
 impl Identity {
+    /// The controller chart's identity: ServiceAccount `service_account` in `namespace`.
+    pub fn new(namespace: &str, service_account: &str) -> Self {
+        Self {
+            namespace: namespace.to_string(),
+            service_account: service_account.to_string(),
+            service_account_namespace: namespace.to_string(),
+        }
+    }
+
     /// `system:serviceaccount:<ns>:<sa>`.
     pub fn user(&self) -> String {
         format!(
             "system:serviceaccount:{}:{}",
-            self.namespace, self.service_account
+            self.service_account_namespace, self.service_account
         )
     }
 }
@@ -181,9 +206,16 @@ impl Identity {
 pub(crate) struct Ctx<'a> {
     pub api: &'a dyn Api,
     pub github: &'a FakeGitHub,
+    pub vault: &'a FakeVault,
     pub ident: &'a Identity,
+    /// The controller's build version.
+    pub version: &'a ArcVersion,
+    /// `--watch-single-namespace`: the only runner namespace it sees.
+    pub watch_namespace: Option<&'a str>,
     pub timing: &'a Timing,
     pub log: &'a ControllerLog,
+    /// Admission's answer to runner pod creates (`None`: admitted).
+    pub pod_admission: Option<String>,
     pub actor: Actor,
     /// Reconciler name for log lines.
     pub controller: &'static str,
@@ -212,31 +244,58 @@ fn rule_allows(rule: &Value, group: &str, resource: &str, verb: &str, name: &str
 }
 
 impl Ctx<'_> {
-    pub fn info(&self, message: impl Into<String>) {
+    fn push(&self, level: Level, message: String, error: Option<String>, values: &[(&str, &str)]) {
         self.log.push(LogLine {
-            level: Level::Info,
+            level,
             controller: self.controller.to_string(),
             object: self.object.clone(),
-            message: message.into(),
-            error: None,
+            message,
+            error,
+            values: values
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
         });
     }
 
+    /// An INFO line.
+    pub fn info(&self, message: impl Into<String>) {
+        self.push(Level::Info, message.into(), None, &[]);
+    }
+
+    /// An INFO line with key/value pairs.
+    pub fn info_kv(&self, message: impl Into<String>, values: &[(&str, &str)]) {
+        self.push(Level::Info, message.into(), None, values);
+    }
+
+    /// An ERROR line.
     pub fn error(&self, message: impl Into<String>, error: &dyn std::fmt::Display) {
-        self.log.push(LogLine {
-            level: Level::Error,
-            controller: self.controller.to_string(),
-            object: self.object.clone(),
-            message: message.into(),
-            error: Some(error.to_string()),
-        });
+        self.push(Level::Error, message.into(), Some(error.to_string()), &[]);
+    }
+
+    /// `scaleSetListenerName` of this controller version.
+    pub fn listener_name(&self, ars: &Value) -> String {
+        if self.version.listener_hash_includes_group_and_url() {
+            listener_name(ars)
+        } else {
+            legacy_listener_name(ars)
+        }
+    }
+
+    /// The manager's cache covers this namespace: every namespace, or with
+    /// `--watch-single-namespace` that one and the controller's own.
+    pub fn sees(&self, namespace: &str) -> bool {
+        self.watch_namespace
+            .is_none_or(|w| w == namespace || namespace == self.ident.namespace)
     }
 
     fn authorizer(&self) -> Actor {
         Actor("system:kube-apiserver:rbac".to_string())
     }
 
-    /// RBAC check of one request made by the controller.
+    /// RBAC check of one request made by the controller: the controller
+    /// chart's cluster-wide grants, then the RoleBindings in the namespace
+    /// that bind the controller's ServiceAccount (by subject).
     pub fn authorize(
         &self,
         verb: &str,
@@ -245,17 +304,7 @@ impl Ctx<'_> {
         name: &str,
     ) -> Result<(), ApiError> {
         let resource = plural(&gvk.kind);
-        if gvk.group == ARC_GROUP || namespace == self.ident.namespace {
-            return Ok(()); // ClusterRole / controller chart listener Role
-        }
-        let cluster_granted = match (gvk.group.as_str(), resource.as_str()) {
-            ("", "pods" | "serviceaccounts") | ("rbac.authorization.k8s.io", "rolebindings") => {
-                matches!(verb, "list" | "watch")
-            }
-            ("rbac.authorization.k8s.io", "roles") => matches!(verb, "list" | "watch" | "patch"),
-            _ => false,
-        };
-        if cluster_granted
+        if (self.controller_chart_grants(&gvk.group, &resource, verb) && self.sees(namespace))
             || self.namespace_rbac_allows(verb, &gvk.group, &resource, namespace, name)
         {
             return Ok(());
@@ -268,6 +317,23 @@ impl Ctx<'_> {
             namespace,
             name,
         ))
+    }
+
+    /// What the controller chart's ClusterRole grants everywhere (its
+    /// single-namespace Roles grant the same in the watched namespace): the
+    /// ARC kinds, list/watch of pods, ServiceAccounts, Roles and
+    /// RoleBindings, and `patch` of Roles.
+    fn controller_chart_grants(&self, group: &str, resource: &str, verb: &str) -> bool {
+        if group == ARC_GROUP {
+            return true;
+        }
+        match (group, resource) {
+            ("", "pods" | "serviceaccounts") | ("rbac.authorization.k8s.io", "rolebindings") => {
+                matches!(verb, "list" | "watch")
+            }
+            ("rbac.authorization.k8s.io", "roles") => matches!(verb, "list" | "watch" | "patch"),
+            _ => false,
+        }
     }
 
     fn namespace_rbac_allows(
@@ -295,7 +361,7 @@ impl Ctx<'_> {
                     subs.iter().any(|s| {
                         str_at(s, "/kind") == "ServiceAccount"
                             && str_at(s, "/name") == self.ident.service_account
-                            && str_at(s, "/namespace") == self.ident.namespace
+                            && str_at(s, "/namespace") == self.ident.service_account_namespace
                     })
                 });
             if !binds_us {
@@ -320,13 +386,16 @@ impl Ctx<'_> {
         })
     }
 
-    /// Informer read: `None` when absent.
+    /// Informer read: `None` when absent or outside the cache's namespaces.
     pub fn cached_get(
         &self,
         gvk: &Gvk,
         namespace: &str,
         name: &str,
     ) -> Result<Option<Value>, ApiError> {
+        if !self.sees(namespace) {
+            return Ok(None);
+        }
         match self.api.get(&self.actor, gvk, Some(namespace), name) {
             Ok(v) => Ok(Some(v)),
             Err(e) if is_not_found(&e) => Ok(None),
@@ -341,6 +410,9 @@ impl Ctx<'_> {
         namespace: &str,
         label_selector: Option<&str>,
     ) -> Result<Vec<Value>, ApiError> {
+        if !self.sees(namespace) {
+            return Ok(Vec::new());
+        }
         let opts = ListOptions {
             label_selector: label_selector.map(str::to_string),
             field_selector: None,
@@ -356,7 +428,22 @@ impl Ctx<'_> {
         name: &str,
     ) -> Result<Option<Value>, ApiError> {
         self.authorize("get", gvk, namespace, name)?;
-        self.cached_get(gvk, namespace, name)
+        match self.api.get(&self.actor, gvk, Some(namespace), name) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Live read that answers NotFound as an error, as `client.Get` does.
+    pub fn live_get_strict(
+        &self,
+        gvk: &Gvk,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        self.authorize("get", gvk, namespace, name)?;
+        self.api.get(&self.actor, gvk, Some(namespace), name)
     }
 
     /// Live list (Secrets): RBAC applies.
@@ -367,13 +454,37 @@ impl Ctx<'_> {
         label_selector: Option<&str>,
     ) -> Result<Vec<Value>, ApiError> {
         self.authorize("list", gvk, namespace, "")?;
-        self.cached_list(gvk, namespace, label_selector)
+        let opts = ListOptions {
+            label_selector: label_selector.map(str::to_string),
+            field_selector: None,
+        };
+        self.api.list(&self.actor, gvk, Some(namespace), &opts)
     }
 
     pub fn create(&self, object: Value) -> Result<Value, ApiError> {
         let gvk = Gvk::new(str_at(&object, "/apiVersion"), str_at(&object, "/kind"));
         self.authorize("create", &gvk, namespace(&object), name(&object))?;
         self.api.create(&self.actor, object)
+    }
+
+    /// The cluster's admission of a runner pod: the knob set with
+    /// `ArcController::reject_runner_pods` answers 403 Forbidden, as a
+    /// PodSecurity or webhook rejection does (kube-sim has no admission plugins).
+    pub fn admit_runner_pod(&self, pod: &Value) -> Result<(), ApiError> {
+        let Some(reason) = &self.pod_admission else {
+            return Ok(());
+        };
+        let message = format!("pods \"{}\" is forbidden: {reason}", name(pod));
+        Err(ApiError {
+            code: 403,
+            reason: "Forbidden".to_string(),
+            message: message.clone(),
+            status: json!({
+                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": message, "reason": "Forbidden",
+                "details": {"name": name(pod), "kind": "pods"}, "code": 403
+            }),
+        })
     }
 
     /// DELETE with the default (background) propagation. NotFound is an error for the caller to judge.
@@ -393,6 +504,20 @@ impl Ctx<'_> {
         )
     }
 
+    /// DELETE that treats NotFound as done (`client.IgnoreNotFound`).
+    pub fn delete_if_present(
+        &self,
+        gvk: &Gvk,
+        namespace: &str,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        match self.delete(gvk, namespace, name) {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn merge_patch(
         &self,
         gvk: &Gvk,
@@ -405,7 +530,7 @@ impl Ctx<'_> {
             .patch(&self.actor, gvk, Some(namespace), name, Patch::Merge(patch))
     }
 
-    /// Merge patch adding a finalizer (controllerutil.AddFinalizer + MergeFrom).
+    /// Merge patch adding finalizers (controllerutil.AddFinalizer + MergeFrom).
     pub fn add_finalizers(&self, gvk: &Gvk, obj: &Value, add: &[&str]) -> Result<Value, ApiError> {
         let mut list = finalizers(obj);
         for f in add {
@@ -445,111 +570,16 @@ impl Ctx<'_> {
         )
     }
 
-    /// Replace `status` (status subresource) if it differs.
-    pub fn set_status(&self, obj: &Value, status: Value) -> Result<(), ApiError> {
+    /// Replace `status` (status subresource) if it differs; the object as written.
+    pub fn set_status(&self, obj: &Value, status: Value) -> Result<Value, ApiError> {
         if obj.get("status") == Some(&status) {
-            return Ok(());
+            return Ok(obj.clone());
         }
         let mut updated = obj.clone();
         if let Some(map) = updated.as_object_mut() {
             map.insert("status".to_string(), status);
         }
-        self.api.update_status(&self.actor, updated).map(|_| ())
-    }
-
-    /// The env-style proxy Secret data (`http_proxy`, `https_proxy`, `no_proxy`)
-    /// built from `spec.proxy`, reading its credential Secrets live in `namespace`.
-    pub fn proxy_secret_data(&self, namespace: &str, spec: &Value) -> Result<Value, Failure> {
-        let mut data = serde_json::Map::new();
-        for scheme in ["http", "https"] {
-            let url = str_at(spec, &format!("/proxy/{scheme}/url"));
-            if url.is_empty() {
-                continue;
-            }
-            let cred = str_at(spec, &format!("/proxy/{scheme}/credentialSecretRef"));
-            if !cred.is_empty() {
-                match self.live_get(&core("Secret"), namespace, cred) {
-                    Ok(Some(_)) => {}
-                    Ok(None) => {
-                        return Err(Failure(format!(
-                            "failed to get proxy secret: secrets \"{cred}\" not found"
-                        )));
-                    }
-                    Err(e) => {
-                        return Err(Failure(format!(
-                            "failed to get proxy secret: {}",
-                            e.message
-                        )));
-                    }
-                }
-            }
-            data.insert(format!("{scheme}_proxy"), json!(url));
-        }
-        let no_proxy: Vec<&str> = spec
-            .pointer("/proxy/noProxy")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        data.insert("no_proxy".to_string(), json!(no_proxy.join(",")));
-        Ok(Value::Object(data))
-    }
-
-    /// `GetActionsService` for a resource whose spec (ARS spec, listener spec,
-    /// `ephemeralRunnerSpec`, EphemeralRunner spec) lives in `namespace`: read the
-    /// GitHub config Secret, the proxy credential Secrets and the TLS ConfigMap it
-    /// names, live (RBAC applies), then build credentials.
-    pub fn actions_service(&self, namespace: &str, spec: &Value) -> Result<Credentials, Failure> {
-        let secret_name = str_at(spec, "/githubConfigSecret");
-        let secret = match self.live_get(&core("Secret"), namespace, secret_name) {
-            Ok(Some(secret)) => secret,
-            Ok(None) => {
-                return Err(Failure(format!(
-                    "failed to find GitHub config secret: secrets \"{secret_name}\" not found"
-                )));
-            }
-            Err(e) => {
-                return Err(Failure(format!(
-                    "failed to find GitHub config secret: {}",
-                    e.message
-                )));
-            }
-        };
-        for scheme in ["http", "https"] {
-            let name = str_at(spec, &format!("/proxy/{scheme}/credentialSecretRef"));
-            if name.is_empty() {
-                continue;
-            }
-            match self.live_get(&core("Secret"), namespace, name) {
-                Ok(Some(_)) => {}
-                Ok(None) => {
-                    return Err(Failure(format!(
-                        "failed to get proxy secret: secrets \"{name}\" not found"
-                    )));
-                }
-                Err(e) => {
-                    return Err(Failure(format!(
-                        "failed to get proxy secret: {}",
-                        e.message
-                    )));
-                }
-            }
-        }
-        let tls = str_at(
-            spec,
-            "/githubServerTLS/certificateFrom/configMapKeyRef/name",
-        );
-        if !tls.is_empty() {
-            match self.live_get(&core("ConfigMap"), namespace, tls) {
-                Ok(Some(_)) => {}
-                Ok(None) => {
-                    return Err(Failure(format!(
-                        "failed to get tls config: configmaps \"{tls}\" not found"
-                    )));
-                }
-                Err(e) => return Err(Failure(format!("failed to get tls config: {}", e.message))),
-            }
-        }
-        Credentials::from_secret(&secret, str_at(spec, "/githubConfigUrl")).map_err(Failure::from)
+        self.api.update_status(&self.actor, updated)
     }
 }
 

@@ -18,24 +18,49 @@ pub(crate) fn reconcile(ctx: &Ctx<'_>, namespace: &str, name: &str) -> Reconcile
         }
         ctx.info("Deleting resources");
         let done = cleanup_resources(ctx, &listener)
-            .inspect_err(|e| ctx.error("Failed to clean up resources", e))?;
+            .inspect_err(|e| ctx.error("Failed to cleanup resources after deletion", e))?;
         if !done {
             ctx.info("Waiting for resources to be deleted before removing finalizer");
             return Ok(Outcome::RequeueAfter(ctx.timing.listener_requeue));
         }
         ctx.info("Removing finalizer");
-        ctx.remove_finalizer(&listener_gvk(), &listener, LISTENER_FINALIZER)
-            .inspect_err(|e| ctx.error("Failed to remove finalizer", &e.message))?;
+        match ctx.remove_finalizer(&listener_gvk(), &listener, LISTENER_FINALIZER) {
+            Ok(_) => {}
+            Err(e) if e.code == 404 => {}
+            Err(e) => {
+                ctx.error("Failed to remove finalizer", &e.message);
+                return Err(e.into());
+            }
+        }
         ctx.info("Successfully removed finalizer after cleanup");
         return Ok(Outcome::Done);
     }
     if !has_finalizer(&listener, LISTENER_FINALIZER) {
         ctx.info("Adding finalizer");
-        ctx.add_finalizers(&listener_gvk(), &listener, &[LISTENER_FINALIZER])?;
+        ctx.add_finalizers(&listener_gvk(), &listener, &[LISTENER_FINALIZER])
+            .inspect_err(|e| ctx.error("Failed to add finalizer", &e.message))?;
         ctx.info("Successfully added finalizer");
         return Ok(Outcome::Done);
     }
-    ensure_resources(ctx, &listener)?;
+    // The runner set must exist: a listener whose runner set is gone (an
+    // orphan of a renamed listener, #4629) fails here on every pass.
+    let ars = ctx
+        .cached_get(
+            &ars_gvk(),
+            runner_ns(&listener),
+            str_at(&listener, "/spec/autoscalingRunnerSetName"),
+        )?
+        .ok_or_else(|| {
+            let f = Failure(format!(
+                "autoscalingrunnersets.actions.github.com \"{}\" not found",
+                str_at(&listener, "/spec/autoscalingRunnerSetName")
+            ));
+            ctx.error("Failed to find AutoscalingRunnerSet.", &f);
+            f
+        })?;
+    ctx.app_config_check(&ars)
+        .inspect_err(|e| ctx.error("Failed to get app config for AutoscalingRunnerSet.", e))?;
+    ensure_resources(ctx, &listener, &ars)?;
     scale_runner_set(ctx, &listener)?;
     Ok(Outcome::Done)
 }
@@ -81,8 +106,16 @@ fn owned_by_listener(
     obj
 }
 
+/// `rulesForListenerRole`.
+fn listener_role_rules(ers: &str) -> Value {
+    json!([
+        {"apiGroups": [ARC_GROUP], "resources": ["ephemeralrunnersets"], "resourceNames": [ers], "verbs": ["patch"]},
+        {"apiGroups": [ARC_GROUP], "resources": ["ephemeralrunners", "ephemeralrunners/status"], "verbs": ["patch"]},
+    ])
+}
+
 /// Create what the listener needs, one missing piece per pass like the real reconciler.
-fn ensure_resources(ctx: &Ctx<'_>, listener: &Value) -> Result<(), Failure> {
+fn ensure_resources(ctx: &Ctx<'_>, listener: &Value, ars: &Value) -> Result<(), Failure> {
     let ns = namespace(listener);
     let lname = name(listener);
     let rns = runner_ns(listener);
@@ -91,7 +124,7 @@ fn ensure_resources(ctx: &Ctx<'_>, listener: &Value) -> Result<(), Failure> {
         .cached_get(&core("ServiceAccount"), ns, lname)?
         .is_none()
     {
-        ctx.info("Creating a service account for the listener");
+        ctx.info("Creating a service account for the listener pod");
         ctx.create(owned_by_listener(
             listener,
             "v1",
@@ -102,21 +135,35 @@ fn ensure_resources(ctx: &Ctx<'_>, listener: &Value) -> Result<(), Failure> {
         .inspect_err(|e| ctx.error("Unable to create listener service account", &e.message))?;
         return Ok(());
     }
-    if ctx.cached_get(&rbac("Role"), rns, lname)?.is_none() {
-        ctx.info("Creating a role for the listener");
-        let ers = str_at(listener, "/spec/ephemeralRunnerSetName");
-        let role = json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": {"name": lname, "namespace": rns, "labels": listener_labels(listener)},
-            "rules": [
-                {"apiGroups": [ARC_GROUP], "resources": ["ephemeralrunnersets"], "resourceNames": [ers], "verbs": ["patch"]},
-                {"apiGroups": [ARC_GROUP], "resources": ["ephemeralrunners", "ephemeralrunners/status"], "verbs": ["patch"]},
-            ],
-        });
-        ctx.create(role)
-            .inspect_err(|e| ctx.error("Unable to create listener role", &e.message))?;
-        return Ok(());
+    let rules = listener_role_rules(str_at(listener, "/spec/ephemeralRunnerSetName"));
+    let rules_hash = template_hash(&rules);
+    match ctx.cached_get(&rbac("Role"), rns, lname)? {
+        None => {
+            ctx.info("Creating a role for the listener pod");
+            let mut labels = listener_labels(listener);
+            labels["role-policy-rules-hash"] = json!(rules_hash);
+            let role = json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role",
+                "metadata": {"name": lname, "namespace": rns, "labels": labels},
+                "rules": rules,
+            });
+            ctx.create(role)
+                .inspect_err(|e| ctx.error("Unable to create listener role", &e.message))?;
+            return Ok(());
+        }
+        Some(role) if label(&role, "role-policy-rules-hash") != Some(rules_hash.as_str()) => {
+            ctx.info("Updating the listener role with the up-to-date rules");
+            ctx.merge_patch(
+                &rbac("Role"),
+                rns,
+                lname,
+                json!({"metadata": {"labels": {"role-policy-rules-hash": rules_hash}}, "rules": rules}),
+            )
+            .inspect_err(|e| ctx.error("Unable to update listener role", &e.message))?;
+            return Ok(());
+        }
+        Some(_) => {}
     }
     if ctx.cached_get(&rbac("RoleBinding"), rns, lname)?.is_none() {
         ctx.info("Creating a role binding for the service account and role");
@@ -131,13 +178,13 @@ fn ensure_resources(ctx: &Ctx<'_>, listener: &Value) -> Result<(), Failure> {
             .inspect_err(|e| ctx.error("Unable to create listener role binding", &e.message))?;
         return Ok(());
     }
-    let spec = listener.get("spec").cloned().unwrap_or(Value::Null);
+    let proxy = listener.pointer("/spec/proxy").filter(|p| p.is_object());
     let proxy_name = format!("{lname}-proxy");
-    if has_proxy(&spec) && ctx.live_get(&core("Secret"), ns, &proxy_name)?.is_none() {
-        ctx.info("Creating a listener proxy secret");
-        let data = ctx
-            .proxy_secret_data(rns, &spec)
-            .inspect_err(|e| ctx.error("Unable to create the listener proxy secret", e))?;
+    if let Some(proxy) = proxy
+        && ctx.live_get(&core("Secret"), ns, &proxy_name)?.is_none()
+    {
+        ctx.info("Creating a listener proxy secret for the listener pod");
+        let data = ctx.proxy_secret_data(rns, proxy, true)?;
         let secret = owned_by_listener(
             listener,
             "v1",
@@ -146,14 +193,21 @@ fn ensure_resources(ctx: &Ctx<'_>, listener: &Value) -> Result<(), Failure> {
             json!({"stringData": data}),
         );
         ctx.create(secret)
-            .inspect_err(|e| ctx.error("Unable to create the listener proxy secret", &e.message))?;
+            .inspect_err(|e| ctx.error("Unable to create listener secret", &e.message))?;
         return Ok(());
+    }
+    if listener
+        .pointer("/spec/githubServerTLS")
+        .is_some_and(|t| !t.is_null())
+    {
+        ctx.tls_certificate(ars).map_err(|e| {
+            Failure(format!(
+                "failed to build GitHub server TLS certificate value for listener config: {e}"
+            ))
+        })?;
     }
     let config_name = format!("{lname}-config");
     if ctx.live_get(&core("Secret"), ns, &config_name)?.is_none() {
-        // The listener config embeds the GitHub credentials: read them (runner ns, live).
-        ctx.actions_service(rns, listener.get("spec").unwrap_or(&Value::Null))
-            .inspect_err(|e| ctx.error("Failed to get the GitHub config secret", e))?;
         ctx.info("Creating listener config secret");
         let config = json!({
             "configureUrl": str_at(listener, "/spec/githubConfigUrl"),
@@ -170,7 +224,7 @@ fn ensure_resources(ctx: &Ctx<'_>, listener: &Value) -> Result<(), Failure> {
             json!({"stringData": {"config.json": config.to_string()}}),
         );
         ctx.create(secret)
-            .inspect_err(|e| ctx.error("Unable to create listener config secret", &e.message))?;
+            .inspect_err(|e| ctx.error("Failed to reconcile listener config secret", &e.message))?;
         return Ok(());
     }
     if ctx.cached_get(&core("Pod"), ns, lname)?.is_none() {
@@ -192,9 +246,9 @@ fn ensure_resources(ctx: &Ctx<'_>, listener: &Value) -> Result<(), Failure> {
             }}),
         );
         let created = ctx
-            .create(pod)
+            .create(super::kubelet::schedule(pod, ctx.timing))
             .inspect_err(|e| ctx.error("Unable to create listener pod", &e.message))?;
-        super::kubelet_run(ctx.api, &created);
+        super::kubelet::run(ctx.api, &created);
         ctx.info("Created listener pod");
     }
     Ok(())
@@ -264,11 +318,8 @@ fn cleanup_resources(ctx: &Ctx<'_>, listener: &Value) -> Result<bool, Failure> {
                     return Ok(());
                 }
                 ctx.info(deleting_msg);
-                match ctx.delete(&gvk, obj_ns, obj_name) {
-                    Ok(_) => Ok(()),
-                    Err(e) if e.code == 404 => Ok(()),
-                    Err(e) => Err(Failure(format!("failed to delete {what}: {}", e.message))),
-                }
+                ctx.delete_if_present(&gvk, obj_ns, obj_name)
+                    .map_err(|e| Failure(format!("failed to delete {what}: {}", e.message)))
             }
             Err(e) => Err(Failure(format!("failed to get {what}: {}", e.message))),
         }

@@ -21,6 +21,12 @@ pub struct ControllerRelease {
     pub release: String,
     /// Namespace (`arc-systems`).
     pub namespace: String,
+    /// Chart and image version (`0.14.2`): the simulated controller runs as
+    /// this build unless `ArcConfig::version` says otherwise.
+    pub version: String,
+    /// `flags.watchSingleNamespace`: Roles instead of the ClusterRole, and the
+    /// Deployment label `actions.github.com/controller-watch-single-namespace`.
+    pub watch_single_namespace: Option<String>,
 }
 
 impl Default for ControllerRelease {
@@ -28,6 +34,8 @@ impl Default for ControllerRelease {
         Self {
             release: "arc".to_string(),
             namespace: "arc-systems".to_string(),
+            version: CONTROLLER_VERSION.to_string(),
+            watch_single_namespace: None,
         }
     }
 }
@@ -49,11 +57,11 @@ pub fn controller_objects(rel: &ControllerRelease) -> Vec<Value> {
     let full = rel.fullname();
     let ns = &rel.namespace;
     let labels = json!({
-        "helm.sh/chart": "gha-rs-controller-0.14.2",
+        "helm.sh/chart": format!("gha-rs-controller-{}", rel.version),
         "app.kubernetes.io/name": "gha-rs-controller",
         "app.kubernetes.io/namespace": ns,
         "app.kubernetes.io/instance": rel.release,
-        "app.kubernetes.io/version": CONTROLLER_VERSION,
+        "app.kubernetes.io/version": rel.version,
         "app.kubernetes.io/part-of": CONTROLLER_PART_OF,
         "app.kubernetes.io/managed-by": "Helm",
     });
@@ -95,15 +103,69 @@ pub fn controller_objects(rel: &ControllerRelease) -> Vec<Value> {
         &["list", "watch", "patch"],
     ));
     let subject = json!([{"kind": "ServiceAccount", "name": full, "namespace": ns}]);
-    vec![
-        json!({"apiVersion": "v1", "kind": "ServiceAccount",
-               "metadata": {"name": full, "namespace": ns, "labels": labels}}),
-        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-               "metadata": {"name": full}, "rules": cluster_rules}),
-        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-               "metadata": {"name": full},
-               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": full},
-               "subjects": subject}),
+    let binding = |kind: &str, name: &str, namespace: Option<&str>| {
+        let mut meta = json!({"name": name});
+        if let Some(n) = namespace {
+            meta["namespace"] = json!(n);
+        }
+        let role_kind = if kind == "ClusterRoleBinding" {
+            "ClusterRole"
+        } else {
+            "Role"
+        };
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": meta,
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": name},
+               "subjects": subject})
+    };
+    let mut objects = vec![json!({"apiVersion": "v1", "kind": "ServiceAccount",
+           "metadata": {"name": full, "namespace": ns, "labels": labels}})];
+    let mut args = vec![
+        "--auto-scaling-runner-set-only".to_string(),
+        "--log-level=debug".to_string(),
+        "--log-format=text".to_string(),
+        "--runner-max-concurrent-reconciles=2".to_string(),
+        "--update-strategy=immediate".to_string(),
+    ];
+    match &rel.watch_single_namespace {
+        None => {
+            objects.push(
+                json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                   "metadata": {"name": full}, "rules": cluster_rules}),
+            );
+            objects.push(binding("ClusterRoleBinding", &full, None));
+        }
+        Some(watched) => {
+            // manager_single_namespace_controller_role.yaml / _watch_role.yaml.
+            deploy_labels[LABEL_WATCH_SINGLE_NAMESPACE] = json!(watched);
+            args.push(format!("--watch-single-namespace={watched}"));
+            let own = format!("{full}-single-namespace");
+            let watch = format!("{full}-single-namespace-watch");
+            objects.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                "metadata": {"name": own, "namespace": ns},
+                "rules": [
+                    rule(&[ARC_GROUP], &["autoscalinglisteners"], &crud),
+                    rule(&[ARC_GROUP], &["autoscalinglisteners/status"], &["get", "patch", "update"]),
+                    rule(&[ARC_GROUP], &["autoscalinglisteners/finalizers"], &["patch", "update"]),
+                    rule(&[""], &["pods", "serviceaccounts"], &["list", "watch"]),
+                    rule(&["rbac.authorization.k8s.io"], &["rolebindings", "roles"], &["list", "watch"]),
+                    rule(&[ARC_GROUP], &["autoscalingrunnersets", "ephemeralrunnersets", "ephemeralrunners"], &["list", "watch"]),
+                ]}));
+            objects.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                "metadata": {"name": watch, "namespace": watched},
+                "rules": [
+                    rule(&[ARC_GROUP], &["autoscalingrunnersets", "ephemeralrunnersets", "ephemeralrunners"], &crud),
+                    rule(&[ARC_GROUP], &["autoscalingrunnersets/finalizers", "ephemeralrunnersets/finalizers", "ephemeralrunners/finalizers"], &["patch", "update"]),
+                    rule(&[ARC_GROUP], &["autoscalingrunnersets/status", "ephemeralrunnersets/status", "ephemeralrunners/status"], &["get", "patch", "update"]),
+                    rule(&[ARC_GROUP], &["autoscalinglisteners"], &["list", "watch"]),
+                    rule(&[""], &["pods", "serviceaccounts"], &["list", "watch"]),
+                    rule(&["rbac.authorization.k8s.io"], &["rolebindings"], &["list", "watch"]),
+                    rule(&["rbac.authorization.k8s.io"], &["roles"], &["list", "watch", "patch"]),
+                ]}));
+            objects.push(binding("RoleBinding", &own, Some(ns)));
+            objects.push(binding("RoleBinding", &watch, Some(watched)));
+        }
+    }
+    objects.extend([
         json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
         "metadata": {"name": format!("{full}-listener"), "namespace": ns},
         "rules": [
@@ -112,10 +174,7 @@ pub fn controller_objects(rel: &ControllerRelease) -> Vec<Value> {
             rule(&[""], &["secrets"], &["create", "delete", "get", "patch", "update"]),
             rule(&[""], &["serviceaccounts"], &["create", "delete", "get", "patch", "update"]),
         ]}),
-        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-               "metadata": {"name": format!("{full}-listener"), "namespace": ns},
-               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": format!("{full}-listener")},
-               "subjects": subject}),
+        binding("RoleBinding", &format!("{full}-listener"), Some(ns)),
         json!({"apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": full, "namespace": ns, "labels": deploy_labels},
         "spec": {
@@ -126,22 +185,22 @@ pub fn controller_objects(rel: &ControllerRelease) -> Vec<Value> {
             "template": {
                 "metadata": {"labels": {"app.kubernetes.io/part-of": CONTROLLER_PART_OF,
                                         "app.kubernetes.io/component": "controller-manager",
-                                        "app.kubernetes.io/version": CONTROLLER_VERSION,
+                                        "app.kubernetes.io/version": rel.version,
                                         "app.kubernetes.io/name": "gha-rs-controller",
                                         "app.kubernetes.io/namespace": ns,
                                         "app.kubernetes.io/instance": rel.release}},
                 "spec": {"serviceAccountName": full, "containers": [{
                     "name": "manager",
-                    "image": format!("ghcr.io/actions/gha-runner-scale-set-controller:{CONTROLLER_VERSION}"),
+                    "image": format!("ghcr.io/actions/gha-runner-scale-set-controller:{}", rel.version),
                     "command": ["/manager"],
-                    "args": ["--auto-scaling-runner-set-only", "--log-level=debug", "--log-format=text",
-                             "--runner-max-concurrent-reconciles=2", "--update-strategy=immediate"],
+                    "args": args,
                     "env": [{"name": "CONTROLLER_MANAGER_POD_NAMESPACE",
                              "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}],
                 }]},
             },
         }}),
-    ]
+    ]);
+    objects
 }
 
 /// Container mode of a runner set.
@@ -172,6 +231,46 @@ pub struct RunnerSet {
     pub proxy: Option<Value>,
     /// `githubServerTLS.certificateFrom.configMapKeyRef.name` (the manager Role then also grants configmaps get).
     pub github_server_tls_configmap: Option<String>,
+    /// Chart version: the `app.kubernetes.io/version` label the controller
+    /// checks (empty: no label, which no controller accepts).
+    pub version: String,
+    /// `runnerGroup` (unset: the `Default` group).
+    pub runner_group: Option<String>,
+    /// `githubConfigSecret`.
+    pub github_config_secret: GitHubConfigSecret,
+    /// `keyVault`: the GitHub config (and proxy credentials) come from a vault.
+    pub key_vault: Option<KeyVault>,
+}
+
+/// The token of the chart's GitHub Secret by default (a fake).
+pub const DEFAULT_TOKEN: &str = "ghp_fakeTokenForFixturesOnly";
+
+/// `githubConfigSecret` of the runner-set chart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GitHubConfigSecret {
+    /// A map with `github_token`: the chart renders `<ssn>-gha-rs-github-secret`.
+    Token(String),
+    /// A map with the three `github_app_*` keys (same Secret).
+    App {
+        /// `github_app_id`.
+        app_id: String,
+        /// `github_app_installation_id`.
+        installation_id: i64,
+        /// `github_app_private_key`.
+        private_key: String,
+    },
+    /// A string: the name of a Secret that already exists (or, with a key
+    /// vault, of the vault secret). No Secret and no cleanup annotation.
+    Named(String),
+}
+
+/// `keyVault` values (`vaultConfig` of the runner set, type `azure_key_vault`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyVault {
+    /// `azureKeyVault.url`.
+    pub url: String,
+    /// `keyVault.proxy` (its `credentialSecretRef`s are Kubernetes Secrets).
+    pub proxy: Option<Value>,
 }
 
 impl Default for RunnerSet {
@@ -185,8 +284,17 @@ impl Default for RunnerSet {
             controller: ControllerRelease::default(),
             proxy: None,
             github_server_tls_configmap: None,
+            version: CONTROLLER_VERSION.to_string(),
+            runner_group: None,
+            github_config_secret: GitHubConfigSecret::Token(DEFAULT_TOKEN.to_string()),
+            key_vault: None,
         }
     }
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
 }
 
 /// The runner-set chart's objects in Helm install order (SA, Secret, Roles,
@@ -196,16 +304,21 @@ pub fn runner_set_objects(rs: &RunnerSet) -> Vec<Value> {
     let ssn = &rs.name;
     let ns = &rs.namespace;
     let full = format!("{ssn}-gha-rs");
-    let labels = json!({
-        "helm.sh/chart": "gha-rs-0.14.2",
+    let mut labels = json!({
+        "helm.sh/chart": format!("gha-rs-{}", if rs.version.is_empty() { CONTROLLER_VERSION } else { &rs.version }),
         "app.kubernetes.io/name": ssn,
         "app.kubernetes.io/instance": ssn,
-        "app.kubernetes.io/version": CONTROLLER_VERSION,
+        "app.kubernetes.io/version": rs.version,
         "app.kubernetes.io/managed-by": "Helm",
         "app.kubernetes.io/part-of": "gha-rs",
         "actions.github.com/scale-set-name": ssn,
         "actions.github.com/scale-set-namespace": ns,
     });
+    if rs.version.is_empty()
+        && let Some(map) = labels.as_object_mut()
+    {
+        map.remove(LABEL_VERSION);
+    }
     let meta = |name: &str, extra: Option<(&str, &str)>| {
         let mut l = labels.clone();
         if let Some((k, v)) = extra {
@@ -221,9 +334,30 @@ pub fn runner_set_objects(rs: &RunnerSet) -> Vec<Value> {
     };
     let mut objs = vec![
         json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(&runner_sa, None)}),
-        json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": meta(&format!("{full}-github-secret"), None),
-               "data": {"github_token": "Z2hwX2Zha2VUb2tlbkZvckZpeHR1cmVzT25seQ=="}}),
     ];
+    let secret_data = match &rs.github_config_secret {
+        GitHubConfigSecret::Token(token) => Some(json!({"github_token": b64(token)})),
+        GitHubConfigSecret::App {
+            app_id,
+            installation_id,
+            private_key,
+        } => Some(json!({
+            "github_app_id": b64(app_id),
+            "github_app_installation_id": b64(&installation_id.to_string()),
+            "github_app_private_key": b64(private_key),
+        })),
+        GitHubConfigSecret::Named(_) => None,
+    };
+    let github_secret = match &rs.github_config_secret {
+        GitHubConfigSecret::Named(name) => name.clone(),
+        _ => format!("{full}-github-secret"),
+    };
+    if let Some(data) = secret_data {
+        objs.push(
+            json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": meta(&github_secret, None), "data": data}),
+        );
+    }
     if kube {
         objs.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta(&format!("{full}-kube-mode"), None),
             "rules": [
@@ -275,11 +409,13 @@ pub fn runner_set_objects(rs: &RunnerSet) -> Vec<Value> {
         "subjects": [{"kind": "ServiceAccount", "name": rs.controller.fullname(), "namespace": rs.controller.namespace}]}));
 
     let mut annotations = json!({
-        "actions.github.com/values-hash": "0000000000000000000000000000000000000000000000000000000000000",
-        "actions.github.com/cleanup-github-secret-name": format!("{full}-github-secret"),
+        ANN_VALUES_HASH: "0000000000000000000000000000000000000000000000000000000000000",
         "actions.github.com/cleanup-manager-role-binding": format!("{full}-manager"),
         "actions.github.com/cleanup-manager-role-name": format!("{full}-manager"),
     });
+    if !matches!(rs.github_config_secret, GitHubConfigSecret::Named(_)) {
+        annotations["actions.github.com/cleanup-github-secret-name"] = json!(github_secret);
+    }
     if kube {
         for key in ["role-binding-name", "role-name", "service-account-name"] {
             annotations[format!("actions.github.com/cleanup-kubernetes-mode-{key}")] =
@@ -304,7 +440,7 @@ pub fn runner_set_objects(rs: &RunnerSet) -> Vec<Value> {
         "metadata": {"name": ssn, "namespace": ns, "labels": ars_labels, "annotations": annotations},
         "spec": {
             "githubConfigUrl": rs.github_config_url,
-            "githubConfigSecret": format!("{full}-github-secret"),
+            "githubConfigSecret": github_secret,
             "minRunners": rs.min_runners,
             "template": {"spec": {"restartPolicy": "Never", "serviceAccountName": runner_sa, "containers": [container]}},
         },
@@ -315,6 +451,19 @@ pub fn runner_set_objects(rs: &RunnerSet) -> Vec<Value> {
     if let Some(cm) = &rs.github_server_tls_configmap {
         ars["spec"]["githubServerTLS"] =
             json!({"certificateFrom": {"configMapKeyRef": {"name": cm, "key": "ca.crt"}}});
+    }
+    if let Some(group) = &rs.runner_group {
+        ars["spec"]["runnerGroup"] = json!(group);
+    }
+    if let Some(kv) = &rs.key_vault {
+        ars["spec"]["vaultConfig"] = json!({
+            "type": super::VAULT_TYPE_AZURE_KEY_VAULT,
+            "azureKeyVault": {"url": kv.url, "tenantId": "tenant", "clientId": "client",
+                              "certificatePath": "/etc/actions-runner-controller/kv.pem"},
+        });
+        if let Some(proxy) = &kv.proxy {
+            ars["spec"]["vaultConfig"]["proxy"] = proxy.clone();
+        }
     }
     objs.push(ars);
     objs

@@ -1,4 +1,5 @@
-//! A simulated ARC controller (`gha-runner-scale-set-controller` 0.14.2).
+//! A simulated ARC controller (`gha-runner-scale-set-controller` 0.14.2,
+//! with the 0.13.x and HEAD differences of [`ArcVersion`]).
 //!
 //! Four reconcilers (AutoscalingRunnerSet, AutoscalingListener,
 //! EphemeralRunnerSet, EphemeralRunner) follow the real controller step by
@@ -6,7 +7,9 @@
 //! real finalizer, label and annotation names and log messages. They run as
 //! one async task fed by the store's watch ([`Api::subscribe`]) and requeue
 //! timers, act as `system:serviceaccount:<ns>:<sa>`, and are authorised in
-//! runner namespaces by the chart's manager Role/RoleBinding only.
+//! the controller and runner namespaces by the RoleBindings that bind that
+//! ServiceAccount (the controller chart's listener Role, the runner-set
+//! chart's manager Role).
 //!
 //! The controller runs while it is started ([`ArcController::start`]) and —
 //! unless [`ArcConfig::require_deployment`] is off — a controller Deployment
@@ -17,10 +20,13 @@
 mod client;
 mod ephemeral_runner;
 mod ephemeral_runner_set;
+mod kubelet;
 mod listener;
 mod manifests;
 pub mod names;
+mod resolver;
 mod runner_set;
+mod version;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,13 +39,17 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub use client::{ControllerLog, Identity, Level, LogLine, Timing, forbidden};
+pub use kubelet::NODE_NAME;
 pub use manifests::{
-    ContainerMode, ControllerRelease, RunnerSet, controller_objects, crds, create_all,
-    runner_set_objects,
+    ContainerMode, ControllerRelease, DEFAULT_TOKEN, GitHubConfigSecret, KeyVault, RunnerSet,
+    controller_objects, crds, create_all, runner_set_objects,
 };
+pub use resolver::VAULT_TYPE_AZURE_KEY_VAULT;
+pub use version::{ArcLine, ArcVersion};
 
 use crate::github::{FakeGitHub, GitHubError};
 use crate::sync::lock;
+use crate::vault::FakeVault;
 use client::{Ctx, Outcome};
 use kube_sim::api::{Actor, Api, ListOptions, WatchEvent};
 use names::*;
@@ -53,24 +63,27 @@ pub fn install_crds(api: &dyn Api, actor: &Actor) -> Result<(), kube_sim::api::A
 #[derive(Clone, Debug)]
 pub struct ArcConfig {
     /// Controller namespace and ServiceAccount; with a controller Deployment,
-    /// its namespace and its `actions.github.com/controller-service-account-name`
-    /// label take precedence.
+    /// its namespace and its labels `actions.github.com/controller-service-account-name`
+    /// and `-namespace` take precedence.
     pub identity: Identity,
     /// Requeue and per-step delays.
     pub timing: Timing,
     /// Reconcile only while a controller Deployment exists (default `true`).
     pub require_deployment: bool,
+    /// The controller's build version. `None` (default): the tag of the
+    /// controller Deployment's `manager` image (else its
+    /// `app.kubernetes.io/version` label, else 0.14.2), so a test picks the
+    /// version the way a cluster does, by the chart it installs.
+    pub version: Option<ArcVersion>,
 }
 
 impl Default for ArcConfig {
     fn default() -> Self {
         Self {
-            identity: Identity {
-                namespace: "arc-systems".to_string(),
-                service_account: "arc-gha-rs-controller".to_string(),
-            },
+            identity: Identity::new("arc-systems", "arc-gha-rs-controller"),
             timing: Timing::fast(),
             require_deployment: true,
+            version: None,
         }
     }
 }
@@ -163,6 +176,11 @@ impl Queue {
 struct Shared {
     api: Arc<dyn Api>,
     github: FakeGitHub,
+    vault: FakeVault,
+    /// Admission's answer to runner pod creates (`None`: admitted).
+    pod_admission: Mutex<Option<String>>,
+    /// The version reconciling now (from the config or the Deployment).
+    version: Mutex<ArcVersion>,
     config: ArcConfig,
     log: ControllerLog,
     /// `true` while started; reconciles hold this lock, so `stop()` returning
@@ -179,27 +197,8 @@ pub struct ArcController {
     runtime: tokio::runtime::Handle,
 }
 
-fn kubelet() -> Actor {
-    Actor("system:node:kube-sim".to_string())
-}
-
 fn deployment_controller() -> Actor {
     Actor("system:serviceaccount:kube-system:deployment-controller".to_string())
-}
-
-/// The simulated kubelet starts a pod: `status.phase = Running`.
-pub(crate) fn kubelet_run(api: &dyn Api, pod: &Value) {
-    kubelet_set_phase(api, pod, "Running");
-}
-
-/// The simulated kubelet reports a pod phase (best effort).
-pub(crate) fn kubelet_set_phase(api: &dyn Api, pod: &Value, phase: &str) {
-    let Ok(mut current) = api.get(&kubelet(), &core("Pod"), Some(namespace(pod)), name(pod)) else {
-        return;
-    };
-    let ready = if phase == "Running" { "True" } else { "False" };
-    current["status"] = json!({"phase": phase, "conditions": [{"type": "Ready", "status": ready}]});
-    let _ = api.update_status(&kubelet(), current);
 }
 
 impl ArcController {
@@ -219,6 +218,9 @@ impl ArcController {
         let shared = Arc::new(Shared {
             api,
             github,
+            vault: FakeVault::new(),
+            pod_admission: Mutex::new(None),
+            version: Mutex::new(config.version.clone().unwrap_or_default()),
             config,
             log: ControllerLog::default(),
             running: Mutex::new(false),
@@ -271,6 +273,50 @@ impl ArcController {
     /// The fake Actions service the controller talks to.
     pub fn github(&self) -> &FakeGitHub {
         &self.shared.github
+    }
+
+    /// The fake Azure Key Vault of runner sets with `spec.vaultConfig`.
+    pub fn vault(&self) -> &FakeVault {
+        &self.shared.vault
+    }
+
+    /// The build version reconciling now (or last).
+    pub fn version(&self) -> ArcVersion {
+        lock(&self.shared.version).clone()
+    }
+
+    /// The cluster's admission rejects (`Some(reason)`) or admits (`None`)
+    /// the runner pods the controller creates: a rejection reads
+    /// `pods "<runner>" is forbidden: <reason>` (403), as from PodSecurity
+    /// or a webhook; 0.14.2 then marks the runner `Failed` (reason
+    /// `InvalidPod`) and takes it off GitHub, and the set counts it without
+    /// replacing or deleting it. A reason containing `exceeded quota:` is
+    /// retried every 30 s instead, as upstream does.
+    pub fn reject_runner_pods(&self, reason: Option<&str>) {
+        *lock(&self.shared.pod_admission) = reason.map(str::to_string);
+    }
+
+    /// The runner container of this runner's pod exits with `exit_code`
+    /// (the kubelet reports it; phase `Succeeded` for 0, else `Failed`),
+    /// without telling GitHub anything. With a job on the runner, GitHub
+    /// keeps that job running (the runner died mid-job): 0.14.2 deletes the
+    /// runner and its registration finalizer then waits on JobStillRunning
+    /// forever (upstream #4585). Exit code 7 marks it Outdated (0.14+).
+    pub fn kill_runner(
+        &self,
+        namespace: &str,
+        runner: &str,
+        exit_code: i64,
+    ) -> Result<(), ArcError> {
+        let api = &*self.shared.api;
+        let pod = api.get(&self.actor(), &core("Pod"), Some(namespace), runner)?;
+        let reason = match exit_code {
+            0 => "Completed",
+            137 => "OOMKilled",
+            _ => "Error",
+        };
+        kubelet::terminate(api, &pod, "runner", exit_code, reason);
+        Ok(())
     }
 
     /// The controller log so far.
@@ -545,10 +591,52 @@ fn resync(api: &dyn Api, actor: &Actor, queue: &mut Queue, now: Instant) {
     }
 }
 
-/// Controller identity and liveness from the Deployment (or the config).
-fn activation(shared: &Shared) -> Option<Identity> {
+/// Who reconciles now: identity, build version and watched namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Activation {
+    ident: Identity,
+    version: ArcVersion,
+    /// `actions.github.com/controller-watch-single-namespace`.
+    watch_namespace: Option<String>,
+}
+
+impl Activation {
+    fn sees(&self, namespace: &str) -> bool {
+        self.watch_namespace
+            .as_deref()
+            .is_none_or(|w| w == namespace || namespace == self.ident.namespace)
+    }
+}
+
+/// The build version a controller Deployment runs: its `manager` image tag,
+/// else its `app.kubernetes.io/version` label.
+fn deployment_version(d: &Value) -> Option<ArcVersion> {
+    let containers = d.pointer("/spec/template/spec/containers")?.as_array()?;
+    let image = containers
+        .iter()
+        .find(|c| str_at(c, "/name") == "manager")
+        .or_else(|| containers.first())
+        .map(|c| str_at(c, "/image"))
+        .unwrap_or("");
+    let tag = image
+        .rsplit_once(':')
+        .filter(|(repo, _)| !repo.is_empty())
+        .map(|(_, tag)| tag)
+        .filter(|t| !t.contains('/'));
+    tag.or_else(|| label(d, LABEL_VERSION))
+        .filter(|v| !v.is_empty())
+        .map(ArcVersion::new)
+}
+
+/// Controller identity, version and liveness from the Deployment (or the config).
+fn activation(shared: &Shared) -> Option<Activation> {
+    let configured = shared.config.version.clone();
     if !shared.config.require_deployment {
-        return Some(shared.config.identity.clone());
+        return Some(Activation {
+            ident: shared.config.identity.clone(),
+            version: configured.unwrap_or_default(),
+            watch_namespace: None,
+        });
     }
     let Some(d) = find_deployment(&*shared.api) else {
         report_scaled_down(&*shared.api);
@@ -557,22 +645,69 @@ fn activation(shared: &Shared) -> Option<Identity> {
     set_deployment_available(&*shared.api, &d, true);
     // The chart runs the controller under its ServiceAccount in its own namespace,
     // which is also where listeners live (CONTROLLER_MANAGER_POD_NAMESPACE).
-    Some(Identity {
-        namespace: namespace(&d).to_string(),
-        service_account: label(&d, LABEL_CONTROLLER_SA_NAME)
-            .unwrap_or(&shared.config.identity.service_account)
-            .to_string(),
+    let ns = namespace(&d).to_string();
+    let service_account = label(&d, LABEL_CONTROLLER_SA_NAME)
+        .map(str::to_string)
+        .or_else(|| {
+            Some(str_at(&d, "/spec/template/spec/serviceAccountName").to_string())
+                .filter(|s| !s.is_empty())
+        })
+        .unwrap_or_else(|| shared.config.identity.service_account.clone());
+    let service_account_namespace = label(&d, LABEL_CONTROLLER_SA_NAMESPACE)
+        .unwrap_or(&ns)
+        .to_string();
+    Some(Activation {
+        ident: Identity {
+            namespace: ns,
+            service_account,
+            service_account_namespace,
+        },
+        version: configured
+            .or_else(|| deployment_version(&d))
+            .unwrap_or_default(),
+        watch_namespace: label(&d, LABEL_WATCH_SINGLE_NAMESPACE)
+            .filter(|w| !w.is_empty())
+            .map(str::to_string),
     })
+}
+
+/// Queue every EphemeralRunner (their runner processes look at GitHub).
+fn resync_runners(api: &dyn Api, actor: &Actor, queue: &mut Queue, now: Instant) {
+    if let Ok(items) = api.list(actor, &er_gvk(), None, &ListOptions::default()) {
+        for o in items {
+            queue.add(
+                (
+                    Reconciler::EphemeralRunner,
+                    namespace(&o).to_string(),
+                    name(&o).to_string(),
+                ),
+                now,
+            );
+        }
+    }
+}
+
+fn set_active(shared: &Shared, active: &Option<Activation>) {
+    shared.active.store(active.is_some(), Ordering::SeqCst);
+    if let Some(a) = active {
+        *lock(&shared.version) = a.version.clone();
+    }
 }
 
 async fn run(shared: Arc<Shared>) {
     let mut rx = shared.api.subscribe();
+    let jobs_changed = shared.github.jobs_changed();
     let mut queue = Queue::default();
     let timing = shared.config.timing.clone();
-    let mut ident = activation(&shared);
-    shared.active.store(ident.is_some(), Ordering::SeqCst);
-    if let Some(id) = &ident {
-        resync(&*shared.api, &Actor(id.user()), &mut queue, Instant::now());
+    let mut active = activation(&shared);
+    set_active(&shared, &active);
+    if let Some(a) = &active {
+        resync(
+            &*shared.api,
+            &Actor(a.ident.user()),
+            &mut queue,
+            Instant::now(),
+        );
     }
     loop {
         let next = queue.next_due();
@@ -580,35 +715,45 @@ async fn run(shared: Arc<Shared>) {
             received = rx.recv() => match received {
                 Ok(ev) => {
                     if ev.gvk.kind == "Deployment" && label(&ev.object, LABEL_PART_OF) == Some(CONTROLLER_PART_OF) {
-                        let was_active = ident.is_some();
-                        ident = activation(&shared);
-                        shared.active.store(ident.is_some(), Ordering::SeqCst);
-                        match (&ident, was_active) {
-                            (Some(id), false) => resync(&*shared.api, &Actor(id.user()), &mut queue, Instant::now()),
-                            (None, true) => queue.clear(),
-                            _ => {}
+                        let now_active = activation(&shared);
+                        if now_active != active {
+                            // Started, stopped or restarted with another
+                            // identity, version or namespace: a new manager.
+                            queue.clear();
+                            if let Some(a) = &now_active {
+                                resync(&*shared.api, &Actor(a.ident.user()), &mut queue, Instant::now());
+                            }
                         }
+                        active = now_active;
+                        set_active(&shared, &active);
                         continue;
                     }
-                    if let Some(id) = &ident {
+                    if let Some(a) = &active {
                         let due = Instant::now() + timing.step_delay;
-                        for key in keys_for(&ev, &id.namespace) {
-                            queue.add(key, due);
+                        for key in keys_for(&ev, &a.ident.namespace) {
+                            if a.sees(&key.1) {
+                                queue.add(key, due);
+                            }
                         }
                     }
                 }
                 Err(RecvError::Lagged(_)) => {
-                    if let Some(id) = &ident {
-                        resync(&*shared.api, &Actor(id.user()), &mut queue, Instant::now());
+                    if let Some(a) = &active {
+                        resync(&*shared.api, &Actor(a.ident.user()), &mut queue, Instant::now());
                     }
                 }
                 Err(RecvError::Closed) => return,
             },
+            _ = jobs_changed.notified() => {
+                if let Some(a) = &active {
+                    resync_runners(&*shared.api, &Actor(a.ident.user()), &mut queue, Instant::now());
+                }
+            }
             _ = tokio::time::sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {}
         }
-        let Some(id) = ident.clone() else { continue };
+        let Some(a) = active.clone() else { continue };
         while let Some(key) = queue.pop_due(Instant::now()) {
-            let Some(outcome) = reconcile_if_running(&shared, &id, &key) else {
+            let Some(outcome) = reconcile_if_running(&shared, &a, &key) else {
                 return;
             };
             let now = Instant::now();
@@ -639,25 +784,29 @@ async fn run(shared: Arc<Shared>) {
 /// Reconcile under the `running` lock; `None` once stopped.
 fn reconcile_if_running(
     shared: &Shared,
-    ident: &Identity,
+    active: &Activation,
     key: &Key,
 ) -> Option<Result<Outcome, ()>> {
     let running = lock(&shared.running);
     if !*running {
         return None;
     }
-    Some(reconcile_one(shared, ident, key))
+    Some(reconcile_one(shared, active, key))
 }
 
-fn reconcile_one(shared: &Shared, ident: &Identity, key: &Key) -> Result<Outcome, ()> {
+fn reconcile_one(shared: &Shared, active: &Activation, key: &Key) -> Result<Outcome, ()> {
     let (reconciler, ns, name) = key;
     let ctx = Ctx {
         api: &*shared.api,
         github: &shared.github,
-        ident,
+        vault: &shared.vault,
+        ident: &active.ident,
+        version: &active.version,
+        watch_namespace: active.watch_namespace.as_deref(),
         timing: &shared.config.timing,
         log: &shared.log,
-        actor: Actor(ident.user()),
+        pod_admission: lock(&shared.pod_admission).clone(),
+        actor: Actor(active.ident.user()),
         controller: reconciler.name(),
         object: format!("{ns}/{name}"),
     };

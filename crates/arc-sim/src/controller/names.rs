@@ -15,6 +15,8 @@ pub const ARS_FINALIZER: &str = "autoscalingrunnerset.actions.github.com/finaliz
 pub const LISTENER_FINALIZER: &str = "autoscalinglistener.actions.github.com/finalizer";
 /// Finalizer on EphemeralRunners, and (sic, 0.14.x) on EphemeralRunnerSets.
 pub const ER_FINALIZER: &str = "ephemeralrunner.actions.github.com/finalizer";
+/// The EphemeralRunnerSet finalizer of upstream HEAD (unreleased 0.15 line).
+pub const ERS_FINALIZER_HEAD: &str = "ephemeralrunnerset.actions.github.com/finalizer";
 /// Second EphemeralRunner finalizer: held until the runner left the Actions service.
 pub const ER_REGISTRATION_FINALIZER: &str =
     "ephemeralrunner.actions.github.com/runner-registration-finalizer";
@@ -27,6 +29,18 @@ pub const ANN_SCALE_SET_ID: &str = "runner-scale-set-id";
 pub const ANN_RUNNER_GROUP_NAME: &str = "actions.github.com/runner-group-name";
 /// ARS annotation: scale set name.
 pub const ANN_SCALE_SET_NAME: &str = "actions.github.com/runner-scale-set-name";
+/// Hash of the ARS spec and labels the 0.14.x controller last acted on.
+pub const ANN_CHANGE_HASH: &str = "actions.github.com/change-hash";
+/// HEAD's name for the change hash (on the ARS and its EphemeralRunnerSet).
+pub const ANN_INTEGRITY_HASH: &str = "actions.github.com/integrity-hash";
+/// Spec hash on an EphemeralRunnerSet (runner spec) or listener (whole ARS spec).
+pub const ANN_RUNNER_SPEC_HASH: &str = "actions.github.com/runner-spec-hash";
+/// Hash of the chart values (set by the chart on the ARS, copied to the listener).
+pub const ANN_VALUES_HASH: &str = "actions.github.com/values-hash";
+/// Patch id a runner was created at (`AnnotationKeyPatchID`).
+pub const ANN_PATCH_ID: &str = "actions.github.com/patch-id";
+/// Label holding the chart (and resource) version the controller checks.
+pub const LABEL_VERSION: &str = "app.kubernetes.io/version";
 /// Cleanup annotations on the ARS, in the controller's removal order, with the
 /// kind each names and the log message of its step.
 pub const CLEANUP_ANNOTATIONS: [(&str, &str, &str); 7] = [
@@ -76,6 +90,10 @@ pub const LABEL_CONTROLLER_SA_NAME: &str = "actions.github.com/controller-servic
 /// Deployment label naming the controller ServiceAccount's namespace.
 pub const LABEL_CONTROLLER_SA_NAMESPACE: &str =
     "actions.github.com/controller-service-account-namespace";
+/// Controller Deployment label of a single-namespace controller: the only
+/// namespace whose runner sets it serves.
+pub const LABEL_WATCH_SINGLE_NAMESPACE: &str =
+    "actions.github.com/controller-watch-single-namespace";
 /// Listener Role/RoleBinding label: listener name.
 pub const LABEL_LISTENER_NAME: &str = "auto-scaling-listener-name";
 /// Listener Role/RoleBinding label: listener namespace.
@@ -85,7 +103,7 @@ pub const LABEL_EPHEMERAL_RUNNER: &str = "actions-ephemeral-runner";
 /// Label on container-hook pods/secrets naming their runner.
 pub const LABEL_RUNNER_POD: &str = "runner-pod";
 
-/// The controller version the simulated controller claims (major.minor is checked).
+/// The controller version of the charts the sim renders by default.
 pub const CONTROLLER_VERSION: &str = "0.14.2";
 
 /// `actions.github.com/v1alpha1` kind.
@@ -151,16 +169,29 @@ pub fn fnv_hash_string(s: &str) -> String {
         .collect()
 }
 
-/// `scaleSetListenerName`: `<ars>-<hash8(ns@runnerGroup@githubConfigUrl)>-listener`.
+/// `scaleSetListenerName` (0.13.1+, #4299):
+/// `<ars>-<hash8(ns@runnerGroup@githubConfigUrl)>-listener`.
 pub fn listener_name(ars: &Value) -> String {
     let ns = str_at(ars, "/metadata/namespace");
     let group = str_at(ars, "/spec/runnerGroup");
     let url = str_at(ars, "/spec/githubConfigUrl");
-    let hash: String = fnv_hash_string(&format!("{ns}@{group}@{url}"))
-        .chars()
-        .take(8)
-        .collect();
+    listener_name_from_hash_input(ars, &format!("{ns}@{group}@{url}"))
+}
+
+/// `scaleSetListenerName` up to 0.13.0: `<ars>-<hash8(ns)>-listener`.
+pub fn legacy_listener_name(ars: &Value) -> String {
+    listener_name_from_hash_input(ars, str_at(ars, "/metadata/namespace"))
+}
+
+fn listener_name_from_hash_input(ars: &Value, input: &str) -> String {
+    let hash: String = fnv_hash_string(input).chars().take(8).collect();
     format!("{}-{hash}-listener", str_at(ars, "/metadata/name"))
+}
+
+/// `hash.ComputeTemplateHash`-like: a short stable hash of a JSON value
+/// (equal values give equal hashes; the digits differ from upstream's).
+pub fn template_hash(v: &Value) -> String {
+    fnv_hash_string(&v.to_string())
 }
 
 /// The spec configures a proxy (`spec.proxy` of an ARS, listener or runner spec).
