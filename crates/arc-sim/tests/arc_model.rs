@@ -57,12 +57,17 @@ fn runners_of(c: &Cluster, ars: &Value) -> Vec<Value> {
 /// The runner set of `objs` is up: scale set id, listener pod, `n` running runners.
 fn wait_set_ready(c: &Cluster, objs: &[Value], n: usize) {
     let ars = ars_of(objs).clone();
-    let listener = listener_name(&ars);
     c.wait_until(&format!("{} is ready", name(&ars)), |c| {
         let runners = runners_of(c, &ars);
         c.get(&ars_gvk(), namespace(&ars), name(&ars))
             .is_some_and(|a| annotation(&a, ANN_SCALE_SET_ID).is_some())
-            && c.get(&core("Pod"), "arc-systems", &listener).is_some()
+            && c.list(&listener_gvk(), Some("arc-systems"))
+                .iter()
+                .any(|l| {
+                    str_at(l, "/spec/autoscalingRunnerSetName") == name(&ars)
+                        && str_at(l, "/spec/autoscalingRunnerSetNamespace") == namespace(&ars)
+                        && c.get(&core("Pod"), "arc-systems", name(l)).is_some()
+                })
             && runners.len() == n
             && runners
                 .iter()
@@ -672,4 +677,262 @@ fn a_runner_whose_pod_died_mid_job_waits_for_ever() {
         c.logged("Runner is not finished yet, retrying in 30s") >= before + 3
     });
     assert!(c.get(&er_gvk(), NS, &runner).is_some());
+}
+
+// ---- versions and upgrade states (audit §2.4, #14 items 5 and 8) ----------------
+
+/// Point the controller Deployment at another image tag (what `helm upgrade`
+/// of the controller chart does): the simulated controller restarts as that build.
+fn set_controller_version(c: &Cluster, tag: &str) {
+    let mut d = c
+        .get(&deployment_gvk(), "arc-systems", "arc-gha-rs-controller")
+        .unwrap();
+    d["spec"]["template"]["spec"]["containers"][0]["image"] = json!(format!(
+        "ghcr.io/actions/gha-runner-scale-set-controller:{tag}"
+    ));
+    d["metadata"]["labels"][LABEL_VERSION] = json!(tag);
+    c.api.update(&c.user, d).unwrap();
+}
+
+fn start_at(version: &str) -> Cluster {
+    Cluster::start_custom(
+        SimConfig::default(),
+        ArcConfig::default(),
+        &ControllerRelease {
+            version: version.to_string(),
+            ..ControllerRelease::default()
+        },
+    )
+}
+
+fn runner_set_at(version: &str, min_runners: i64) -> RunnerSet {
+    RunnerSet {
+        version: version.to_string(),
+        ..one_runner(min_runners)
+    }
+}
+
+fn listeners_of(c: &Cluster, ars: &str) -> Vec<Value> {
+    c.list(&listener_gvk(), Some("arc-systems"))
+        .into_iter()
+        .filter(|l| str_at(l, "/spec/autoscalingRunnerSetName") == ars)
+        .collect()
+}
+
+/// The build version comes from the controller Deployment's image tag.
+#[test]
+fn the_controller_runs_the_version_its_deployment_names() {
+    let c = start_at("0.13.1");
+    c.wait_until("the controller runs 0.13.1", |c| {
+        c.arc.is_active() && c.arc.version().as_str() == "0.13.1"
+    });
+    set_controller_version(&c, "0.15.0");
+    c.wait_until("the controller runs 0.15.0", |c| {
+        c.arc.version().as_str() == "0.15.0"
+    });
+    assert_eq!(c.arc.version().line(), arc_sim::controller::ArcLine::Head);
+}
+
+/// 0.13.x: no `status.phase`, and the deletion steps run inline, each waiting
+/// for watch events rather than requeueing.
+#[test]
+fn a_0_13_controller_has_no_phase_and_finalizes_without_requeue() {
+    let c = start_at("0.13.1");
+    let objs = install_ready(&c, &runner_set_at("0.13.1", 1), 1);
+    c.wait_until("the runner count is reported", |c| {
+        c.ars().is_some_and(|a| a["status"]["currentRunners"] == 1)
+    });
+    let ars = c.ars().unwrap();
+    assert!(ars["status"].get("phase").is_none() && ars["status"].get("state").is_none());
+    assert!(annotation(&ars, ANN_CHANGE_HASH).is_none());
+    c.helm_delete(&objs);
+    c.wait_until("the release is gone", |c| gone(c, &objs));
+    assert_eq!(
+        c.logged("Waiting for resources to be cleaned up before removing finalizer"),
+        0
+    );
+    assert!(c.logged("Cleanup finished or failed ephemeral runners") >= 1);
+    assert!(c.github.is_empty());
+}
+
+/// HEAD: one EphemeralRunnerSet named after the runner set, with
+/// `ephemeralrunnerset.actions.github.com/finalizer`.
+#[test]
+fn head_names_the_runner_set_after_the_ars_with_its_own_finalizer() {
+    let c = start_at("0.15.0");
+    let objs = install_ready(&c, &runner_set_at("0.15.0", 1), 1);
+    let sets = c.list(&ers_gvk(), Some(NS));
+    assert_eq!(sets.len(), 1);
+    assert_eq!(name(&sets[0]), "arc-runner-set");
+    assert_eq!(finalizers(&sets[0]), vec![ERS_FINALIZER_HEAD]);
+    assert!(annotation(&c.ars().unwrap(), ANN_INTEGRITY_HASH).is_some());
+    assert_eq!(
+        c.listener().unwrap()["spec"]["ephemeralRunnerSetName"],
+        "arc-runner-set"
+    );
+    c.helm_delete(&objs);
+    c.wait_until("the release is gone", |c| gone(c, &objs));
+    assert!(c.list(&ers_gvk(), Some(NS)).is_empty());
+    assert!(c.github.is_empty());
+}
+
+/// 0.14 → HEAD: the runner set of the 0.14 era (generateName) is not looked
+/// up any more; HEAD adds its own finalizer to it and later removes only
+/// that one, so after the teardown it stays Terminating on
+/// `ephemeralrunner.actions.github.com/finalizer`.
+#[test]
+fn an_upgrade_to_head_leaves_the_old_runner_set_on_its_old_finalizer() {
+    let c = start_at("0.14.2");
+    let objs = install_ready(&c, &one_runner(1), 1);
+    let old = c.list(&ers_gvk(), Some(NS)).remove(0);
+    assert_ne!(name(&old), "arc-runner-set");
+    c.arc.stop();
+    set_controller_version(&c, "0.15.0");
+    c.patch(
+        &ars_gvk(),
+        Some(NS),
+        "arc-runner-set",
+        json!({"metadata": {"labels": {LABEL_VERSION: "0.15.0"}}}),
+    );
+    c.arc.restart();
+    c.wait_until("HEAD made its own runner set and marked the old one", |c| {
+        c.get(&ers_gvk(), NS, "arc-runner-set").is_some()
+            && c.get(&ers_gvk(), NS, name(&old))
+                .is_some_and(|o| has_finalizer(&o, ERS_FINALIZER_HEAD))
+    });
+    let marked = c.get(&ers_gvk(), NS, name(&old)).unwrap();
+    assert!(
+        has_finalizer(&marked, ER_FINALIZER),
+        "the 0.14 finalizer stays"
+    );
+    c.helm_delete(&objs);
+    // The old set is deleted by the garbage collector once the runner set is
+    // gone, after Helm deleted the GitHub Secret and the manager RBAC: its
+    // idle runner cannot leave GitHub.
+    c.wait_until("the old set is Terminating without credentials", |c| {
+        c.ars().is_none()
+            && c.get(&ers_gvk(), NS, name(&old))
+                .is_some_and(|o| is_deleting(&o))
+            && c.errors_containing("failed to get kubernetes secret") >= 2
+    });
+    for o in objs
+        .iter()
+        .filter(|o| str_at(o, "/kind") == "Secret" || name(o) == "arc-runner-set-gha-rs-manager")
+    {
+        let mut restored = o.clone();
+        restored["metadata"]["finalizers"] = json!([]);
+        c.api.create(&c.user, restored).unwrap();
+    }
+    c.wait_until("HEAD drained it and removed only its own finalizer", |c| {
+        c.get(&ers_gvk(), NS, name(&old))
+            .is_some_and(|o| finalizers(&o) == vec![ER_FINALIZER])
+            && c.runners().is_empty()
+    });
+    quiet_period(&c);
+    let stuck = c.get(&ers_gvk(), NS, name(&old)).expect("stuck for good");
+    assert_eq!(finalizers(&stuck), vec![ER_FINALIZER]);
+}
+
+/// Up to 0.13.0 the listener name hashed the namespace only; 0.13.1 (#4299)
+/// looks for the new name, creates a second listener and never deletes the
+/// first (upstream #4629): it outlives the runner set.
+#[test]
+fn an_upgrade_from_0_13_0_leaves_a_second_listener_behind() {
+    let c = start_at("0.13.0");
+    let objs = install_ready(&c, &runner_set_at("0.13.0", 1), 1);
+    let ars = c.ars().unwrap();
+    let legacy = legacy_listener_name(&ars);
+    assert!(c.get(&listener_gvk(), "arc-systems", &legacy).is_some());
+    set_controller_version(&c, "0.13.1");
+    c.wait_until("a second listener serves the runner set", |c| {
+        listeners_of(c, "arc-runner-set").len() == 2
+            && c.get(&core("Pod"), "arc-systems", &listener_name(&ars))
+                .is_some()
+    });
+    c.helm_delete(&objs);
+    c.wait_until("the runner set is gone", |c| c.ars().is_none());
+    let orphan = c
+        .get(&listener_gvk(), "arc-systems", &legacy)
+        .expect("left behind");
+    assert!(!is_deleting(&orphan));
+    assert!(
+        c.get(&core("Pod"), "arc-systems", &legacy).is_some(),
+        "still running"
+    );
+    // Nothing triggers it until the controller re-lists (a restart, or the
+    // informers' resync): then it fails on every pass.
+    c.arc.stop();
+    c.arc.restart();
+    c.wait_until("the orphan fails on its missing runner set", |c| {
+        c.arc.log().iter().any(|l| {
+            l.object == format!("arc-systems/{legacy}")
+                && l.message == "Failed to find AutoscalingRunnerSet."
+        })
+    });
+}
+
+/// A runner group (or URL) change renames the listener: the new one is
+/// created, the old one is never looked up again (upstream #4346/#4629).
+#[test]
+fn a_runner_group_change_leaves_the_old_listener_behind() {
+    let c = Cluster::start();
+    let objs = install_ready(&c, &one_runner(1), 1);
+    let old = listener_name(&c.ars().unwrap());
+    c.patch(
+        &ars_gvk(),
+        Some(NS),
+        "arc-runner-set",
+        json!({"spec": {"runnerGroup": "larger-runners"}}),
+    );
+    c.wait_until("the runner set moved and has a second listener", |c| {
+        c.ars().is_some_and(|a| {
+            annotation(&a, ANN_RUNNER_GROUP_NAME) == Some("larger-runners")
+                && c.get(&core("Pod"), "arc-systems", &listener_name(&a))
+                    .is_some()
+        }) && listeners_of(c, "arc-runner-set").len() == 2
+    });
+    assert_eq!(c.github.scale_sets()[0].runner_group, "larger-runners");
+    c.helm_delete(&objs);
+    c.wait_until("the runner set is gone", |c| c.ars().is_none());
+    let orphan = c
+        .get(&listener_gvk(), "arc-systems", &old)
+        .expect("left behind");
+    assert!(!is_deleting(&orphan) && has_finalizer(&orphan, LISTENER_FINALIZER));
+}
+
+/// A runner spec change makes a new EphemeralRunnerSet; the old one is
+/// deleted and drains: a busy runner holds it until its job ends.
+#[test]
+fn a_template_change_starts_a_new_runner_set_while_the_old_one_drains() {
+    let c = Cluster::start();
+    let objs = install_ready(&c, &one_runner(1), 1);
+    let old = c.list(&ers_gvk(), Some(NS)).remove(0);
+    let busy = name(&c.runners()[0]).to_string();
+    let runner_id = c.arc.start_job(NS, &busy, None).unwrap();
+    let mut ars = c.ars().unwrap();
+    ars["spec"]["template"]["metadata"] = json!({"labels": {"team": "build"}});
+    c.api.update(&c.user, ars).unwrap();
+    c.wait_until("a new runner set runs while the old one drains", |c| {
+        let sets = c.list(&ers_gvk(), Some(NS));
+        sets.len() == 2
+            && sets.iter().any(|s| name(s) == name(&old) && is_deleting(s))
+            && sets
+                .iter()
+                .any(|s| name(s) != name(&old) && s["status"]["runningEphemeralRunners"] == 1)
+    });
+    assert!(c.logged("Runner is still running a job, skipping deletion") >= 1);
+    let held = c.get(&er_gvk(), NS, &busy).unwrap();
+    assert!(has_finalizer(&held, ER_REGISTRATION_FINALIZER));
+    let listener = c.listener().unwrap();
+    assert_ne!(
+        listener["spec"]["ephemeralRunnerSetName"],
+        json!(name(&old))
+    );
+    c.github.finish_job(runner_id);
+    c.wait_until("the old runner set drained", |c| {
+        c.get(&ers_gvk(), NS, name(&old)).is_none()
+    });
+    c.helm_delete(&objs);
+    c.wait_until("the release is gone", |c| gone(c, &objs));
+    assert!(c.github.is_empty());
 }

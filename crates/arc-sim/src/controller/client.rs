@@ -99,6 +99,8 @@ pub struct LogLine {
     pub error: Option<String>,
     /// The line's key/value pairs (logr `WithValues`), for example `name`.
     pub values: Vec<(String, String)>,
+    /// When it was logged.
+    pub time: jiff::Timestamp,
 }
 
 impl std::fmt::Display for LogLine {
@@ -109,7 +111,8 @@ impl std::fmt::Display for LogLine {
         };
         write!(
             f,
-            "{level}\t{}\t{}\t{{\"{}\": \"{}\"",
+            "{:.0}\t{level}\t{}\t{}\t{{\"{}\": \"{}\"",
+            self.time,
             self.controller,
             self.message,
             self.controller.to_ascii_lowercase(),
@@ -255,6 +258,7 @@ impl Ctx<'_> {
                 .iter()
                 .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
                 .collect(),
+            time: jiff::Timestamp::now(),
         });
     }
 

@@ -62,7 +62,8 @@ pub(crate) fn reconcile(ctx: &Ctx<'_>, namespace: &str, name: &str) -> Reconcile
     }
     match ctx.version.line() {
         ArcLine::V0_13 => reconcile_live(ctx, ars, false),
-        ArcLine::V0_14 | ArcLine::Head => reconcile_live(ctx, ars, true),
+        ArcLine::V0_14 => reconcile_live(ctx, ars, true),
+        ArcLine::Head => reconcile_head(ctx, ars),
     }
 }
 
@@ -481,7 +482,10 @@ fn update_runner_scale_set(ctx: &Ctx<'_>, ars: &Value, group: bool) -> Reconcile
     Ok(Outcome::Done)
 }
 
-fn create_ephemeral_runner_set(ctx: &Ctx<'_>, ars: &Value) -> Reconciled {
+/// `newEphemeralRunnerSet`: 0.14.x and older use generateName `<ars>-`
+/// and record `RunnerSetSpecHash`; HEAD names it after the runner set and
+/// records the integrity hash of its runner spec.
+fn desired_ephemeral_runner_set(ctx: &Ctx<'_>, ars: &Value) -> Result<Value, Failure> {
     let Some(scale_set_id) = annotation(ars, ANN_SCALE_SET_ID).and_then(|s| s.parse::<i64>().ok())
     else {
         ctx.error("Could not create EphemeralRunnerSet", &"invalid syntax");
@@ -526,6 +530,28 @@ fn create_ephemeral_runner_set(ctx: &Ctx<'_>, ars: &Value) -> Reconciled {
             },
         },
     });
+    let mut ers = ers;
+    if ctx.version.line() == ArcLine::Head {
+        ers["metadata"]["name"] = json!(name(ars));
+        if let Some(meta) = ers["metadata"].as_object_mut() {
+            meta.remove("generateName");
+        }
+        if let Some(ann) = ers["metadata"]["annotations"].as_object_mut() {
+            ann.remove(ANN_RUNNER_SPEC_HASH);
+        }
+        ers["metadata"]["annotations"][ANN_INTEGRITY_HASH] =
+            json!(ers_integrity_hash(&ers["spec"]["ephemeralRunnerSpec"]));
+    }
+    Ok(ers)
+}
+
+/// HEAD's `ephemeralRunnerSetIntegrityHash`: of the runner spec.
+pub(crate) fn ers_integrity_hash(ephemeral_runner_spec: &Value) -> String {
+    template_hash(ephemeral_runner_spec)
+}
+
+fn create_ephemeral_runner_set(ctx: &Ctx<'_>, ars: &Value) -> Reconciled {
+    let ers = desired_ephemeral_runner_set(ctx, ars)?;
     ctx.info("Creating a new EphemeralRunnerSet resource");
     let created = ctx
         .create(ers)
@@ -641,9 +667,12 @@ fn clean_up_resources(ctx: &Ctx<'_>, ars: &Value) -> Result<bool, Failure> {
         return Ok(false);
     }
     ctx.info("deleting ephemeral runner sets");
-    if !cleanup_ephemeral_runner_sets(ctx, ars)
-        .inspect_err(|e| ctx.error("Failed to clean up ephemeral runner sets", e))?
-    {
+    let sets_done = if ctx.version.line() == ArcLine::Head {
+        cleanup_named_ephemeral_runner_set(ctx, ars)
+    } else {
+        cleanup_ephemeral_runner_sets(ctx, ars)
+    };
+    if !sets_done.inspect_err(|e| ctx.error("Failed to clean up ephemeral runner sets", e))? {
         ctx.info("Waiting for ephemeral runner sets to be deleted");
         return Ok(false);
     }
@@ -651,6 +680,178 @@ fn clean_up_resources(ctx: &Ctx<'_>, ars: &Value) -> Result<bool, Failure> {
     delete_runner_scale_set(ctx, ars)
         .inspect_err(|e| ctx.error("Failed to delete runner scale set", e))?;
     Ok(true)
+}
+
+/// HEAD `cleanupEphemeralRunnerSet`: only the set named after the runner set
+/// (sets of the generateName era are not looked up).
+fn cleanup_named_ephemeral_runner_set(ctx: &Ctx<'_>, ars: &Value) -> Result<bool, Failure> {
+    ctx.info("Cleaning up ephemeral runner set");
+    let ers = ctx
+        .cached_get(&ers_gvk(), namespace(ars), name(ars))
+        .map_err(|e| Failure(format!("failed to get ephemeral runner set: {}", e.message)))?;
+    match ers {
+        None => {
+            ctx.info("Ephemeral runner set is deleted");
+            Ok(true)
+        }
+        Some(ers) => {
+            if !is_deleting(&ers) {
+                ctx.info("Deleting the ephemeral runner set");
+                ctx.delete(&ers_gvk(), namespace(ars), name(ars))
+                    .map_err(|e| {
+                        Failure(format!(
+                            "failed to delete ephemeral runner set: {}",
+                            e.message
+                        ))
+                    })?;
+            }
+            Ok(false)
+        }
+    }
+}
+
+/// Upstream HEAD (unreleased 0.15 line): one EphemeralRunnerSet named after
+/// the runner set, updated in place; the integrity hash replaces the change hash.
+fn reconcile_head(ctx: &Ctx<'_>, ars: Value) -> Reconciled {
+    let ns = namespace(&ars).to_string();
+    let target = change_hash(&ars);
+    if annotation(&ars, ANN_INTEGRITY_HASH) != Some(target.as_str()) {
+        let ars = ctx
+            .merge_patch(
+                &ars_gvk(),
+                &ns,
+                name(&ars),
+                json!({"metadata": {"annotations": {ANN_INTEGRITY_HASH: target}}}),
+            )
+            .inspect_err(|e| {
+                ctx.error(
+                    "Failed to update autoscaling runner set with new change hash and pending phase",
+                    &e.message,
+                )
+            })?;
+        update_status(ctx, &ars, None, Some(PHASE_PENDING)).inspect_err(|e| {
+            ctx.error(
+                "Failed to update autoscaling runner set status with pending phase",
+                e,
+            )
+        })?;
+        return Ok(Outcome::Done);
+    }
+    let id = annotation(&ars, ANN_SCALE_SET_ID);
+    if id
+        .and_then(|s| s.parse::<i64>().ok())
+        .is_none_or(|id| id <= 0)
+    {
+        ctx.info("Creating runner scale set");
+        return create_runner_scale_set(ctx, &ars);
+    }
+    let spec_group = str_at(&ars, "/spec/runnerGroup");
+    if annotation(&ars, ANN_RUNNER_GROUP_NAME)
+        .is_none_or(|g| !spec_group.is_empty() && !g.eq_ignore_ascii_case(spec_group))
+    {
+        ctx.info("AutoScalingRunnerSet runner group changed. Updating the runner scale set.");
+        return update_runner_scale_set(ctx, &ars, true);
+    }
+    let spec_name = str_at(&ars, "/spec/runnerScaleSetName");
+    if annotation(&ars, ANN_SCALE_SET_NAME)
+        .is_none_or(|n| !spec_name.is_empty() && !n.eq_ignore_ascii_case(spec_name))
+    {
+        ctx.info(
+            "AutoScalingRunnerSet runner scale set name changed. Updating the runner scale set.",
+        );
+        return update_runner_scale_set(ctx, &ars, false);
+    }
+
+    let Some(ers) = ctx.cached_get(&ers_gvk(), &ns, name(&ars))? else {
+        ctx.info("Creating ephemeral runner set");
+        return create_ephemeral_runner_set(ctx, &ars);
+    };
+    if str_at(&ers, "/status/phase") == PHASE_OUTDATED
+        && str_at(&ars, "/status/phase") == PHASE_RUNNING
+    {
+        ctx.info(
+            "Ephemeral runner set is outdated. Cleaning up resources for the outdated runner set",
+        );
+        if !cleanup_listener(ctx, &ars)? {
+            ctx.info("Waiting for listener to be cleaned up for the outdated ephemeral runner set");
+            return Ok(Outcome::RequeueAfter(ctx.timing.ars_requeue));
+        }
+        if !cleanup_named_ephemeral_runner_set(ctx, &ars)? {
+            ctx.info(
+                "Waiting for ephemeral runner set to be cleaned up for the outdated runner set",
+            );
+            return Ok(Outcome::RequeueAfter(ctx.timing.ars_requeue));
+        }
+        ctx.info("Successfully cleaned up resources for the outdated runner set");
+        return Ok(Outcome::Done);
+    }
+    let desired = desired_ephemeral_runner_set(ctx, &ars)?;
+    if annotation(&ers, ANN_INTEGRITY_HASH) != annotation(&desired, ANN_INTEGRITY_HASH) {
+        let active = ers
+            .pointer("/status/runningEphemeralRunners")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            + ers
+                .pointer("/status/pendingEphemeralRunners")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+        if active > 0 {
+            ctx.info("Ephemeral runner set spec changed but runners are still active; deleting listener to stop new jobs");
+            cleanup_listener(ctx, &ars)?;
+            return Ok(Outcome::RequeueAfter(ctx.timing.listener_requeue));
+        }
+        ctx.info("Updating ephemeral runner set spec to match the desired spec");
+        ctx.merge_patch(
+            &ers_gvk(),
+            &ns,
+            name(&ers),
+            json!({"metadata": {"annotations": desired["metadata"]["annotations"]},
+                   "spec": {"ephemeralRunnerSpec": desired["spec"]["ephemeralRunnerSpec"]}}),
+        )
+        .inspect_err(|e| {
+            ctx.error(
+                "Failed to patch ephemeral runner set to match the desired spec",
+                &e.message,
+            )
+        })?;
+        ctx.info("Successfully patched ephemeral runner set spec");
+        return Ok(Outcome::Done);
+    }
+
+    let listener_name = ctx.listener_name(&ars);
+    match ctx.cached_get(&listener_gvk(), &ctx.ident.namespace, &listener_name)? {
+        None => {
+            ctx.info("AutoscalingListener does not exist, creating autoscaling listener");
+            create_listener(ctx, &ars, &ers, &listener_name)?;
+            return Ok(Outcome::Done);
+        }
+        Some(listener) => {
+            let stale = annotation(&listener, ANN_RUNNER_SPEC_HASH)
+                != Some(listener_spec_hash(&ars).as_str())
+                || str_at(&listener, "/spec/ephemeralRunnerSetName") != name(&ers)
+                || annotation(&listener, ANN_VALUES_HASH) != annotation(&ars, ANN_VALUES_HASH);
+            if stale {
+                ctx.info("Deleting AutoscalingListener to re-create with updated spec");
+                ctx.delete_if_present(&listener_gvk(), &ctx.ident.namespace, &listener_name)
+                    .inspect_err(|e| {
+                        ctx.error(
+                            "Failed to delete AutoscalingListener for re-creation",
+                            &e.message,
+                        )
+                    })?;
+                ctx.info("Deleted AutoscalingListener, will re-create on next reconcile");
+                return Ok(Outcome::Done);
+            }
+        }
+    }
+    ctx.info("Autoscaling runner set is up to date and ready");
+    update_status(ctx, &ars, Some(&ers), Some(PHASE_RUNNING)).inspect_err(|e| {
+        ctx.error(
+            "Failed to update autoscaling runner set status to running",
+            e,
+        )
+    })?;
+    Ok(Outcome::Done)
 }
 
 /// 0.13.x: the deletion steps inline in `Reconcile`, without a requeue.
