@@ -198,10 +198,6 @@ impl Run {
             ours.iter().any(|r| r.method == "GET" && !r.watch),
             "the plugin read nothing on B\n{text}"
         );
-        assert!(
-            ours.iter().any(|r| r.watch),
-            "the plugin watched nothing on B\n{text}"
-        );
         assert!(!helm.is_empty(), "Helm made no request to B\n{text}");
         // Exactly Helm's headers (Helm sends each --kube-as-group twice:
         // it parses its global flags twice; so does this plugin, from

@@ -120,26 +120,39 @@ impl Env {
             .success()
     }
 
-    /// Someone else deletes the release's objects of `kinds`, first
-    /// stripping their finalizers when `strip` (then they are gone; else
-    /// those with finalizers stay Terminating).
+    /// Someone else deletes the release's objects of `kinds`; with `strip`,
+    /// stripping their finalizers until they are gone (a running controller
+    /// may add its finalizer back in between), else those with finalizers
+    /// stay Terminating.
     fn delete_by_hand(&self, kinds: &[(&str, &str)], strip: bool) {
         let api = self.scenario.api();
         let someone = Actor("someone-else".into());
+        let ours = |api_version: &str, kind: &str| -> Vec<String> {
+            self.scenario
+                .list(api_version, kind, Some(NS))
+                .iter()
+                .filter_map(|o| o["metadata"]["name"].as_str().map(str::to_string))
+                .filter(|name| name.starts_with(RELEASE))
+                .collect()
+        };
         for (api_version, kind) in kinds {
             let gvk = Gvk::new(api_version, kind);
-            for o in self.scenario.list(api_version, kind, Some(NS)) {
-                let name = o["metadata"]["name"].as_str().unwrap().to_string();
-                if !name.starts_with(RELEASE) {
-                    continue;
-                }
-                // DELETE first, then strip: stripped while live, a running
-                // controller adds its finalizer back before the DELETE.
+            for name in ours(api_version, kind) {
                 let _ = api.delete(&someone, &gvk, Some(NS), &name, &DeleteOptions::default());
-                if strip {
-                    let none = Patch::Merge(json!({"metadata": {"finalizers": null}}));
-                    let _ = api.patch(&someone, &gvk, Some(NS), &name, none);
-                }
+            }
+            if strip {
+                wait_until(
+                    &format!("{kind}s deleted by hand"),
+                    Duration::from_secs(20),
+                    || {
+                        let left = ours(api_version, kind);
+                        for name in &left {
+                            let none = Patch::Merge(json!({"metadata": {"finalizers": null}}));
+                            let _ = api.patch(&someone, &gvk, Some(NS), name, none);
+                        }
+                        left.is_empty()
+                    },
+                );
             }
         }
     }
@@ -219,7 +232,24 @@ fn nothing_of_the_release_found_with_problems_is_refused(helm: Helm) {
 /// `helm uninstall` failed): nothing is wrong, the record is removed.
 fn nothing_of_the_release_found_without_problems_removes_the_record(helm: Helm) {
     let env = Env::new(helm, 0);
+    // (With the controller stopped meanwhile: it would add its finalizer back.)
+    env.scenario.sim().arc.stop();
     env.delete_by_hand(&RELEASE_KINDS, true);
+    env.scenario.sim().arc.restart();
+    wait_until(
+        "the controller is available",
+        Duration::from_secs(20),
+        || {
+            env.scenario
+                .list("apps/v1", "Deployment", Some("arc-systems"))
+                .iter()
+                .any(|d| {
+                    d.pointer("/status/availableReplicas")
+                        .and_then(Value::as_i64)
+                        > Some(0)
+                })
+        },
+    );
     let out = env.teardown(&["--timeout", "10s"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(
@@ -430,6 +460,23 @@ impl Env {
     }
 }
 
+/// Give a registered runner of `ns` a job that runs until ended (it holds
+/// its runner set Terminating).
+fn start_a_job(env: &Env, ns: &str) {
+    wait_until(
+        "a registered runner takes a job",
+        Duration::from_secs(20),
+        || {
+            env.scenario
+                .list(ARC_API, "EphemeralRunner", Some(ns))
+                .iter()
+                .filter(|r| r.pointer("/status/runnerId").is_some())
+                .filter_map(|r| r["metadata"]["name"].as_str())
+                .any(|name| env.scenario.sim().arc.start_job(ns, name, None).is_ok())
+        },
+    );
+}
+
 /// Wait for `child` at most `limit`; a run that does not end is killed and fails the test.
 fn wait_at_most(mut child: std::process::Child, limit: Duration) -> Output {
     let start = std::time::Instant::now();
@@ -467,6 +514,8 @@ fn all_output(out: &Output) -> String {
 /// naming the resource and the verb, not after --timeout as a slow controller.
 fn a_refused_watch_ends_the_wait_at_once(helm: Helm) {
     let env = Env::new(helm, 1);
+    // A job on the runner keeps the runner set Terminating: the wait must watch.
+    start_a_job(&env, NS);
     env.faults(kube_sim::Faults {
         error_rate: 1.0,
         error_code: Some(403),
@@ -655,11 +704,7 @@ fn an_interrupted_fleet_counts_what_it_did(helm: Helm) {
     two_runner_sets(&env, 1);
     // A job on each set holds its runner set Terminating.
     for ns in ["team-a", "team-b"] {
-        let runner = env.scenario.list(ARC_API, "EphemeralRunner", Some(ns))[0]["metadata"]["name"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        env.scenario.sim().arc.start_job(ns, &runner, None).unwrap();
+        start_a_job(&env, ns);
     }
     let child = hau_in(
         &env.scenario,
