@@ -414,10 +414,38 @@ fn busy_runner_times_out_with_diagnosis_then_completes_when_the_job_ends(helm: H
 
 /// Someone strips the manager RoleBinding's finalizer and deletes it after `delay`.
 fn lose_manager_role_binding_after(env: &Env, delay: Duration) -> std::thread::JoinHandle<()> {
+    lose_manager_role_binding_when(env, move |_| {
+        std::thread::sleep(delay);
+    })
+}
+
+/// Someone strips the manager RoleBinding's finalizer and deletes it once the
+/// runner set is Terminating: after the run's preflight, during its wait
+/// (not after a fixed delay, which a slow start outruns).
+fn lose_manager_role_binding_mid_run(env: &Env) -> std::thread::JoinHandle<()> {
+    lose_manager_role_binding_when(env, |api| {
+        let ars = Gvk::new(ARC_API, "AutoscalingRunnerSet");
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(30) {
+            let terminating = api
+                .get(&Actor("someone-else".into()), &ars, Some(NS), RELEASE)
+                .is_ok_and(|a| a.pointer("/metadata/deletionTimestamp").is_some());
+            if terminating {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+}
+
+fn lose_manager_role_binding_when(
+    env: &Env,
+    wait: impl FnOnce(&dyn kube_sim::api::Api) + Send + 'static,
+) -> std::thread::JoinHandle<()> {
     let api = env.scenario.api();
     let rb = format!("{RELEASE}-gha-rs-manager");
     std::thread::spawn(move || {
-        std::thread::sleep(delay);
+        wait(api.as_ref());
         let rbac = Gvk::new("rbac.authorization.k8s.io/v1", "RoleBinding");
         let actor = Actor("someone-else".into());
         let strip = Patch::Merge(json!({"metadata": {"finalizers": null}}));
@@ -430,7 +458,7 @@ fn lost_manager_role_binding_is_diagnosed_as_lost_rbac(helm: Helm) {
     let env = Env::new(helm, 1);
     // Keep the teardown in the ARS wave (busy runner), then lose the RoleBinding.
     busy_runner(&env);
-    let killer = lose_manager_role_binding_after(&env, Duration::from_millis(700));
+    let killer = lose_manager_role_binding_mid_run(&env);
     let out = env.teardown(&["-o", "json", "--timeout", "3s"]);
     killer.join().unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
@@ -470,7 +498,7 @@ fn lost_rbac_before_the_run_refuses_then_the_forced_ladder_leaves_no_runner(helm
 fn lost_rbac_during_a_forced_run_gets_the_ladder_after_the_timeout(helm: Helm) {
     let env = Env::new(helm, 1);
     busy_runner(&env);
-    let killer = lose_manager_role_binding_after(&env, Duration::from_millis(700));
+    let killer = lose_manager_role_binding_mid_run(&env);
     let out = env.teardown(&["-o", "json", "--timeout", "3s", "--force-finalizers"]);
     killer.join().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
