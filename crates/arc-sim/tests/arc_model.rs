@@ -936,3 +936,70 @@ fn a_template_change_starts_a_new_runner_set_while_the_old_one_drains() {
     c.wait_until("the release is gone", |c| gone(c, &objs));
     assert!(c.github.is_empty());
 }
+
+/// Scale-down passes over runners that have not registered yet (0.14.2
+/// `deleteIdleEphemeralRunners`).
+#[test]
+fn scale_down_skips_unregistered_runners() {
+    let c = Cluster::start();
+    install_ready(&c, &one_runner(1), 1);
+    c.github.revoke_token(DEFAULT_TOKEN);
+    c.patch(
+        &ars_gvk(),
+        Some(NS),
+        "arc-runner-set",
+        json!({"spec": {"minRunners": 2}}),
+    );
+    c.wait_until("a second runner cannot register", |c| {
+        c.runners().len() == 2
+            && c.errors_containing("failed to get actions client for generating JIT config")
+                + c.errors_containing("failed to generate JIT config")
+                >= 1
+    });
+    c.patch(
+        &ars_gvk(),
+        Some(NS),
+        "arc-runner-set",
+        json!({"spec": {"minRunners": 0}}),
+    );
+    c.wait_until("scale-down skipped the unregistered runner", |c| {
+        c.logged("Skipping ephemeral runner since it is not registered yet") >= 1
+    });
+    assert!(
+        c.runners()
+            .iter()
+            .any(|r| r.pointer("/status/runnerId").is_none()),
+        "the unregistered runner is kept"
+    );
+}
+
+/// The vault's own proxy credentials (`vaultConfig.proxy.*.credentialSecretRef`)
+/// are Kubernetes Secrets the controller reads before it reaches the vault.
+#[test]
+fn a_vault_proxy_credential_secret_is_read_from_kubernetes() {
+    let c = Cluster::start();
+    c.arc.vault().put_token("github-pat", "vault-token");
+    let objs = c.install(&RunnerSet {
+        github_config_secret: GitHubConfigSecret::Named("github-pat".to_string()),
+        key_vault: Some(KeyVault {
+            url: "https://arc-kv.vault.azure.net".to_string(),
+            proxy: Some(json!({"https": {"url": "http://proxy.example:3128", "credentialSecretRef": "vault-proxy"}})),
+        }),
+        ..one_runner(1)
+    });
+    c.wait_until("the vault proxy Secret is missing", |c| {
+        c.errors_containing(
+            "failed to get resolver for object: failed to create proxy config: failed to get secret vault-proxy for https proxy: failed to get secret vault-proxy: secrets \"vault-proxy\" not found",
+        ) >= 2
+    });
+    assert!(c.github.is_empty());
+    c.api
+        .create(
+            &c.user,
+            json!({"apiVersion": "v1", "kind": "Secret",
+                   "metadata": {"name": "vault-proxy", "namespace": NS},
+                   "data": {"username": "dQ==", "password": "cA=="}}),
+        )
+        .unwrap();
+    wait_set_ready(&c, &objs, 1);
+}
