@@ -729,8 +729,10 @@ fn sigint_in_the_middle_then_rerun_completes(helm: Helm) {
             .is_file()
     );
 
-    // Rerun while the ARS is still Terminating; the job ends meanwhile.
-    let finisher = finish_the_job_after(&env, Duration::from_millis(800));
+    // Rerun while the ARS is still Terminating; the job ends meanwhile (after
+    // the rerun's start-up, which takes about a second here: the runner exits
+    // as soon as its job ends and the teardown then finishes in milliseconds).
+    let finisher = finish_the_job_after(&env, Duration::from_secs(3));
     let out = env.teardown(&["-o", "json", "--timeout", "30s"]);
     finisher.join().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
