@@ -21,6 +21,7 @@ use scenario::sim_env::{
     ARC_API as ARS, CONTROLLER_NS, ScenarioEnv, actor, chart, hau_in, plugin_env, run_hau, start,
     wait_until,
 };
+use scenario::upgrade;
 use serde_json::{Value, json};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -95,34 +96,13 @@ impl Env {
 
     /// `helm upgrade` that drops the kube-mode SA, Role and RoleBinding of
     /// `release` (containerMode kubernetes -> default): they keep
-    /// cleanup-protection forever (the upgrade trap). Their name.
+    /// cleanup-protection forever (the upgrade trap). Returns once the
+    /// controller has replaced the runner set and nothing runs as the
+    /// dropped ServiceAccount any more (the trap is then safe to fix).
+    /// Their name.
     fn spring_upgrade_trap(&self, ns: &str, release: &str) -> String {
-        self.scenario.helm_ok(&[
-            "upgrade",
-            release,
-            chart("arc-runner-set").to_str().unwrap(),
-            "-n",
-            ns,
-            "--reuse-values",
-            "--set",
-            "containerMode.type=",
-        ]);
-        // The controller replaces the runner set's runners (a new
-        // EphemeralRunnerSet) and drains the old ones, which run as the dropped
-        // ServiceAccount; the trap is safe to fix once they are gone.
-        let kube_mode = format!("{release}-gha-rs-kube-mode");
-        wait_until("the old runners drained", Duration::from_secs(30), || {
-            ["EphemeralRunnerSet", "EphemeralRunner"]
-                .iter()
-                .all(|kind| {
-                    self.scenario.list(ARS, kind, Some(ns)).iter().all(|o| {
-                        o.pointer("/spec/ephemeralRunnerSpec/spec/serviceAccountName")
-                            .or_else(|| o.pointer("/spec/spec/serviceAccountName"))
-                            .and_then(Value::as_str)
-                            != Some(kube_mode.as_str())
-                    })
-                })
-        });
+        let kube_mode = upgrade::drop_kube_mode(&self.scenario, ns, release);
+        upgrade::wait_kube_mode_unused(&self.scenario, ns, release, Duration::from_secs(30));
         kube_mode
     }
 

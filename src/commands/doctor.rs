@@ -278,11 +278,16 @@ pub async fn read_snapshot(
     ] {
         others.extend(list_or_empty(cluster, kind, scope, None).await?);
     }
+    let mut pods = Vec::new();
+    for namespace in doctor::pod_namespaces(&others) {
+        pods.extend(list_or_empty(cluster, ("", "v1", "Pod"), Some(&namespace), None).await?);
+    }
     Ok(Snapshot {
         controllers,
         runner_sets,
         listeners,
         others,
+        pods,
         now: jiff::Timestamp::now().as_second(),
         stuck_after_seconds,
     })

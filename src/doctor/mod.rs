@@ -33,6 +33,9 @@ pub struct Snapshot {
     /// Other objects in scope: EphemeralRunnerSets, EphemeralRunners,
     /// ServiceAccounts, Secrets, Roles, RoleBindings.
     pub others: Vec<Live>,
+    /// Pods of the namespaces [`pod_namespaces`] names (what still runs as
+    /// a ServiceAccount or mounts a Secret of an upgrade trap).
+    pub pods: Vec<Live>,
     /// Now, in seconds since the epoch.
     pub now: i64,
     /// See [`DEFAULT_STUCK_AFTER_SECONDS`].
@@ -248,11 +251,71 @@ fn upgrade_trap(snapshot: &Snapshot, out: &mut Vec<Finding>) -> BTreeSet<String>
     trapped
 }
 
-/// The runtime objects that still use a chart object: EphemeralRunnerSets,
+/// Namespaces whose pods [`diagnose`] needs: those holding a Terminating
+/// object with `cleanup-protection` (a possible upgrade trap, freed only
+/// when no pod runs as it or mounts it).
+pub fn pod_namespaces(others: &[Live]) -> BTreeSet<String> {
+    others
+        .iter()
+        .filter(|l| l.is_terminating() && l.finalizers().iter().any(|f| f == CLEANUP_PROTECTION))
+        .filter_map(|l| l.id.namespace.clone())
+        .collect()
+}
+
+/// Whether a pod may still run (not `Succeeded` or `Failed`); a pod being
+/// deleted still runs until its containers stop.
+fn pod_may_run(pod: &Live) -> bool {
+    !matches!(pod.str_at("/status/phase"), Some("Succeeded" | "Failed"))
+}
+
+/// The Secrets a pod reads: volumes (also projected), `env` and `envFrom`.
+fn pod_secrets(pod: &Live) -> BTreeSet<&str> {
+    let spec = pod.value.get("spec");
+    let mut names = BTreeSet::new();
+    let volumes = spec
+        .and_then(|s| s.get("volumes"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    for volume in volumes {
+        names.extend(volume.pointer("/secret/secretName").and_then(Value::as_str));
+        let sources = volume
+            .pointer("/projected/sources")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        names.extend(sources.filter_map(|s| s.pointer("/secret/name").and_then(Value::as_str)));
+    }
+    let containers = ["containers", "initContainers"]
+        .iter()
+        .filter_map(|k| spec.and_then(|s| s.get(*k)).and_then(Value::as_array))
+        .flatten();
+    for container in containers {
+        let env = container
+            .get("env")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        names.extend(env.filter_map(|e| {
+            e.pointer("/valueFrom/secretKeyRef/name")
+                .and_then(Value::as_str)
+        }));
+        let env_from = container
+            .get("envFrom")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        names.extend(env_from.filter_map(|e| e.pointer("/secretRef/name").and_then(Value::as_str)));
+    }
+    names
+}
+
+/// The objects that still use a chart object: EphemeralRunnerSets,
 /// EphemeralRunners and listeners naming a Secret as `githubConfigSecret`,
-/// runners running as a ServiceAccount, and the RoleBindings (and their
-/// Roles) that bind such a ServiceAccount. Objects being deleted still count:
-/// a draining runner deregisters through them.
+/// runners and pods running as a ServiceAccount, pods reading a Secret, and
+/// the RoleBindings (and their Roles) that bind such a ServiceAccount.
+/// Objects being deleted still count: a draining runner deregisters through
+/// them, and a pod runs until its containers stop.
 fn still_used_by(live: &Live, snapshot: &Snapshot) -> Vec<String> {
     let ns = live.id.namespace.as_deref();
     let name = live.id.name.as_str();
@@ -280,15 +343,22 @@ fn still_used_by(live: &Live, snapshot: &Snapshot) -> Vec<String> {
             .or_else(|| o.str_at("/spec/ephemeralRunnerSpec/spec/serviceAccountName"))
             .map(str::to_string)
     };
-    let accounts: BTreeSet<String> = runtime.iter().filter_map(|o| account_of(o)).collect();
+    let pods: Vec<&Live> = snapshot
+        .pods
+        .iter()
+        .filter(|p| p.id.namespace.as_deref() == ns && pod_may_run(p))
+        .collect();
+    let pod_account = |p: &Live| p.str_at("/spec/serviceAccountName").map(str::to_string);
+    let accounts: BTreeSet<String> = runtime
+        .iter()
+        .filter_map(|o| account_of(o))
+        .chain(pods.iter().filter_map(|p| pod_account(p)))
+        .collect();
+    let qualified = |account: &str| format!("{}/{account}", ns.unwrap_or_default());
     let binds_used = |rb: &Live| {
         crate::arc::rbac::bound_service_accounts(&rb.value)
             .iter()
-            .any(|sa| {
-                accounts
-                    .iter()
-                    .any(|a| sa == &format!("{}/{a}", ns.unwrap_or_default()))
-            })
+            .any(|sa| accounts.iter().any(|a| sa == &qualified(a)))
     };
     let names = |objects: Vec<&Live>| objects.iter().map(|o| o.id.to_string()).collect::<Vec<_>>();
     match live.id.kind.as_str() {
@@ -296,20 +366,32 @@ fn still_used_by(live: &Live, snapshot: &Snapshot) -> Vec<String> {
             runtime
                 .into_iter()
                 .filter(|o| secret_of(o).as_deref() == Some(name))
+                .chain(pods.into_iter().filter(|p| pod_secrets(p).contains(name)))
                 .collect(),
         ),
         "ServiceAccount" => names(
             runtime
                 .into_iter()
                 .filter(|o| account_of(o).as_deref() == Some(name))
+                .chain(
+                    pods.into_iter()
+                        .filter(|p| pod_account(p).as_deref() == Some(name)),
+                )
                 .collect(),
         ),
-        "RoleBinding" if binds_used(live) => names(
-            runtime
-                .into_iter()
-                .filter(|o| account_of(o).is_some())
-                .collect(),
-        ),
+        "RoleBinding" => {
+            let bound = crate::arc::rbac::bound_service_accounts(&live.value);
+            let binds = |account: Option<String>| {
+                account.is_some_and(|a| bound.iter().any(|sa| sa == &qualified(&a)))
+            };
+            names(
+                runtime
+                    .into_iter()
+                    .filter(|o| binds(account_of(o)))
+                    .chain(pods.into_iter().filter(|p| binds(pod_account(p))))
+                    .collect(),
+            )
+        }
         "Role" => snapshot
             .others
             .iter()

@@ -81,6 +81,7 @@ fn snapshot(controllers: Vec<Live>, runner_sets: Vec<Live>, others: Vec<Live>) -
         runner_sets,
         listeners: Vec::new(),
         others,
+        pods: Vec::new(),
         now: NOW,
         stuck_after_seconds: DEFAULT_STUCK_AFTER_SECONDS,
     }
@@ -381,4 +382,67 @@ fn upgrade_trap_still_used_by_draining_runners_is_reported_not_patched() {
             .filter(|f| f.kind == FindingKind::UpgradeTrap)
             .all(|f| f.safe_patch.is_some())
     );
+}
+
+#[test]
+fn upgrade_trap_is_not_freed_while_a_pod_still_runs_as_it_or_reads_it() {
+    // The runner objects are gone, but a runner pod still runs (graceful
+    // termination) as the dropped ServiceAccount and reads the old Secret.
+    let pod = |phase: &str| {
+        Live::new(
+            ObjectId {
+                group: String::new(),
+                version: "v1".into(),
+                kind: "Pod".into(),
+                namespace: Some("runners".into()),
+                name: "set-old-runner-a".into(),
+            },
+            json!({"metadata": {"name": "set-old-runner-a", "namespace": "runners",
+                    "deletionTimestamp": LONG_AGO},
+                   "spec": {"serviceAccountName": "set-old-kube-mode",
+                            "containers": [{"name": "runner", "env": [{"name": "T",
+                                "valueFrom": {"secretKeyRef": {"name": "set-old-github-secret", "key": "k"}}}]}]},
+                   "status": {"phase": phase}}),
+        )
+    };
+    let mut binding = protected("RoleBinding", "set-old-kube-mode", true);
+    binding.value["roleRef"] = json!({"kind": "Role", "name": "set-old-kube-mode"});
+    binding.value["subjects"] =
+        json!([{"kind": "ServiceAccount", "name": "set-old-kube-mode", "namespace": "runners"}]);
+    let mut s = snapshot(
+        vec![controller(1, "0.14.2")],
+        vec![ars("set", "0.14.2", false)],
+        vec![
+            protected("Secret", "set-old-github-secret", true),
+            protected("ServiceAccount", "set-old-kube-mode", true),
+            protected("Role", "set-old-kube-mode", true),
+            binding,
+            protected("ServiceAccount", "unrelated", false),
+        ],
+    );
+    assert_eq!(
+        pod_namespaces(&s.others).into_iter().collect::<Vec<_>>(),
+        vec!["runners"]
+    );
+    s.pods.push(pod("Running"));
+    let traps = |s: &Snapshot| -> Vec<Finding> {
+        diagnose(s)
+            .into_iter()
+            .filter(|f| f.kind == FindingKind::UpgradeTrap)
+            .collect()
+    };
+    let found = traps(&s);
+    assert_eq!(found.len(), 4);
+    for f in &found {
+        assert_eq!(f.safe_patch, None, "{}", f.object);
+        let by = if f.object.starts_with("Role/") {
+            "RoleBinding/runners/set-old-kube-mode"
+        } else {
+            "Pod/runners/set-old-runner-a"
+        };
+        assert!(f.message.contains(by), "{}", f.message);
+    }
+    // A pod that has finished uses nothing.
+    s.pods[0] = pod("Succeeded");
+    assert!(traps(&s).iter().all(|f| f.safe_patch.is_some()));
 }

@@ -1,7 +1,8 @@
 //! The scenario harness shared by `tests/scenarios_*.rs`: the API simulator
 //! with ARC's controller and a fake GitHub, driven through real Helm from an
 //! isolated Helm home ([`sim_env`]), readers of the simulator's event log
-//! ([`event_log`]) and of the binary's output ([`cli_output`]).
+//! ([`event_log`]) and of the binary's output ([`cli_output`]), and upgrade
+//! states staged through `helm upgrade` ([`upgrade`]).
 //!
 //! Include it beside `mod support;` with
 //! `#[path = "support/scenario/mod.rs"] mod scenario;`: it lives apart from
@@ -13,3 +14,4 @@
 pub mod cli_output;
 pub mod event_log;
 pub mod sim_env;
+pub mod upgrade;
