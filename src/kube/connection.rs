@@ -241,6 +241,9 @@ pub struct Spec {
     pub auth: AuthInfo,
     /// Who the requests are made as.
     pub identity: Identity,
+    /// The proxy the server is reached through, as Helm would choose it
+    /// (see [`super::proxy`]; set by [`crate::kube::resolve_connection`]).
+    pub proxy: Option<String>,
 }
 
 impl Spec {
@@ -438,6 +441,15 @@ pub fn resolve(
             ..AuthInfo::default()
         };
         "anonymous (plain HTTP: no credentials are sent, as Helm does)".to_string()
+    } else if inputs.token.is_some()
+        && (auth.client_certificate.is_some() || auth.client_certificate_data.is_some())
+    {
+        // client-go presents the certificate and sends the token; the API
+        // server authenticates the certificate first.
+        format!(
+            "{} (client certificate: the API server checks it before the {HELM_KUBETOKEN} token, which is sent too)",
+            user_name.as_deref().unwrap_or("kubeconfig user")
+        )
     } else if inputs.token.is_some() {
         format!("bearer token from {HELM_KUBETOKEN}")
     } else {
@@ -458,6 +470,7 @@ pub fn resolve(
         cluster,
         auth,
         identity,
+        proxy: None,
     })
 }
 
@@ -513,6 +526,7 @@ fn in_cluster_spec(
             as_user: None,
             as_groups: Vec::new(),
         },
+        proxy: None,
     })
 }
 
@@ -755,6 +769,44 @@ users:
             "the token is never printed"
         );
         assert_eq!(format!("{:?}", Token("s3cret".into())), "<redacted>");
+    }
+
+    #[test]
+    fn a_token_beside_a_client_certificate_is_sent_and_the_certificate_names_the_user() {
+        let kubeconfig = Kubeconfig::from_yaml(
+            "
+apiVersion: v1
+kind: Config
+current-context: c
+clusters:
+- {name: c, cluster: {server: 'https://c.example'}}
+contexts:
+- {name: c, context: {cluster: c, user: carol}}
+users:
+- name: carol
+  user: {client-certificate-data: Q0VSVA==, client-key-data: S0VZ}
+",
+        )
+        .unwrap();
+        let spec = resolve(
+            &Inputs {
+                token: Some(Token("flag-token".into())),
+                ..Inputs::default()
+            },
+            &kubeconfig,
+            None,
+        )
+        .unwrap();
+        assert_eq!(token(&spec).as_deref(), Some("flag-token"));
+        assert_eq!(
+            spec.auth.client_certificate_data.as_deref(),
+            Some("Q0VSVA==")
+        );
+        assert!(
+            spec.identity.user.starts_with("carol (client certificate"),
+            "{}",
+            spec.identity.user
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! error (5xx, 429, connection reset) are retried with backoff.
 
 pub mod connection;
+pub mod proxy;
 
 use crate::manifest::ObjectId;
 use crate::teardown::live::Live;
@@ -19,10 +20,7 @@ use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
     PatchParams, Preconditions, PropagationPolicy,
 };
-use kube::config::{
-    Context as ContextEntry, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster,
-    NamedContext,
-};
+use kube::config::{ExecAuthCluster, Kubeconfig};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Config};
 use std::collections::HashMap;
@@ -141,35 +139,7 @@ pub struct Cluster {
 impl Cluster {
     /// A client for the resolved connection `spec` (see [`resolve_connection`]).
     pub async fn connect(spec: &Spec) -> Result<Self, KubeError> {
-        const NAME: &str = "helm-arc-uninstall";
-        let kubeconfig = Kubeconfig {
-            clusters: vec![NamedCluster {
-                name: NAME.into(),
-                cluster: Some(spec.cluster.clone()),
-                ..NamedCluster::default()
-            }],
-            auth_infos: vec![NamedAuthInfo {
-                name: NAME.into(),
-                auth_info: Some(spec.auth.clone()),
-                ..NamedAuthInfo::default()
-            }],
-            contexts: vec![NamedContext {
-                name: NAME.into(),
-                context: Some(ContextEntry {
-                    cluster: NAME.into(),
-                    user: Some(NAME.into()),
-                    namespace: spec.namespace.clone(),
-                    ..ContextEntry::default()
-                }),
-                ..NamedContext::default()
-            }],
-            current_context: Some(NAME.into()),
-            ..Kubeconfig::default()
-        };
-        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-            .await
-            .map_err(|e| KubeError::Config(e.to_string()))?;
-        Self::from_config(config, spec.target())
+        Self::from_config(kube_config(spec)?, spec.target())
     }
 
     /// A client for an explicit configuration (the `demo` passes its
@@ -448,9 +418,82 @@ impl CallError {
     }
 }
 
+/// The kube-rs configuration of a resolved connection, built field by field
+/// as kube-rs's own kubeconfig loader does, except for the proxy: that is
+/// [`Spec::proxy`] (kube-rs would read `HTTPS_PROXY` for every server).
+fn kube_config(spec: &Spec) -> Result<Config, KubeError> {
+    let config_error =
+        |what: &str, e: &dyn std::fmt::Display| KubeError::Config(format!("{what}: {e}"));
+    let cluster = &spec.cluster;
+    let url = spec
+        .server
+        .parse::<http::Uri>()
+        .map_err(|e| config_error("server URL", &e))?;
+    let mut config = Config::new(url);
+    config.default_namespace = spec
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".to_string());
+    config.root_cert = certificate_authority(cluster)?;
+    config.accept_invalid_certs = cluster.insecure_skip_tls_verify.unwrap_or(false);
+    config.disable_compression = cluster.disable_compression.unwrap_or(false);
+    config.tls_server_name = cluster.tls_server_name.clone();
+    config.proxy_url = match &spec.proxy {
+        Some(url) => Some(
+            url.parse::<http::Uri>()
+                .map_err(|e| config_error(&format!("proxy URL {}", proxy::redact(url)), &e))?,
+        ),
+        None => None,
+    };
+    let mut auth = spec.auth.clone();
+    if let Some(exec) = auth.exec.as_mut()
+        && exec.provide_cluster_info
+    {
+        exec.cluster = Some(
+            ExecAuthCluster::try_from(cluster)
+                .map_err(|e| config_error("cluster info for the exec credential plugin", &e))?,
+        );
+    }
+    config.auth_info = auth;
+    Ok(config)
+}
+
+/// The cluster's CA certificates (DER), from `certificate-authority-data`
+/// (base64 PEM), else the `certificate-authority` file; `None` for neither.
+fn certificate_authority(
+    cluster: &kube::config::Cluster,
+) -> Result<Option<Vec<Vec<u8>>>, KubeError> {
+    use base64::Engine;
+    let pem_text = match (
+        &cluster.certificate_authority_data,
+        &cluster.certificate_authority,
+    ) {
+        (Some(data), _) => base64::engine::general_purpose::STANDARD
+            .decode(data.trim())
+            .map_err(|e| {
+                KubeError::Config(format!("certificate-authority-data is not base64: {e}"))
+            })?,
+        (None, Some(file)) => std::fs::read(file)
+            .map_err(|e| KubeError::Config(format!("cannot read the CA file {file}: {e}")))?,
+        (None, None) => return Ok(None),
+    };
+    let certs: Vec<Vec<u8>> = pem::parse_many(&pem_text)
+        .map_err(|e| KubeError::Config(format!("the cluster's CA is not PEM: {e}")))?
+        .into_iter()
+        .filter(|p| p.tag() == "CERTIFICATE")
+        .map(pem::Pem::into_contents)
+        .collect();
+    if certs.is_empty() {
+        return Err(KubeError::Config(
+            "the cluster's CA holds no PEM CERTIFICATE".to_string(),
+        ));
+    }
+    Ok(Some(certs))
+}
+
 /// Resolve the connection Helm would use from `inputs`: read the kubeconfig
-/// files and the in-cluster environment, check the files the inputs name, and
-/// apply [`connection::resolve`].
+/// files, the in-cluster environment and the proxy variables, check the files
+/// the inputs name, and apply [`connection::resolve`] and [`proxy::proxy_for`].
 pub fn resolve_connection(inputs: &Inputs) -> Result<Spec, ConnectionError> {
     let inputs = inputs.normalized();
     let kubeconfig = read_kubeconfig(inputs.kubeconfig.as_deref())?;
@@ -462,7 +505,18 @@ pub fn resolve_connection(inputs: &Inputs) -> Result<Spec, ConnectionError> {
             problem: format!("cannot read {ca}: {e}"),
         });
     }
-    connection::resolve(&inputs, &kubeconfig, in_cluster().as_ref())
+    let mut spec = connection::resolve(&inputs, &kubeconfig, in_cluster().as_ref())?;
+    let kubeconfig_proxy = spec.cluster.proxy_url.as_deref();
+    spec.proxy = proxy::proxy_for(&spec.server, kubeconfig_proxy, &proxy::ProxyEnv::from_env())
+        .map_err(|problem| ConnectionError::Input {
+            var: match kubeconfig_proxy.map(str::trim) {
+                Some(url) if !url.is_empty() => connection::KUBECONFIG,
+                _ if spec.server.starts_with("https://") => "HTTPS_PROXY",
+                _ => "HTTP_PROXY",
+            },
+            problem,
+        })?;
+    Ok(spec)
 }
 
 /// The kubeconfig files of `KUBECONFIG` (a path list; as in client-go, files
