@@ -20,6 +20,7 @@ pub mod helm;
 pub mod hooks;
 pub mod kube;
 pub mod manifest;
+pub mod model;
 pub mod plan;
 pub mod render;
 pub mod teardown;

@@ -12,7 +12,7 @@
 //! controller retries its cleanup forever.
 //!
 //! Only key names are ever looked at: Secret values are dropped when read
-//! ([`crate::teardown::live::Live::new`]) and never printed.
+//! ([`crate::model::Live::new`]) and never printed.
 
 use serde_json::Value;
 

@@ -10,7 +10,7 @@ pub mod credentials;
 pub mod rbac;
 pub mod versions;
 
-use crate::teardown::live::Live;
+use crate::model::Live;
 use serde_json::Value;
 
 /// API group of ARC's custom resources.
@@ -231,7 +231,7 @@ impl RunnerSetRefs {
 }
 
 fn manifest_label(value: &Value, key: &str) -> Option<String> {
-    crate::manifest::label(value, key).map(str::to_string)
+    crate::model::label(value, key).map(str::to_string)
 }
 
 /// ARC's `hash.FNVHashString`: FNV-1a (32 bit) of `s`, its decimal digits
@@ -302,10 +302,25 @@ pub fn finalizer_owner(finalizer: &str, kind: &str) -> &'static str {
     versions::owner(None, finalizer, kind).text()
 }
 
+/// An `actions.github.com` object `kind/name` in namespace `runners`, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_object(kind: &str, name: &str, value: Value) -> Live {
+    Live::new(
+        crate::model::ObjectId {
+            group: GROUP.into(),
+            version: VERSION.into(),
+            kind: kind.into(),
+            namespace: Some("runners".into()),
+            name: name.into(),
+        },
+        value,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::ObjectId;
+    use crate::model::ObjectId;
     use serde_json::json;
 
     #[test]

@@ -7,8 +7,7 @@ use crate::arc;
 use crate::doctor::{self, Finding, FindingKind, Snapshot};
 use crate::exit::{self, Code};
 use crate::kube::{Cluster, KubeError, Patched};
-use crate::manifest::ObjectId;
-use crate::teardown::live::Live;
+use crate::model::{Live, ObjectId};
 use anyhow::Context;
 use serde::Serialize;
 

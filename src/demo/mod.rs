@@ -240,7 +240,7 @@ impl World {
                 RELEASE,
             )
             .ok_or_else(|| DemoError::Api("the AutoscalingRunnerSet is gone".into()))?;
-        let name = crate::manifest::annotation(&ars, annotation)
+        let name = crate::model::annotation(&ars, annotation)
             .ok_or_else(|| DemoError::Api(format!("the AutoscalingRunnerSet has no {annotation}")))?
             .to_string();
         let gvk = Gvk::new(api_version, kind);

@@ -7,9 +7,9 @@ use crate::arc::{
     self, ARS_KIND, CLEANUP_ANNOTATIONS, CLEANUP_PROTECTION, LISTENER_KIND, LISTENER_NAME_LABEL,
     LISTENER_NAMESPACE_LABEL,
 };
+use crate::model::Live;
 use crate::teardown::engine::{RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
 use crate::teardown::ladder::strip_patch;
-use crate::teardown::live::Live;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeSet;

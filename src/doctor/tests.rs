@@ -1,5 +1,5 @@
 use super::*;
-use crate::manifest::ObjectId;
+use crate::model::ObjectId;
 use serde_json::json;
 
 const NOW: i64 = 1_800_000_000;

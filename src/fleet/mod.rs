@@ -8,8 +8,8 @@
 pub mod run;
 
 use crate::manifest::Object;
+use crate::model::Live;
 use crate::teardown::engine::{RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
-use crate::teardown::live::Live;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -141,7 +141,8 @@ pub fn split_release(spec: &str) -> (Option<&str>, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{self, ObjectId};
+    use crate::manifest;
+    use crate::model::ObjectId;
     use serde_json::json;
 
     fn ars(ns: &str, name: &str, release: Option<(&str, &str)>) -> Live {

@@ -12,8 +12,7 @@
 pub mod connection;
 pub mod proxy;
 
-use crate::manifest::ObjectId;
-use crate::teardown::live::Live;
+use crate::model::{Live, ObjectId};
 use connection::{ConnectionError, InCluster, Inputs, Spec, Target};
 use futures::{Stream, StreamExt, stream::BoxStream};
 use kube::api::{

@@ -1,13 +1,13 @@
 //! Why a wave did not finish: the objects still there, their finalizers, who
 //! removes those, the likely cause, and the exact next command. Pure.
 
-use super::live::Live;
 use super::preflight::{Facts, LadderKind, Wedge, assess, dead_job_runners, refusal_paragraph};
 use super::rerun::Rerun;
 use crate::arc::{
     self,
     versions::{self, Line},
 };
+use crate::model::Live;
 use serde::Serialize;
 
 /// One object still present.
@@ -240,7 +240,7 @@ mod tests {
     use crate::teardown::preflight::{Controller, RunnerSetFacts};
     use serde_json::json;
 
-    use crate::teardown::live::arc_test_object as live;
+    use crate::arc::test_object as live;
 
     fn facts() -> (Vec<Live>, Facts) {
         let ars_json = json!({"metadata": {"name": "set", "namespace": "runners",
@@ -298,7 +298,7 @@ mod tests {
             json!({"metadata": {"finalizers": [arc::ER_REGISTRATION_FINALIZER]}, "status": {"phase": "Running", "jobRequestId": 9}}),
         ));
         let pod = Live::new(
-            crate::manifest::ObjectId {
+            crate::model::ObjectId {
                 group: String::new(),
                 version: "v1".into(),
                 kind: "Pod".into(),

@@ -4,11 +4,11 @@
 
 use super::diagnosis::diagnose;
 use super::ladder::{self, Action, Step};
-use super::live::Live;
 use super::preflight::{self, Controller, Facts, LadderKind, RunnerSetFacts, assess};
 use crate::arc::{self, RunnerSetRefs};
 use crate::kube::{Cascade, Cluster, Deleted, KubeError, Patched, WatchItem};
-use crate::manifest::{Object, ObjectId};
+use crate::manifest::Object;
+use crate::model::{Live, ObjectId};
 use crate::ui::{Event, Reporter};
 use futures::StreamExt;
 use futures::stream::BoxStream;

@@ -4,13 +4,12 @@
 //! finalizers, so a patch built from a stale read fails instead of clobbering
 //! someone else's change.
 
-use super::live::Live;
 use super::preflight::{LadderKind, RunnerSetFacts, dead_job_runners};
 use crate::arc::{
     self,
     versions::{self, Line, Owner},
 };
-use crate::manifest::ObjectId;
+use crate::model::{Live, ObjectId};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -287,7 +286,7 @@ mod tests {
     use super::*;
     use crate::arc::RunnerSetRefs;
 
-    use crate::teardown::live::arc_test_object as live;
+    use crate::arc::test_object as live;
 
     #[test]
     fn strip_removes_only_named_finalizers_after_a_version_test() {

@@ -9,7 +9,6 @@ pub mod diagnosis;
 pub mod duration;
 pub mod engine;
 pub mod ladder;
-pub mod live;
 pub mod preflight;
 pub mod rerun;
 pub mod rescue;

@@ -5,10 +5,9 @@
 //! deleted, unless `--force-finalizers`; a shared GitHub registration is
 //! refused unless `--keep-registration`.
 
-use super::live::Live;
 use crate::arc::versions::{self, Line, Owner};
 use crate::arc::{self, RunnerSetRefs, credentials, rbac};
-use crate::manifest::ObjectId;
+use crate::model::{Live, ObjectId};
 use serde::Serialize;
 
 /// One ARC controller Deployment.
@@ -810,7 +809,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    use crate::teardown::live::arc_test_object as live;
+    use crate::arc::test_object as live;
 
     fn healthy() -> Facts {
         let ars = json!({"metadata": {"name": "set", "namespace": "runners",

@@ -3,10 +3,10 @@
 //! AutoscalingRunnerSet and the names in its cleanup annotations.
 
 use super::engine::owned_by;
-use super::live::Live;
 use crate::arc::{self, RunnerSetRefs};
 use crate::kube::{Cluster, KubeError};
-use crate::manifest::{Object, ObjectId};
+use crate::manifest::Object;
+use crate::model::{Live, ObjectId};
 
 /// The objects an ARS names in its cleanup annotations (and its GitHub
 /// config Secret), in its namespace. Pure.

@@ -6,7 +6,7 @@
 //! keys stay (as `data: {key: null}`), so preflight can check that
 //! credentials are there ([`Live::data_keys`]).
 
-use crate::manifest::{self, ObjectId};
+use super::ObjectId;
 use serde_json::Value;
 
 /// One object as it is in the cluster now.
@@ -49,7 +49,7 @@ impl Live {
 
     /// `metadata.finalizers`.
     pub fn finalizers(&self) -> Vec<String> {
-        manifest::finalizers(&self.value)
+        super::finalizers(&self.value)
             .into_iter()
             .map(str::to_string)
             .collect()
@@ -57,12 +57,12 @@ impl Live {
 
     /// An annotation value.
     pub fn annotation(&self, key: &str) -> Option<&str> {
-        manifest::annotation(&self.value, key)
+        super::annotation(&self.value, key)
     }
 
     /// A label value.
     pub fn label(&self, key: &str) -> Option<&str> {
-        manifest::label(&self.value, key)
+        super::label(&self.value, key)
     }
 
     /// A string field by JSON pointer.
@@ -122,21 +122,6 @@ pub fn scrub_secret(group: &str, kind: &str, value: &mut Value) {
             map.insert("data".to_string(), Value::Object(names));
         }
     }
-}
-
-/// An `actions.github.com` object `kind/name` in namespace `runners`, for unit tests.
-#[cfg(test)]
-pub(crate) fn arc_test_object(kind: &str, name: &str, value: Value) -> Live {
-    Live::new(
-        ObjectId {
-            group: crate::arc::GROUP.into(),
-            version: crate::arc::VERSION.into(),
-            kind: kind.into(),
-            namespace: Some("runners".into()),
-            name: name.into(),
-        },
-        value,
-    )
 }
 
 #[cfg(test)]
