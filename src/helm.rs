@@ -26,7 +26,7 @@ pub enum HelmError {
         source: std::io::Error,
     },
     /// Helm did not finish in time; it was killed.
-    #[error("`helm {args}` did not finish within {}; it was stopped", crate::teardown::duration::format_duration(*after))]
+    #[error("`helm {args}` did not finish within {}; it was stopped", crate::duration::format_duration(*after))]
     TimedOut {
         /// The arguments.
         args: String,

@@ -13,6 +13,7 @@ pub mod commands;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod doctor;
+pub mod duration;
 pub mod exit;
 pub mod fleet;
 pub mod graph;

@@ -1,7 +1,7 @@
 //! Flags of `render --hooks` (see `crate::hooks`).
 
+use crate::duration::parse_duration;
 use crate::hooks::{self, HookOptions, Toleration};
-use crate::teardown::duration::parse_duration;
 
 /// Hook flags of `render`.
 #[derive(Debug, Clone, clap::Args)]

@@ -1,11 +1,11 @@
 //! `uninstall` (the default): the ordered, watched teardown of a release,
 //! then `helm uninstall` for the release record.
 
+use crate::duration::{format_duration, parse_duration};
 use crate::exit::{self, Code, WithCode};
 use crate::helm::Helm;
 use crate::kube::{Cascade, Cluster};
 use crate::manifest::{self, Object};
-use crate::teardown::duration::{format_duration, parse_duration};
 use crate::teardown::engine::{Engine, Options, Outcome};
 use crate::teardown::rerun::Rerun;
 use crate::teardown::{rescue, state};

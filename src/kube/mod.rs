@@ -38,7 +38,7 @@ pub enum KubeError {
     #[error("the API server does not serve {0} (is its CRD installed?)")]
     UnknownKind(String),
     /// No answer within the request's deadline.
-    #[error("{what}: no answer from the API server within {}", crate::teardown::duration::format_duration(*after))]
+    #[error("{what}: no answer from the API server within {}", crate::duration::format_duration(*after))]
     NoAnswer {
         /// What was being done.
         what: String,

@@ -364,7 +364,7 @@ impl<'a> Engine<'a> {
                         }
                         self.ui.emit(&Event::WaveTimedOut {
                             wave: index,
-                            timeout: super::duration::format_duration(self.opts.timeout),
+                            timeout: crate::duration::format_duration(self.opts.timeout),
                         });
                         let facts = self.gather(&objects, &fresh).await?;
                         let diagnosis = diagnose(&still, &facts, &self.opts.rerun);
@@ -1097,7 +1097,7 @@ fn running_for(since: &str) -> Option<String> {
     let since: k8s_openapi::jiff::Timestamp = since.parse().ok()?;
     let elapsed = k8s_openapi::jiff::Timestamp::now().duration_since(since);
     let seconds = u64::try_from(elapsed.as_secs()).ok()?;
-    Some(super::duration::format_duration(Duration::from_secs(
+    Some(crate::duration::format_duration(Duration::from_secs(
         seconds,
     )))
 }

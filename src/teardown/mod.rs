@@ -6,7 +6,6 @@
 //! I/O through [`crate::kube::Cluster`] and reports through [`crate::ui`].
 
 pub mod diagnosis;
-pub mod duration;
 pub mod engine;
 pub mod ladder;
 pub mod preflight;
