@@ -7,47 +7,36 @@ use std::time::Duration;
 #[error("invalid duration `{0}` (expected Helm's syntax, for example 5m0s, 90s or 1h30m)")]
 pub struct DurationError(pub String);
 
-/// Parse a Go duration. Units: `ns`, `us`/`µs`, `ms`, `s`, `m`, `h`; a bare `0` is zero.
+/// Parse a Go duration (kube-core's `metav1.Duration` parser, which follows
+/// Go's `time.ParseDuration`). Units: `ns`, `us`/`µs`, `ms`, `s`, `m`, `h`; a
+/// bare `0` is zero; surrounding blanks are ignored; empty or negative is refused.
 pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
     let err = || DurationError(input.to_string());
     let s = input.trim();
-    let s = s.strip_prefix('+').unwrap_or(s);
-    if s.starts_with('-') {
+    let unsigned = s.strip_prefix('+').unwrap_or(s);
+    if unsigned.is_empty() || unsigned.starts_with(['+', '-']) || too_large(unsigned) {
         return Err(err());
     }
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if s.is_empty() {
+    let parsed: kube::core::Duration = s.parse().map_err(|_| err())?;
+    if parsed.is_negative() {
         return Err(err());
     }
-    let mut total = 0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(err)?;
-        if number_len == 0 {
-            return Err(err());
-        }
-        let value: f64 = rest[..number_len].parse().map_err(|_| err())?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let seconds_per_unit = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(err()),
-        };
-        total += value * seconds_per_unit;
-        rest = &rest[unit_len..];
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| err())
+    Ok(parsed.into())
+}
+
+/// Longer than any duration worth waiting for, or a number the parser's
+/// `std::time::Duration` arithmetic would overflow on (it panics): more than
+/// 64 characters, or a whole part of more than 12 digits (999999999999h is
+/// 114 million years).
+fn too_large(s: &str) -> bool {
+    s.len() > 64
+        || s.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .any(|number| {
+                number
+                    .split('.')
+                    .next()
+                    .is_some_and(|whole| whole.len() > 12)
+            })
 }
 
 /// Format a duration the way Go prints it (`5m0s`, `1h0m0s`, `1.5s`, `250ms`).
@@ -86,11 +75,29 @@ mod tests {
         );
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        assert_eq!(parse_duration(" +90s ").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("2µs").unwrap(), Duration::from_micros(2));
+        assert_eq!(
+            parse_duration("999999999999h").unwrap(),
+            Duration::from_secs(999_999_999_999 * 3600)
+        );
     }
 
     #[test]
     fn rejects_what_go_rejects() {
-        for bad in ["", "5", "m", "5x", "-1s", "1.2.3s", "s5"] {
+        for bad in [
+            "",
+            "5",
+            "m",
+            "5x",
+            "-1s",
+            "1.2.3s",
+            "s5",
+            "+-1s",
+            "++1s",
+            "9999999999999h",
+            "99999999999999999999999999h",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad} accepted");
         }
     }
