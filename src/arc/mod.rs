@@ -1,17 +1,42 @@
 //! What the tool knows about ARC (0.13.x, 0.14.x and the unreleased line at
-//! upstream HEAD), in one place: kinds, finalizer names and who removes them
-//! per ARC line ([`versions`]), the AutoscalingRunnerSet's cleanup annotations
-//! and spec references, labels of the controller Deployment and of runtime
-//! objects, the listener name, what the controller reads to reach GitHub
-//! ([`credentials`]) and the RBAC its cleanup needs ([`rbac`]).
+//! upstream HEAD), in one place: kinds and CRDs, finalizer names and who
+//! removes them per ARC line ([`versions`]), the AutoscalingRunnerSet's
+//! cleanup annotations (the one annotation-to-kind table) and spec
+//! references, labels of the controller Deployment and of runtime objects,
+//! the listener name, what the controller reads to reach GitHub
+//! ([`credentials`]) and the RBAC its cleanup needs ([`rbac`]); with Helm's
+//! ownership annotations, which decide what a release owns. Used by the
+//! graph rules, teardown, doctor and fleet.
 //! Facts: shared/docs/arc-teardown.md §1-§5, arc-upstream-audit.md.
 
 pub mod credentials;
 pub mod rbac;
 pub mod versions;
 
+use crate::manifest::Object;
 use crate::model::Live;
 use serde_json::Value;
+
+/// Annotation Helm sets to the owning release's name.
+pub const RELEASE_NAME_ANNOTATION: &str = "meta.helm.sh/release-name";
+/// Annotation Helm sets to the owning release's namespace.
+pub const RELEASE_NAMESPACE_ANNOTATION: &str = "meta.helm.sh/release-namespace";
+/// Annotation that makes Helm keep an object on uninstall (any value).
+pub const RESOURCE_POLICY_ANNOTATION: &str = "helm.sh/resource-policy";
+
+/// Whether a live object belongs to `release` in `namespace` by Helm's annotations.
+pub fn owned_by(live: &Live, release: &str, namespace: &str) -> bool {
+    live.annotation(RELEASE_NAME_ANNOTATION) == Some(release)
+        && live.annotation(RELEASE_NAMESPACE_ANNOTATION) == Some(namespace)
+}
+
+/// Whether Helm keeps this manifest object on uninstall (`helm.sh/resource-policy`, any value).
+pub fn kept_by_policy(object: &Object) -> bool {
+    object.annotation(RESOURCE_POLICY_ANNOTATION).is_some()
+}
+
+/// API group of RBAC objects.
+const RBAC: &str = "rbac.authorization.k8s.io";
 
 /// API group of ARC's custom resources.
 pub const GROUP: &str = "actions.github.com";
@@ -25,6 +50,15 @@ pub const LISTENER_KIND: &str = "AutoscalingListener";
 pub const ERS_KIND: &str = "EphemeralRunnerSet";
 /// Kind of one runner.
 pub const ER_KIND: &str = "EphemeralRunner";
+
+/// The CRDs of the `actions.github.com` group that ARC's controller chart
+/// installs: CRD name and the kind it serves.
+pub const CRDS: &[(&str, &str)] = &[
+    ("autoscalingrunnersets.actions.github.com", ARS_KIND),
+    ("autoscalinglisteners.actions.github.com", LISTENER_KIND),
+    ("ephemeralrunnersets.actions.github.com", ERS_KIND),
+    ("ephemeralrunners.actions.github.com", ER_KIND),
+];
 
 /// The ARS controller's own finalizer.
 pub const ARS_FINALIZER: &str = "autoscalingrunnerset.actions.github.com/finalizer";
@@ -41,7 +75,11 @@ pub const ER_REGISTRATION_FINALIZER: &str =
 pub const ERS_FINALIZER_HEAD: &str = "ephemeralrunnerset.actions.github.com/finalizer";
 /// ARS annotation holding the GitHub scale set id (no prefix).
 pub const SCALE_SET_ID_ANNOTATION: &str = "runner-scale-set-id";
-/// Label selecting the controller Deployment.
+/// Label the controller chart puts on its Deployment (and pod template).
+pub const PART_OF_LABEL: &str = "app.kubernetes.io/part-of";
+/// [`PART_OF_LABEL`]'s value on the controller Deployment.
+pub const CONTROLLER_PART_OF: &str = "gha-rs-controller";
+/// Label selecting the controller Deployment ([`PART_OF_LABEL`]=[`CONTROLLER_PART_OF`]).
 pub const CONTROLLER_SELECTOR: &str = "app.kubernetes.io/part-of=gha-rs-controller";
 /// Controller Deployment label: namespace of the ServiceAccount the controller runs as.
 pub const CONTROLLER_SA_NAMESPACE_LABEL: &str =
@@ -64,17 +102,21 @@ pub const LISTENER_NAME_LABEL: &str = "auto-scaling-listener-name";
 /// See [`LISTENER_NAME_LABEL`].
 pub const LISTENER_NAMESPACE_LABEL: &str = "auto-scaling-listener-namespace";
 
+/// Prefix of the cleanup annotations on a runner set.
+pub const CLEANUP_ANNOTATION_PREFIX: &str = "actions.github.com/cleanup-";
+
 /// The ARS cleanup annotations in the controller's stripping order, with the
-/// kind of object each one names. `cleanup-manager-role-binding` has no `-name` suffix.
+/// API group and kind of object each one names. `cleanup-manager-role-binding`
+/// has no `-name` suffix.
 pub const CLEANUP_ANNOTATIONS: &[(&str, &str, &str)] = &[
     (
         "actions.github.com/cleanup-kubernetes-mode-role-binding-name",
-        "rbac.authorization.k8s.io",
+        RBAC,
         "RoleBinding",
     ),
     (
         "actions.github.com/cleanup-kubernetes-mode-role-name",
-        "rbac.authorization.k8s.io",
+        RBAC,
         "Role",
     ),
     (
@@ -94,20 +136,98 @@ pub const CLEANUP_ANNOTATIONS: &[(&str, &str, &str)] = &[
     ),
     (
         "actions.github.com/cleanup-manager-role-binding",
-        "rbac.authorization.k8s.io",
+        RBAC,
         "RoleBinding",
     ),
-    (
-        "actions.github.com/cleanup-manager-role-name",
-        "rbac.authorization.k8s.io",
-        "Role",
-    ),
+    ("actions.github.com/cleanup-manager-role-name", RBAC, "Role"),
 ];
 
+/// Annotation naming the GitHub config Secret.
+pub const GITHUB_SECRET_ANNOTATION: &str = "actions.github.com/cleanup-github-secret-name";
 /// Annotation naming the manager RoleBinding.
 pub const MANAGER_ROLE_BINDING_ANNOTATION: &str = "actions.github.com/cleanup-manager-role-binding";
 /// Annotation naming the manager Role.
 pub const MANAGER_ROLE_ANNOTATION: &str = "actions.github.com/cleanup-manager-role-name";
+
+/// The `(group, kind)` a cleanup annotation names, from its key after
+/// [`CLEANUP_ANNOTATION_PREFIX`]: the kind [`CLEANUP_ANNOTATIONS`] gives a
+/// known key; an unknown one (a chart version this table does not know) by
+/// the chart's naming rule: `...-role-binding[-name]` → RoleBinding,
+/// `...-role[-name]` → Role, `...-service-account[-name]` → ServiceAccount,
+/// `...-secret[-name]` → Secret.
+pub fn cleanup_annotation_kind(suffix: &str) -> Option<(&'static str, &'static str)> {
+    if let Some((_, group, kind)) = CLEANUP_ANNOTATIONS
+        .iter()
+        .find(|(key, ..)| key.strip_prefix(CLEANUP_ANNOTATION_PREFIX) == Some(suffix))
+    {
+        return Some((group, kind));
+    }
+    let stem = suffix.strip_suffix("-name").unwrap_or(suffix);
+    if stem.ends_with("role-binding") {
+        Some((RBAC, "RoleBinding"))
+    } else if stem.ends_with("role") {
+        Some((RBAC, "Role"))
+    } else if stem.ends_with("service-account") {
+        Some(("", "ServiceAccount"))
+    } else if stem.ends_with("secret") {
+        Some(("", "Secret"))
+    } else {
+        None
+    }
+}
+
+/// Spec fields of a runner set that name objects in its namespace: JSON
+/// pointer, kind, the field as written in messages.
+pub const SPEC_REFERENCES: &[(&str, &str, &str)] = &[
+    (
+        "/spec/githubConfigSecret",
+        "Secret",
+        "spec.githubConfigSecret",
+    ),
+    (
+        "/spec/template/spec/serviceAccountName",
+        "ServiceAccount",
+        "spec.template.spec.serviceAccountName",
+    ),
+    (
+        "/spec/proxy/http/credentialSecretRef",
+        "Secret",
+        "spec.proxy.http.credentialSecretRef",
+    ),
+    (
+        "/spec/proxy/https/credentialSecretRef",
+        "Secret",
+        "spec.proxy.https.credentialSecretRef",
+    ),
+    (
+        "/spec/githubServerTLS/certificateFrom/configMapKeyRef/name",
+        "ConfigMap",
+        "spec.githubServerTLS.certificateFrom.configMapKeyRef.name",
+    ),
+    // With spec.vaultConfig, the controller reads its vault's proxy
+    // credentials from these Kubernetes Secrets (secretresolver, 0.14).
+    (
+        "/spec/vaultConfig/proxy/http/credentialSecretRef",
+        "Secret",
+        "spec.vaultConfig.proxy.http.credentialSecretRef",
+    ),
+    (
+        "/spec/vaultConfig/proxy/https/credentialSecretRef",
+        "Secret",
+        "spec.vaultConfig.proxy.https.credentialSecretRef",
+    ),
+];
+
+/// Whether a Deployment (its JSON) is ARC's controller: [`PART_OF_LABEL`] is
+/// [`CONTROLLER_PART_OF`] on it or on its pod template.
+pub fn is_controller_deployment(value: &Value) -> bool {
+    crate::model::label(value, PART_OF_LABEL) == Some(CONTROLLER_PART_OF)
+        || value
+            .pointer("/spec/template/metadata/labels")
+            .and_then(|labels| labels.get(PART_OF_LABEL))
+            .and_then(Value::as_str)
+            == Some(CONTROLLER_PART_OF)
+}
 
 /// A chart object named by a cleanup annotation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -322,6 +442,99 @@ mod tests {
     use super::*;
     use crate::model::ObjectId;
     use serde_json::json;
+
+    #[test]
+    fn annotation_keys_imply_kinds() {
+        assert_eq!(
+            cleanup_annotation_kind("manager-role-binding"),
+            Some((RBAC, "RoleBinding"))
+        );
+        assert_eq!(
+            cleanup_annotation_kind("kubernetes-mode-role-binding-name"),
+            Some((RBAC, "RoleBinding"))
+        );
+        assert_eq!(
+            cleanup_annotation_kind("manager-role-name"),
+            Some((RBAC, "Role"))
+        );
+        assert_eq!(
+            cleanup_annotation_kind("kubernetes-mode-role-name"),
+            Some((RBAC, "Role"))
+        );
+        assert_eq!(
+            cleanup_annotation_kind("no-permission-service-account-name"),
+            Some(("", "ServiceAccount"))
+        );
+        assert_eq!(
+            cleanup_annotation_kind("kubernetes-mode-service-account-name"),
+            Some(("", "ServiceAccount"))
+        );
+        assert_eq!(
+            cleanup_annotation_kind("github-secret-name"),
+            Some(("", "Secret"))
+        );
+        assert_eq!(cleanup_annotation_kind("protection"), None);
+    }
+
+    #[test]
+    fn the_table_and_the_naming_rule_agree_on_every_known_annotation() {
+        for (key, group, kind) in CLEANUP_ANNOTATIONS {
+            let suffix = key.strip_prefix(CLEANUP_ANNOTATION_PREFIX).unwrap();
+            assert!(
+                (suffix.ends_with("role-binding") || suffix.ends_with("-name"))
+                    && cleanup_annotation_kind(suffix) == Some((group, kind)),
+                "{key}"
+            );
+        }
+        // A key of a newer chart that the table does not know, by the naming rule.
+        assert_eq!(
+            cleanup_annotation_kind("listener-role-binding-name"),
+            Some((RBAC, "RoleBinding"))
+        );
+    }
+
+    fn live(name: &str, uid: &str) -> Live {
+        Live::new(
+            ObjectId {
+                group: String::new(),
+                version: "v1".into(),
+                kind: "Secret".into(),
+                namespace: Some("ns".into()),
+                name: name.into(),
+            },
+            json!({"metadata": {"name": name, "namespace": "ns", "uid": uid}}),
+        )
+    }
+
+    #[test]
+    fn any_resource_policy_value_keeps_the_object_as_helm_does() {
+        let object = |annotations: serde_json::Value| {
+            Object::from_value(
+                json!({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": "c", "annotations": annotations}}),
+                0,
+                "ns",
+            )
+            .unwrap()
+        };
+        assert!(kept_by_policy(&object(
+            json!({RESOURCE_POLICY_ANNOTATION: "keep"})
+        )));
+        assert!(kept_by_policy(&object(
+            json!({RESOURCE_POLICY_ANNOTATION: "delete"})
+        )));
+        assert!(!kept_by_policy(&object(json!({}))));
+    }
+
+    #[test]
+    fn ownership_needs_both_annotations() {
+        let mut l = live("a", "1");
+        l.value["metadata"]["annotations"] =
+            json!({RELEASE_NAME_ANNOTATION: "rel", RELEASE_NAMESPACE_ANNOTATION: "ns"});
+        assert!(owned_by(&l, "rel", "ns"));
+        assert!(!owned_by(&l, "rel", "other"));
+        assert!(!owned_by(&live("a", "1"), "rel", "ns"));
+    }
 
     #[test]
     fn reads_names_from_annotations_in_controller_order() {

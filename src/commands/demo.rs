@@ -4,6 +4,7 @@
 //! installed (the seam that replaces `helm get manifest`); everything after
 //! that is the real engine with the normal progress display.
 
+use crate::arc;
 use crate::commands::plan::{Format, render};
 use crate::commands::uninstall::{parse_objects, plan_waves};
 use crate::demo::report::{Snapshot, before_after, order_proof, proof_text};
@@ -63,16 +64,12 @@ impl Broken {
                 "the ARC controller is stopped (as if its chart were uninstalled)".to_string()
             }
             Broken::LostCredentials => {
-                let lost = world.lose_dependent(
-                    "actions.github.com/cleanup-github-secret-name",
-                    "v1",
-                    "Secret",
-                )?;
+                let lost = world.lose_dependent(arc::GITHUB_SECRET_ANNOTATION, "v1", "Secret")?;
                 format!("{lost} (the GitHub credentials) was deleted by hand")
             }
             Broken::LostRbac => {
                 let lost = world.lose_dependent(
-                    "actions.github.com/cleanup-manager-role-binding",
+                    arc::MANAGER_ROLE_BINDING_ANNOTATION,
                     "rbac.authorization.k8s.io/v1",
                     "RoleBinding",
                 )?;

@@ -9,6 +9,7 @@
 
 pub mod report;
 
+use crate::arc::{RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
 use arc_sim::SimExt;
 use arc_sim::controller::{ArcConfig, ArcController, ControllerRelease, RunnerSet};
 use arc_sim::github::FakeGitHub;
@@ -78,8 +79,8 @@ fn helm() -> Actor {
 /// Add Helm's ownership annotations and label to a chart object.
 pub fn as_helm_left_it(mut object: Value, release: &str, namespace: &str) -> Value {
     let meta = &mut object["metadata"];
-    meta["annotations"]["meta.helm.sh/release-name"] = json!(release);
-    meta["annotations"]["meta.helm.sh/release-namespace"] = json!(namespace);
+    meta["annotations"][RELEASE_NAME_ANNOTATION] = json!(release);
+    meta["annotations"][RELEASE_NAMESPACE_ANNOTATION] = json!(namespace);
     meta["labels"]["app.kubernetes.io/managed-by"] = json!("Helm");
     object
 }

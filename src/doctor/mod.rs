@@ -7,15 +7,15 @@ use crate::arc::{
     self, ARS_KIND, CLEANUP_ANNOTATIONS, CLEANUP_PROTECTION, LISTENER_KIND, LISTENER_NAME_LABEL,
     LISTENER_NAMESPACE_LABEL,
 };
+use crate::arc::{RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
 use crate::model::Live;
-use crate::teardown::engine::{RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
 use crate::teardown::ladder::strip_patch;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-pub use crate::arc::versions::major_minor;
-pub use crate::arc::{SCALE_SET_NAME_LABEL, SCALE_SET_NAMESPACE_LABEL, VERSION_LABEL};
+use crate::arc::versions::major_minor;
+use crate::arc::{SCALE_SET_NAME_LABEL, SCALE_SET_NAMESPACE_LABEL, VERSION_LABEL};
 
 /// Seconds an object may be Terminating, with a controller available, before
 /// it counts as stuck.

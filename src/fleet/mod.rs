@@ -7,30 +7,11 @@
 
 pub mod run;
 
+use crate::arc::{self, RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
 use crate::manifest::Object;
 use crate::model::Live;
-use crate::teardown::engine::{RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// The CRDs of the `actions.github.com` group that ARC's controller chart installs.
-pub const ARC_CRDS: &[(&str, &str)] = &[
-    (
-        "autoscalingrunnersets.actions.github.com",
-        "AutoscalingRunnerSet",
-    ),
-    (
-        "autoscalinglisteners.actions.github.com",
-        "AutoscalingListener",
-    ),
-    (
-        "ephemeralrunnersets.actions.github.com",
-        "EphemeralRunnerSet",
-    ),
-    ("ephemeralrunners.actions.github.com", "EphemeralRunner"),
-];
-
-pub use crate::arc::WATCH_SINGLE_NAMESPACE_LABEL;
 
 /// Fleet flags of `uninstall`.
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -107,14 +88,9 @@ pub fn releases_of(runner_sets: &[Live]) -> (Vec<ReleaseRef>, Vec<String>) {
 }
 
 fn controller_deployment(objects: &[Object]) -> Option<&Object> {
-    objects.iter().find(|o| {
-        o.id.kind == "Deployment"
-            && (o.label("app.kubernetes.io/part-of") == Some("gha-rs-controller")
-                || o.value
-                    .pointer("/spec/template/metadata/labels/app.kubernetes.io~1part-of")
-                    .and_then(serde_json::Value::as_str)
-                    == Some("gha-rs-controller"))
-    })
+    objects
+        .iter()
+        .find(|o| o.id.kind == "Deployment" && arc::is_controller_deployment(&o.value))
 }
 
 /// Whether a release manifest holds the gha-rs-controller Deployment.
@@ -125,7 +101,7 @@ pub fn is_controller_manifest(objects: &[Object]) -> bool {
 /// The namespace a controller release watches (`None`: all namespaces).
 pub fn controller_watch_namespace(objects: &[Object]) -> Option<String> {
     controller_deployment(objects)
-        .and_then(|d| d.label(WATCH_SINGLE_NAMESPACE_LABEL))
+        .and_then(|d| d.label(arc::WATCH_SINGLE_NAMESPACE_LABEL))
         .filter(|n| !n.is_empty())
         .map(str::to_string)
 }

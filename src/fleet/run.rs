@@ -2,14 +2,13 @@
 //! (each release through [`crate::commands::uninstall::run_release`]), the
 //! controller guard, `--with-controller` and `--delete-crds`.
 
-use super::{ARC_CRDS, ReleaseRef, releases_of, split_release};
-use crate::arc;
+use super::{ReleaseRef, releases_of, split_release};
+use crate::arc::{self, RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
 use crate::commands::uninstall::{Args, OutputArg, Tally, run_release};
 use crate::exit::{Code, WithCode};
 use crate::kube::{Cluster, Deleted, KubeError};
 use crate::manifest;
 use crate::model::{Live, ObjectId};
-use crate::teardown::engine::{RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
 use crate::ui::{self, Event, Reporter};
 use anyhow::{Context, anyhow};
 use futures::StreamExt;
@@ -424,7 +423,7 @@ async fn delete_crds(
     output: &Output,
 ) -> anyhow::Result<(Code, String)> {
     let mut left = Vec::new();
-    for (_, kind) in ARC_CRDS {
+    for (_, kind) in arc::CRDS {
         left.extend(
             list_or_empty(cluster, kind, None)
                 .await?
@@ -443,7 +442,7 @@ async fn delete_crds(
         ));
     }
     let mut deleted = 0;
-    for (crd, _) in ARC_CRDS {
+    for (crd, _) in arc::CRDS {
         let id = ObjectId {
             group: "apiextensions.k8s.io".into(),
             version: "v1".into(),

@@ -9,6 +9,7 @@
 
 use super::reference::{AFTER_ANNOTATION, BEFORE_ANNOTATION};
 use super::rules::{self, PodRef};
+use crate::arc;
 use crate::manifest::ObjectId;
 use serde_json::Value;
 
@@ -63,13 +64,13 @@ impl Facts {
                 "annotations" => facts.read_annotations(v),
                 "labels" => {
                     let label = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-                    facts.scale_set_name = label(rules::SCALE_SET_NAME_LABEL);
-                    facts.scale_set_namespace = label(rules::SCALE_SET_NAMESPACE_LABEL);
+                    facts.scale_set_name = label(arc::SCALE_SET_NAME_LABEL);
+                    facts.scale_set_namespace = label(arc::SCALE_SET_NAMESPACE_LABEL);
                 }
                 "finalizers" => {
                     facts.cleanup_finalizer = v.as_array().is_some_and(|f| {
                         f.iter()
-                            .any(|f| f.as_str() == Some(rules::CLEANUP_FINALIZER))
+                            .any(|f| f.as_str() == Some(arc::CLEANUP_PROTECTION))
                     })
                 }
                 "ownerReferences" => {
@@ -98,7 +99,7 @@ impl Facts {
                 "helm.sh/hook" => self.hook = text.is_some_and(names_events),
                 AFTER_ANNOTATION => self.after = text.map(str::to_string),
                 BEFORE_ANNOTATION => self.before = text.map(str::to_string),
-                k if k.starts_with(rules::CLEANUP_ANNOTATION_PREFIX) => {
+                k if k.starts_with(arc::CLEANUP_ANNOTATION_PREFIX) => {
                     if let Some(text) = text {
                         self.cleanup_annotations
                             .push((key.clone(), text.to_string()));
@@ -149,8 +150,8 @@ impl Refs {
             refs.pod = rules::pod_spec_refs(spec.0, &base);
         }
         match (group, kind) {
-            (rules::ARC_GROUP, rules::RUNNER_SET_KIND) => {
-                refs.runner_set = rules::ARC_SPEC_REFERENCES
+            (arc::GROUP, arc::ARS_KIND) => {
+                refs.runner_set = arc::SPEC_REFERENCES
                     .iter()
                     .filter_map(|&(pointer, kind, path)| Some((kind, text(value, pointer)?, path)))
                     .collect();

@@ -5,7 +5,7 @@
 use super::diagnosis::diagnose;
 use super::ladder::{self, Action, Step};
 use super::preflight::{self, Controller, Facts, LadderKind, RunnerSetFacts, assess};
-use crate::arc::{self, RunnerSetRefs};
+use crate::arc::{self, RunnerSetRefs, kept_by_policy, owned_by};
 use crate::kube::{Cascade, Cluster, Deleted, KubeError, Patched, WatchItem};
 use crate::manifest::Object;
 use crate::model::{Live, ObjectId};
@@ -17,17 +17,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// Annotation Helm sets to the owning release's name.
-pub const RELEASE_NAME_ANNOTATION: &str = "meta.helm.sh/release-name";
-/// Annotation Helm sets to the owning release's namespace.
-pub const RELEASE_NAMESPACE_ANNOTATION: &str = "meta.helm.sh/release-namespace";
 /// While a ladder is active, how often the wave is planned again from a fresh read.
 const REPLAN_INTERVAL: Duration = Duration::from_secs(5);
 /// Ladders started by a diagnosis at a wave's timeout, at most, per wave.
 const MAX_LATE_LADDERS: usize = 2;
-
-/// Annotation that makes Helm keep an object on uninstall (any value).
-pub const RESOURCE_POLICY_ANNOTATION: &str = "helm.sh/resource-policy";
 
 /// How to run a teardown.
 #[derive(Clone, Debug)]
@@ -133,17 +126,6 @@ pub enum TeardownError {
         /// Patch attempts made.
         attempts: usize,
     },
-}
-
-/// Whether a live object belongs to `release` in `namespace` by Helm's annotations.
-pub fn owned_by(live: &Live, release: &str, namespace: &str) -> bool {
-    live.annotation(RELEASE_NAME_ANNOTATION) == Some(release)
-        && live.annotation(RELEASE_NAMESPACE_ANNOTATION) == Some(namespace)
-}
-
-/// Whether Helm keeps this manifest object on uninstall (`helm.sh/resource-policy`, any value).
-pub fn kept_by_policy(object: &Object) -> bool {
-    object.annotation(RESOURCE_POLICY_ANNOTATION).is_some()
 }
 
 fn is_ars(id: &ObjectId) -> bool {
@@ -1409,39 +1391,9 @@ mod tests {
     }
 
     #[test]
-    fn any_resource_policy_value_keeps_the_object_as_helm_does() {
-        let object = |annotations: serde_json::Value| {
-            Object::from_value(
-                json!({"apiVersion": "v1", "kind": "ConfigMap",
-                       "metadata": {"name": "c", "annotations": annotations}}),
-                0,
-                "ns",
-            )
-            .unwrap()
-        };
-        assert!(kept_by_policy(&object(
-            json!({RESOURCE_POLICY_ANNOTATION: "keep"})
-        )));
-        assert!(kept_by_policy(&object(
-            json!({RESOURCE_POLICY_ANNOTATION: "delete"})
-        )));
-        assert!(!kept_by_policy(&object(json!({}))));
-    }
-
-    #[test]
     fn busy_runner_age_is_a_helm_duration() {
         let age = running_for("2000-01-01T00:00:00Z").unwrap();
         assert!(age.contains('h') && age.ends_with('s'), "{age}");
         assert_eq!(running_for("yesterday"), None);
-    }
-
-    #[test]
-    fn ownership_needs_both_annotations() {
-        let mut l = live("a", "1");
-        l.value["metadata"]["annotations"] =
-            json!({RELEASE_NAME_ANNOTATION: "rel", RELEASE_NAMESPACE_ANNOTATION: "ns"});
-        assert!(owned_by(&l, "rel", "ns"));
-        assert!(!owned_by(&l, "rel", "other"));
-        assert!(!owned_by(&live("a", "1"), "rel", "ns"));
     }
 }

@@ -2,8 +2,7 @@
 //! objects were left Terminating), rebuild the release's objects from the
 //! AutoscalingRunnerSet and the names in its cleanup annotations.
 
-use super::engine::owned_by;
-use crate::arc::{self, RunnerSetRefs};
+use crate::arc::{self, RunnerSetRefs, owned_by};
 use crate::kube::{Cluster, KubeError};
 use crate::manifest::Object;
 use crate::model::{Live, ObjectId};

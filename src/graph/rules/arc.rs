@@ -8,91 +8,20 @@
 //! RoleBinding before its Role) apply between them.
 
 use super::Rule;
+use crate::arc::{
+    ARS_KIND, CLEANUP_ANNOTATION_PREFIX, CLEANUP_PROTECTION, GROUP, cleanup_annotation_kind,
+};
 use crate::graph::EdgeSink;
 use crate::graph::index::Index;
 use crate::manifest::ObjectId;
 use std::collections::HashSet;
-
-/// API group of the ARC custom resources.
-pub const ARC_GROUP: &str = crate::arc::GROUP;
-/// Kind of the runner set.
-pub const RUNNER_SET_KIND: &str = crate::arc::ARS_KIND;
-/// Prefix of the cleanup annotations on a runner set.
-pub const CLEANUP_ANNOTATION_PREFIX: &str = "actions.github.com/cleanup-";
-/// Finalizer the chart puts on the objects the controller needs.
-pub const CLEANUP_FINALIZER: &str = crate::arc::CLEANUP_PROTECTION;
-/// Labels the chart puts on every object of a runner set.
-pub(crate) const SCALE_SET_NAME_LABEL: &str = crate::arc::SCALE_SET_NAME_LABEL;
-pub(crate) const SCALE_SET_NAMESPACE_LABEL: &str = crate::arc::SCALE_SET_NAMESPACE_LABEL;
-
-const RBAC: &str = "rbac.authorization.k8s.io";
-
-/// The `(group, kind)` a cleanup annotation names, from its key after the
-/// prefix: `github-secret-name` → Secret, `manager-role-binding` (no `-name`
-/// suffix in the chart) → RoleBinding, `...-role-name` → Role,
-/// `...-service-account-name` → ServiceAccount.
-pub fn cleanup_annotation_kind(suffix: &str) -> Option<(&'static str, &'static str)> {
-    let stem = suffix.strip_suffix("-name").unwrap_or(suffix);
-    if stem.ends_with("role-binding") {
-        Some((RBAC, "RoleBinding"))
-    } else if stem.ends_with("role") {
-        Some((RBAC, "Role"))
-    } else if stem.ends_with("service-account") {
-        Some(("", "ServiceAccount"))
-    } else if stem.ends_with("secret") {
-        Some(("", "Secret"))
-    } else {
-        None
-    }
-}
-
-/// Spec fields of a runner set that name objects in its namespace.
-pub(crate) const SPEC_REFERENCES: &[(&str, &str, &str)] = &[
-    (
-        "/spec/githubConfigSecret",
-        "Secret",
-        "spec.githubConfigSecret",
-    ),
-    (
-        "/spec/template/spec/serviceAccountName",
-        "ServiceAccount",
-        "spec.template.spec.serviceAccountName",
-    ),
-    (
-        "/spec/proxy/http/credentialSecretRef",
-        "Secret",
-        "spec.proxy.http.credentialSecretRef",
-    ),
-    (
-        "/spec/proxy/https/credentialSecretRef",
-        "Secret",
-        "spec.proxy.https.credentialSecretRef",
-    ),
-    (
-        "/spec/githubServerTLS/certificateFrom/configMapKeyRef/name",
-        "ConfigMap",
-        "spec.githubServerTLS.certificateFrom.configMapKeyRef.name",
-    ),
-    // With spec.vaultConfig, the controller reads its vault's proxy
-    // credentials from these Kubernetes Secrets (secretresolver, 0.14).
-    (
-        "/spec/vaultConfig/proxy/http/credentialSecretRef",
-        "Secret",
-        "spec.vaultConfig.proxy.http.credentialSecretRef",
-    ),
-    (
-        "/spec/vaultConfig/proxy/https/credentialSecretRef",
-        "Secret",
-        "spec.vaultConfig.proxy.https.credentialSecretRef",
-    ),
-];
 
 const NEEDED: &str = "its controller needs it until the runner set is finalized";
 
 /// [`Rule::ArcCleanupAnnotation`], [`Rule::ArcSpecReference`] and
 /// [`Rule::ArcCleanupProtection`] for every runner set of the stream.
 pub(super) fn runner_sets(ids: &[&ObjectId], index: &Index, sink: &mut EdgeSink) {
-    let runner_sets: Vec<usize> = index.of_kind(ids, ARC_GROUP, RUNNER_SET_KIND).collect();
+    let runner_sets: Vec<usize> = index.of_kind(ids, GROUP, ARS_KIND).collect();
     let mut named: HashSet<usize> = HashSet::new();
     for &ars in &runner_sets {
         let namespace = ids[ars].namespace.as_deref();
@@ -137,7 +66,7 @@ pub(super) fn runner_sets(ids: &[&ObjectId], index: &Index, sink: &mut EdgeSink)
                 m,
                 Rule::ArcCleanupProtection,
                 format!(
-                    "this {} carries finalizer {CLEANUP_FINALIZER}, which the AutoscalingRunnerSet's controller \
+                    "this {} carries finalizer {CLEANUP_PROTECTION}, which the AutoscalingRunnerSet's controller \
                      removes while finalizing it (no cleanup annotation names it)",
                     ids[m].kind
                 ),
@@ -217,39 +146,6 @@ mod tests {
         json!({"apiVersion": api_version, "kind": kind,
                "metadata": {"name": name, "namespace": namespace, "labels": labels,
                             "finalizers": ["actions.github.com/cleanup-protection"]}})
-    }
-
-    #[test]
-    fn annotation_keys_imply_kinds() {
-        assert_eq!(
-            cleanup_annotation_kind("manager-role-binding"),
-            Some((RBAC, "RoleBinding"))
-        );
-        assert_eq!(
-            cleanup_annotation_kind("kubernetes-mode-role-binding-name"),
-            Some((RBAC, "RoleBinding"))
-        );
-        assert_eq!(
-            cleanup_annotation_kind("manager-role-name"),
-            Some((RBAC, "Role"))
-        );
-        assert_eq!(
-            cleanup_annotation_kind("kubernetes-mode-role-name"),
-            Some((RBAC, "Role"))
-        );
-        assert_eq!(
-            cleanup_annotation_kind("no-permission-service-account-name"),
-            Some(("", "ServiceAccount"))
-        );
-        assert_eq!(
-            cleanup_annotation_kind("kubernetes-mode-service-account-name"),
-            Some(("", "ServiceAccount"))
-        );
-        assert_eq!(
-            cleanup_annotation_kind("github-secret-name"),
-            Some(("", "Secret"))
-        );
-        assert_eq!(cleanup_annotation_kind("protection"), None);
     }
 
     #[test]

@@ -6,10 +6,6 @@ mod arc;
 mod explicit;
 mod kubernetes;
 
-pub(super) use arc::{
-    ARC_GROUP, CLEANUP_ANNOTATION_PREFIX, CLEANUP_FINALIZER, RUNNER_SET_KIND, SCALE_SET_NAME_LABEL,
-    SCALE_SET_NAMESPACE_LABEL, SPEC_REFERENCES as ARC_SPEC_REFERENCES,
-};
 pub(super) use kubernetes::{PodRef, RBAC, pod_spec_pointer, pod_spec_refs};
 
 use super::index::Index;
