@@ -4,7 +4,7 @@
 //! (`helm`, `./helm4`), so the binary is resolved here: a path with a
 //! separator is taken as is, a bare name is looked up in `PATH`. Namespace and
 //! context are passed as flags, the other connection inputs as the `HELM_KUBE*`
-//! variables and `KUBECONFIG` ([`Helm::with_env`]), so Helm reaches the
+//! variables and `KUBECONFIG` ([`HelmCli::with_env`]), so Helm reaches the
 //! cluster this plugin reaches.
 
 use std::ffi::OsString;
@@ -45,7 +45,7 @@ pub enum HelmError {
 
 /// A resolved Helm binary with the release's namespace and context.
 #[derive(Clone, Debug)]
-pub struct Helm {
+pub struct HelmCli {
     /// Absolute path of the binary.
     pub bin: PathBuf,
     /// `--namespace`.
@@ -58,7 +58,7 @@ pub struct Helm {
     pub deadline: std::time::Duration,
 }
 
-/// Default deadline of one Helm process (see [`Helm::with_deadline`]).
+/// Default deadline of one Helm process (see [`HelmCli::with_deadline`]).
 pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The output of a finished Helm run.
@@ -72,7 +72,7 @@ pub struct HelmRun {
     pub stderr: String,
 }
 
-impl Helm {
+impl HelmCli {
     /// Resolve `HELM_BIN` (default `helm`) against `PATH`.
     pub fn resolve(
         helm_bin: Option<&str>,
@@ -191,7 +191,7 @@ impl Helm {
 pub fn release_manifest_blocking(release: &str, namespace: &str) -> Result<String, HelmError> {
     let helm_bin = std::env::var("HELM_BIN").ok();
     let context = std::env::var("HELM_KUBECONTEXT").ok();
-    let helm = Helm::resolve(helm_bin.as_deref(), namespace, context.as_deref())?;
+    let helm = HelmCli::resolve(helm_bin.as_deref(), namespace, context.as_deref())?;
     let mut args = vec![
         "get".to_string(),
         "manifest".to_string(),
@@ -205,11 +205,11 @@ pub fn release_manifest_blocking(release: &str, namespace: &str) -> Result<Strin
         DEADLINE,
     )
     .map_err(|e| match e {
-        Waited::Failed(source) => HelmError::Spawn {
+        RunError::Failed(source) => HelmError::Spawn {
             bin: helm.bin.display().to_string(),
             source,
         },
-        Waited::TimedOut => HelmError::TimedOut {
+        RunError::TimedOut => HelmError::TimedOut {
             args: args.join(" "),
             after: DEADLINE,
         },
@@ -224,7 +224,7 @@ pub fn release_manifest_blocking(release: &str, namespace: &str) -> Result<Strin
     }
 }
 
-enum Waited {
+enum RunError {
     Failed(std::io::Error),
     TimedOut,
 }
@@ -233,13 +233,13 @@ enum Waited {
 fn output_within(
     cmd: &mut std::process::Command,
     deadline: std::time::Duration,
-) -> Result<std::process::Output, Waited> {
+) -> Result<std::process::Output, RunError> {
     use std::io::Read;
     let mut child = cmd
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .map_err(Waited::Failed)?;
+        .map_err(RunError::Failed)?;
     // Drain both pipes on threads so a chatty Helm cannot block on a full one.
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
@@ -264,13 +264,13 @@ fn output_within(
     );
     let start = std::time::Instant::now();
     let status = loop {
-        if let Some(status) = child.try_wait().map_err(Waited::Failed)? {
+        if let Some(status) = child.try_wait().map_err(RunError::Failed)? {
             break status;
         }
         if start.elapsed() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(Waited::TimedOut);
+            return Err(RunError::TimedOut);
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
@@ -341,7 +341,7 @@ mod tests {
 
     #[test]
     fn uninstall_args_carry_namespace_and_context() {
-        let helm = Helm {
+        let helm = HelmCli {
             bin: "/bin/helm".into(),
             namespace: "ns".into(),
             kube_context: Some("c".into()),

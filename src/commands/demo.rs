@@ -7,7 +7,7 @@
 use crate::arc;
 use crate::commands::plan::{Format, render};
 use crate::commands::uninstall::{parse_objects, plan_waves};
-use crate::demo::report::{Snapshot, before_after, order_proof, proof_text};
+use crate::demo::report::{Census, before_after, order_proof, proof_text};
 use crate::demo::{NAMESPACE, RELEASE, Setup, World};
 use crate::duration::parse_duration;
 use crate::exit::{self, Code};
@@ -113,7 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
             .map(|r| format!(", runner {r} busy with a job for {}s", args.job.as_secs()))
             .unwrap_or_default()
     ))?;
-    let before = Snapshot::take(&world);
+    let before = Census::take(&world);
     if let Some(broken) = args.broken {
         say(&format!("Broken: {}.\n", broken.apply(&world)?))?;
     }
@@ -151,7 +151,7 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
 
     // Runner pods and secrets of stripped runners go by garbage collection.
     world.settle(Duration::from_millis(300), Duration::from_secs(5));
-    let after = Snapshot::take(&world);
+    let after = Census::take(&world);
     say("\nBefore and after:\n")?;
     say(&before_after(&before, &after))?;
     let proof = order_proof(&world.event_log(), log_start, world.ars_present());
@@ -175,7 +175,7 @@ fn compare_helm_order(setup: &Setup, broken: Option<Broken>) -> anyhow::Result<(
     if let Some(broken) = broken {
         say(&format!("Broken: {}.\n", broken.apply(&world)?))?;
     }
-    let before = Snapshot::take(&world);
+    let before = Census::take(&world);
     let log_start = world.event_log().len();
     let started = Instant::now();
     for (object, result) in world.helm_uninstall_order() {
@@ -185,11 +185,11 @@ fn compare_helm_order(setup: &Setup, broken: Option<Broken>) -> anyhow::Result<(
         "helm (simulated): release \"arc-runner-set\" uninstalled (Helm does not wait for finalizers)\n",
     )?;
     std::thread::sleep(Duration::from_millis(300));
-    let at_return = Snapshot::take(&world);
+    let at_return = Census::take(&world);
     say("\nBefore, and when `helm uninstall` returns:\n")?;
     say(&before_after(&before, &at_return))?;
     world.settle(Duration::from_millis(800), Duration::from_secs(8));
-    let later = Snapshot::take(&world);
+    let later = Census::take(&world);
     let stuck = later
         .kinds
         .iter()

@@ -51,7 +51,7 @@ struct Applied {
 }
 
 #[derive(Debug, Serialize)]
-struct Report<'a> {
+struct JsonReport<'a> {
     scope: String,
     /// `server`, `context`, `user`, `as_user`, `as_groups`: where and as whom it read.
     #[serde(flatten)]
@@ -115,7 +115,7 @@ async fn run_async(args: &Args) -> anyhow::Result<Code> {
         (None, false) => format!("namespace {namespace}"),
     };
     let text = if args.output == super::uninstall::OutputArg::Json {
-        let report = Report {
+        let report = JsonReport {
             scope: scope_text,
             target: cluster.target(),
             findings: &findings,

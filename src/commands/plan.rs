@@ -50,8 +50,8 @@ pub enum Format {
     Mermaid,
 }
 
-/// Where the manifest comes from.
-enum Source {
+/// Where the manifest comes from: a file (or stdin) or a release.
+enum Input {
     File(PathBuf),
     Release(String),
 }
@@ -59,8 +59,8 @@ enum Source {
 /// Run `plan`.
 pub fn run(args: Args) -> anyhow::Result<exit::Code> {
     let source = match (args.file, args.release) {
-        (Some(path), _) => Source::File(path),
-        (None, Some(release)) => Source::Release(release),
+        (Some(path), _) => Input::File(path),
+        (None, Some(release)) => Input::Release(release),
         (None, None) => bail!("give a manifest with -f FILE (or - for stdin)"),
     };
     let text = read_source(&source, &args.namespace)?;
@@ -94,20 +94,20 @@ pub fn render(text: &str, namespace: &str, format: Format) -> anyhow::Result<Str
 }
 
 /// Read the manifest text of a source.
-fn read_source(source: &Source, namespace: &str) -> anyhow::Result<String> {
+fn read_source(source: &Input, namespace: &str) -> anyhow::Result<String> {
     match source {
-        Source::File(path) if path.as_os_str() == "-" => {
+        Input::File(path) if path.as_os_str() == "-" => {
             let mut text = String::new();
             std::io::stdin()
                 .read_to_string(&mut text)
                 .context("read manifest from stdin")
                 .map(|_| text)
         }
-        Source::File(path) => std::fs::read_to_string(path)
+        Input::File(path) => std::fs::read_to_string(path)
             .with_context(|| format!("read manifest {}", path.display()))
             .exit_code(Code::BadInput),
         // Seam for the teardown engine: fetch the release's stored manifest.
-        Source::Release(release) => crate::helm::release_manifest_blocking(release, namespace)
+        Input::Release(release) => crate::helm::release_manifest_blocking(release, namespace)
             .with_context(|| format!("read the manifest of release {release}")),
     }
 }

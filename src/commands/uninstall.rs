@@ -3,7 +3,7 @@
 
 use crate::duration::{format_duration, parse_duration};
 use crate::exit::{self, Code, WithCode};
-use crate::helm::Helm;
+use crate::helm::HelmCli;
 use crate::kube::{Cascade, Cluster};
 use crate::manifest::{self, Object};
 use crate::teardown::engine::{Engine, Options, Outcome};
@@ -485,7 +485,7 @@ fn passthrough(args: &Args) -> Vec<String> {
 
 /// The Helm binary of `HELM_BIN`, told the release namespace and the same
 /// connection inputs as this run (so its reads and writes go where ours do).
-pub(crate) fn helm_for(args: &Args, namespace: &str) -> anyhow::Result<Helm> {
+pub(crate) fn helm_for(args: &Args, namespace: &str) -> anyhow::Result<HelmCli> {
     let helm_bin = std::env::var("HELM_BIN").ok();
     let env = args
         .connection
@@ -493,7 +493,7 @@ pub(crate) fn helm_for(args: &Args, namespace: &str) -> anyhow::Result<Helm> {
         .helm_env()
         .exit_code(Code::BadInput)?;
     Ok(
-        Helm::resolve(helm_bin.as_deref(), namespace, args.connection.context())?
+        HelmCli::resolve(helm_bin.as_deref(), namespace, args.connection.context())?
             .with_env(env)
             .with_deadline(args.timeout),
     )

@@ -39,7 +39,7 @@ pub struct KindCount {
 
 /// The cluster and GitHub at one moment.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Snapshot {
+pub struct Census {
     /// Per kind.
     pub kinds: Vec<KindCount>,
     /// Scale sets registered on the fake GitHub.
@@ -48,9 +48,9 @@ pub struct Snapshot {
     pub runners: usize,
 }
 
-impl Snapshot {
+impl Census {
     /// Take a snapshot of `world`.
-    pub fn take(world: &World) -> Snapshot {
+    pub fn take(world: &World) -> Census {
         let kinds = KINDS
             .iter()
             .map(|(api_version, kind)| {
@@ -72,7 +72,7 @@ impl Snapshot {
             })
             .collect();
         let github = world.github();
-        Snapshot {
+        Census {
             kinds,
             scale_sets: github
                 .scale_sets()
@@ -112,7 +112,7 @@ fn count(kind: &'static str, items: &[Value]) -> KindCount {
 }
 
 /// The before/after table.
-pub fn before_after(before: &Snapshot, after: &Snapshot) -> String {
+pub fn before_after(before: &Census, after: &Census) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,

@@ -15,7 +15,7 @@ pub struct JsonPlan {
     /// Always [`JSON_SCHEMA_VERSION`].
     pub schema_version: u32,
     /// Waves in order; wave 0 is deleted first.
-    pub steps: Vec<Step>,
+    pub steps: Vec<JsonStep>,
     /// Ordering edges: `before` must be gone before `after` is deleted.
     pub edges: Vec<JsonEdge>,
     /// Objects of the input that are not part of the teardown.
@@ -24,7 +24,7 @@ pub struct JsonPlan {
 
 /// One wave.
 #[derive(Debug, Serialize)]
-pub struct Step {
+pub struct JsonStep {
     /// Wave number, from 0.
     pub wave: usize,
     /// The wave's objects, in document order.
@@ -96,7 +96,7 @@ pub fn json_value(plan: &Teardown<'_>) -> JsonPlan {
             .waves()
             .iter()
             .enumerate()
-            .map(|(wave, members)| Step {
+            .map(|(wave, members)| JsonStep {
                 wave,
                 resources: members
                     .iter()

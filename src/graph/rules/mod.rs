@@ -2,9 +2,9 @@
 //! reason; [`apply_all`] runs them in a fixed order (which only decides whose
 //! reason is primary when several rules order the same pair).
 
-mod arc;
 mod explicit;
 mod kubernetes;
+mod runner_sets;
 
 pub(super) use kubernetes::{PodRef, RBAC, pod_spec_pointer, pod_spec_refs};
 
@@ -96,7 +96,7 @@ pub(crate) fn apply_all(
     index: &Index,
     sink: &mut EdgeSink,
 ) -> Result<(), GraphError> {
-    arc::runner_sets(ids, index, sink);
+    runner_sets::runner_sets(ids, index, sink);
     kubernetes::workloads(ids, index, sink);
     kubernetes::bindings(ids, index, sink);
     kubernetes::owner_references(ids, index, sink);
