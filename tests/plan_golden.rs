@@ -5,9 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use helm_arc_uninstall::commands::plan::{Format, render};
 use helm_arc_uninstall::graph::{self, AFTER_ANNOTATION};
 use helm_arc_uninstall::manifest::{self, Object, ParseOptions};
+use helm_arc_uninstall::plan::{Format, for_manifest as render};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

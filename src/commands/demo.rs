@@ -4,8 +4,6 @@
 //! installed (the seam that replaces `helm get manifest`); everything after
 //! that is the real engine with the normal progress display.
 
-use crate::arc;
-use crate::commands::plan::{Format, render};
 use crate::commands::uninstall::{parse_objects, plan_waves};
 use crate::demo::report::{Census, before_after, order_proof, proof_text};
 use crate::demo::{NAMESPACE, RELEASE, Setup, World};
@@ -14,6 +12,7 @@ use crate::exit::{self, Code};
 use crate::kube::{Cascade, Cluster};
 use crate::teardown::engine::{Engine, Options, Outcome};
 use crate::ui::{self, Event, Reporter};
+use crate::{arc, plan};
 use anyhow::Context;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
@@ -120,7 +119,7 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
     let log_start = world.event_log().len();
 
     say("\n$ helm-arc-uninstall plan   (of the release manifest)\n")?;
-    let plan = render(world.manifest(), NAMESPACE, Format::Text)?;
+    let plan = plan::for_manifest(world.manifest(), NAMESPACE, plan::Format::Text)?;
     say(&plan)?;
 
     let kubeconfig = world.kubeconfig();

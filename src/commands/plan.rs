@@ -1,8 +1,7 @@
 //! `plan`: show the teardown order of a rendered manifest.
 
 use crate::exit::{self, Code, WithCode};
-use crate::manifest::{self, Content, ParseOptions};
-use crate::{graph, plan};
+use crate::plan;
 use anyhow::{Context, bail};
 use std::io::Read;
 use std::path::PathBuf;
@@ -33,13 +32,13 @@ pub struct Args {
     pub namespace: String,
 
     /// Output format.
-    #[arg(short = 'o', long, value_enum, default_value_t = Format::Text)]
-    pub output: Format,
+    #[arg(short = 'o', long, value_enum, default_value_t = FormatArg::Text)]
+    pub output: FormatArg,
 }
 
-/// Output formats of `plan`.
+/// `-o` values of `plan`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub enum FormatArg {
     /// Waves, objects and the reasons each object waits.
     Text,
     /// Versioned JSON (schemaVersion 1, see docs/design.md).
@@ -48,6 +47,17 @@ pub enum Format {
     Dot,
     /// Mermaid flowchart.
     Mermaid,
+}
+
+impl FormatArg {
+    fn format(self) -> plan::Format {
+        match self {
+            FormatArg::Text => plan::Format::Text,
+            FormatArg::Json => plan::Format::Json,
+            FormatArg::Dot => plan::Format::Dot,
+            FormatArg::Mermaid => plan::Format::Mermaid,
+        }
+    }
 }
 
 /// Where the manifest comes from: a file (or stdin) or a release.
@@ -64,33 +74,10 @@ pub fn run(args: Args) -> anyhow::Result<exit::Code> {
         (None, None) => bail!("give a manifest with -f FILE (or - for stdin)"),
     };
     let text = read_source(&source, &args.namespace)?;
-    let rendered = render(&text, &args.namespace, args.output).exit_code(Code::BadInput)?;
+    let rendered = plan::for_manifest(&text, &args.namespace, args.output.format())
+        .exit_code(Code::BadInput)?;
     exit::write_stdout(rendered.as_bytes())?;
     Ok(Code::Success)
-}
-
-/// Parse a manifest and render its plan. Fails on documents that are not
-/// Kubernetes objects, on dependency cycles and on bad explicit edges.
-pub fn render(text: &str, namespace: &str, format: Format) -> anyhow::Result<String> {
-    let options = ParseOptions {
-        default_namespace: namespace.to_string(),
-    };
-    let manifest = manifest::parse(text, &options)?;
-    for document in &manifest.documents {
-        if let Content::NotAnObject { reason } = &document.content {
-            bail!(
-                "{}: not a Kubernetes object: {reason}",
-                document.reference()
-            );
-        }
-    }
-    let teardown = graph::plan(manifest.objects())?;
-    Ok(match format {
-        Format::Text => plan::text(&teardown),
-        Format::Json => plan::json(&teardown),
-        Format::Dot => plan::dot(&teardown),
-        Format::Mermaid => plan::mermaid(&teardown),
-    })
 }
 
 /// Read the manifest text of a source.
