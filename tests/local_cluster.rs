@@ -6,19 +6,17 @@
 //! last test checks every Go tool reports its pinned version.
 //!
 //! Needs `$HAU_CLUSTER_DIR` (set by scripts/test) and kubectl from
-//! `scripts/fetch-tools` (see tests/support/local_cluster.rs).
+//! `scripts/fetch-tools` (see `testenv::local_cluster`).
 // Test helpers outside #[test] fns panic on failure by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/local_cluster.rs"]
-mod local_cluster;
 mod support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use local_cluster::{KUBE_VERSION, LocalCluster, cluster_bin_dir, go_tool, script};
-use support::{output, run_ok};
+use support::{go_tool, output, run_ok};
+use testenv::local_cluster::{KUBE_VERSION, LocalCluster, cluster_bin_dir, script};
 
 /// Polls `check` every 200 ms until it returns true; panics after `limit`.
 fn eventually(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {

@@ -20,7 +20,7 @@ use std::process::Command;
 
 // Each test binary uses its own subset.
 #[allow(unused_imports)]
-pub use testenv::{Helm, HelmHome, output, run_ok, tools_dir};
+pub use testenv::{Helm, HelmHome, go_tool, output, run_ok, tools_dir};
 
 /// Root of this repository (the crate's manifest directory).
 pub fn repo_root() -> PathBuf {
@@ -63,29 +63,6 @@ pub fn helm_platform() -> String {
         other => other,
     };
     format!("{os}-{arch}")
-}
-
-/// `binary` in the directory named by `var` (`HAU_KAPP_DIR`, `HAU_OCI_DIR`, ...:
-/// one per `tools/go/tools.conf` cache dir, exported by `scripts/test`),
-/// checked to exist.
-pub fn go_tool(var: &str, binary: &str) -> PathBuf {
-    let dir = std::env::var_os(var)
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            panic!(
-                "{var} is not set: run the tests through scripts/test, or first \
-                 `eval \"$(scripts/build-go-tools)\"`; tests never build or download tools"
-            )
-        });
-    let path = dir.join(binary);
-    assert!(
-        path.is_file(),
-        "{} is missing ({var}={}): run scripts/build-go-tools",
-        path.display(),
-        dir.display()
-    );
-    path
 }
 
 /// Files and directories of the repository that make up the Helm plugin.

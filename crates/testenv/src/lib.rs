@@ -6,6 +6,9 @@
 //! - [`helm_home`]: [`HelmHome`], an isolated Helm + kubectl environment,
 //!   [`HelmClient`], one Helm version run from it,
 //!   and [`run_ok`] / [`output`] to run its commands.
+//! - [`local_cluster`]: [`LocalCluster`], the real control plane of
+//!   `scripts/local-cluster` (per test, or [`LocalCluster::shared`] per test
+//!   binary), and its [`ApiEndpoint`].
 //! - [`bin_snapshot`]: [`snapshot`], a per-process copy of a binary under test.
 //! - [`target`]: [`Target`], where a scenario's cluster runs (kube-sim in
 //!   process as [`SimCluster`], or a cluster reached through a kubeconfig).
@@ -17,6 +20,7 @@
 
 pub mod bin_snapshot;
 pub mod helm_home;
+pub mod local_cluster;
 pub mod scenario;
 pub mod sim_cluster;
 pub mod target;
@@ -24,7 +28,8 @@ pub mod tools;
 
 pub use bin_snapshot::snapshot;
 pub use helm_home::{HelmClient, HelmHome, output, run_ok};
+pub use local_cluster::{ApiEndpoint, LocalCluster};
 pub use scenario::ScenarioEnv;
 pub use sim_cluster::SimCluster;
 pub use target::Target;
-pub use tools::{Helm, tools_dir};
+pub use tools::{Helm, go_tool, tools_dir};

@@ -69,3 +69,26 @@ fn tool(slot: &str, name: &str) -> PathBuf {
     );
     path
 }
+
+/// `binary` in the directory named by `var` (`HAU_KAPP_DIR`, `HAU_OCI_DIR`, ...:
+/// one per `tools/go/tools.conf` cache dir, exported by `scripts/test`),
+/// checked to exist.
+pub fn go_tool(var: &str, binary: &str) -> PathBuf {
+    let dir = std::env::var_os(var)
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            panic!(
+                "{var} is not set: run the tests through scripts/test, or first \
+                 `eval \"$(scripts/build-go-tools)\"`; tests never build or download tools"
+            )
+        });
+    let path = dir.join(binary);
+    assert!(
+        path.is_file(),
+        "{} is missing ({var}={}): run scripts/build-go-tools",
+        path.display(),
+        dir.display()
+    );
+    path
+}
