@@ -1,47 +1,48 @@
 //! `helm install` with the post-renderer, on real Helm 3.17.3 and 4.1.4,
-//! against the API simulator (kube-sim, 127.0.0.1): the teardown annotations
-//! reach the cluster and the stored release manifest (`helm get manifest`),
-//! which is where `uninstall` reads them back.
+//! against each target: the API simulator (kube-sim, 127.0.0.1) and the
+//! local control plane (kube-apiserver v1.35.4 of `scripts/local-cluster`,
+//! TLS, one per test process, a namespace per test): the teardown
+//! annotations reach the cluster and the stored release manifest (`helm get
+//! manifest`), which is where `uninstall` reads them back.
 //!
-//! Needs the tools from `scripts/fetch-tools` (see tests/support).
+//! Needs the tools from `scripts/fetch-tools` (see tests/support) and, for
+//! the local target, `$HAU_CLUSTER_DIR` (set by scripts/test).
 // Test helpers outside #[test] fns panic on failure by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
-use kube_sim::api::{Actor, Gvk};
-use kube_sim::{Sim, SimConfig};
 use support::{
-    Helm, HelmHome, annotation, install_plugin, kind_name, kubectl_objects, run_ok,
-    with_post_renderer,
+    Helm, annotation, install_plugin, kind_name, kubectl_objects, run_ok, with_post_renderer,
 };
+use testenv::{ScenarioEnv, Target, TargetKind};
 
 const WAVE: &str = "teardown.helm-arc-uninstall/wave";
 
-fn install_with_post_renderer(helm: Helm) {
-    let sim = Sim::start(SimConfig::default()).expect("simulator starts");
-    let actor = Actor("test".to_string());
-    arc_sim::controller::install_crds(&*sim.api(), &actor).expect("ARC CRDs");
-    let home = HelmHome::new();
-    sim.write_kubeconfig(&home.path().join("kubeconfig"))
-        .expect("write kubeconfig");
-    let plugin_dir = install_plugin(&home, helm);
+/// The target with ARC's CRDs (no controller), Helm `helm` pointed at it,
+/// the plugin installed from this checkout; the example runner set
+/// installed through the post-renderer into its own namespace.
+fn install_with_post_renderer(helm: Helm, target: TargetKind) {
+    let env = ScenarioEnv::new(Target::of(target), helm);
+    let home = &env.helm.home;
+    let ns = format!("arc-runners-{}", helm.slot());
+    let plugin_dir = install_plugin(home, helm);
 
     let chart = support::repo_root().join("examples/charts/arc-runner-set");
     let mut install = home.helm(helm);
     install
         .args(["install", "arc-runner-set"])
         .arg(&chart)
-        .args(["-n", "arc-runners", "--create-namespace"]);
-    run_ok(with_post_renderer(&mut install, &home, helm, &plugin_dir));
+        .args(["-n", &ns, "--create-namespace"]);
+    run_ok(with_post_renderer(&mut install, home, helm, &plugin_dir));
 
     // The stored release manifest carries the waves.
     let manifest =
         run_ok(
             home.helm(helm)
-                .args(["get", "manifest", "arc-runner-set", "-n", "arc-runners"]),
+                .args(["get", "manifest", "arc-runner-set", "-n", &ns]),
         );
-    let objects = kubectl_objects(&home, &manifest);
+    let objects = kubectl_objects(home, &manifest);
     assert_eq!(objects.len(), 7, "{helm:?}: {manifest}");
     for object in &objects {
         let wave = annotation(object, WAVE)
@@ -71,21 +72,20 @@ fn install_with_post_renderer(helm: Helm) {
     );
 
     // The live objects carry them too.
-    let api = sim.api();
-    let ars = api
+    let ars = env
         .get(
-            &actor,
-            &Gvk::new("actions.github.com/v1alpha1", "AutoscalingRunnerSet"),
-            Some("arc-runners"),
+            "actions.github.com/v1alpha1",
+            "AutoscalingRunnerSet",
+            Some(&ns),
             "arc-runner-set",
         )
         .expect("ARS created");
     assert_eq!(annotation(&ars, WAVE), Some("0"), "{helm:?}");
-    let secret = api
+    let secret = env
         .get(
-            &actor,
-            &Gvk::new("v1", "Secret"),
-            Some("arc-runners"),
+            "v1",
+            "Secret",
+            Some(&ns),
             "arc-runner-set-gha-rs-github-secret",
         )
         .expect("Secret created");
@@ -96,12 +96,24 @@ fn install_with_post_renderer(helm: Helm) {
     assert!(secret_wave > 0, "{helm:?}");
 }
 
-#[test]
-fn helm3_install_with_the_post_renderer_stores_the_waves() {
-    install_with_post_renderer(Helm::V3);
+/// `<name>::sim` and `<name>::local`: the scenario on each target.
+macro_rules! on_both_targets {
+    ($($name:ident => $helm:expr),* $(,)?) => {$(
+        mod $name {
+            use super::*;
+            #[test]
+            fn sim() {
+                install_with_post_renderer($helm, TargetKind::Sim)
+            }
+            #[test]
+            fn local() {
+                install_with_post_renderer($helm, TargetKind::Local)
+            }
+        }
+    )*};
 }
 
-#[test]
-fn helm4_install_with_the_post_renderer_plugin_stores_the_waves() {
-    install_with_post_renderer(Helm::V4);
-}
+on_both_targets!(
+    helm3_install_with_the_post_renderer_stores_the_waves => Helm::V3,
+    helm4_install_with_the_post_renderer_plugin_stores_the_waves => Helm::V4,
+);

@@ -11,8 +11,11 @@
 //!   binary), and its [`ApiEndpoint`].
 //! - [`bin_snapshot`]: [`snapshot`], a per-process copy of a binary under test.
 //! - [`target`]: [`Target`], where a scenario's cluster runs (kube-sim in
-//!   process as [`SimCluster`], or a cluster reached through a kubeconfig).
+//!   process as [`SimCluster`], the local control plane as [`LocalCluster`],
+//!   or a cluster reached through a kubeconfig).
 //! - [`scenario`]: [`ScenarioEnv`], a target and real Helm pointed at it.
+//! - [`watch`]: [`ApiWatch`], the order in which an API server's watch saw
+//!   objects go, on any target.
 //!
 //! Everything here panics with a message on a failed setup step: it runs
 //! inside tests, where that failure is the test's.
@@ -25,11 +28,13 @@ pub mod scenario;
 pub mod sim_cluster;
 pub mod target;
 pub mod tools;
+pub mod watch;
 
 pub use bin_snapshot::snapshot;
 pub use helm_home::{HelmClient, HelmHome, output, run_ok};
 pub use local_cluster::{ApiEndpoint, LocalCluster};
 pub use scenario::ScenarioEnv;
 pub use sim_cluster::SimCluster;
-pub use target::Target;
+pub use target::{Target, TargetKind};
 pub use tools::{Helm, go_tool, tools_dir};
+pub use watch::ApiWatch;

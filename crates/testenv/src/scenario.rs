@@ -80,7 +80,8 @@ impl ScenarioEnv {
         self.sim().api.clone()
     }
 
-    /// One object, if it exists (read in process, as the simulator's `user`).
+    /// One object, if it exists (on the simulator read in process, as its
+    /// `user`; elsewhere through kubectl).
     pub fn get(
         &self,
         api_version: &str,
@@ -88,7 +89,14 @@ impl ScenarioEnv {
         ns: Option<&str>,
         name: &str,
     ) -> Option<Value> {
-        let sim = self.sim();
+        let Some(sim) = self.target.as_sim() else {
+            let resource = kubectl_resource(api_version, kind);
+            let mut args = vec!["get", resource.as_str(), name];
+            args.extend(ns.map_or(vec![], |ns| vec!["-n", ns]));
+            args.extend(["--ignore-not-found", "-o", "json"]);
+            let out = self.helm.kubectl(&args);
+            return serde_json::from_slice(&out.stdout).ok();
+        };
         sim.api
             .get(&sim.user, &Gvk::new(api_version, kind), ns, name)
             .ok()
@@ -107,7 +115,18 @@ impl ScenarioEnv {
         ns: Option<&str>,
         options: &ListOptions,
     ) -> Vec<Value> {
-        let sim = self.sim();
+        let Some(sim) = self.target.as_sim() else {
+            let resource = kubectl_resource(api_version, kind);
+            let mut args = vec![resource.as_str()];
+            args.extend(ns.map_or(vec!["-A"], |ns| vec!["-n", ns]));
+            if let Some(labels) = &options.label_selector {
+                args.extend(["-l", labels]);
+            }
+            if let Some(fields) = &options.field_selector {
+                args.extend(["--field-selector", fields]);
+            }
+            return self.helm.kubectl_items(&args);
+        };
         sim.api
             .list(&sim.user, &Gvk::new(api_version, kind), ns, options)
             .unwrap_or_default()
@@ -116,5 +135,14 @@ impl ScenarioEnv {
     /// Every API call so far (the simulator's event log).
     pub fn log(&self) -> Vec<LogEntry> {
         self.sim().sim.event_log()
+    }
+}
+
+/// kubectl's name for a kind of `api_version`: `kind.version.group`, or
+/// the kind alone in the core group (kubectl resolves kinds as resources).
+pub fn kubectl_resource(api_version: &str, kind: &str) -> String {
+    match api_version.split_once('/') {
+        Some((group, version)) => format!("{}.{version}.{group}", kind.to_lowercase()),
+        None => kind.to_lowercase(),
     }
 }
