@@ -37,11 +37,10 @@ fn install_with_post_renderer(helm: Helm, target: TargetKind) {
     run_ok(with_post_renderer(&mut install, home, helm, &plugin_dir));
 
     // The stored release manifest carries the waves.
-    let manifest =
-        run_ok(
-            home.helm(helm)
-                .args(["get", "manifest", "arc-runner-set", "-n", &ns]),
-        );
+    let manifest = run_ok(
+        home.helm(helm)
+            .args(["get", "manifest", "arc-runner-set", "-n", &ns]),
+    );
     let objects = kubectl_objects(home, &manifest);
     assert_eq!(objects.len(), 7, "{helm:?}: {manifest}");
     for object in &objects {

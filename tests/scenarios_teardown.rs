@@ -2,6 +2,15 @@
 //! simulated ARC controller and fake GitHub service, driven through real
 //! Helm 3.17.3 and Helm 4.1.4 (installs) and the built binary (teardown).
 //!
+//! The scenarios that need no ARC controller also run on the local control
+//! plane (`<scenario>::<helm>::local`; kube-apiserver v1.35.4 of
+//! `scripts/local-cluster`, one per test process, a namespace per test):
+//! the teardown of the example runner set where no controller runs
+//! (refused, then `--force-finalizers`, through the plugin installed from
+//! this checkout, with and without `--wait`), `plan` of a live release and
+//! a chart's own pre-delete hooks. Their order is read from the test's own
+//! watch of the namespace on both targets.
+//!
 //! Slow (seconds each): their own test binary.
 // Test helpers outside #[test] fns panic on failure by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -12,9 +21,12 @@ mod support;
 
 use arc_sim::controller::ArcConfig;
 use kube_sim::api::{Actor, DeleteOptions, Gvk, ListOptions, Patch};
-use kube_sim::{LogEntry, Sim, SimConfig};
+use kube_sim::{LogEntry, SimConfig};
 use scenario::cli_output::{describe, first_event, json_lines as events, summary};
 use scenario::event_log::{is_ours, is_write, last_ars_write as ars_gone_at};
+use scenario::order::{
+    DEPENDENTS, assert_nothing_went, assert_runner_set_gone_first, watch_runner_set,
+};
 use scenario::sim_env::{
     ARC_API, ScenarioEnv, actor, chart, hau, hau_for, hau_in, plugin_env, start, state_dir,
     wait_until,
@@ -22,7 +34,8 @@ use scenario::sim_env::{
 use serde_json::{Value, json};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-use support::{Helm, HelmHome, PLUGIN_DIR_NAME, hau_bin, output, plugin_checkout, run_ok};
+use support::{Helm, PLUGIN_DIR_NAME, hau_bin, install_plugin, output, plugin_checkout, run_ok};
+use testenv::{Target, TargetKind};
 
 /// The fake token in examples/charts/arc-runner-set/values.yaml.
 const TOKEN: &str = "ghp_EXAMPLEexampleEXAMPLE000000000000";
@@ -904,10 +917,15 @@ fn credentials_gone_refuses_then_credential_ladder_lets_the_controller_finish(he
     env.assert_torn_down();
 }
 
-fn plan_of_a_live_release_reads_it_through_helm(helm: Helm) {
-    let env = Env::new(helm, 0);
-    let mut cmd = hau(&env.scenario);
-    cmd.args(["plan", RELEASE, "-n", NS, "-o", "json"]);
+/// On the simulator the controller has registered the set; on the local
+/// cluster no controller runs (the plan is read from the release alone).
+fn plan_of_a_live_release_reads_it_through_helm(helm: Helm, target: TargetKind) {
+    let (scenario, ns) = match target {
+        TargetKind::Sim => (Env::new(helm, 0).scenario, NS.to_string()),
+        TargetKind::Local => without_controller(helm, target, "plan"),
+    };
+    let mut cmd = hau(&scenario);
+    cmd.args(["plan", RELEASE, "-n", &ns, "-o", "json"]);
     let plan: Value = serde_json::from_str(&run_ok(&mut cmd)).expect("plan JSON");
     let wave0 = &plan["steps"][0]["resources"];
     assert_eq!(wave0.as_array().unwrap().len(), 1, "{plan}");
@@ -953,12 +971,14 @@ fn through_the_helm_plugin(helm: Helm) {
     assert!(env.scenario.sim().arc.github().is_empty());
 }
 
-/// A chart with a pre-delete hook and a kept ConfigMap, on a bare simulator.
-fn pre_delete_hooks_are_refused_without_no_hooks_and_kept_objects_stay(helm: Helm) {
-    let sim = Sim::start(SimConfig::default()).expect("start simulator");
-    let home = HelmHome::new();
-    sim.write_kubeconfig(&home.path().join("kubeconfig"))
-        .expect("kubeconfig");
+/// A chart with a pre-delete hook and a kept ConfigMap, on a bare target.
+fn pre_delete_hooks_are_refused_without_no_hooks_and_kept_objects_stay(
+    helm: Helm,
+    target: TargetKind,
+) {
+    let env = ScenarioEnv::new(Target::of(target), helm);
+    let home = &env.helm.home;
+    let ns = format!("apps-{}", helm.slot());
     let chart = home.path().join("hooked");
     std::fs::create_dir_all(chart.join("templates")).unwrap();
     std::fs::write(
@@ -978,12 +998,12 @@ fn pre_delete_hooks_are_refused_without_no_hooks_and_kept_objects_stay(helm: Hel
         "hooked",
         chart.to_str().unwrap(),
         "-n",
-        "apps",
+        &ns,
         "--create-namespace",
     ]));
     let run = |args: &[&str]| {
-        let mut cmd = hau_for(&home, helm);
-        cmd.args(["uninstall", "hooked", "-n", "apps", "-o", "json"])
+        let mut cmd = hau_for(home, helm);
+        cmd.args(["uninstall", "hooked", "-n", &ns, "-o", "json"])
             .args(args);
         cmd.output().expect("run")
     };
@@ -994,7 +1014,7 @@ fn pre_delete_hooks_are_refused_without_no_hooks_and_kept_objects_stay(helm: Hel
         refused["message"]
             .as_str()
             .unwrap()
-            .contains("ConfigMap/apps/pre-delete-hook"),
+            .contains(&format!("ConfigMap/{ns}/pre-delete-hook")),
         "{refused}"
     );
 
@@ -1015,11 +1035,7 @@ fn pre_delete_hooks_are_refused_without_no_hooks_and_kept_objects_stay(helm: Hel
             .unwrap()
             .contains(&json!("--no-hooks"))
     );
-    let cm = |name: &str| {
-        sim.api()
-            .get(&actor(), &Gvk::new("v1", "ConfigMap"), Some("apps"), name)
-            .is_ok()
-    };
+    let cm = |name: &str| env.get("v1", "ConfigMap", Some(&ns), name).is_some();
     assert!(!cm("plain"));
     assert!(cm("kept"), "helm.sh/resource-policy: keep is respected");
     assert!(!cm("pre-delete-hook"), "the hook never ran");
@@ -1045,6 +1061,116 @@ fn rescue_uses_the_saved_manifest_copy_when_there_is_one(helm: Helm) {
         env.release_objects_left()
     );
     assert!(env.scenario.sim().arc.github().is_empty());
+}
+
+/// A runner-set release where no ARC controller runs, in a namespace of its
+/// own (`arc-runners-<helm>-<name>`), on `target`: ARC's CRDs and the example
+/// chart, no controller chart (the simulated controller stays idle; the
+/// local cluster has none until issue #13). Each release registers with a
+/// GitHub URL of its own (`https://github.com/example/<namespace>`): runner
+/// sets of one URL and scale set name in other namespaces of the shared
+/// cluster would be one registration (preflight refuses:
+/// `shared_registration`). Its scenario environment and namespace.
+fn without_controller(helm: Helm, target: TargetKind, name: &str) -> (ScenarioEnv, String) {
+    let scenario = ScenarioEnv::new(Target::of(target), helm);
+    let ns = format!("arc-runners-{}-{name}", helm.slot());
+    scenario.helm_ok(&[
+        "install",
+        RELEASE,
+        chart("arc-runner-set").to_str().unwrap(),
+        "-n",
+        &ns,
+        "--create-namespace",
+        "--set",
+        &format!("githubConfigUrl=https://github.com/example/{ns}"),
+    ]);
+    (scenario, ns)
+}
+
+/// The teardown of the example runner set where no ARC controller runs,
+/// through the plugin installed from this checkout (`helm arc-uninstall`),
+/// with and without `--wait`. Without a controller nothing ever removes the
+/// `actions.github.com/cleanup-protection` finalizers the chart puts on the
+/// runner set's RBAC, ServiceAccount and Secret, so the only teardown that
+/// finishes is the one the user asks for: preflight refuses
+/// (`controller_down`, nothing deleted), then `--force-finalizers` deletes
+/// the runner set (which has no finalizer: only the controller adds one),
+/// strips exactly cleanup-protection from the chart's objects once it is
+/// gone, and deletes them. The order is read from the test's own watch of
+/// the namespace; the wall time of the forced run is printed.
+fn without_a_controller_refused_then_the_forced_ladder_tears_down(helm: Helm, target: TargetKind) {
+    for wait in [true, false] {
+        let (scenario, ns) = without_controller(helm, target, if wait { "wait" } else { "nowait" });
+        let home = &scenario.helm.home;
+        install_plugin(home, helm);
+        let watch = watch_runner_set(home.kubeconfig(), &ns);
+        let run = |extra: &[&str]| {
+            let mut args = vec!["arc-uninstall", RELEASE, "-n", &ns, "-o", "json"];
+            if wait {
+                args.push("--wait");
+            }
+            args.extend_from_slice(extra);
+            let mut cmd = scenario.helm_cmd(&args);
+            cmd.env("HELM_ARC_UNINSTALL_STATE_DIR", state_dir(home));
+            output(&mut cmd)
+        };
+
+        let out = run(&[]);
+        assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+        assert_eq!(first_event(&out, "refused")["cause"], "controller_down");
+        assert_nothing_went(&watch);
+
+        let started = Instant::now();
+        let out = run(&["--force-finalizers", "--timeout", "60s"]);
+        let took = started.elapsed();
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        assert_eq!(summary(&out)["outcome"], "success");
+        eprintln!(
+            "{target:?} {helm:?} --wait={wait}: forced teardown of the example runner set \
+             without ARC: {:.2}s wall (helm arc-uninstall, Helm included)",
+            took.as_secs_f64()
+        );
+        let seen = assert_runner_set_gone_first(&watch);
+
+        // The ladder: exactly cleanup-protection, once per chart object,
+        // each patch guarded by the object's resourceVersion.
+        let patches: Vec<Value> = events(&out)
+            .into_iter()
+            .filter(|e| e["event"] == "ladder" && e["action"] == "patch")
+            .collect();
+        assert_eq!(patches.len(), DEPENDENTS.len(), "{}", describe(&out));
+        for p in &patches {
+            assert_eq!(p["rung"], "cleanup-protection", "{p}");
+            assert_eq!(
+                p["removes"],
+                json!(["actions.github.com/cleanup-protection"])
+            );
+            assert_eq!(p["patch"][0]["op"], "test", "{p}");
+            assert_eq!(p["patch"][0]["path"], "/metadata/resourceVersion", "{p}");
+        }
+        // The server's view: each chart object lost that finalizer (and
+        // nothing else of it) before its DELETE; none was ever Terminating.
+        for (kind, name) in DEPENDENTS {
+            let mine: Vec<_> = seen.iter().filter(|s| s.is(kind, name)).collect();
+            assert!(
+                mine.iter().all(|s| s.finalizers.is_empty() && !s.deleting),
+                "{kind}/{name}: {mine:#?}"
+            );
+        }
+        let release = scenario
+            .helm_cmd(&["status", RELEASE, "-n", &ns])
+            .output()
+            .unwrap();
+        assert!(!release.status.success(), "the release record is gone");
+        for (kind, name) in DEPENDENTS {
+            let api_version = if kind.starts_with("Role") {
+                "rbac.authorization.k8s.io/v1"
+            } else {
+                "v1"
+            };
+            assert!(scenario.get(api_version, kind, Some(&ns), name).is_none());
+        }
+    }
 }
 
 /// Every scenario runs on Helm 3.17.3 and on Helm 4.1.4: `<scenario>::helm3`, `<scenario>::helm4`.
@@ -1077,7 +1203,43 @@ on_both_helms!(
     rescue_finishes_after_plain_helm_uninstall_left_objects_terminating,
     rescue_uses_the_saved_manifest_copy_when_there_is_one,
     secret_data_never_appears_in_any_output_mode,
-    plan_of_a_live_release_reads_it_through_helm,
     through_the_helm_plugin,
+);
+
+/// The scenarios that need no ARC controller, on both Helm versions and both
+/// targets: `<scenario>::<helm>::sim` and `<scenario>::<helm>::local`.
+macro_rules! on_both_helms_and_targets {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::*;
+            mod helm3 {
+                use super::*;
+                #[test]
+                fn sim() {
+                    super::super::$name(Helm::V3, TargetKind::Sim)
+                }
+                #[test]
+                fn local() {
+                    super::super::$name(Helm::V3, TargetKind::Local)
+                }
+            }
+            mod helm4 {
+                use super::*;
+                #[test]
+                fn sim() {
+                    super::super::$name(Helm::V4, TargetKind::Sim)
+                }
+                #[test]
+                fn local() {
+                    super::super::$name(Helm::V4, TargetKind::Local)
+                }
+            }
+        }
+    )*};
+}
+
+on_both_helms_and_targets!(
+    without_a_controller_refused_then_the_forced_ladder_tears_down,
+    plan_of_a_live_release_reads_it_through_helm,
     pre_delete_hooks_are_refused_without_no_hooks_and_kept_objects_stay,
 );

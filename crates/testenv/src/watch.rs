@@ -150,9 +150,10 @@ impl ApiWatch {
         let record = Arc::new(Mutex::new(Record::default()));
         let config = Kubeconfig::read_from(kubeconfig).expect("read the kubeconfig");
         let client = runtime.block_on(async {
-            let config = kube::Config::from_custom_kubeconfig(config, &KubeConfigOptions::default())
-                .await
-                .expect("a client config from the kubeconfig");
+            let config =
+                kube::Config::from_custom_kubeconfig(config, &KubeConfigOptions::default())
+                    .await
+                    .expect("a client config from the kubeconfig");
             kube::Client::try_from(config).expect("a client")
         });
         for watched in kinds {
