@@ -63,3 +63,73 @@ pub fn assert_nothing_went(watch: &ApiWatch) {
         dump(&seen)
     );
 }
+
+/// A finalizer of the test's own (no ARC name), see [`with_runner_set_held`].
+pub const HOLD: &str = "helm-arc-uninstall.test/hold";
+
+/// How long [`with_runner_set_held`] keeps the runner set Terminating.
+pub const HOLD_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Runs `teardown` (a tool deleting the example runner set in `ns`) where
+/// the runner set takes time to go, as it does under ARC (its controller's
+/// cleanup): on a target without a controller, the test puts its own
+/// finalizer [`HOLD`] on the runner set first and removes it [`HOLD_FOR`]
+/// after the runner set's deletion started, so a tool that deletes the
+/// dependents without waiting for the runner set to be gone does so while
+/// the watch still sees it. Where a controller reconciled the runner set
+/// (the simulator with ARC) its own finalizer does this; there `teardown`
+/// just runs.
+pub fn with_runner_set_held<T>(
+    env: &testenv::ScenarioEnv,
+    ns: &str,
+    teardown: impl FnOnce() -> T,
+) -> T {
+    let current = env
+        .get(
+            "actions.github.com/v1alpha1",
+            "AutoscalingRunnerSet",
+            Some(ns),
+            RUNNER_SET,
+        )
+        .expect("the runner set exists");
+    if current["metadata"]["finalizers"]
+        .as_array()
+        .is_some_and(|f| !f.is_empty())
+    {
+        return teardown();
+    }
+    let ars = format!("autoscalingrunnerset.v1alpha1.actions.github.com/{RUNNER_SET}");
+    let add = format!(r#"[{{"op":"add","path":"/metadata/finalizers","value":["{HOLD}"]}}]"#);
+    env.helm
+        .kubectl(&["patch", &ars, "-n", ns, "--type=json", "-p", &add]);
+    std::thread::scope(|scope| {
+        let holder = scope.spawn(|| {
+            let start = std::time::Instant::now();
+            loop {
+                let ars = env
+                    .get(
+                        "actions.github.com/v1alpha1",
+                        "AutoscalingRunnerSet",
+                        Some(ns),
+                        RUNNER_SET,
+                    )
+                    .expect("the held runner set cannot go");
+                if ars["metadata"]["deletionTimestamp"].is_string() {
+                    break;
+                }
+                assert!(
+                    start.elapsed() < std::time::Duration::from_secs(120),
+                    "the runner set was not deleted within 120s"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            std::thread::sleep(HOLD_FOR);
+            let remove = r#"[{"op":"remove","path":"/metadata/finalizers"}]"#;
+            env.helm
+                .kubectl(&["patch", &ars, "-n", ns, "--type=json", "-p", remove]);
+        });
+        let result = teardown();
+        holder.join().expect("the holder thread");
+        result
+    })
+}
