@@ -41,12 +41,9 @@ use std::time::Duration;
 use scenario::order::{
     RUNNER_SET, assert_runner_set_gone_first, watch_runner_set, with_runner_set_held,
 };
-use scenario::sim_env::{ARC_API, chart, wait_until};
+use scenario::sim_env::{ARC_API, CLEANUP_PROTECTION_BLOCK, chart, wait_until};
 use support::{Helm, go_tool, hau_bin, run_ok};
 use testenv::{ScenarioEnv, Target, TargetKind};
-
-/// The finalizer of the chart's objects that only ARC's controller removes.
-const CLEANUP_PROTECTION: &str = "  finalizers:\n    - actions.github.com/cleanup-protection\n";
 
 /// A target for one tool: Helm 4 pointed at it; on the simulator the ARC
 /// controller chart installed (the controller reconciles).
@@ -88,11 +85,11 @@ fn rendered(env: &ScenarioEnv, ns: &str, render_flags: &[&str]) -> String {
     let rendered = String::from_utf8(out.stdout).unwrap();
     if env.target.kind() == Some(TargetKind::Local) {
         assert_eq!(
-            rendered.matches(CLEANUP_PROTECTION).count(),
+            rendered.matches(CLEANUP_PROTECTION_BLOCK).count(),
             6,
             "{rendered}"
         );
-        rendered.replace(CLEANUP_PROTECTION, "")
+        rendered.replace(CLEANUP_PROTECTION_BLOCK, "")
     } else {
         rendered
     }

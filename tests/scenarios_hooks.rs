@@ -9,6 +9,23 @@
 //! - Controller stopped: the first hook Job fails on its deadline, `helm
 //!   uninstall` reports it, only the runner set was deleted.
 //! - Helm 3.17.3: `render --hooks` refuses, plain `render` works.
+//!
+//! On the local control plane (`*_on_the_local_cluster`; kube-apiserver
+//! v1.35.4, the real Job controller and scheduler, a kwok node; no ARC
+//! controller), read from the test's own watch: the hook Jobs are run by
+//! kwok, which completes a Job's pod without running its container, so no
+//! hook command has any effect there. What the real control plane decides is
+//! checked instead: the generated hooks pass real validation and the
+//! PodSecurity `restricted` admission of their namespace, Helm 4 creates the
+//! wave Jobs one at a time in weight order and waits for each to complete
+//! before it deletes anything itself, and removes them afterwards; every
+//! wave's exact kubectl command, run as the hooks' ServiceAccount (server
+//! dry run, impersonated), is authorized by the real RBAC authorizer with
+//! the generated Role, which grants nothing else. That the commands delete
+//! the runner set first and wait for it is shown on the simulator, which
+//! runs them. Without `--hooks`, Helm's own order (dependents first) is
+//! seen there too. The chart is installed without its cleanup-protection
+//! finalizers (no controller would remove them).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "support/scenario/mod.rs"]
@@ -24,9 +41,16 @@ use kube_sim::LogEntry;
 use kube_sim::SimConfig;
 use kube_sim::api::ListOptions;
 use scenario::event_log::dump;
-use scenario::sim_env::{ScenarioEnv, chart, start, wait_until};
+use scenario::order::{DEPENDENTS as DEPENDENT_NAMES, RUNNER_SET};
+use scenario::sim_env::{
+    ScenarioEnv, chart, runner_set_chart_without_cleanup_protection, start, wait_until,
+};
 use serde_json::Value;
-use support::{Helm, HelmHome, install_plugin, output, run_ok, with_post_renderer};
+use support::{
+    Helm, HelmHome, install_plugin, kubectl_objects, output, run_ok, with_post_renderer,
+};
+use testenv::Target;
+use testenv::watch::{ApiWatch, Change, JOBS, RUNNER_SET_KINDS, Seen};
 
 const NS: &str = "arc-runners";
 const ARS: (&str, &str) = ("actions.github.com/v1alpha1", "AutoscalingRunnerSet");
@@ -391,4 +415,266 @@ fn helm4_template_with_hooks_matches_the_vendored_flux_hooks() {
     let from_helm = hooks(&rendered);
     assert_eq!(from_helm.len(), 5);
     assert_eq!(from_helm, hooks(&vendored));
+}
+
+/// The local cluster, Helm 4 with the plugin, and the example runner set
+/// (without its cleanup-protection finalizers) installed through the
+/// post-renderer with `render_args` into `ns`, which enforces the
+/// PodSecurity `restricted` profile. Returns the environment.
+fn local_release(ns: &str, render_args: &[&str]) -> ScenarioEnv {
+    let env = ScenarioEnv::new(Target::local(), Helm::V4);
+    let home = &env.helm.home;
+    let plugin_dir = install_plugin(home, Helm::V4);
+    env.helm.kubectl(&["create", "namespace", ns]);
+    env.helm.kubectl(&[
+        "label",
+        "namespace",
+        ns,
+        "pod-security.kubernetes.io/enforce=restricted",
+        "pod-security.kubernetes.io/enforce-version=latest",
+    ]);
+    let chart = runner_set_chart_without_cleanup_protection(home.path());
+    let mut cmd = env.helm_cmd(&["install", RUNNER_SET]);
+    cmd.arg(&chart).args([
+        "-n",
+        ns,
+        "--set",
+        &format!("githubConfigUrl=https://github.com/example/{ns}"),
+    ]);
+    with_post_renderer(&mut cmd, home, Helm::V4, &plugin_dir);
+    for arg in render_args {
+        cmd.arg(format!("--post-renderer-args={arg}"));
+    }
+    run_ok(&mut cmd);
+    env
+}
+
+/// Whether a watched Job is complete in this event.
+fn complete(s: &Seen) -> bool {
+    s.object["status"]["conditions"]
+        .as_array()
+        .is_some_and(|c| {
+            c.iter()
+                .any(|c| c["type"] == "Complete" && c["status"] == "True")
+        })
+}
+
+/// The first event of `events` satisfying `what`, its position (panics
+/// with every event otherwise).
+fn position(seen: &[Seen], label: &str, what: impl Fn(&Seen) -> bool) -> usize {
+    seen.iter().position(what).unwrap_or_else(|| {
+        panic!(
+            "the watch never saw {label}:\n{}",
+            testenv::watch::dump(seen)
+        )
+    })
+}
+
+#[test]
+fn helm4_hooks_on_the_local_cluster_are_admitted_authorized_and_run_in_order() {
+    let ns = "hooks-arc-runners";
+    let env = local_release(ns, &["--hooks"]);
+    let hooks = kubectl_objects(
+        &env.helm.home,
+        &env.helm_ok(&["get", "hooks", RUNNER_SET, "-n", ns]),
+    );
+    let of_kind =
+        |kind: &str| -> Vec<&Value> { hooks.iter().filter(|h| h["kind"] == kind).collect() };
+    let jobs = of_kind("Job");
+    assert_eq!(jobs.len(), 2, "{hooks:#?}");
+    let sa = of_kind("ServiceAccount")[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let as_sa = format!("--as=system:serviceaccount:{ns}:{sa}");
+
+    // The real RBAC authorizer with the generated Role: each wave's exact
+    // command (server dry run: authorized and admitted, nothing persisted),
+    // the list/watch of `--wait` on each named object, and nothing else.
+    let rbac: Vec<&Value> = hooks
+        .iter()
+        .filter(|h| {
+            ["ServiceAccount", "Role", "RoleBinding"].contains(&h["kind"].as_str().unwrap())
+        })
+        .collect();
+    let rbac_file = env.helm.home.path().join("hook-rbac.json");
+    std::fs::write(
+        &rbac_file,
+        serde_json::json!({"apiVersion": "v1", "kind": "List", "items": rbac}).to_string(),
+    )
+    .unwrap();
+    env.helm
+        .kubectl(&["apply", "-n", ns, "-f", rbac_file.to_str().unwrap()]);
+    for job in &jobs {
+        for container in job["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+        {
+            let mut args: Vec<&str> = container["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect();
+            args.extend(["--dry-run=server", &as_sa]);
+            let out = env.helm.kubectl(&args);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let targets: Vec<&&str> = args
+                .iter()
+                .filter(|a| a.contains('/') && !a.starts_with("--"))
+                .collect();
+            assert_eq!(
+                stdout.matches("(server dry run)").count(),
+                targets.len(),
+                "{args:?}: {stdout}"
+            );
+            for target in targets {
+                for verb in ["get", "list", "watch", "delete"] {
+                    let out = env
+                        .helm
+                        .kubectl_try(&["auth", "can-i", verb, target, "-n", ns, &as_sa]);
+                    assert!(
+                        out.status.success(),
+                        "{verb} {target}: {}",
+                        String::from_utf8_lossy(&out.stdout)
+                    );
+                }
+            }
+        }
+    }
+    for (verb, what) in [
+        ("delete", "secrets/another-secret"),
+        ("delete", "secrets"),
+        ("list", "secrets"),
+        (
+            "patch",
+            "autoscalingrunnersets.actions.github.com/arc-runner-set",
+        ),
+        (
+            "delete",
+            "autoscalingrunnersets.actions.github.com/another-runner-set",
+        ),
+        ("delete", "deployments.apps/arc-gha-rs-controller"),
+    ] {
+        let out = env
+            .helm
+            .kubectl_try(&["auth", "can-i", verb, what, "-n", ns, &as_sa]);
+        assert!(!out.status.success(), "the hook identity may {verb} {what}");
+    }
+    env.helm
+        .kubectl(&["delete", "-n", ns, "-f", rbac_file.to_str().unwrap()]);
+    assert!(
+        env.get(
+            "actions.github.com/v1alpha1",
+            "AutoscalingRunnerSet",
+            Some(ns),
+            RUNNER_SET
+        )
+        .is_some(),
+        "the dry runs deleted nothing"
+    );
+
+    // Helm 4 runs the hooks: each wave Job created, run (kwok) and complete
+    // before the next, and before Helm deletes anything itself.
+    let mut kinds = RUNNER_SET_KINDS.to_vec();
+    kinds.push(JOBS);
+    let watch = ApiWatch::start(env.helm.home.kubeconfig(), ns, &kinds);
+    let out = output(&mut env.helm_cmd(&[
+        "uninstall",
+        RUNNER_SET,
+        "-n",
+        ns,
+        "--wait",
+        "--timeout",
+        "90s",
+    ]));
+    assert!(
+        out.status.success(),
+        "helm uninstall: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = watch.seen();
+    let job = |k: usize| jobs[k]["metadata"]["name"].as_str().unwrap().to_string();
+    let w0_added = position(&seen, "w0 created", |s| {
+        s.is("Job", &job(0)) && s.change == Change::Added
+    });
+    let w0_done = position(&seen, "w0 complete", |s| {
+        s.is("Job", &job(0)) && complete(s)
+    });
+    let w1_added = position(&seen, "w1 created", |s| {
+        s.is("Job", &job(1)) && s.change == Change::Added
+    });
+    let w1_done = position(&seen, "w1 complete", |s| {
+        s.is("Job", &job(1)) && complete(s)
+    });
+    let first_release_delete = position(&seen, "a delete of the release's objects", |s| {
+        s.going()
+            && (s.is("AutoscalingRunnerSet", RUNNER_SET)
+                || DEPENDENT_NAMES.iter().any(|(k, n)| s.is(k, n)))
+    });
+    assert!(
+        w0_added < w0_done
+            && w0_done < w1_added
+            && w1_added < w1_done
+            && w1_done < first_release_delete,
+        "{}",
+        testenv::watch::dump(&seen)
+    );
+    for (k, _) in jobs.iter().enumerate() {
+        let done = seen
+            .iter()
+            .find(|s| s.is("Job", &job(k)) && complete(s))
+            .unwrap();
+        assert_eq!(done.object["status"]["succeeded"], 1, "{done}");
+    }
+    // Everything is gone: the release's objects and the hook resources.
+    for (kind, name) in DEPENDENT_NAMES
+        .iter()
+        .chain([&("AutoscalingRunnerSet", RUNNER_SET)])
+    {
+        assert!(watch.gone_at(kind, name).is_some(), "{kind}/{name} left");
+    }
+    for hook in &hooks {
+        let kind = hook["kind"].as_str().unwrap();
+        let api_version = hook["apiVersion"].as_str().unwrap();
+        let name = hook["metadata"]["name"].as_str().unwrap();
+        assert!(
+            env.get(api_version, kind, Some(ns), name).is_none(),
+            "{kind}/{name} left"
+        );
+    }
+}
+
+#[test]
+fn helm4_without_hooks_deletes_dependents_first_on_the_local_cluster() {
+    let ns = "nohooks-arc-runners";
+    let env = local_release(ns, &[]);
+    let watch = ApiWatch::start(env.helm.home.kubeconfig(), ns, &RUNNER_SET_KINDS);
+    let out = output(&mut env.helm_cmd(&[
+        "uninstall",
+        RUNNER_SET,
+        "-n",
+        ns,
+        "--wait",
+        "--timeout",
+        "90s",
+    ]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ars_going = watch
+        .going_at("AutoscalingRunnerSet", RUNNER_SET)
+        .expect("runner set deleted");
+    let first_dependent = DEPENDENT_NAMES
+        .iter()
+        .map(|(k, n)| watch.going_at(k, n).expect("dependent deleted"))
+        .min()
+        .unwrap();
+    assert!(
+        first_dependent < ars_going,
+        "Helm's default order deletes the dependents before the runner set:\n{}",
+        testenv::watch::dump(&watch.seen())
+    );
 }

@@ -83,3 +83,26 @@ pub fn run_hau(env: &ScenarioEnv, namespace: &str, args: &[&str]) -> Output {
         .output()
         .expect("run helm-arc-uninstall")
 }
+
+/// The finalizer block the example runner-set chart puts on its RBAC,
+/// ServiceAccount and Secret (only ARC's controller removes it).
+pub const CLEANUP_PROTECTION_BLOCK: &str =
+    "  finalizers:\n    - actions.github.com/cleanup-protection\n";
+
+/// A copy of `examples/charts/arc-runner-set` under `dir` without the
+/// chart's `actions.github.com/cleanup-protection` finalizers: the runner
+/// set as a cluster without ARC's controller can delete it (there nothing
+/// would ever remove them). Everything else is the example chart's.
+pub fn runner_set_chart_without_cleanup_protection(dir: &std::path::Path) -> PathBuf {
+    let copy = dir.join("arc-runner-set");
+    crate::support::copy_tree(&chart("arc-runner-set"), &copy);
+    let mut removed = 0;
+    for entry in std::fs::read_dir(copy.join("templates")).expect("templates") {
+        let path = entry.expect("template").path();
+        let text = std::fs::read_to_string(&path).expect("read template");
+        removed += text.matches(CLEANUP_PROTECTION_BLOCK).count();
+        std::fs::write(&path, text.replace(CLEANUP_PROTECTION_BLOCK, "")).expect("write template");
+    }
+    assert_eq!(removed, 7, "the chart's cleanup-protection blocks");
+    copy
+}
