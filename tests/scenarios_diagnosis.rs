@@ -18,6 +18,7 @@ use kube_sim::api::{Actor, DeleteOptions, Gvk, Patch};
 use scenario::cli_output::{describe, first_event, json_lines as events};
 use scenario::event_log::{is_ours, is_write};
 use scenario::sim_env::{ARC_API, CONTROLLER_NS, ScenarioEnv, chart, hau_in, start, wait_until};
+use scenario::upgrade;
 use serde_json::{Value, json};
 use std::process::Output;
 use std::time::Duration;
@@ -139,6 +140,24 @@ impl Env {
             .map(|e| format!("{} {}/{}", e.verb, e.kind, e.name))
             .collect();
         assert!(writes.is_empty(), "a refusal wrote: {writes:?}");
+    }
+
+    /// `kubectl -n ns args` (any target), which must succeed.
+    fn kubectl(&self, ns: &str, args: &[&str]) -> Output {
+        let mut all = vec!["-n", ns];
+        all.extend_from_slice(args);
+        self.scenario.helm.kubectl(&all)
+    }
+
+    /// `doctor -n ns args -o json` of the built binary: exit code and report.
+    fn doctor(&self, ns: &str, args: &[&str]) -> (Option<i32>, Value) {
+        let out = hau_in(&self.scenario, ns, &["doctor", "-o", "json"])
+            .args(args)
+            .output()
+            .expect("run doctor");
+        let report = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("doctor JSON ({e}): {}", describe(&out)));
+        (out.status.code(), report)
     }
 
     fn controller_deployment(&self) -> String {
@@ -627,4 +646,183 @@ fn item1_credentials_ladder_with_real_timings_finishes_in_one_run() {
                     .is_empty()
         },
     );
+}
+
+/// The findings of one kind in a doctor report, by object.
+fn findings_of<'r>(report: &'r Value, kind: &str) -> Vec<&'r Value> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == kind)
+        .collect()
+}
+
+/// #14 item 6: after a `helm upgrade` that changes containerMode and
+/// githubConfigSecret while a runner is busy, the dropped kube-mode
+/// ServiceAccount/Role/RoleBinding and the old GitHub Secret keep
+/// cleanup-protection and no runner set names them (the upgrade trap), but
+/// the old runner set drains through them. `doctor --fix` reports them,
+/// names their users and patches nothing; once the drain is over, the same
+/// command frees them, and the release still tears down.
+#[test]
+fn item6_doctor_fix_leaves_what_a_draining_runner_set_still_uses() {
+    let env = Env::new(1);
+    let runner = env.runners()[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Simulator-only control: a job on the runner (fake GitHub).
+    let job = env
+        .scenario
+        .sim()
+        .arc
+        .start_job(NS, &runner, None)
+        .expect("job");
+    env.kubectl(
+        NS,
+        &[
+            "create",
+            "secret",
+            "generic",
+            "github-new",
+            "--from-literal=github_token=ghp_EXAMPLEnewNEW00000000000000000000",
+        ],
+    );
+    let kube_mode = upgrade::drop_kube_mode_and(
+        &env.scenario,
+        NS,
+        RELEASE,
+        &["--set", "githubConfigSecret=github-new"],
+    );
+    let old_secret = format!("{RELEASE}-gha-rs-github-secret");
+    let no_permission = format!("{RELEASE}-gha-rs-no-permission");
+    upgrade::wait_new_runner_set(&env.scenario, NS, &no_permission, Duration::from_secs(30));
+    let trapped = [
+        ("v1", "ServiceAccount", kube_mode.as_str()),
+        ("rbac.authorization.k8s.io/v1", "Role", kube_mode.as_str()),
+        (
+            "rbac.authorization.k8s.io/v1",
+            "RoleBinding",
+            kube_mode.as_str(),
+        ),
+        ("v1", "Secret", old_secret.as_str()),
+    ];
+    wait_until(
+        "the old runner set drains behind its busy runner",
+        Duration::from_secs(30),
+        || {
+            let draining = env
+                .scenario
+                .list(ARC_API, "EphemeralRunnerSet", Some(NS))
+                .iter()
+                .any(|s| {
+                    upgrade::runs_as(s) == Some(kube_mode.as_str())
+                        && s.pointer("/metadata/deletionTimestamp").is_some()
+                });
+            let dropped = trapped.iter().all(|(api_version, kind, name)| {
+                env.scenario
+                    .get(api_version, kind, Some(NS), name)
+                    .is_some_and(|o| o.pointer("/metadata/deletionTimestamp").is_some())
+            });
+            draining && dropped
+        },
+    );
+    assert!(
+        env.scenario
+            .get(ARC_API, "EphemeralRunner", Some(NS), &runner)
+            .is_some(),
+        "the busy runner is still there"
+    );
+
+    let before = env.scenario.log().len();
+    let (code, report) = env.doctor(NS, &["--fix"]);
+    assert_eq!(code, Some(2), "problems left: {report:#}");
+    assert_eq!(report["fixed"], json!([]), "{report:#}");
+    let traps = findings_of(&report, "upgrade_trap");
+    assert_eq!(traps.len(), 4, "{report:#}");
+    for (_, kind, name) in trapped {
+        let f = traps
+            .iter()
+            .find(|f| f["object"] == format!("{kind}/{NS}/{name}"))
+            .unwrap_or_else(|| panic!("{kind}/{name} is reported: {report:#}"));
+        assert_eq!(f["safe_patch"], Value::Null, "{f:#}");
+        let message = f["message"].as_str().unwrap();
+        assert!(message.contains("still used by"), "{message}");
+        let user = if kind == "Role" {
+            format!("RoleBinding/{NS}/{kube_mode}")
+        } else {
+            format!("EphemeralRunner/{NS}/{runner}")
+        };
+        assert!(message.contains(&user), "{message}");
+        assert!(
+            f["fix"]
+                .as_str()
+                .unwrap()
+                .starts_with("kubectl -n arc-runners patch ")
+        );
+    }
+    // Nothing was patched: the server saw no write of the binary
+    // (simulator's event log), and every object keeps its finalizer.
+    env.assert_no_write_since(before);
+    for (api_version, kind, name) in trapped {
+        let o = env.scenario.get(api_version, kind, Some(NS), name).unwrap();
+        assert_eq!(
+            o["metadata"]["finalizers"],
+            json!(["actions.github.com/cleanup-protection"]),
+            "{kind}/{name}"
+        );
+    }
+
+    // Simulator-only control: the job ends, the runner exits and the old
+    // runner set drains.
+    env.scenario.sim().arc.github().finish_job(job);
+    upgrade::wait_kube_mode_unused(&env.scenario, NS, RELEASE, Duration::from_secs(30));
+    wait_until(
+        "nothing names the old Secret",
+        Duration::from_secs(30),
+        || {
+            ["EphemeralRunnerSet", "EphemeralRunner"]
+                .iter()
+                .all(|kind| {
+                    env.scenario.list(ARC_API, kind, Some(NS)).iter().all(|o| {
+                        o.pointer("/spec/ephemeralRunnerSpec/githubConfigSecret")
+                            .or_else(|| o.pointer("/spec/githubConfigSecret"))
+                            != Some(&json!(old_secret))
+                    })
+                })
+        },
+    );
+    let (code, report) = env.doctor(NS, &["--fix"]);
+    assert_eq!(code, Some(0), "{report:#}");
+    let mut fixed: Vec<String> = report["fixed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["object"].as_str().unwrap(),
+                f["result"].as_str().unwrap()
+            )
+        })
+        .collect();
+    fixed.sort();
+    let mut want: Vec<String> = trapped
+        .iter()
+        .map(|(_, kind, name)| format!("{kind}/{NS}/{name} fixed"))
+        .collect();
+    want.sort();
+    assert_eq!(fixed, want, "{report:#}");
+    for (api_version, kind, name) in trapped {
+        assert!(
+            env.scenario
+                .get(api_version, kind, Some(NS), name)
+                .is_none(),
+            "{kind}/{name} is gone"
+        );
+    }
+    let out = env.teardown(&["--timeout", "30s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(env.release_gone(RELEASE, NS));
 }

@@ -22,16 +22,24 @@ pub fn runs_as(object: &Value) -> Option<&str> {
 /// runner set names them any more), and the controller replaces the runner
 /// set's runners. Returns at once with the dropped objects' name.
 pub fn drop_kube_mode(env: &ScenarioEnv, ns: &str, release: &str) -> String {
-    env.helm_ok(&[
+    drop_kube_mode_and(env, ns, release, &[])
+}
+
+/// [`drop_kube_mode`] with more `helm upgrade` arguments in the same upgrade.
+pub fn drop_kube_mode_and(env: &ScenarioEnv, ns: &str, release: &str, extra: &[&str]) -> String {
+    let chart = chart("arc-runner-set");
+    let mut args = vec![
         "upgrade",
         release,
-        chart("arc-runner-set").to_str().expect("UTF-8 path"),
+        chart.to_str().expect("UTF-8 path"),
         "-n",
         ns,
         "--reuse-values",
         "--set",
         "containerMode.type=",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    env.helm_ok(&args);
     format!("{release}-gha-rs-kube-mode")
 }
 
