@@ -69,6 +69,12 @@ impl Env {
         if !self.scenario.sim().arc.is_running() {
             return;
         }
+        self.wait_ready(ns, min_runners);
+    }
+
+    /// Wait until a runner set of `ns` is registered and has `min_runners`
+    /// registered runners.
+    fn wait_ready(&self, ns: &str, min_runners: u32) {
         wait_until("runner set ready", Duration::from_secs(30), || {
             // The chart names the runner set after runnerScaleSetName, else the release.
             let registered = self
@@ -87,6 +93,22 @@ impl Env {
                 .count();
             registered && runners == min_runners as usize
         });
+    }
+
+    /// `helm install release chart -n ns --set minRunners=...` of a chart
+    /// directory, then wait until the runner set is ready.
+    fn install_chart(&self, release: &str, ns: &str, chart: &std::path::Path, min_runners: u32) {
+        self.scenario.helm_ok(&[
+            "install",
+            release,
+            chart.to_str().unwrap(),
+            "-n",
+            ns,
+            "--create-namespace",
+            "--set",
+            &format!("minRunners={min_runners}"),
+        ]);
+        self.wait_ready(ns, min_runners);
     }
 
     fn ars_in(&self, ns: &str, name: &str) -> Option<Value> {
@@ -158,6 +180,38 @@ impl Env {
         let report = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("doctor JSON ({e}): {}", describe(&out)));
         (out.status.code(), report)
+    }
+
+    /// Run a fix command doctor printed, as a shell line with this
+    /// environment's kubectl first on PATH (any target).
+    fn run_fix(&self, fix: &str) {
+        let kubectl_dir = self.scenario.helm.version.kubectl();
+        let path = format!(
+            "{}:{}",
+            kubectl_dir.parent().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args(["-c", fix]);
+        self.scenario.helm.home.isolate(&mut cmd);
+        cmd.env("PATH", path);
+        support::run_ok(&mut cmd);
+    }
+
+    /// The AutoscalingListeners of runner set `ns/name` (by spec), by name.
+    fn listeners_of(&self, ns: &str, name: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .scenario
+            .list(ARC_API, "AutoscalingListener", Some(CONTROLLER_NS))
+            .iter()
+            .filter(|l| {
+                l["spec"]["autoscalingRunnerSetName"] == name
+                    && l["spec"]["autoscalingRunnerSetNamespace"] == ns
+            })
+            .map(|l| l["metadata"]["name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
     }
 
     fn controller_deployment(&self) -> String {
@@ -824,5 +878,169 @@ fn item6_doctor_fix_leaves_what_a_draining_runner_set_still_uses() {
     }
     let out = env.teardown(&["--timeout", "30s"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(env.release_gone(RELEASE, NS));
+}
+
+/// The one finding of a doctor report, as `(kind, object)`, and that finding.
+fn only_finding(report: &Value) -> (String, String, &Value) {
+    let all = report["findings"].as_array().unwrap();
+    assert_eq!(all.len(), 1, "{report:#}");
+    let f = &all[0];
+    (
+        f["kind"].as_str().unwrap().to_string(),
+        f["object"].as_str().unwrap().to_string(),
+        f,
+    )
+}
+
+/// #14 item 5 (doctor): a runner group change renames the listener
+/// (upstream #4629). While the runner set lives, doctor names the old one
+/// as a stale second listener; the runner set's teardown deletes only the
+/// current one, and doctor then names the one left as orphaned, with a fix
+/// that removes it (run as printed).
+#[test]
+fn item5_runner_group_change_leaves_a_listener_doctor_names_and_its_fix_removes() {
+    let env = Env::new(1);
+    let before = env.listeners_of(NS, RELEASE);
+    assert_eq!(before.len(), 1);
+    let old = before[0].clone();
+    env.scenario.helm_ok(&[
+        "upgrade",
+        RELEASE,
+        chart("arc-runner-set").to_str().unwrap(),
+        "-n",
+        NS,
+        "--reuse-values",
+        "--set",
+        "runnerGroup=larger-runners",
+    ]);
+    wait_until("a second listener", Duration::from_secs(30), || {
+        env.listeners_of(NS, RELEASE).len() == 2
+    });
+    let current = env
+        .listeners_of(NS, RELEASE)
+        .into_iter()
+        .find(|l| *l != old)
+        .unwrap();
+
+    let (code, report) = env.doctor(NS, &[]);
+    assert_eq!(code, Some(2), "{report:#}");
+    let (kind, object, f) = only_finding(&report);
+    assert_eq!(kind, "stale_listener");
+    assert_eq!(object, format!("AutoscalingListener/{CONTROLLER_NS}/{old}"));
+    assert!(f["message"].as_str().unwrap().contains(&current), "{f:#}");
+    assert_eq!(f["release"], RELEASE);
+
+    let out = env.teardown(&["--timeout", "30s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(
+        env.listeners_of(NS, RELEASE),
+        vec![old.clone()],
+        "left behind"
+    );
+
+    let (code, report) = env.doctor(NS, &[]);
+    assert_eq!(code, Some(2), "{report:#}");
+    let (kind, object, f) = only_finding(&report);
+    assert_eq!(kind, "orphaned_listener");
+    assert_eq!(object, format!("AutoscalingListener/{CONTROLLER_NS}/{old}"));
+    env.run_fix(f["fix"].as_str().unwrap());
+    wait_until(
+        "the orphaned listener is gone",
+        Duration::from_secs(30),
+        || {
+            env.listeners_of(NS, RELEASE).is_empty()
+                && env
+                    .scenario
+                    .get("v1", "Pod", Some(CONTROLLER_NS), &old)
+                    .is_none()
+        },
+    );
+    for kind in ["Role", "RoleBinding"] {
+        assert!(
+            env.scenario
+                .get("rbac.authorization.k8s.io/v1", kind, Some(NS), &old)
+                .is_none(),
+            "the listener's {kind} in the runner namespace is gone"
+        );
+    }
+    let (code, report) = env.doctor(NS, &[]);
+    assert_eq!(code, Some(0), "{report:#}");
+}
+
+/// #14 items 5 and 8: a 0.13.0 -> 0.13.1 controller upgrade changes the
+/// listener name hash (namespace only -> namespace, group and URL), so the
+/// runner set gets a second listener (upstream #4629). doctor names the
+/// 0.13.0 one; with the controller scaled down, the forced bottom-up ladder
+/// strips the finalizer of both listeners.
+#[test]
+fn item5_upgrade_from_0_13_0_leaves_a_second_listener_the_ladder_strips_too() {
+    let env = Env {
+        scenario: start(Helm::V4, SimConfig::default(), ArcConfig::default()),
+    };
+    let dir = env.scenario.helm.home.path().to_path_buf();
+    let controller_at = |version: &str| upgrade::chart_at(&dir, "arc-controller", version);
+    env.scenario.helm_ok(&[
+        "install",
+        "arc",
+        controller_at("0.13.0").to_str().unwrap(),
+        "-n",
+        CONTROLLER_NS,
+        "--create-namespace",
+    ]);
+    let runner_set = upgrade::chart_at(&dir, "arc-runner-set", "0.13.0");
+    env.install_chart(RELEASE, NS, &runner_set, 1);
+    let legacy = env.listeners_of(NS, RELEASE);
+    assert_eq!(legacy.len(), 1);
+    let legacy = legacy[0].clone();
+
+    env.scenario.helm_ok(&[
+        "upgrade",
+        "arc",
+        controller_at("0.13.1").to_str().unwrap(),
+        "-n",
+        CONTROLLER_NS,
+    ]);
+    wait_until("a second listener", Duration::from_secs(30), || {
+        env.listeners_of(NS, RELEASE).len() == 2
+    });
+    let (code, report) = env.doctor(NS, &[]);
+    assert_eq!(code, Some(2), "{report:#}");
+    let (kind, object, _) = only_finding(&report);
+    assert_eq!(kind, "stale_listener");
+    assert_eq!(
+        object,
+        format!("AutoscalingListener/{CONTROLLER_NS}/{legacy}")
+    );
+
+    let deployment = env.controller_deployment();
+    // Scaled to zero (a merge patch: kube-sim serves no scale subresource).
+    env.kubectl(
+        CONTROLLER_NS,
+        &[
+            "patch",
+            &format!("deployment/{deployment}"),
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"replicas":0}}"#,
+        ],
+    );
+    let out = env.teardown(&["--force-finalizers", "--timeout", "20s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let mut stripped: Vec<String> = events(&out)
+        .into_iter()
+        .filter(|e| {
+            e["event"] == "ladder" && e["action"] == "patch" && e["rung"] == "AutoscalingListener"
+        })
+        .map(|e| e["object"].as_str().unwrap().to_string())
+        .collect();
+    stripped.sort();
+    stripped.dedup();
+    assert_eq!(stripped.len(), 2, "both listeners: {}", describe(&out));
+    assert!(
+        stripped.iter().any(|o| o.ends_with(&legacy)),
+        "{stripped:?}"
+    );
+    assert!(env.listeners_of(NS, RELEASE).is_empty());
     assert!(env.release_gone(RELEASE, NS));
 }

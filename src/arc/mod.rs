@@ -340,6 +340,17 @@ impl RunnerSetRefs {
         )
     }
 
+    /// The listener name a controller of `version` computes for this runner
+    /// set: [`RunnerSetRefs::listener_name`] from 0.13.1 on, else
+    /// `<ars>-<fnv8(namespace)>-listener` ([`legacy_listener_name`]).
+    pub fn listener_name_at(&self, version: Option<&str>) -> String {
+        if versions::listener_name_hashes_group_and_url(version) {
+            self.listener_name()
+        } else {
+            legacy_listener_name(&self.name, &self.namespace)
+        }
+    }
+
     /// The runner group the controller registers in (`default` when unset).
     pub fn runner_group_or_default(&self) -> &str {
         if self.runner_group.is_empty() {
@@ -377,6 +388,13 @@ pub fn listener_name(name: &str, namespace: &str, runner_group: &str, url: &str)
         .chars()
         .take(8)
         .collect();
+    format!("{name}-{hash}-listener")
+}
+
+/// The AutoscalingListener name ARC up to 0.13.0 gave the listener of
+/// runner set `name` in `namespace`: the hash of the namespace alone.
+pub fn legacy_listener_name(name: &str, namespace: &str) -> String {
+    let hash: String = fnv_hash_string(namespace).chars().take(8).collect();
     format!("{name}-{hash}-listener")
 }
 
@@ -563,6 +581,30 @@ mod tests {
         assert_eq!(refs.namespace, "arc-runners");
         assert_eq!(refs.manager_role_binding.as_deref(), Some("m-rb"));
         assert_eq!(refs.scale_set_id.as_deref(), Some("12"));
+    }
+
+    #[test]
+    fn listener_names_per_line() {
+        let ars = json!({"metadata": {"name": "arc-runner-set", "namespace": "arc-runners"},
+            "spec": {"githubConfigUrl": "https://github.com/example/repo"}});
+        let refs = RunnerSetRefs::from_ars(&ars, "arc-runners");
+        // The example in shared/docs/arc-teardown.md (§1, listener row).
+        assert_eq!(refs.listener_name(), "arc-runner-set-6c9b97c4-listener");
+        assert_eq!(refs.listener_name_at(Some("0.14.2")), refs.listener_name());
+        assert_eq!(
+            refs.listener_name_at(Some("0.13.0")),
+            legacy_listener_name("arc-runner-set", "arc-runners")
+        );
+        assert_ne!(refs.listener_name_at(Some("0.13.0")), refs.listener_name());
+        let mut grouped = ars.clone();
+        grouped["spec"]["runnerGroup"] = json!("larger-runners");
+        let moved = RunnerSetRefs::from_ars(&grouped, "arc-runners");
+        assert_ne!(moved.listener_name(), refs.listener_name());
+        assert_eq!(
+            moved.listener_name_at(Some("0.13.0")),
+            refs.listener_name_at(Some("0.13.0")),
+            "0.13.0 hashed the namespace only"
+        );
     }
 
     #[test]

@@ -74,6 +74,28 @@ pub fn major_minor(version: &str) -> Option<(u64, u64)> {
     Some((major, minor))
 }
 
+/// `major.minor.patch` of a version string (`v` prefix allowed; a missing
+/// patch is 0; a pre-release or build suffix is ignored).
+pub fn semver(version: &str) -> Option<(u64, u64, u64)> {
+    let mut parts = version.trim().trim_start_matches('v').split('.');
+    let number = |p: Option<&str>| -> Option<u64> { p?.split(['-', '+']).next()?.parse().ok() };
+    let major = number(parts.next())?;
+    let minor = number(parts.next())?;
+    let patch = match parts.next() {
+        Some(p) => number(Some(p))?,
+        None => 0,
+    };
+    Some((major, minor, patch))
+}
+
+/// Whether a controller of `version` hashes namespace, runner group and
+/// config URL into the listener name (0.13.1+, upstream #4299) rather than
+/// the namespace alone. Unknown versions (`canary-…`, `dev`, none) are
+/// builds of the current naming.
+pub fn listener_name_hashes_group_and_url(version: Option<&str>) -> bool {
+    version.and_then(semver).is_none_or(|v| v >= (0, 13, 1))
+}
+
 /// The line the running controller belongs to: from its version when known;
 /// otherwise a live EphemeralRunnerSet carrying the renamed finalizer shows
 /// the next line (HEAD builds are still labelled 0.14.x); otherwise unknown.
@@ -183,6 +205,20 @@ mod tests {
         assert_eq!(line_of("0.12.1"), None);
         assert_eq!(line_of("canary"), None);
         assert_eq!(major_minor("0.15-rc1"), Some((0, 15)));
+    }
+
+    #[test]
+    fn listener_naming_changed_in_0_13_1() {
+        assert_eq!(semver("v0.13.1"), Some((0, 13, 1)));
+        assert_eq!(semver("0.15"), Some((0, 15, 0)));
+        assert_eq!(semver("0.15.0-rc1"), Some((0, 15, 0)));
+        assert_eq!(semver("canary-2ee6b3b"), None);
+        assert!(!listener_name_hashes_group_and_url(Some("0.13.0")));
+        assert!(!listener_name_hashes_group_and_url(Some("0.12.1")));
+        assert!(listener_name_hashes_group_and_url(Some("0.13.1")));
+        assert!(listener_name_hashes_group_and_url(Some("0.14.2")));
+        assert!(listener_name_hashes_group_and_url(Some("canary-2ee6b3b")));
+        assert!(listener_name_hashes_group_and_url(None));
     }
 
     #[test]

@@ -221,6 +221,8 @@ fn kind_name(kind: FindingKind) -> &'static str {
         FindingKind::StuckTerminating => "stuck Terminating",
         FindingKind::UpgradeTrap => "upgrade trap",
         FindingKind::OrphanedListenerRbac => "orphaned listener RBAC",
+        FindingKind::OrphanedListener => "orphaned listener",
+        FindingKind::StaleListener => "stale listener",
         FindingKind::VersionSkew => "version skew",
     }
 }
@@ -287,6 +289,7 @@ pub async fn read_snapshot(
         listeners,
         others,
         pods,
+        namespace: scope.map(str::to_string),
         now: jiff::Timestamp::now().as_second(),
         stuck_after_seconds,
     })

@@ -36,6 +36,9 @@ pub struct Snapshot {
     /// Pods of the namespaces [`pod_namespaces`] names (what still runs as
     /// a ServiceAccount or mounts a Secret of an upgrade trap).
     pub pods: Vec<Live>,
+    /// The namespace read (`None`: every namespace); listeners are read in
+    /// every namespace and judged only when their runner set's is in scope.
+    pub namespace: Option<String>,
     /// Now, in seconds since the epoch.
     pub now: i64,
     /// See [`DEFAULT_STUCK_AFTER_SECONDS`].
@@ -57,6 +60,13 @@ pub enum FindingKind {
     UpgradeTrap,
     /// A listener Role/RoleBinding whose listener is gone.
     OrphanedListenerRbac,
+    /// A live listener whose runner set is gone (left behind by a rename,
+    /// upstream #4629): it runs and fails on every pass.
+    OrphanedListener,
+    /// A live listener of a runner set under a name the controller no longer
+    /// computes (runner group or URL change, or an upgrade from 0.13.0): a
+    /// second listener that the runner set's cleanup never deletes.
+    StaleListener,
     /// An ARS whose chart version (major.minor) differs from the controller's.
     VersionSkew,
 }
@@ -90,6 +100,7 @@ pub fn diagnose(snapshot: &Snapshot) -> Vec<Finding> {
     let trapped = upgrade_trap(snapshot, &mut findings);
     stuck_terminating(snapshot, available, &trapped, &mut findings);
     orphaned_listener_rbac(snapshot, &mut findings);
+    listeners(snapshot, &mut findings);
     version_skew(snapshot, &mut findings);
     findings.sort_by(|a, b| (a.kind, &a.object).cmp(&(b.kind, &b.object)));
     findings
@@ -523,6 +534,98 @@ fn orphaned_listener_rbac(snapshot: &Snapshot, out: &mut Vec<Finding>) {
                 kubectl_resource(live),
                 live.id.name
             ),
+            safe_patch: None,
+        });
+    }
+}
+
+/// The version of the controller that serves listeners in `namespace` (the
+/// Deployment there, available ones first), as preflight reads it.
+fn controller_version_in(snapshot: &Snapshot, namespace: Option<&str>) -> Option<String> {
+    let mut here: Vec<&Live> = snapshot
+        .controllers
+        .iter()
+        .filter(|d| d.id.namespace.as_deref() == namespace)
+        .collect();
+    here.sort_by_key(|d| !is_available(d));
+    here.first()
+        .and_then(|d| crate::teardown::preflight::Controller::from_deployment(d).version)
+}
+
+/// Live listeners of runner sets in scope that the controller will never
+/// clean up: their runner set is gone, or it now computes another name for
+/// its listener (upstream #4629).
+fn listeners(snapshot: &Snapshot, out: &mut Vec<Finding>) {
+    for listener in snapshot.listeners.iter().filter(|l| !l.is_terminating()) {
+        let (Some(ars_name), Some(ars_ns)) = (
+            listener.str_at("/spec/autoscalingRunnerSetName"),
+            listener.str_at("/spec/autoscalingRunnerSetNamespace"),
+        ) else {
+            continue;
+        };
+        if snapshot
+            .namespace
+            .as_deref()
+            .is_some_and(|scope| scope != ars_ns)
+        {
+            continue;
+        }
+        let lns = listener.id.namespace.as_deref().unwrap_or_default();
+        let lname = &listener.id.name;
+        let delete = format!(
+            "kubectl -n {lns} delete {} {lname}",
+            kubectl_resource(listener)
+        );
+        let ars = snapshot.runner_sets.iter().find(|a| {
+            a.id.kind == ARS_KIND
+                && a.id.name == ars_name
+                && a.id.namespace.as_deref() == Some(ars_ns)
+        });
+        let Some(ars) = ars else {
+            out.push(Finding {
+                kind: FindingKind::OrphanedListener,
+                object: listener.id.to_string(),
+                release: None,
+                finalizers: Vec::new(),
+                owner: None,
+                message: format!(
+                    "{} belongs to {ARS_KIND} {ars_ns}/{ars_name}, which no longer exists. The runner set's cleanup \
+                     deletes only the listener of the name it computes then, so this one (left by a runner group or \
+                     githubConfigUrl change, or an upgrade from ARC 0.13.0 or older; upstream #4629) still runs and \
+                     fails on every pass (\"Failed to find AutoscalingRunnerSet.\"). Delete it: the controller removes \
+                     its pod and Secrets, and its Role/RoleBinding in {ars_ns} are deleted first because the \
+                     controller needs the runner set's manager RBAC, gone with it, to delete them",
+                    listener.id
+                ),
+                fix: format!(
+                    "kubectl -n {ars_ns} delete role,rolebinding -l {LISTENER_NAME_LABEL}={lname},\
+                     {LISTENER_NAMESPACE_LABEL}={lns} && {delete}"
+                ),
+                safe_patch: None,
+            });
+            continue;
+        };
+        let refs = arc::RunnerSetRefs::from_ars(&ars.value, ars_ns);
+        let version = controller_version_in(snapshot, Some(lns));
+        let expected = refs.listener_name_at(version.as_deref());
+        if *lname == expected {
+            continue;
+        }
+        out.push(Finding {
+            kind: FindingKind::StaleListener,
+            object: listener.id.to_string(),
+            release: release_of(listener, snapshot),
+            finalizers: Vec::new(),
+            owner: None,
+            message: format!(
+                "{} serves {} under a name the controller no longer computes: it looks for {lns}/{expected} now \
+                 (the runner group or githubConfigUrl changed, or the controller was upgraded from 0.13.0 or older, \
+                 which hashed the namespace only; upstream #4629). The controller never looks this listener up \
+                 again: it keeps running next to the current one and the runner set's cleanup does not delete it, \
+                 so it outlives the runner set. Delete it: the controller removes its pod, Secrets and RBAC",
+                listener.id, ars.id
+            ),
+            fix: format!("{delete}   # the runner set keeps its listener {expected}"),
             safe_patch: None,
         });
     }

@@ -82,6 +82,7 @@ fn snapshot(controllers: Vec<Live>, runner_sets: Vec<Live>, others: Vec<Live>) -
         listeners: Vec::new(),
         others,
         pods: Vec::new(),
+        namespace: None,
         now: NOW,
         stuck_after_seconds: DEFAULT_STUCK_AFTER_SECONDS,
     }
@@ -445,4 +446,105 @@ fn upgrade_trap_is_not_freed_while_a_pod_still_runs_as_it_or_reads_it() {
     // A pod that has finished uses nothing.
     s.pods[0] = pod("Succeeded");
     assert!(traps(&s).iter().all(|f| f.safe_patch.is_some()));
+}
+
+fn listener(name: &str, ars_name: &str) -> Live {
+    live(
+        "actions.github.com",
+        "AutoscalingListener",
+        "arc-systems",
+        name,
+        json!({"metadata": {"finalizers": ["autoscalinglistener.actions.github.com/finalizer"]},
+               "spec": {"autoscalingRunnerSetName": ars_name, "autoscalingRunnerSetNamespace": "runners"}}),
+    )
+}
+
+fn grouped_ars(name: &str, group: Option<&str>) -> Live {
+    let mut a = ars(name, "0.14.2", false);
+    a.value["spec"] = json!({"githubConfigUrl": "https://github.com/example/repo"});
+    if let Some(g) = group {
+        a.value["spec"]["runnerGroup"] = json!(g);
+    }
+    a
+}
+
+#[test]
+fn a_listener_of_another_name_than_the_controller_computes_is_stale() {
+    let set = grouped_ars("set", Some("larger-runners"));
+    let current = crate::arc::RunnerSetRefs::from_ars(&set.value, "runners").listener_name();
+    let before = crate::arc::RunnerSetRefs::from_ars(&grouped_ars("set", None).value, "runners")
+        .listener_name();
+    let mut s = snapshot(vec![controller(1, "0.14.2")], vec![set], vec![]);
+    s.listeners = vec![listener(&current, "set"), listener(&before, "set")];
+    let findings = diagnose(&s);
+    assert_eq!(
+        kinds(&findings),
+        vec![(
+            FindingKind::StaleListener,
+            format!("AutoscalingListener/arc-systems/{before}")
+        )]
+    );
+    let f = &findings[0];
+    assert_eq!(f.release.as_deref(), Some("set"));
+    assert!(
+        f.message.contains(&format!("arc-systems/{current}")),
+        "{}",
+        f.message
+    );
+    assert_eq!(
+        f.fix,
+        format!(
+            "kubectl -n arc-systems delete autoscalinglistener.actions.github.com {before}   # the runner set keeps its listener {current}"
+        )
+    );
+    assert_eq!(f.safe_patch, None);
+    // A Terminating listener is the controller's business (or stuck_terminating's).
+    s.listeners[1].value["metadata"]["deletionTimestamp"] = json!("2027-01-15T07:59:30Z");
+    assert_eq!(diagnose(&s), vec![]);
+}
+
+#[test]
+fn a_0_13_0_controller_computes_the_namespace_hash_only() {
+    let set = grouped_ars("set", Some("larger-runners"));
+    let legacy = crate::arc::legacy_listener_name("set", "runners");
+    let modern = crate::arc::RunnerSetRefs::from_ars(&set.value, "runners").listener_name();
+    for (version, current, stale) in [("0.13.0", &legacy, &modern), ("0.13.1", &modern, &legacy)] {
+        let mut set = set.clone();
+        set.value["metadata"]["labels"]["app.kubernetes.io/version"] = json!(version);
+        let mut s = snapshot(vec![controller(1, version)], vec![set], vec![]);
+        s.listeners = vec![listener(current, "set"), listener(stale, "set")];
+        assert_eq!(
+            kinds(&diagnose(&s)),
+            vec![(
+                FindingKind::StaleListener,
+                format!("AutoscalingListener/arc-systems/{stale}")
+            )],
+            "controller {version}"
+        );
+    }
+}
+
+#[test]
+fn a_listener_whose_runner_set_is_gone_is_orphaned_with_its_rbac_deleted_first() {
+    let mut s = snapshot(vec![controller(1, "0.14.2")], vec![], vec![]);
+    s.listeners = vec![listener("set-0123abcd-listener", "set")];
+    let findings = diagnose(&s);
+    assert_eq!(
+        kinds(&findings),
+        vec![(
+            FindingKind::OrphanedListener,
+            "AutoscalingListener/arc-systems/set-0123abcd-listener".to_string()
+        )]
+    );
+    assert_eq!(
+        findings[0].fix,
+        "kubectl -n runners delete role,rolebinding -l auto-scaling-listener-name=set-0123abcd-listener,\
+         auto-scaling-listener-namespace=arc-systems && kubectl -n arc-systems delete \
+         autoscalinglistener.actions.github.com set-0123abcd-listener"
+    );
+    // Listeners of runner sets outside the namespace doctor reads are not judged.
+    s.namespace = Some("other".into());
+    assert_eq!(diagnose(&s), vec![]);
+    s.namespace = Some("runners".into());
+    assert_eq!(diagnose(&s).len(), 1);
 }

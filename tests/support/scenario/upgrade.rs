@@ -4,6 +4,7 @@
 
 use super::sim_env::{ARC_API, ScenarioEnv, chart};
 use serde_json::Value;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The ServiceAccount a runner of an EphemeralRunnerSet, EphemeralRunner or
@@ -90,4 +91,32 @@ pub fn wait_new_runner_set(env: &ScenarioEnv, ns: &str, account: &str, limit: Du
                 runs_as(s) == Some(account) && s.pointer("/metadata/deletionTimestamp").is_none()
             })
     });
+}
+
+/// A copy of the repository's example chart `name` as the chart of ARC
+/// `version` (its `version` and `appVersion`, hence the version labels, and
+/// for the controller the image tag: what `helm upgrade --version` of the
+/// upstream charts changes), under `dir`. Its path.
+pub fn chart_at(dir: &Path, name: &str, version: &str) -> PathBuf {
+    let to = dir.join(format!("{name}-{version}"));
+    copy_dir(&chart(name), &to);
+    for file in ["Chart.yaml", "values.yaml"] {
+        let path = to.join(file);
+        let text = std::fs::read_to_string(&path).expect("read chart file");
+        std::fs::write(&path, text.replace("0.14.2", version)).expect("write chart file");
+    }
+    to
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create chart dir");
+    for entry in std::fs::read_dir(from).expect("read chart dir") {
+        let entry = entry.expect("chart dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy chart file");
+        }
+    }
 }
