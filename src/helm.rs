@@ -33,6 +33,17 @@ pub enum HelmError {
         /// The deadline.
         after: std::time::Duration,
     },
+    /// The API server refused one of Helm's requests (403).
+    #[error(
+        "missing permission: `helm {args}` was refused: {stderr} (Helm reads and writes the release record as \
+         Secrets of the release namespace; README \"Permissions\" lists what each command needs)"
+    )]
+    Forbidden {
+        /// The arguments.
+        args: String,
+        /// Helm's stderr, trimmed.
+        stderr: String,
+    },
     /// Helm exited non-zero.
     #[error("`helm {args}` failed: {stderr}")]
     Failed {
@@ -159,10 +170,7 @@ impl HelmCli {
         } else if is_release_not_found(&run.stderr) {
             Ok(None)
         } else {
-            Err(HelmError::Failed {
-                args: args.join(" "),
-                stderr: run.stderr.trim().to_string(),
-            })
+            Err(failed(args.join(" "), run.stderr.trim().to_string()))
         }
     }
 
@@ -217,11 +225,27 @@ pub fn release_manifest_blocking(release: &str, namespace: &str) -> Result<Strin
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
-        Err(HelmError::Failed {
-            args: args.join(" "),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        })
+        Err(failed(
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        ))
     }
+}
+
+/// A failed Helm run: [`HelmError::Forbidden`] when the API server refused
+/// it (client-go's `... is forbidden: User "..." cannot ...`), else
+/// [`HelmError::Failed`].
+pub fn failed(args: String, stderr: String) -> HelmError {
+    if is_forbidden(&stderr) {
+        HelmError::Forbidden { args, stderr }
+    } else {
+        HelmError::Failed { args, stderr }
+    }
+}
+
+/// Whether Helm's stderr holds an API server's 403 (`... is forbidden: User`).
+pub fn is_forbidden(stderr: &str) -> bool {
+    stderr.contains(" is forbidden: User ")
 }
 
 enum RunError {
@@ -319,6 +343,21 @@ fn is_executable(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_403_is_a_missing_permission_not_a_missing_release() {
+        let stderr = "Error: query: failed to query with labels: secrets is forbidden: User \"u\" cannot list \
+                      resource \"secrets\" in API group \"\" in the namespace \"ns\"";
+        assert!(!is_release_not_found(stderr));
+        let e = failed("get manifest r".into(), stderr.into());
+        assert!(matches!(e, HelmError::Forbidden { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with("missing permission: `helm get manifest r` was refused")
+        );
+        let e = failed("get manifest r".into(), "Error: release: not found".into());
+        assert!(matches!(e, HelmError::Failed { .. }));
+    }
 
     #[test]
     fn resolves_bare_names_on_path_and_paths_as_given() {

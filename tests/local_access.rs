@@ -22,6 +22,8 @@ mod harness;
 mod local_cluster;
 #[path = "local_access/net.rs"]
 mod net;
+#[path = "local_access/rbac.rs"]
+mod rbac;
 #[path = "support/scenario/mod.rs"]
 mod scenario;
 mod support;

@@ -6,7 +6,7 @@
 use crate::arc;
 use crate::doctor::{self, Finding, FindingKind, Snapshot};
 use crate::exit::{self, Code};
-use crate::kube::{Cluster, KubeError, Patched};
+use crate::kube::{Cluster, KubeError, Patched, WideList};
 use crate::model::{Live, ObjectId};
 use anyhow::Context;
 use serde::Serialize;
@@ -252,6 +252,20 @@ async fn list_or_empty(
     }
 }
 
+/// [`Cluster::list_wide`]; a kind the server does not serve is empty.
+async fn wide_or_empty(
+    cluster: &Cluster,
+    kind: (&str, &str, &str),
+    selector: Option<&str>,
+    fallback: &[String],
+) -> anyhow::Result<WideList> {
+    match cluster.list_wide(kind, selector, fallback).await {
+        Ok(list) => Ok(list),
+        Err(KubeError::UnknownKind(_)) => Ok(WideList::default()),
+        Err(e) => Err(e).with_context(|| format!("list {}", kind.2)),
+    }
+}
+
 /// Read everything [`doctor::diagnose`] needs.
 pub async fn read_snapshot(
     cluster: &Cluster,
@@ -259,15 +273,7 @@ pub async fn read_snapshot(
     stuck_after_seconds: i64,
 ) -> anyhow::Result<Snapshot> {
     let arc_kind = |kind| (arc::GROUP, arc::VERSION, kind);
-    let controllers = list_or_empty(
-        cluster,
-        ("apps", "v1", "Deployment"),
-        None,
-        Some(arc::CONTROLLER_SELECTOR),
-    )
-    .await?;
     let runner_sets = list_or_empty(cluster, arc_kind(arc::ARS_KIND), scope, None).await?;
-    let listeners = list_or_empty(cluster, arc_kind(arc::LISTENER_KIND), None, None).await?;
     let mut others = Vec::new();
     for kind in [
         arc_kind(arc::ERS_KIND),
@@ -279,14 +285,39 @@ pub async fn read_snapshot(
     ] {
         others.extend(list_or_empty(cluster, kind, scope, None).await?);
     }
+    // Controllers and listeners run in the controller's namespace: looked
+    // for in every namespace, or, when that is forbidden (a user whose
+    // rights are Roles), in the controller's (of the ServiceAccount the
+    // manager RoleBindings of the runner sets in scope bind; else the
+    // namespace in scope).
+    let fallback: Vec<String> = match scope {
+        Some(ns) => {
+            let named = doctor::controller_namespaces(&runner_sets, &others);
+            if named.is_empty() {
+                vec![ns.to_string()]
+            } else {
+                named.into_iter().collect()
+            }
+        }
+        None => Vec::new(),
+    };
+    let controllers = wide_or_empty(
+        cluster,
+        ("apps", "v1", "Deployment"),
+        Some(arc::CONTROLLER_SELECTOR),
+        &fallback,
+    )
+    .await?;
+    let listeners = wide_or_empty(cluster, arc_kind(arc::LISTENER_KIND), None, &fallback).await?;
     let mut pods = Vec::new();
     for namespace in doctor::pod_namespaces(&others) {
         pods.extend(list_or_empty(cluster, ("", "v1", "Pod"), Some(&namespace), None).await?);
     }
     Ok(Snapshot {
-        controllers,
+        controllers_only_in: controllers.only_in,
+        controllers: controllers.items,
         runner_sets,
-        listeners,
+        listeners: listeners.items,
         others,
         pods,
         namespace: scope.map(str::to_string),

@@ -90,6 +90,12 @@ Diagnoses (preflight refusal or `diagnosis` event; next command in brackets):
   slow_controller              none of the above; read the controller log [rerun]
 A vault-backed runner set (spec.vaultConfig) is noted, not checked.
 
+Permissions (docs/rbac.md, examples/rbac/): in the release namespace secrets get/list/watch/update/
+delete; serviceaccounts, roles, rolebindings, autoscalingrunnersets get/list/watch/delete;
+ephemeralrunnersets, ephemeralrunners list/watch; pods, configmaps get. In the controller's
+namespace deployments and autoscalinglisteners list. --force-finalizers adds patch on each kind
+(and get/delete on runner sets, runners and listeners). A 403 ends the run naming the permission.
+
 Exit codes:
   0  every object is gone and the release record removed (or --dry-run)
   1  failed (cluster, Helm, interrupted)

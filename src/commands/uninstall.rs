@@ -386,7 +386,14 @@ pub async fn run_release(
                 (
                     "failed",
                     Code::Failure,
-                    format!("helm uninstall failed: {}", run.stderr.trim()),
+                    if crate::helm::is_forbidden(&run.stderr) {
+                        format!(
+                            "missing permission: helm uninstall was refused: {} (README \"Permissions\")",
+                            run.stderr.trim()
+                        )
+                    } else {
+                        format!("helm uninstall failed: {}", run.stderr.trim())
+                    },
                 )
             }
         }

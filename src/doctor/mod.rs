@@ -39,6 +39,9 @@ pub struct Snapshot {
     /// The namespace read (`None`: every namespace); listeners are read in
     /// every namespace and judged only when their runner set's is in scope.
     pub namespace: Option<String>,
+    /// `Some`: controllers (and listeners) were looked for only in these
+    /// namespaces (the user may not list them in every namespace).
+    pub controllers_only_in: Option<Vec<String>>,
     /// Now, in seconds since the epoch.
     pub now: i64,
     /// See [`DEFAULT_STUCK_AFTER_SECONDS`].
@@ -145,10 +148,19 @@ fn controller_findings(snapshot: &Snapshot, out: &mut Vec<Finding>) {
                 owner: None,
                 message: format!(
                     "{} AutoscalingRunnerSet(s) exist but no ARC controller Deployment (label {}) does, so \
-                     nothing reconciles or cleans them up: {}",
+                     nothing reconciles or cleans them up: {}{}",
                     names.len(),
                     arc::CONTROLLER_SELECTOR,
-                    names.join(", ")
+                    names.join(", "),
+                    match &snapshot.controllers_only_in {
+                        Some(namespaces) => format!(
+                            " (looked for only in namespaces {}: listing Deployments in every namespace is \
+                             forbidden for this user; if the controller runs elsewhere, grant list on \
+                             deployments.apps there)",
+                            namespaces.join(", ")
+                        ),
+                        None => String::new(),
+                    }
                 ),
                 fix: "helm install arc oci://ghcr.io/actions/actions-runner-controller-charts/gha-runner-scale-set-controller \
                       -n arc-systems --create-namespace   # reinstall the controller so it finishes the cleanup"
@@ -260,6 +272,36 @@ fn upgrade_trap(snapshot: &Snapshot, out: &mut Vec<Finding>) -> BTreeSet<String>
         });
     }
     trapped
+}
+
+/// The controller's namespaces as the runner sets name them: the
+/// namespaces of the ServiceAccounts their manager RoleBindings (among
+/// `others`) bind.
+pub fn controller_namespaces(runner_sets: &[Live], others: &[Live]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for ars in runner_sets {
+        let ns = ars.id.namespace.as_deref().unwrap_or_default();
+        let refs = arc::RunnerSetRefs::from_ars(&ars.value, ns);
+        let Some(name) = &refs.manager_role_binding else {
+            continue;
+        };
+        let binding = others.iter().find(|o| {
+            o.id.kind == "RoleBinding"
+                && o.id.name == *name
+                && o.id.namespace.as_deref() == Some(ns)
+        });
+        for account in binding
+            .map(|b| arc::rbac::bound_service_accounts(&b.value))
+            .unwrap_or_default()
+        {
+            if let Some((namespace, _)) = account.split_once('/')
+                && !namespace.is_empty()
+            {
+                out.insert(namespace.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// Namespaces whose pods [`diagnose`] needs: those holding a Terminating

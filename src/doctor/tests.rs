@@ -83,6 +83,7 @@ fn snapshot(controllers: Vec<Live>, runner_sets: Vec<Live>, others: Vec<Live>) -
         others,
         pods: Vec::new(),
         namespace: None,
+        controllers_only_in: None,
         now: NOW,
         stuck_after_seconds: DEFAULT_STUCK_AFTER_SECONDS,
     }
@@ -547,4 +548,35 @@ fn a_listener_whose_runner_set_is_gone_is_orphaned_with_its_rbac_deleted_first()
     assert_eq!(diagnose(&s), vec![]);
     s.namespace = Some("runners".into());
     assert_eq!(diagnose(&s).len(), 1);
+}
+
+#[test]
+fn the_controller_namespace_is_the_one_the_manager_role_binding_binds() {
+    let ars = live(
+        "actions.github.com",
+        "AutoscalingRunnerSet",
+        "runners",
+        "set",
+        json!({"metadata": {"annotations": {
+            "actions.github.com/cleanup-manager-role-binding": "set-gha-rs-manager"}}}),
+    );
+    let binding = live(
+        "rbac.authorization.k8s.io",
+        "RoleBinding",
+        "runners",
+        "set-gha-rs-manager",
+        json!({"subjects": [{"kind": "ServiceAccount", "name": "arc-gha-rs-controller", "namespace": "arc-systems"}]}),
+    );
+    let other = live(
+        "rbac.authorization.k8s.io",
+        "RoleBinding",
+        "runners",
+        "unrelated",
+        json!({"subjects": [{"kind": "ServiceAccount", "name": "x", "namespace": "elsewhere"}]}),
+    );
+    assert_eq!(
+        crate::doctor::controller_namespaces(std::slice::from_ref(&ars), &[binding, other.clone()]),
+        BTreeSet::from(["arc-systems".to_string()])
+    );
+    assert!(crate::doctor::controller_namespaces(&[ars], &[other]).is_empty());
 }

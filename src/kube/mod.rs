@@ -45,6 +45,9 @@ pub enum KubeError {
         /// The deadline.
         after: Duration,
     },
+    /// The API server refused the request (403): the user lacks a permission.
+    #[error("{what}: {0}", what = .0.what)]
+    Forbidden(Box<Forbidden>),
     /// Any other API failure.
     #[error("{what}: {}", describe_error(error))]
     Api {
@@ -53,6 +56,55 @@ pub enum KubeError {
         /// The kube-rs error.
         error: kube::Error,
     },
+}
+
+/// A request the API server refused with 403: which verb on which resource
+/// where, so the message names the permission to grant.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "missing permission: cannot {verb} {resource} {}{} (API server: {message}); README \"Permissions\" lists what each command needs",
+    scope_text(namespace.as_deref()),
+    if *cluster_wide_too { " (nor in every namespace)" } else { "" }
+)]
+pub struct Forbidden {
+    /// What was being done (`listing Deployment`).
+    pub what: String,
+    /// The RBAC verb: `get`, `list`, `watch`, `delete`, `patch`.
+    pub verb: &'static str,
+    /// The RBAC resource, `plural.group` (`deployments.apps`; core: `secrets`).
+    pub resource: String,
+    /// The namespace asked for; `None`: every namespace, or cluster-scoped.
+    pub namespace: Option<String>,
+    /// A narrowed list ([`Cluster::list_wide`]) was refused in every namespace too.
+    pub cluster_wide_too: bool,
+    /// The API server's message (it names the user).
+    pub message: String,
+}
+
+fn scope_text(namespace: Option<&str>) -> String {
+    match namespace {
+        Some(ns) => format!("in namespace {ns}"),
+        None => "in every namespace (cluster-wide)".to_string(),
+    }
+}
+
+/// `plural.group` (`plural` for the core group): a resource as RBAC names it.
+pub fn rbac_resource(resource: &ApiResource) -> String {
+    if resource.group.is_empty() {
+        resource.plural.clone()
+    } else {
+        format!("{}.{}", resource.plural, resource.group)
+    }
+}
+
+/// The result of [`Cluster::list_wide`].
+#[derive(Debug, Default)]
+pub struct WideList {
+    /// The objects found.
+    pub items: Vec<Live>,
+    /// `None`: listed in every namespace; else only in these (listing in
+    /// every namespace was forbidden).
+    pub only_in: Option<Vec<String>>,
 }
 
 /// `propagationPolicy` for DELETE, as `--cascade` spells it.
@@ -115,6 +167,8 @@ pub enum WatchItem {
     Refused {
         /// `list` (the initial list) or `watch`.
         verb: &'static str,
+        /// The RBAC resource (`plural.group`, see [`rbac_resource`]).
+        resource: String,
         /// The status code.
         code: u16,
         /// The status reason and message.
@@ -251,10 +305,15 @@ impl Cluster {
         let api = self
             .api(&id.group, &id.version, &id.kind, id.namespace.as_deref())
             .await?;
-        let result = self
-            .call(|| api.get_opt(&id.name))
-            .await
-            .map_err(|e| e.into_kube(format!("reading {id}")))?;
+        let result = self.call(|| api.get_opt(&id.name)).await.map_err(|e| {
+            self.refused(
+                e,
+                format!("reading {id}"),
+                "get",
+                id,
+                id.namespace.as_deref(),
+            )
+        })?;
         Ok(result.map(|o| to_live(&id.group, &id.version, &id.kind, o)))
     }
 
@@ -272,10 +331,16 @@ impl Cluster {
         if let Some(sel) = label_selector {
             params = params.labels(sel);
         }
-        let list = self
-            .call(|| api.list(&params))
-            .await
-            .map_err(|e| e.into_kube(format!("listing {kind}")))?;
+        let list = self.call(|| api.list(&params)).await.map_err(|e| {
+            let id = ObjectId {
+                group: group.to_string(),
+                version: version.to_string(),
+                kind: kind.to_string(),
+                namespace: None,
+                name: String::new(),
+            };
+            self.refused(e, format!("listing {kind}"), "list", &id, namespace)
+        })?;
         Ok(list
             .items
             .into_iter()
@@ -314,7 +379,13 @@ impl Cluster {
             Ok(either::Either::Right(_status)) => Ok(Deleted::Gone),
             Err(CallError::Api(kube::Error::Api(s))) if s.code == 404 => Ok(Deleted::NotFound),
             Err(CallError::Api(kube::Error::Api(s))) if s.code == 409 => Ok(Deleted::UidMismatch),
-            Err(e) => Err(e.into_kube(format!("deleting {id}"))),
+            Err(e) => Err(self.refused(
+                e,
+                format!("deleting {id}"),
+                "delete",
+                id,
+                id.namespace.as_deref(),
+            )),
         }
     }
 
@@ -346,7 +417,87 @@ impl Cluster {
             Err(CallError::Api(kube::Error::Api(s))) if s.code == 409 || s.code == 422 => {
                 Ok(Patched::Conflict)
             }
-            Err(e) => Err(e.into_kube(format!("patching {id}"))),
+            Err(e) => Err(self.refused(
+                e,
+                format!("patching {id}"),
+                "patch",
+                id,
+                id.namespace.as_deref(),
+            )),
+        }
+    }
+
+    /// LIST a kind in every namespace; when that is forbidden and
+    /// `fallback` names namespaces, LIST in each of those instead (a user
+    /// whose rights are Roles in the namespaces that matter). The result
+    /// says which it was; a refusal in a fallback namespace is an error.
+    pub async fn list_wide(
+        &self,
+        (group, version, kind): (&str, &str, &str),
+        label_selector: Option<&str>,
+        fallback: &[String],
+    ) -> Result<WideList, KubeError> {
+        match self.list(group, version, kind, None, label_selector).await {
+            Ok(items) => Ok(WideList {
+                items,
+                only_in: None,
+            }),
+            Err(KubeError::Forbidden(_)) if !fallback.is_empty() => {
+                let mut namespaces: Vec<String> = fallback.to_vec();
+                namespaces.sort();
+                namespaces.dedup();
+                let mut items = Vec::new();
+                for ns in &namespaces {
+                    match self
+                        .list(group, version, kind, Some(ns), label_selector)
+                        .await
+                    {
+                        Ok(found) => items.extend(found),
+                        Err(KubeError::Forbidden(mut refused)) => {
+                            refused.cluster_wide_too = true;
+                            return Err(KubeError::Forbidden(refused));
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(WideList {
+                    items,
+                    only_in: Some(namespaces),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A failed call as a [`KubeError`]: a 403 becomes [`KubeError::Forbidden`]
+    /// naming `verb` on the resource of `id`'s kind in `namespace`.
+    fn refused(
+        &self,
+        error: CallError,
+        what: String,
+        verb: &'static str,
+        id: &ObjectId,
+        namespace: Option<&str>,
+    ) -> KubeError {
+        match error {
+            CallError::Api(kube::Error::Api(status)) if status.code == 403 => {
+                let key = (id.group.clone(), id.version.clone(), id.kind.clone());
+                let resource = self
+                    .resources
+                    .lock()
+                    .ok()
+                    .and_then(|m| m.get(&key).map(|(r, _)| rbac_resource(r)))
+                    .unwrap_or_else(|| id.kind.to_lowercase());
+                KubeError::Forbidden(Box::new(Forbidden {
+                    what,
+                    verb,
+                    resource,
+                    namespace: namespace.map(str::to_string),
+                    cluster_wide_too: false,
+                    message: status.message.clone(),
+                }))
+            }
+            other => other.into_kube(what),
         }
     }
 
@@ -366,9 +517,16 @@ impl Cluster {
         if let Some(name) = name {
             config = config.fields(&format!("metadata.name={name}"));
         }
+        let resource = self
+            .resource(group, version, kind)
+            .await
+            .map(|(r, _)| rbac_resource(&r))?;
         let (group, version, kind) = (group.to_string(), version.to_string(), kind.to_string());
         let events = watcher(api, config).default_backoff();
-        Ok(fold_init(events, move |o| to_live(&group, &version, &kind, o)).boxed())
+        Ok(fold_init(events, resource, move |o| {
+            to_live(&group, &version, &kind, o)
+        })
+        .boxed())
     }
 
     /// Make one API call with a deadline per attempt, retrying transient
@@ -584,6 +742,7 @@ pub fn in_cluster() -> Option<InCluster> {
 
 fn fold_init(
     events: impl Stream<Item = Result<watcher::Event<DynamicObject>, watcher::Error>> + Send + 'static,
+    resource: String,
     convert: impl Fn(DynamicObject) -> Live + Send + 'static,
 ) -> impl Stream<Item = WatchItem> + Send {
     let mut buffer: Option<Vec<Live>> = None;
@@ -608,7 +767,7 @@ fn fold_init(
             }
             Ok(watcher::Event::Apply(o)) => Some(WatchItem::Apply(convert(o))),
             Ok(watcher::Event::Delete(o)) => Some(WatchItem::Delete(convert(o))),
-            Err(e) => match refusal(&e) {
+            Err(e) => match refusal(&e, &resource) {
                 Some(refused) => Some(refused),
                 None => {
                     tracing::debug!("watch error (reconnecting): {e}");
@@ -621,7 +780,7 @@ fn fold_init(
 }
 
 /// A watch error that retrying cannot cure: 401, 403 or 404 from the API server.
-fn refusal(e: &watcher::Error) -> Option<WatchItem> {
+fn refusal(e: &watcher::Error, resource: &str) -> Option<WatchItem> {
     let (verb, status) = match e {
         watcher::Error::InitialListFailed(kube::Error::Api(s)) => ("list", s.as_ref()),
         watcher::Error::WatchStartFailed(kube::Error::Api(s))
@@ -631,6 +790,7 @@ fn refusal(e: &watcher::Error) -> Option<WatchItem> {
     };
     matches!(status.code, 401 | 403 | 404).then(|| WatchItem::Refused {
         verb,
+        resource: resource.to_string(),
         code: status.code,
         reason: format!("{}: {}", status.reason, status.message),
     })

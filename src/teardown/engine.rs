@@ -6,7 +6,7 @@ use super::diagnosis::diagnose;
 use super::ladder::{self, Action, Step};
 use super::preflight::{self, Controller, Facts, LadderKind, RunnerSetFacts, assess};
 use crate::arc::{self, RunnerSetRefs, kept_by_policy, owned_by};
-use crate::kube::{Cascade, Cluster, Deleted, KubeError, Patched, WatchItem};
+use crate::kube::{Cascade, Cluster, Deleted, KubeError, Patched, WatchItem, WideList};
 use crate::manifest::Object;
 use crate::model::{Live, ObjectId};
 use crate::ui::{Event, Reporter};
@@ -92,15 +92,18 @@ pub enum TeardownError {
     },
     /// The API server refused to list or watch what a wave waits for.
     #[error(
-        "cannot {verb} {resource} to wait for wave {wave}: {code} {reason}; the wave's objects cannot be \
-         followed, so the run stops instead of waiting out --timeout"
+        "{}cannot {verb} {resource} to wait for wave {wave}: {code} {reason}; the wave's objects cannot be \
+         followed, so the run stops instead of waiting out --timeout{}",
+        if *code == 403 { "missing permission: " } else { "" },
+        if *code == 403 { " (README \"Permissions\" lists what each command needs)" } else { "" }
     )]
     WatchRefused {
         /// The wave.
         wave: usize,
         /// `list` or `watch`.
         verb: &'static str,
-        /// `Kind (group/version) in namespace NS` or `... in every namespace`.
+        /// The RBAC resource and where: `secrets in namespace NS`,
+        /// `autoscalinglisteners.actions.github.com in every namespace`.
         resource: String,
         /// HTTP status code (401, 403 or 404).
         code: u16,
@@ -158,16 +161,12 @@ impl WatchTag {
         k.0 == self.group && k.1 == self.kind && k.2 == self.namespace
     }
 
-    /// `Kind (group/version) in namespace NS` for messages.
-    fn describe(&self, version: &str) -> String {
-        let gv = if self.group.is_empty() {
-            version.to_string()
-        } else {
-            format!("{}/{version}", self.group)
-        };
+    /// `RESOURCE in namespace NS` (or `in every namespace`) for messages,
+    /// `resource` being the RBAC name of the watched kind.
+    fn describe(&self, resource: &str) -> String {
         match &self.namespace {
-            Some(ns) => format!("{} ({gv}) in namespace {ns}", self.kind),
-            None => format!("{} ({gv}) in every namespace", self.kind),
+            Some(ns) => format!("{resource} in namespace {ns}"),
+            None => format!("{resource} in every namespace"),
         }
     }
 }
@@ -227,7 +226,16 @@ impl<'a> Engine<'a> {
         if let Some(wedge) = assessment.wedges.first()
             && !self.opts.force_finalizers
         {
-            let message = preflight::refusal_paragraph(wedge, &self.opts.rerun);
+            let mut message = preflight::refusal_paragraph(wedge, &self.opts.rerun);
+            if matches!(wedge, preflight::Wedge::ControllerDown)
+                && let Some(namespaces) = &facts.controllers_only_in
+            {
+                message.push_str(&format!(
+                    " (The controller was looked for only in namespaces {}: listing Deployments in every namespace \
+                     is forbidden for this user. If it runs elsewhere, grant list on deployments.apps there.)",
+                    namespaces.join(", ")
+                ));
+            }
             self.ui.emit(&Event::Refused {
                 cause: wedge.name().into(),
                 message,
@@ -434,24 +442,57 @@ impl<'a> Engine<'a> {
         if ars_objects.is_empty() {
             return Ok(facts);
         }
-        facts.controllers = self
-            .list_or_empty(
-                "apps",
-                "v1",
-                "Deployment",
-                None,
+        // Controllers, listeners and other runner sets are looked for in
+        // every namespace; for a user whose rights are Roles, where they
+        // live: controllers and listeners in the controller's namespace (of
+        // the ServiceAccount the manager RoleBinding binds), runner sets in
+        // the release's.
+        let (controller_namespaces, runner_namespaces) = self.namespaces_that_matter(objects, live);
+        let controllers = self
+            .wide_or_empty(
+                ("apps", "v1", "Deployment"),
                 Some(arc::CONTROLLER_SELECTOR),
+                &controller_namespaces,
             )
-            .await?
+            .await?;
+        facts.controllers = controllers
+            .items
             .iter()
             .map(Controller::from_deployment)
             .collect();
+        facts.controllers_only_in = controllers.only_in.clone();
         let listeners = self
-            .list_or_empty(arc::GROUP, arc::VERSION, arc::LISTENER_KIND, None, None)
+            .wide_or_empty(
+                (arc::GROUP, arc::VERSION, arc::LISTENER_KIND),
+                None,
+                &controller_namespaces,
+            )
             .await?;
-        facts.cluster_runner_sets = self
-            .list_or_empty(arc::GROUP, arc::VERSION, arc::ARS_KIND, None, None)
-            .await?
+        let runner_sets = self
+            .wide_or_empty(
+                (arc::GROUP, arc::VERSION, arc::ARS_KIND),
+                None,
+                &runner_namespaces,
+            )
+            .await?;
+        for (what, list) in [
+            ("ARC controller Deployments", &controllers),
+            ("AutoscalingListeners", &listeners),
+            (
+                "AutoscalingRunnerSets (for shared GitHub registrations)",
+                &runner_sets,
+            ),
+        ] {
+            if let Some(namespaces) = &list.only_in {
+                facts.narrowed.push(format!(
+                    "{what} looked for only in namespaces {} (listing them in every namespace is forbidden for this user)",
+                    namespaces.join(", ")
+                ));
+            }
+        }
+        let listeners = listeners.items;
+        facts.cluster_runner_sets = runner_sets
+            .items
             .iter()
             .map(|a| RunnerSetRefs::from_ars(&a.value, &self.opts.namespace))
             .collect();
@@ -543,6 +584,69 @@ impl<'a> Engine<'a> {
             facts.runner_sets.push(set);
         }
         Ok(facts)
+    }
+
+    /// The controller's namespaces (of the ServiceAccounts the runner sets'
+    /// manager RoleBindings bind, from the live RoleBinding or, when it is
+    /// gone, the manifest's; the release's when none is named) and the
+    /// runner sets' (the release's and the runner sets').
+    fn namespaces_that_matter(
+        &self,
+        objects: &[&Object],
+        live: &HashMap<ObjectId, Option<Live>>,
+    ) -> (Vec<String>, Vec<String>) {
+        let mut runner_namespaces = vec![self.opts.namespace.clone()];
+        let mut controller_namespaces = Vec::new();
+        for object in objects.iter().filter(|o| is_ars(&o.id)) {
+            let ars = live.get(&object.id).cloned().flatten();
+            let refs = RunnerSetRefs::from_ars(
+                ars.as_ref().map_or(&object.value, |l| &l.value),
+                &self.opts.namespace,
+            );
+            runner_namespaces.push(refs.namespace.clone());
+            let Some(name) = &refs.manager_role_binding else {
+                continue;
+            };
+            let id = ObjectId {
+                group: "rbac.authorization.k8s.io".into(),
+                version: "v1".into(),
+                kind: "RoleBinding".into(),
+                namespace: Some(refs.namespace.clone()),
+                name: name.clone(),
+            };
+            let binding = match live.get(&id) {
+                Some(Some(l)) => Some(&l.value),
+                _ => objects.iter().find(|o| o.id == id).map(|o| &o.value),
+            };
+            for account in binding
+                .map(arc::rbac::bound_service_accounts)
+                .unwrap_or_default()
+            {
+                if let Some((ns, _)) = account.split_once('/')
+                    && !ns.is_empty()
+                {
+                    controller_namespaces.push(ns.to_string());
+                }
+            }
+        }
+        if controller_namespaces.is_empty() {
+            controller_namespaces.push(self.opts.namespace.clone());
+        }
+        (controller_namespaces, runner_namespaces)
+    }
+
+    /// [`Cluster::list_wide`]; a kind the server does not serve is empty.
+    async fn wide_or_empty(
+        &self,
+        kind: (&str, &str, &str),
+        selector: Option<&str>,
+        fallback: &[String],
+    ) -> Result<WideList, TeardownError> {
+        match self.cluster.list_wide(kind, selector, fallback).await {
+            Ok(list) => Ok(list),
+            Err(KubeError::UnknownKind(_)) => Ok(WideList::default()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn list_or_empty(
@@ -680,6 +784,9 @@ impl<'a> Engine<'a> {
         }
         for note in &assessment.notes {
             check("note".into(), true, note.clone());
+        }
+        for narrowed in &facts.narrowed {
+            check("permissions".into(), true, narrowed.clone());
         }
         if !assessment.busy.is_empty() {
             let names: Vec<String> = assessment
@@ -1001,9 +1108,8 @@ impl<'a> Engine<'a> {
                 kind: kind.clone(),
                 namespace: ns.clone(),
             };
-            let version = version.clone();
             streams.push(
-                s.map(move |item| (Source::Target(tag.clone(), version.clone()), item))
+                s.map(move |item| (Source::Target(tag.clone()), item))
                     .boxed(),
             );
         }
@@ -1022,7 +1128,28 @@ impl<'a> Engine<'a> {
                 {
                     Ok(s) => {
                         progress_streams += 1;
-                        streams.push(s.map(move |item| (source.clone(), item)).boxed());
+                        // What the user may not watch (a Role in the
+                        // runner namespace only) is left out of the
+                        // progress: the stream ends at its first refusal,
+                        // as an empty list.
+                        let refused = std::sync::atomic::AtomicBool::new(false);
+                        let s =
+                            s.take_while(move |item| {
+                                futures::future::ready(!refused.swap(
+                                    matches!(item, WatchItem::Refused { .. }),
+                                    Ordering::Relaxed,
+                                ))
+                            });
+                        streams.push(
+                            s.map(move |item| {
+                                let item = match item {
+                                    WatchItem::Refused { .. } => WatchItem::Restart(Vec::new()),
+                                    other => other,
+                                };
+                                (source.clone(), item)
+                            })
+                            .boxed(),
+                        );
                     }
                     Err(KubeError::UnknownKind(_)) => {}
                     Err(e) => return Err(e.into()),
@@ -1041,12 +1168,18 @@ impl<'a> Engine<'a> {
                 return Ok(Waited::TimedOut(pending.into_values().collect()));
             };
             match source {
-                Source::Target(tag, version) => {
-                    if let WatchItem::Refused { verb, code, reason } = item {
+                Source::Target(tag) => {
+                    if let WatchItem::Refused {
+                        verb,
+                        resource,
+                        code,
+                        reason,
+                    } = item
+                    {
                         return Err(TeardownError::WatchRefused {
                             wave,
                             verb,
-                            resource: tag.describe(&version),
+                            resource: tag.describe(&resource),
                             code,
                             reason,
                         });
@@ -1138,8 +1271,8 @@ enum Waited {
 /// Which watch an item came from.
 #[derive(Clone, Debug)]
 enum Source {
-    /// A watch of the wave's objects (and the version it watches).
-    Target(WatchTag, String),
+    /// A watch of the wave's objects.
+    Target(WatchTag),
     Listener,
     RunnerSets,
     Runners,
@@ -1340,8 +1473,8 @@ mod tests {
         assert_eq!(gone.len(), 1);
         assert!(p.is_empty());
         assert_eq!(
-            tag("a.example", "Widget").describe("v1"),
-            "Widget (a.example/v1) in namespace ns"
+            tag("a.example", "Widget").describe("widgets.a.example"),
+            "widgets.a.example in namespace ns"
         );
     }
 

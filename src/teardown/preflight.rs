@@ -123,6 +123,11 @@ pub struct Facts {
     pub pre_delete_hooks: Vec<String>,
     /// Whether the user passed `--no-hooks`.
     pub no_hooks: bool,
+    /// `Some`: controllers were looked for only in these namespaces (the
+    /// user may not list Deployments in every namespace).
+    pub controllers_only_in: Option<Vec<String>>,
+    /// Lists narrowed to single namespaces, for people.
+    pub narrowed: Vec<String>,
 }
 
 impl Facts {
