@@ -528,7 +528,7 @@ fn a_refused_watch_ends_the_wait_at_once(helm: Helm) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(
-            "cannot watch AutoscalingRunnerSet (actions.github.com/v1alpha1) in namespace arc-runners"
+            "missing permission: cannot watch autoscalingrunnersets.actions.github.com in namespace arc-runners"
         ) && stderr.contains("403"),
         "{stderr}"
     );
@@ -785,7 +785,9 @@ fn a_failing_fleet_counts_what_it_did(helm: Helm) {
     assert_eq!(summary["deleted"], 14, "{summary}");
     assert!(
         summary["message"].as_str().unwrap().contains(
-            "CustomResourceDefinition/autoscalingrunnersets.actions.github.com: 403 Forbidden"
+            "delete CustomResourceDefinition/autoscalingrunnersets.actions.github.com: deleting \
+             CustomResourceDefinition/autoscalingrunnersets.actions.github.com: missing permission: \
+             cannot delete customresourcedefinitions.apiextensions.k8s.io"
         ),
         "{summary}"
     );
