@@ -27,11 +27,17 @@ use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{self, Cause, GroupResource};
 use crate::store::{Store, Subresource, WriteOptions, meta_str};
 
+mod scale;
+
 /// Response body type.
 pub type Body = BoxBody<Bytes, Infallible>;
 
-/// The Kubernetes version the simulator reports.
-pub const KUBE_MINOR: &str = "33";
+/// The Kubernetes minor version the simulator reports: the release of the
+/// real control plane its conformance suite is checked against.
+pub const KUBE_MINOR: &str = "35";
+
+/// The Kubernetes release the simulator reports (`/version` `gitVersion`).
+pub const KUBE_GIT_VERSION: &str = "v1.35.4";
 
 /// What the front end serves: the store, the control handle, the request
 /// record, and optionally TLS and bearer-token authentication.
@@ -378,6 +384,14 @@ async fn api_request(
     if ns.is_some() && !t.namespaced {
         return Err(status::not_found_path());
     }
+    if sub == Some("scale") && has_scale(&t) {
+        let (Some(ns), Some(name)) = (ns, name) else {
+            return Err(status::not_found_path());
+        };
+        let actor = actor_of(&req);
+        let q = Query::parse(req.uri().query());
+        return scale::handle(&store, &t, ns, name, req, &q, &actor).await;
+    }
     let sub = match sub {
         None => Subresource::Main,
         Some("status") if t.status_subresource => Subresource::Status,
@@ -514,6 +528,9 @@ async fn api_request(
                 }
             }
         }
+        (Method::DELETE, None) if is_namespace(&t) => Err(status::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        )),
         (Method::DELETE, None) => {
             let ct = content_type(&req);
             let body = delete_body(&ct, read_body(req).await?)?;
@@ -547,6 +564,37 @@ async fn api_request(
             "the server does not allow this method on the requested resource ({m})"
         ))),
     }
+}
+
+/// The verbs discovery lists for `t`: Namespaces have no `deletecollection`.
+fn verbs_of(t: &ResourceType) -> Vec<&'static str> {
+    VERBS
+        .iter()
+        .copied()
+        .filter(|v| !(is_namespace(t) && *v == "deletecollection"))
+        .collect()
+}
+
+fn is_namespace(t: &ResourceType) -> bool {
+    t.kind == "Namespace" && t.group.is_empty()
+}
+
+/// kube-apiserver's `storageVersionHash`: the first 8 bytes of the SHA-256
+/// of `group/version/kind`, in base64 (clients use it to notice a change of
+/// storage version).
+fn storage_version_hash(group: &str, version: &str, kind: &str) -> String {
+    use base64::Engine as _;
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("{group}/{version}/{kind}").as_bytes(),
+    );
+    base64::engine::general_purpose::STANDARD.encode(&digest.as_ref()[..8])
+}
+
+/// Whether `t` serves the `scale` subresource (autoscaling/v1 Scale), as
+/// kube-apiserver's apps/v1 Deployments, StatefulSets and ReplicaSets do.
+fn has_scale(t: &ResourceType) -> bool {
+    t.group == "apps" && matches!(t.kind.as_str(), "Deployment" | "StatefulSet" | "ReplicaSet")
 }
 
 fn content_type(req: &Request<Incoming>) -> String {
@@ -864,21 +912,34 @@ fn watch(
     ns: Option<&str>,
     q: &Query,
 ) -> Result<Response<Body>, ApiError> {
-    if q.get("sendInitialEvents").is_some() {
-        let mut e = status::invalid(
-            "meta.k8s.io",
-            "ListOptions",
-            "",
-            vec![Cause::forbidden(
-                "sendInitialEvents",
-                "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled",
-            )],
-        );
-        if let Some(Value::Object(d)) = e.status.get_mut("details") {
-            d.remove("name");
+    // Streaming lists (WatchList, on by default since 1.34): the current
+    // state as ADDED events, then a BOOKMARK marking their end.
+    let send_initial_events = match q.get("sendInitialEvents") {
+        None => false,
+        Some(value) => {
+            let mut causes = Vec::new();
+            if q.get("resourceVersionMatch") != Some("NotOlderThan") {
+                causes.push(Cause::forbidden(
+                    "resourceVersionMatch",
+                    "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                ));
+            }
+            if !q.flag("allowWatchBookmarks") {
+                causes.push(Cause::forbidden(
+                    "allowWatchBookmarks",
+                    "sendInitialEvents requires setting allowWatchBookmarks to true",
+                ));
+            }
+            if !causes.is_empty() {
+                let mut e = status::invalid("meta.k8s.io", "ListOptions", "", causes);
+                if let Some(Value::Object(d)) = e.status.get_mut("details") {
+                    d.remove("name");
+                }
+                return Err(e);
+            }
+            matches!(value, "true" | "1")
         }
-        return Err(e);
-    }
+    };
     let ls = LabelSelector::parse(q.get("labelSelector").unwrap_or_default())?;
     let fs = FieldSelector::parse(q.get("fieldSelector").unwrap_or_default(), t)?;
     let from = match q.get("resourceVersion") {
@@ -903,7 +964,9 @@ fn watch(
         .unwrap_or(Duration::from_secs(1800));
     let bookmarks = q.flag("allowWatchBookmarks");
     let (tx, rx) = mpsc::channel::<Bytes>(1024);
-    match store.watch_start(t, ns, from) {
+    // With initial events the state is read now (not older than `from`).
+    let start_from = if send_initial_events { None } else { from };
+    match store.watch_start(t, ns, start_from) {
         Err(e) if e.code == 410 => {
             let _ = tx.try_send(event_line("ERROR", &e.status));
             drop(tx);
@@ -929,6 +992,7 @@ fn watch(
                     bookmarks.then_some(bookmark_every),
                     drops,
                     drop_every,
+                    send_initial_events,
                 )
                 .await;
             });
@@ -957,6 +1021,7 @@ async fn run_watch(
     bookmarks: Option<Duration>,
     drops: Option<broadcast::Receiver<()>>,
     drop_every: Option<Duration>,
+    initial_events_end: bool,
 ) {
     let ns = ns.as_deref();
     let mut last_rv = start.rv;
@@ -967,6 +1032,14 @@ async fn run_watch(
             return;
         }
         last_rv = last_rv.max(ev.resource_version);
+    }
+    if initial_events_end {
+        let bm = json!({"kind": t.kind, "apiVersion": t.api_version(),
+            "metadata": {"resourceVersion": last_rv.to_string(),
+                "annotations": {"k8s.io/initial-events-end": "true"}}});
+        if tx.send(event_line("BOOKMARK", &bm)).await.is_err() {
+            return;
+        }
     }
     let mut live = start.live;
     let deadline = tokio::time::sleep(timeout);
@@ -1017,7 +1090,7 @@ async fn run_watch(
 fn version() -> Value {
     json!({"major":"1","minor":KUBE_MINOR,"emulationMajor":"1","emulationMinor":KUBE_MINOR,
         "minCompatibilityMajor":"1","minCompatibilityMinor":"32",
-        "gitVersion":format!("v1.{KUBE_MINOR}.0"),"gitCommit":"0000000000000000000000000000000000000000",
+        "gitVersion":KUBE_GIT_VERSION,"gitCommit":"0000000000000000000000000000000000000000",
         "gitTreeState":"clean","buildDate":"2026-01-01T00:00:00Z","goVersion":"go1.24.0","compiler":"gc",
         "platform":"linux/amd64"})
 }
@@ -1067,14 +1140,19 @@ fn resource_list(reg: &Registry, group: &str, version: &str) -> Value {
     types.sort_by(|a, b| a.plural.cmp(&b.plural));
     for t in types {
         let mut r = json!({"name":t.plural,"singularName":t.singular,"namespaced":t.namespaced,"kind":t.kind,
-            "verbs":VERBS});
+            "verbs":verbs_of(t)});
         if !t.short_names.is_empty() {
             r["shortNames"] = json!(t.short_names);
         }
         if !t.categories.is_empty() {
             r["categories"] = json!(t.categories);
         }
+        r["storageVersionHash"] = json!(storage_version_hash(&t.group, &t.version, &t.kind));
         resources.push(r);
+        if has_scale(t) {
+            resources.push(json!({"name":format!("{}/scale", t.plural),"singularName":"","namespaced":t.namespaced,
+                "group":"autoscaling","version":"v1","kind":"Scale","verbs":["get","patch","update"]}));
+        }
         if t.status_subresource {
             resources.push(json!({"name":format!("{}/status", t.plural),"singularName":"","namespaced":t.namespaced,
                 "kind":t.kind,"verbs":["get","patch","update"]}));
@@ -1127,10 +1205,16 @@ fn aggregated_discovery(reg: &Registry, core: bool) -> Value {
                 let resources: Vec<Value> = types
                     .iter()
                     .map(|t| {
-                        let kind = json!({"group": t.group, "version": t.version, "kind": t.kind});
+                        // Built-in kinds leave group and version empty (they are the
+                        // group's); CustomResourceDefinitions fill them in.
+                        let kind = if t.custom {
+                            json!({"group": t.group, "version": t.version, "kind": t.kind})
+                        } else {
+                            json!({"group": "", "version": "", "kind": t.kind})
+                        };
                         let mut r = json!({"resource": t.plural, "responseKind": kind.clone(),
                             "scope": if t.namespaced { "Namespaced" } else { "Cluster" },
-                            "singularResource": t.singular, "verbs": VERBS});
+                            "singularResource": t.singular, "verbs": verbs_of(t)});
                         if !t.short_names.is_empty() {
                             r["shortNames"] = json!(t.short_names);
                         }
@@ -1138,6 +1222,9 @@ fn aggregated_discovery(reg: &Registry, core: bool) -> Value {
                             r["categories"] = json!(t.categories);
                         }
                         let mut subs = Vec::new();
+                        if has_scale(t) {
+                            subs.push(json!({"subresource":"scale","responseKind":{"group":"autoscaling","version":"v1","kind":"Scale"},"verbs":["get","patch","update"]}));
+                        }
                         if t.status_subresource {
                             subs.push(json!({"subresource":"status","responseKind":kind.clone(),"verbs":["get","patch","update"]}));
                         }
@@ -1154,7 +1241,12 @@ fn aggregated_discovery(reg: &Registry, core: bool) -> Value {
             })
             .collect();
         items.push(
-            json!({"metadata": {"name": group, "creationTimestamp": null}, "versions": versions}),
+            // The core group's name is empty, so omitted (omitempty).
+            if group.is_empty() {
+                json!({"metadata": {"creationTimestamp": null}, "versions": versions})
+            } else {
+                json!({"metadata": {"name": group, "creationTimestamp": null}, "versions": versions})
+            },
         );
     }
     json!({"kind":"APIGroupDiscoveryList","apiVersion":"apidiscovery.k8s.io/v2","metadata":{},"items":items})
@@ -1221,7 +1313,7 @@ fn openapi_gv(reg: &Registry, group: &str, version: &str) -> Result<Response<Bod
     }
     Ok(json_response(
         200,
-        &json!({"openapi":"3.0.0","info":{"title":"Kubernetes","version":format!("v1.{KUBE_MINOR}.0")},"paths":paths}),
+        &json!({"openapi":"3.0.0","info":{"title":"Kubernetes","version":KUBE_GIT_VERSION},"paths":paths}),
     ))
 }
 

@@ -32,9 +32,20 @@ struct Entry {
     set: FieldSet,
 }
 
-/// Apply conflicts: (manager, api version of its entry, field path as `.a.b`).
+/// Apply conflicts: (manager, api version of its entry (empty for an
+/// applier: its identifier has none), field path as `.a.b`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Conflicts(pub Vec<(String, String, String)>);
+
+/// A manager as conflict messages print it: `"m"`, or `"m" using v1` for
+/// an updater.
+fn manager(name: &str, version: &str) -> String {
+    if version.is_empty() {
+        format!("\"{name}\"")
+    } else {
+        format!("\"{name}\" using {version}")
+    }
+}
 
 impl Conflicts {
     /// The 409 Status the apiserver answers.
@@ -42,7 +53,10 @@ impl Conflicts {
         let n = self.0.len();
         let message = if n == 1 {
             let (m, v, f) = &self.0[0];
-            format!("Apply failed with 1 conflict: conflict with \"{m}\" using {v}: {f}")
+            format!(
+                "Apply failed with 1 conflict: conflict with {}: {f}",
+                manager(m, v)
+            )
         } else {
             let mut managers: Vec<&str> = self.0.iter().map(|(m, _, _)| m.as_str()).collect();
             managers.dedup();
@@ -54,7 +68,7 @@ impl Conflicts {
                     if !first {
                         msg.push('\n');
                     }
-                    msg.push_str(&format!("conflicts with \"{m}\" using {v}:"));
+                    msg.push_str(&format!("conflicts with {}:", manager(m, v)));
                     last_mgr = m;
                     first = false;
                 }
@@ -65,7 +79,7 @@ impl Conflicts {
         let causes: Vec<Value> = self
             .0
             .iter()
-            .map(|(m, v, f)| json!({"reason":"FieldManagerConflict","message":format!("conflict with \"{m}\" using {v}"),"field":f}))
+            .map(|(m, v, f)| json!({"reason":"FieldManagerConflict","message":format!("conflict with {}", manager(m, v)),"field":f}))
             .collect();
         ApiError {
             code: 409,
@@ -526,7 +540,14 @@ pub fn apply(
                 continue;
             }
             if value_at(live, p) != value_at(applied, p) {
-                conflicts.push((e.manager.clone(), e.api_version.clone(), display_path(p)));
+                // An applier's identifier has no API version (fieldmanager's
+                // BuildManagerIdentifier), so its conflicts name no `using`.
+                let version = if e.operation == "Apply" {
+                    String::new()
+                } else {
+                    e.api_version.clone()
+                };
+                conflicts.push((e.manager.clone(), version, display_path(p)));
                 conflicting.insert(p.clone());
             }
         }

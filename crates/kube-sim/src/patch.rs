@@ -175,12 +175,20 @@ fn merge_list(field: &str, mut base: Vec<Value>, patch: &[Value]) -> Vec<Value> 
             .collect();
     }
     if is_set_list(field) {
+        // As kube-apiserver's normalizeElementOrder: the patch's items in
+        // its order, then the items only the server had, in their order.
+        let mut merged: Vec<Value> = Vec::with_capacity(base.len() + patch.len());
         for p in patch {
-            if !base.contains(p) {
-                base.push(p.clone());
+            if !merged.contains(p) {
+                merged.push(p.clone());
             }
         }
-        return base;
+        for b in base {
+            if !merged.contains(&b) {
+                merged.push(b);
+            }
+        }
+        return merged;
     }
     let Some(key) = merge_key(field, patch).or_else(|| merge_key(field, &base)) else {
         return patch.to_vec();
@@ -259,7 +267,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             out,
-            json!({"metadata":{"finalizers":["a","b"]},"spec":{"containers":[{"name":"c2","image":"z"}]}})
+            json!({"metadata":{"finalizers":["b","a"]},"spec":{"containers":[{"name":"c2","image":"z"}]}})
         );
         let out = strategic_merge(
             &out,
@@ -267,7 +275,7 @@ mod tests {
         )
         .unwrap();
         // the directive applies at the level where it appears
-        assert_eq!(out["metadata"]["finalizers"], json!(["a", "b"]));
+        assert_eq!(out["metadata"]["finalizers"], json!(["b", "a"]));
         let out = strategic_merge(
             &out,
             &json!({"metadata":{"$deleteFromPrimitiveList/finalizers":["a"]}}),

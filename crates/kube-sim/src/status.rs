@@ -74,6 +74,14 @@ fn details(gr: &GroupResource, name: &str) -> Value {
     Value::Object(d)
 }
 
+fn details_with_uid(gr: &GroupResource, name: &str, uid: &str) -> Value {
+    let mut d = details(gr, name);
+    if let Value::Object(m) = &mut d {
+        m.insert("uid".into(), json!(uid));
+    }
+    d
+}
+
 /// 404 NotFound: `configmaps "a" not found`.
 pub fn not_found(gr: &GroupResource, name: &str) -> ApiError {
     failure(
@@ -202,7 +210,9 @@ pub fn invalid(group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> ApiEr
     };
     let mut d = serde_json::Map::new();
     d.insert("name".into(), json!(name));
-    d.insert("group".into(), json!(group));
+    if !group.is_empty() {
+        d.insert("group".into(), json!(group));
+    }
     d.insert("kind".into(), json!(kind));
     d.insert(
         "causes".into(),
@@ -314,7 +324,7 @@ pub fn delete_success(gr: &GroupResource, name: &str, uid: &str) -> Value {
         "apiVersion": "v1",
         "metadata": {},
         "status": "Success",
-        "details": {"name": name, "group": gr.group, "kind": gr.resource, "uid": uid}
+        "details": details_with_uid(gr, name, uid)
     })
 }
 

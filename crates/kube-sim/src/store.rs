@@ -729,16 +729,22 @@ impl Store {
             let new_rv = meta_str(&obj, "resourceVersion");
             if new_rv.is_empty() {
                 if !t.unconditional_update {
-                    return Err(status::invalid(
+                    // kube-apiserver 1.35 qualifies a custom resource's error by
+                    // resource (`widgets.example.com`), the value printed as 0.
+                    let mut e = status::invalid(
                         &t.group,
-                        &t.kind,
+                        &t.plural,
                         &name,
                         vec![Cause::invalid(
                             "metadata.resourceVersion",
-                            "0x0",
+                            "0",
                             "must be specified for an update",
                         )],
-                    ));
+                    );
+                    if let Some(Value::Object(d)) = e.status.get_mut("details") {
+                        d.insert("kind".into(), json!(t.kind));
+                    }
+                    return Err(e);
                 }
             } else if new_rv != meta_str(&old, "resourceVersion") {
                 return Err(status::stale(&GroupResource::of(&t), &name));
@@ -1085,8 +1091,13 @@ impl Store {
         if let Some(uid) = &opts.precondition_uid {
             let cur = meta_str(&obj, "uid");
             if *uid != cur {
+                // kube-apiserver names the kind here, not the resource.
+                let by_kind = GroupResource {
+                    group: t.group.clone(),
+                    resource: t.kind.clone(),
+                };
                 return Err(status::conflict(
-                    &gr,
+                    &by_kind,
                     name,
                     &format!(
                         "the UID in the precondition ({uid}) does not match the UID in record ({cur}). The object might have been deleted and then recreated"

@@ -170,7 +170,7 @@ fn update_with_stale_rv_is_409_and_cr_needs_rv() {
     assert_eq!(e.code, 422);
     assert_eq!(
         e.message,
-        "Widget.example.com \"w\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
+        "widgets.example.com \"w\" is invalid: metadata.resourceVersion: Invalid value: 0: must be specified for an update"
     );
 }
 
@@ -263,7 +263,7 @@ fn delete_preconditions_and_propagation_finalizers() {
     };
     let e = delete_cm(&s, "a", &precondition).unwrap_err();
     assert_eq!(e.code, 409);
-    assert!(e.message.starts_with("Operation cannot be fulfilled on configmaps \"a\": the UID in the precondition (x) does not match the UID in record ("), "{}", e.message);
+    assert!(e.message.starts_with("Operation cannot be fulfilled on ConfigMap \"a\": the UID in the precondition (x) does not match the UID in record ("), "{}", e.message);
     let out = delete_cm(&s, "a", &propagation(Propagation::Foreground)).unwrap();
     let DeleteOutcome::Terminating(t) = out else {
         panic!()
@@ -376,7 +376,7 @@ fn server_side_apply_creates_then_conflicts() {
     assert_eq!(e.code, 409);
     assert_eq!(
         e.message,
-        "Apply failed with 1 conflict: conflict with \"helm\" using v1: .data.k"
+        "Apply failed with 1 conflict: conflict with \"helm\": .data.k"
     );
     let (v, created) = apply_cm(&s, other, "kubectl", true).unwrap();
     assert!(!created);

@@ -1,16 +1,23 @@
-//! A small HTTP client for the simulator tests (127.0.0.1 only).
+//! A small HTTP(S) client for the API server tests (127.0.0.1 only): plain
+//! HTTP to kube-sim, or HTTPS with a CA and a client certificate to a real
+//! kube-apiserver ([`testenv::ApiEndpoint`]).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use kube_sim::{Sim, SimConfig};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
+use testenv::ApiEndpoint;
 
 /// A started simulator with a fast GC.
 pub fn sim() -> Sim {
@@ -28,6 +35,30 @@ pub fn sim_and_http() -> (Sim, Http) {
     (s, h)
 }
 
+/// TLS settings: the endpoint's CA and client certificate, or (for plain
+/// HTTP) an empty root store.
+fn tls_config(endpoint: Option<&ApiEndpoint>) -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    let Some(endpoint) = endpoint else {
+        return builder.with_root_certificates(roots).with_no_client_auth();
+    };
+    for ca in CertificateDer::pem_slice_iter(endpoint.ca_pem.as_bytes()) {
+        roots.add(ca.unwrap()).unwrap();
+    }
+    let certs = CertificateDer::pem_slice_iter(endpoint.client_cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(endpoint.client_key_pem.as_bytes()).unwrap();
+    builder
+        .with_root_certificates(roots)
+        .with_client_auth_cert(certs, key)
+        .unwrap()
+}
+
 /// A response: status, content type, body as JSON (Null if not JSON).
 #[derive(Debug)]
 pub struct Resp {
@@ -37,17 +68,37 @@ pub struct Resp {
     pub raw: Bytes,
 }
 
-/// HTTP client bound to one simulator.
+/// HTTP client bound to one API server.
 pub struct Http {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     base: String,
 }
 
 impl Http {
+    /// A client for a simulator serving plain HTTP.
     pub fn new(sim: &Sim) -> Self {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config(None))
+            .https_or_http()
+            .enable_http1()
+            .build();
         Self {
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            client: Client::builder(TokioExecutor::new()).build(connector),
             base: sim.url(),
+        }
+    }
+
+    /// A client for an HTTPS API server: trusts only its CA, authenticates
+    /// with the client certificate.
+    pub fn to_endpoint(endpoint: &ApiEndpoint) -> Self {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config(Some(endpoint)))
+            .https_only()
+            .enable_http1()
+            .build();
+        Self {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            base: endpoint.server.clone(),
         }
     }
 
