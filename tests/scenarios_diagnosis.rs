@@ -345,7 +345,8 @@ fn item2_scale_set_gone_on_github_is_scale_set_undeletable() {
             .ends_with("--force-finalizers")
     );
 
-    let out = env.teardown(&["--force-finalizers", "--timeout", "3s"]);
+    // A loaded machine needs more than one 3 s wait for the late ladder.
+    let out = env.teardown(&["--force-finalizers", "--timeout", "10s"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(env.release_gone(RELEASE, NS));
 }
@@ -355,10 +356,35 @@ fn item2_scale_set_gone_on_github_is_scale_set_undeletable() {
 /// the other, whose own teardown then deletes it.
 #[test]
 fn item3_shared_registration_is_refused_then_kept_for_the_other() {
-    // `--keep-registration` removes the scale set id right after the DELETE and
-    // relies on the controller reading it only once the listener is gone, which
-    // waits for the listener pod to terminate (seconds on a cluster). Model that:
-    // pods on a node, ended by the kubelet after 1 s.
+    // Pods on a node, ended by the kubelet after 1 s: the listener takes
+    // seconds to go, as on a cluster.
+    shared_registration_is_refused_then_kept(Timing {
+        pods_on_node: true,
+        ..reacting_as_over_github()
+    });
+}
+
+/// #14 item 3, the race: with nothing to wait for before the controller's
+/// deletion branch reads the scale set id (no listener pod), the id must
+/// already be gone when the runner set is deleted, or the controller deletes
+/// the shared scale set.
+#[test]
+fn item3_kept_registration_survives_a_deletion_branch_with_nothing_to_wait_for() {
+    shared_registration_is_refused_then_kept(reacting_as_over_github());
+}
+
+/// The real controller puts a removed scale set id back only after a GitHub
+/// round trip (GetRunnerScaleSet by name); 100 ms before each reaction models
+/// it. (With none, the simulated controller re-adds the id between the
+/// product's PATCH and DELETE, and the product retries until it wins.)
+fn reacting_as_over_github() -> Timing {
+    Timing {
+        step_delay: Duration::from_millis(100),
+        ..Timing::fast()
+    }
+}
+
+fn shared_registration_is_refused_then_kept(timing: Timing) {
     let env = Env {
         scenario: start(
             Helm::V4,
@@ -367,10 +393,7 @@ fn item3_shared_registration_is_refused_then_kept_for_the_other() {
                 ..SimConfig::default()
             },
             ArcConfig {
-                timing: Timing {
-                    pods_on_node: true,
-                    ..Timing::fast()
-                },
+                timing,
                 ..ArcConfig::default()
             },
         ),
@@ -396,12 +419,36 @@ fn item3_shared_registration_is_refused_then_kept_for_the_other() {
     assert!(message.contains("--keep-registration"), "{message}");
     env.assert_no_write_since(before);
 
+    let before = env.scenario.log().len();
     let out = env.teardown(&["--keep-registration", "--timeout", "20s"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert_eq!(
         env.scenario.sim().arc.github().scale_sets().len(),
         1,
         "the shared registration is kept"
+    );
+    // The id is removed from the live runner set, then it is deleted on that
+    // exact version (the API server's log, not timing).
+    let log = env.scenario.log();
+    let ours: Vec<_> = log[before..]
+        .iter()
+        .filter(|e| {
+            is_ours(e)
+                && is_write(e)
+                && e.code < 300
+                && e.kind == "AutoscalingRunnerSet"
+                && e.namespace.as_deref() == Some(NS)
+        })
+        .map(|e| (e.verb.as_str(), e.rv))
+        .collect();
+    // One DELETE, last, after the PATCH removing the id (more than one PATCH
+    // when the controller put the id back in between and the DELETE's
+    // resourceVersion precondition failed).
+    let verbs: Vec<&str> = ours.iter().map(|(verb, _)| *verb).collect();
+    assert_eq!(verbs.last(), Some(&"delete"), "{ours:?}");
+    assert!(
+        verbs.len() >= 2 && verbs[..verbs.len() - 1].iter().all(|v| *v == "patch"),
+        "{ours:?}"
     );
     let out = env.teardown_of("team-b", "team-b", &["--timeout", "20s"]);
     assert_eq!(
@@ -625,7 +672,9 @@ fn item9_busy_runner_whose_pod_is_gone_is_runner_pod_gone() {
             .is_some_and(|r| r["status"]["jobRequestId"].as_i64().unwrap_or(0) != 0),
         "the runner is still busy"
     );
-    let out = env.teardown(&["--timeout", "2s"]);
+    // The runner never finishes: the wave times out whatever --timeout is
+    // (5 s leaves room for a loaded machine to reach the wait).
+    let out = env.teardown(&["--timeout", "5s"]);
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
     let diag = first_event(&out, "diagnosis");
     assert_eq!(diag["cause"], "runner_pod_gone", "{diag}");

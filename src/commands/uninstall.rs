@@ -44,7 +44,7 @@ pub struct Args {
     pub force_finalizers: bool,
 
     /// A runner set shares its GitHub registration with another: tear it down and leave the
-    /// registration (its runner-scale-set-id is removed right after its DELETE).
+    /// registration (its runner-scale-set-id is removed first, then it is deleted on that version).
     #[arg(long)]
     pub keep_registration: bool,
 

@@ -468,6 +468,7 @@ async fn delete_crds(
                 Deleted::Gone | Deleted::NotFound => "gone",
                 Deleted::Terminating(_) => "terminating",
                 Deleted::UidMismatch => "uid_changed",
+                Deleted::Changed => "changed",
             }
         };
         deleted += usize::from(result != "would_delete");

@@ -140,6 +140,9 @@ pub enum Deleted {
     NotFound,
     /// The UID precondition failed: the name now belongs to another object.
     UidMismatch,
+    /// The resourceVersion precondition of [`Cluster::delete_at`] failed:
+    /// the object was written since it was read.
+    Changed,
 }
 
 /// Result of a JSON patch.
@@ -355,6 +358,19 @@ impl Cluster {
         uid: &str,
         cascade: Cascade,
     ) -> Result<Deleted, KubeError> {
+        self.delete_at(id, uid, None, cascade).await
+    }
+
+    /// DELETE with a UID precondition and, when `resource_version` is given,
+    /// a resourceVersion precondition too: it takes effect only on the object
+    /// as it was read (else [`Deleted::Changed`]).
+    pub async fn delete_at(
+        &self,
+        id: &ObjectId,
+        uid: &str,
+        resource_version: Option<&str>,
+        cascade: Cascade,
+    ) -> Result<Deleted, KubeError> {
         let api = self
             .api(&id.group, &id.version, &id.kind, id.namespace.as_deref())
             .await?;
@@ -362,7 +378,7 @@ impl Cluster {
             propagation_policy: Some(cascade.policy()),
             preconditions: Some(Preconditions {
                 uid: Some(uid.to_string()),
-                resource_version: None,
+                resource_version: resource_version.map(str::to_string),
             }),
             ..DeleteParams::default()
         };
@@ -378,6 +394,14 @@ impl Cluster {
             }
             Ok(either::Either::Right(_status)) => Ok(Deleted::Gone),
             Err(CallError::Api(kube::Error::Api(s))) if s.code == 404 => Ok(Deleted::NotFound),
+            // The server names the precondition that failed.
+            Err(CallError::Api(kube::Error::Api(s)))
+                if s.code == 409
+                    && s.message
+                        .contains("the ResourceVersion in the precondition") =>
+            {
+                Ok(Deleted::Changed)
+            }
             Err(CallError::Api(kube::Error::Api(s))) if s.code == 409 => Ok(Deleted::UidMismatch),
             Err(e) => Err(self.refused(
                 e,

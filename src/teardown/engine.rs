@@ -131,6 +131,15 @@ pub enum TeardownError {
     },
 }
 
+/// `namespace/name` of a live object.
+fn namespaced_name(l: &Live) -> String {
+    format!(
+        "{}/{}",
+        l.id.namespace.as_deref().unwrap_or_default(),
+        l.id.name
+    )
+}
+
 fn is_ars(id: &ObjectId) -> bool {
     id.group == arc::GROUP && id.kind == arc::ARS_KIND
 }
@@ -286,16 +295,45 @@ impl<'a> Engine<'a> {
             let started = Instant::now();
             // --timeout bounds the whole wave: its DELETEs, patches and wait.
             let mut deadline = tokio::time::Instant::now() + self.opts.timeout;
-            let pending =
-                match tokio::time::timeout_at(deadline, self.delete_wave(index, &targets)).await {
+            // --keep-registration: a live runner set loses its scale set id
+            // before its DELETE (see `keep_registration_then_delete`).
+            let mut kept_first: Vec<ObjectId> = Vec::new();
+            let mut pending_first: Vec<Live> = Vec::new();
+            if !self.opts.dry_run {
+                for (_, ars) in targets.iter().filter(|(o, l)| {
+                    is_ars(&o.id) && !l.is_terminating() && keep.contains(&namespaced_name(l))
+                }) {
+                    let waited = tokio::time::timeout_at(
+                        deadline,
+                        self.keep_registration_then_delete(index, ars),
+                    )
+                    .await
+                    .map_err(|_| TeardownError::OutOfTime {
+                        wave: index,
+                        what: "keeping the GitHub registration".into(),
+                    })??;
+                    kept_first.push(ars.id.clone());
+                    pending_first.extend(waited);
+                }
+            }
+            let rest: Vec<(&Object, Live)> = targets
+                .iter()
+                .filter(|(_, l)| !kept_first.contains(&l.id))
+                .map(|(o, l)| (*o, l.clone()))
+                .collect();
+            let mut pending =
+                match tokio::time::timeout_at(deadline, self.delete_wave(index, &rest)).await {
                     Ok(result) => result?,
                     // Out of time before every DELETE answered: on to the
                     // diagnosis of what is left.
-                    Err(_) => targets.iter().map(|(_, l)| l.clone()).collect(),
+                    Err(_) => rest.iter().map(|(_, l)| l.clone()).collect(),
                 };
+            pending.extend(pending_first);
             let has_ars = targets.iter().any(|(o, _)| is_ars(&o.id));
             if has_ars {
-                tokio::time::timeout_at(deadline, self.keep_registrations(&targets, &keep))
+                // A dry run, or a runner set already Terminating: the id is
+                // removed after the fact, as well as it still can be.
+                tokio::time::timeout_at(deadline, self.keep_registrations(&rest, &keep))
                     .await
                     .map_err(|_| TeardownError::OutOfTime {
                         wave: index,
@@ -878,32 +916,7 @@ impl<'a> Engine<'a> {
                     continue;
                 }
             };
-            let (result, wait_for) = match result {
-                None => ("already_terminating", Some(l.clone())),
-                Some(_) if dry_run => ("would_delete", None),
-                Some(Deleted::Gone) => {
-                    self.deleted.fetch_add(1, Ordering::Relaxed);
-                    ("gone", None)
-                }
-                Some(Deleted::Terminating(now)) => {
-                    self.deleted.fetch_add(1, Ordering::Relaxed);
-                    ("terminating", Some(now))
-                }
-                Some(Deleted::NotFound) => ("already_gone", None),
-                Some(Deleted::UidMismatch) => ("uid_changed", None),
-            };
-            self.ui.emit(&Event::Delete {
-                wave,
-                object: l.id.to_string(),
-                result: result.into(),
-            });
-            if result == "gone" || result == "already_gone" || result == "uid_changed" {
-                self.ui.emit(&Event::Gone {
-                    wave,
-                    object: l.id.to_string(),
-                });
-            }
-            pending.extend(wait_for);
+            pending.extend(self.record_delete(wave, l, result));
         }
         if !failures.is_empty() {
             return Err(TeardownError::Deletes {
@@ -913,6 +926,121 @@ impl<'a> Engine<'a> {
             });
         }
         Ok(pending)
+    }
+
+    /// Reports one DELETE's result (`None`: the object was already
+    /// Terminating) and counts it; returns the object to wait for, if any.
+    fn record_delete(&self, wave: usize, l: &Live, result: Option<Deleted>) -> Option<Live> {
+        let (result, wait_for) = match result {
+            None => ("already_terminating", Some(l.clone())),
+            Some(_) if self.opts.dry_run => ("would_delete", None),
+            Some(Deleted::Gone) => {
+                self.deleted.fetch_add(1, Ordering::Relaxed);
+                ("gone", None)
+            }
+            Some(Deleted::Terminating(now)) => {
+                self.deleted.fetch_add(1, Ordering::Relaxed);
+                ("terminating", Some(now))
+            }
+            Some(Deleted::NotFound) => ("already_gone", None),
+            Some(Deleted::UidMismatch) => ("uid_changed", None),
+            // Only `delete_at` asks for it; it is read again and retried.
+            Some(Deleted::Changed) => ("changed", Some(l.clone())),
+        };
+        self.ui.emit(&Event::Delete {
+            wave,
+            object: l.id.to_string(),
+            result: result.into(),
+        });
+        if result == "gone" || result == "already_gone" || result == "uid_changed" {
+            self.ui.emit(&Event::Gone {
+                wave,
+                object: l.id.to_string(),
+            });
+        }
+        wait_for
+    }
+
+    /// `--keep-registration` for a live runner set that shares its GitHub
+    /// registration: remove its `runner-scale-set-id` first, then DELETE it
+    /// with preconditions on its UID and on the resourceVersion the patch
+    /// produced. The controller's deletion branch then has no scale set to
+    /// delete. A live runner set without the id gets it back from the
+    /// controller; if that happened between the two calls, the DELETE fails
+    /// its precondition and both are tried again (the deletion branch itself
+    /// never creates a scale set).
+    async fn keep_registration_then_delete(
+        &mut self,
+        wave: usize,
+        ars: &Live,
+    ) -> Result<Option<Live>, TeardownError> {
+        let key = arc::SCALE_SET_ID_ANNOTATION;
+        let step = Step {
+            rung: "keep shared registration",
+            object: ars.id.clone(),
+            action: Action::RemoveAnnotation {
+                key: key.to_string(),
+            },
+        };
+        for _attempt in 0..PATCH_ATTEMPTS {
+            let Some(current) = self.cluster.get(&ars.id).await? else {
+                return Ok(self.record_delete(wave, ars, Some(Deleted::NotFound)));
+            };
+            if current.uid() != ars.uid() {
+                return Ok(self.record_delete(wave, ars, Some(Deleted::UidMismatch)));
+            }
+            if current.is_terminating() {
+                // Deleted by someone else meanwhile: remove the id as well as
+                // it still can be.
+                self.run_step(&step).await?;
+                return Ok(self.record_delete(wave, &current, None));
+            }
+            let read = match ladder::remove_annotation_patch(&current, key) {
+                None => current,
+                Some(patch) => {
+                    self.ui.emit(&Event::Ladder {
+                        rung: step.rung.to_string(),
+                        object: step.object.to_string(),
+                        action: "patch".to_string(),
+                        patch: Some(patch.clone()),
+                        removes: vec![key.to_string()],
+                        dry_run: false,
+                    });
+                    match self.cluster.json_patch(&ars.id, &patch).await? {
+                        Patched::Applied(patched) => patched,
+                        Patched::Conflict => continue,
+                        Patched::NotFound => {
+                            return Ok(self.record_delete(wave, ars, Some(Deleted::NotFound)));
+                        }
+                    }
+                }
+            };
+            match self
+                .cluster
+                .delete_at(
+                    &read.id,
+                    read.uid(),
+                    Some(read.resource_version()),
+                    self.opts.cascade,
+                )
+                .await?
+            {
+                Deleted::Changed => continue,
+                deleted => return Ok(self.record_delete(wave, &read, Some(deleted))),
+            }
+        }
+        self.ui.emit(&Event::Ladder {
+            rung: step.rung.to_string(),
+            object: step.object.to_string(),
+            action: "gave_up_after_conflicts".to_string(),
+            patch: None,
+            removes: Vec::new(),
+            dry_run: false,
+        });
+        Err(TeardownError::Conflicts {
+            object: step.object.to_string(),
+            attempts: PATCH_ATTEMPTS,
+        })
     }
 
     /// [`Engine::run_ladders`] until `deadline`; out of time, the wait that
@@ -968,11 +1096,11 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
-    /// `--keep-registration`: right after the DELETE of a runner set that
-    /// shares its GitHub registration, remove its `runner-scale-set-id`, so
-    /// the controller's cleanup removes its runners but not the shared scale
-    /// set (the deletion branch reads the annotation only after the listener
-    /// and the runner sets are gone, seconds later).
+    /// `--keep-registration` where [`Engine::keep_registration_then_delete`]
+    /// did not run (a dry run, or a runner set already Terminating): remove
+    /// `runner-scale-set-id` after the DELETE, before the controller's
+    /// deletion branch reads it (once the listener and the runner sets are
+    /// gone), as well as that can still be done.
     async fn keep_registrations(
         &mut self,
         targets: &[(&Object, Live)],
