@@ -26,7 +26,7 @@ pub const DEFAULT_SUBCOMMAND: &str = "uninstall";
                   subcommand).",
     arg_required_else_help = true,
     after_help = "Exit codes: 0 ok, 1 failed, 2 usage or bad input, 3 timed out with objects left, \
-                  4 refused by preflight.",
+                  4 refused, 5 doctor found problems.",
     after_long_help = commands::help::TOP
 )]
 pub struct Cli {
@@ -55,7 +55,7 @@ pub enum Command {
     /// Print a shell completion script (bash, zsh, fish).
     Completions(commands::completions::Args),
     /// Read-only: what is stuck in ARC and why, with the fix for each
-    /// (exit 0 clean, 2 problems found, 3 refused); `--fix` applies only safe fixes.
+    /// (exit 0 clean, 5 problems found, 4 refused); `--fix` applies only safe fixes.
     #[command(after_long_help = commands::help::DOCTOR)]
     Doctor(commands::doctor::Args),
 }

@@ -6,7 +6,10 @@
 //! | 1 | the command failed (cluster, Helm, I/O or an unexpected error) |
 //! | 2 | usage error or bad input: unknown flag, unreadable or invalid manifest, dependency cycle, unknown explicit-edge reference |
 //! | 3 | teardown timed out with objects left |
-//! | 4 | refused by preflight checks; nothing was deleted (`--all-runner-sets`: a later `--with-controller` or `--delete-crds` step was refused after the runner sets were torn down) |
+//! | 4 | refused: by preflight checks, nothing was deleted (`--all-runner-sets`: a later `--with-controller` or `--delete-crds` step was refused after the runner sets were torn down); `doctor --fix`: a safe fix found its object changed and did not patch it |
+//! | 5 | `doctor` found problems (after `--fix`: problems left) |
+//!
+//! Each code means one thing in every subcommand.
 //!
 //! Commands return `Ok(Code)` for outcomes that are not errors, and errors
 //! otherwise. An error carries its code either by its type (see [`code_for`])
@@ -27,8 +30,11 @@ pub enum Code {
     /// 3: teardown timed out with objects left.
     TimedOut = 3,
     /// 4: refused by preflight checks; nothing was deleted (fleet: a later
-    /// `--with-controller`/`--delete-crds` step was refused).
+    /// `--with-controller`/`--delete-crds` step was refused; doctor: a safe
+    /// fix found its object changed and did not patch it).
     Refused = 4,
+    /// 5: `doctor` found problems (after `--fix`: problems left).
+    ProblemsFound = 5,
 }
 
 impl From<Code> for std::process::ExitCode {

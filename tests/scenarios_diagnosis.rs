@@ -840,7 +840,7 @@ fn item6_doctor_fix_leaves_what_a_draining_runner_set_still_uses() {
 
     let before = env.scenario.log().len();
     let (code, report) = env.doctor(NS, &["--fix"]);
-    assert_eq!(code, Some(2), "problems left: {report:#}");
+    assert_eq!(code, Some(5), "problems left: {report:#}");
     assert_eq!(report["fixed"], json!([]), "{report:#}");
     let traps = findings_of(&report, "upgrade_trap");
     assert_eq!(traps.len(), 4, "{report:#}");
@@ -973,7 +973,7 @@ fn item5_runner_group_change_leaves_a_listener_doctor_names_and_its_fix_removes(
         .unwrap();
 
     let (code, report) = env.doctor(NS, &[]);
-    assert_eq!(code, Some(2), "{report:#}");
+    assert_eq!(code, Some(5), "{report:#}");
     let (kind, object, f) = only_finding(&report);
     assert_eq!(kind, "stale_listener");
     assert_eq!(object, format!("AutoscalingListener/{CONTROLLER_NS}/{old}"));
@@ -989,7 +989,7 @@ fn item5_runner_group_change_leaves_a_listener_doctor_names_and_its_fix_removes(
     );
 
     let (code, report) = env.doctor(NS, &[]);
-    assert_eq!(code, Some(2), "{report:#}");
+    assert_eq!(code, Some(5), "{report:#}");
     let (kind, object, f) = only_finding(&report);
     assert_eq!(kind, "orphaned_listener");
     assert_eq!(object, format!("AutoscalingListener/{CONTROLLER_NS}/{old}"));
@@ -1054,7 +1054,7 @@ fn item5_upgrade_from_0_13_0_leaves_a_second_listener_the_ladder_strips_too() {
         env.listeners_of(NS, RELEASE).len() == 2
     });
     let (code, report) = env.doctor(NS, &[]);
-    assert_eq!(code, Some(2), "{report:#}");
+    assert_eq!(code, Some(5), "{report:#}");
     let (kind, object, _) = only_finding(&report);
     assert_eq!(kind, "stale_listener");
     assert_eq!(

@@ -385,7 +385,7 @@ fn doctor_finds_each_seeded_problem_and_fixes_only_the_upgrade_trap() {
     .unwrap();
 
     let out = env.run(ns, &["doctor", "-A", "-o", "json"]);
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
     let found = findings(&out);
     let has = |kind: &str, object: &str| found.iter().any(|(k, o)| k == kind && o == object);
     assert!(
@@ -423,7 +423,7 @@ fn doctor_finds_each_seeded_problem_and_fixes_only_the_upgrade_trap() {
 
     // Text output names the fix commands.
     let text = env.run(ns, &["doctor", "-A"]);
-    assert_eq!(text.status.code(), Some(2));
+    assert_eq!(text.status.code(), Some(5));
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(
         text.contains("kubectl -n arc-systems scale deployment/arc-gha-rs-controller --replicas=1")
@@ -442,7 +442,7 @@ fn doctor_finds_each_seeded_problem_and_fixes_only_the_upgrade_trap() {
     let out = env.run(ns, &["doctor", "-A", "--fix", "-o", "json"]);
     assert_eq!(
         out.status.code(),
-        Some(2),
+        Some(5),
         "problems are left: {}",
         describe(&out)
     );
@@ -643,10 +643,10 @@ fn doctor_fix_refuses_an_object_that_changed_since_it_was_read() {
     let out = child.wait_with_output().expect("doctor");
     assert!(held, "doctor never patched the Role: {}", describe(&out));
 
-    assert_eq!(out.status.code(), Some(3), "refused: {}", describe(&out));
+    assert_eq!(out.status.code(), Some(4), "refused: {}", describe(&out));
     let report: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("doctor JSON ({e}): {}", describe(&out)));
-    assert_eq!(report["exit_code"], 3, "{report}");
+    assert_eq!(report["exit_code"], 4, "{report}");
     let results: Vec<(String, String)> = report["fixed"]
         .as_array()
         .unwrap()

@@ -163,18 +163,18 @@ fn outcome(findings: &[Finding], fixed: &[Applied]) -> DoctorCode {
 pub enum DoctorCode {
     /// 0: nothing wrong.
     Clean = 0,
-    /// 2: problems found (after `--fix`: problems left).
-    Problems = 2,
-    /// 3: a safe fix was refused because its object changed.
-    Refused = 3,
+    /// 5: problems found (after `--fix`: problems left).
+    Problems = 5,
+    /// 4: a safe fix was refused because its object changed.
+    Refused = 4,
 }
 
 impl From<DoctorCode> for Code {
     fn from(code: DoctorCode) -> Code {
         match code {
             DoctorCode::Clean => Code::Success,
-            DoctorCode::Problems => Code::BadInput,
-            DoctorCode::Refused => Code::TimedOut,
+            DoctorCode::Problems => Code::ProblemsFound,
+            DoctorCode::Refused => Code::Refused,
         }
     }
 }
@@ -358,7 +358,8 @@ mod tests {
             applied("RoleBinding/runners/a", FIXED),
         ];
         assert_eq!(outcome(&findings, &fixed), DoctorCode::Refused);
-        assert_eq!(Code::from(DoctorCode::Refused) as u8, 3);
+        assert_eq!(Code::from(DoctorCode::Refused) as u8, 4);
+        assert_eq!(Code::from(DoctorCode::Problems) as u8, 5);
     }
 
     #[test]
@@ -373,7 +374,7 @@ mod tests {
         assert_eq!(outcome(&findings, &both), DoctorCode::Clean);
         assert_eq!(outcome(&findings, &both[..1]), DoctorCode::Problems);
         assert_eq!(Code::from(DoctorCode::Clean) as u8, 0);
-        assert_eq!(Code::from(DoctorCode::Problems) as u8, 2);
+        assert_eq!(Code::from(DoctorCode::Problems) as u8, 5);
     }
 
     #[test]

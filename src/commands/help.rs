@@ -12,7 +12,7 @@ Exit codes:
   3  teardown timed out with objects left
   4  refused by preflight checks; nothing was deleted (--all-runner-sets: the runner sets
      were torn down, then --with-controller or --delete-crds was refused)
-`doctor` has its own: 0 clean, 2 problems found, 3 a safe fix was refused (see `doctor --help`).
+  5  doctor found problems (doctor --fix: problems left); doctor --fix also uses 4 (refused)
 
 Environment:
   HELM_BIN                      Helm binary for `helm get manifest|hooks` and `helm uninstall` (Helm sets it)
@@ -123,5 +123,6 @@ its dependents were deleted; 1 otherwise.";
 
 /// `doctor --help`.
 pub const DOCTOR: &str = "\
-Exit codes: 0 clean; 1 the command failed (cluster unreachable); 2 problems found (each printed with
-its fix); 3 refused: a safe fix found its object changed since it was read and did not patch it.";
+Exit codes: 0 clean; 1 the command failed (cluster unreachable); 2 bad input; 4 refused: a safe fix
+found its object changed since it was read and did not patch it; 5 problems found (each printed
+with its fix).";

@@ -533,8 +533,8 @@ fn doctor(variant: Variant) {
     let op = Operator::new("doctor", variant, "doctor", controller(), None);
     let trapped = stage_upgrade_trap(&op);
     let out = op.run(&["doctor", "-n", &op.runner_ns, "-o", "json"]);
-    // 2: problems found, each with its fix.
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    // 5: problems found, each with its fix.
+    assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
     let findings = doctor_findings(&out);
     for object in &trapped {
         assert!(
