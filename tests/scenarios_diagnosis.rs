@@ -284,6 +284,25 @@ fn item2_missing_proxy_credential_secret_is_named() {
     );
 }
 
+/// #14 item 2: the githubServerTLS ConfigMap the controller reads for every
+/// GitHub call is gone: named, and refused (the controller would retry forever).
+#[test]
+fn item2_missing_github_server_tls_config_map_is_named() {
+    let env = Env::new(0);
+    env.patch(ARC_API, "AutoscalingRunnerSet", Some(NS), RELEASE,
+        json!({"spec": {"githubServerTLS": {"certificateFrom": {"configMapKeyRef": {"name": "ghes-ca", "key": "ca.crt"}}}}}));
+    let before = env.scenario.log().len();
+    let r = refused(&env.teardown(&[]), "missing_tls_config");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("The ConfigMap arc-runners/ghes-ca named by spec.githubServerTLS"),
+        "{r}"
+    );
+    env.assert_no_write_since(before);
+}
+
 /// #14 item 2: a vault-backed runner set is not "missing credentials": the
 /// tool says it cannot check the vault and offers no credentials ladder.
 #[test]

@@ -406,11 +406,47 @@ mod tests {
         assert!(d.objects[1].removed_by[0].starts_with("nobody: the ARC 0.15 controller"));
     }
 
+    /// `slow_controller` is what is left when every other cause was checked:
+    /// each other cause has a scenario test that reaches it (on the running
+    /// simulated controller, through the binary), so a cause added without
+    /// one fails here.
     #[test]
-    fn every_cause_is_listed() {
-        for cause in CAUSES {
-            assert!(!cause.is_empty());
-        }
+    fn every_cause_but_slow_controller_has_a_scenario_test() {
         assert_eq!(CAUSES.last(), Some(&"slow_controller"));
+        let scenarios = [
+            include_str!("../../tests/scenarios_diagnosis.rs"),
+            include_str!("../../tests/scenarios_teardown.rs"),
+            include_str!("../../tests/scenarios_connection.rs"),
+        ]
+        .concat();
+        let missing: Vec<&str> = CAUSES[..CAUSES.len() - 1]
+            .iter()
+            .copied()
+            .filter(|cause| !scenarios.contains(&format!("\"{cause}\"")))
+            .collect();
+        assert_eq!(
+            missing,
+            Vec::<&str>::new(),
+            "causes without a scenario test"
+        );
+    }
+
+    /// Every wedge preflight can find is a cause a diagnosis can give.
+    #[test]
+    fn every_wedge_is_a_cause() {
+        // The arms of `Wedge::name`: `Wedge::X { .. } => "cause",`.
+        let names: Vec<&str> = include_str!("preflight.rs")
+            .lines()
+            .filter(|line| line.trim_start().starts_with("Wedge::"))
+            .filter_map(|line| line.split_once("} => \"").map(|(_, rest)| rest))
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert!(
+            names.len() >= 9,
+            "the arms of Wedge::name were found: {names:?}"
+        );
+        for name in names {
+            assert!(CAUSES.contains(&name), "{name} is not in CAUSES");
+        }
     }
 }
