@@ -6,6 +6,7 @@ pub mod connection;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod doctor;
+pub mod fleet;
 pub mod help;
 pub mod plan;
 pub mod render;

@@ -88,7 +88,7 @@ pub struct Args {
 
     /// Fleet operations: every runner set, the controller guard, CRDs.
     #[command(flatten)]
-    pub fleet: crate::fleet::FleetArgs,
+    pub fleet: super::fleet::FleetArgs,
 }
 
 /// `--cascade` values.
@@ -167,7 +167,7 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
         let code = exit::code_for(err);
         let message = format!("{err:#}");
         if args.fleet.all_runner_sets {
-            crate::fleet::run::failed_summary(json, code, &tally, started, &message);
+            super::fleet::failed_summary(json, code, &tally, started, &message);
         } else if json {
             reporter.emit(&Event::Summary {
                 outcome: "failed".into(),
@@ -234,9 +234,9 @@ async fn run_async(args: &Args, ui: &dyn Reporter, tally: &Tally) -> anyhow::Res
         .count_requests_in(tally.request_counter())
         .with_request_timeout(args.timeout.min(crate::kube::REQUEST_TIMEOUT));
     if args.fleet.all_runner_sets {
-        return crate::fleet::run::all_runner_sets(&cluster, args, ui, tally).await;
+        return super::fleet::all_runner_sets(&cluster, args, ui, tally).await;
     }
-    if let Some(code) = crate::fleet::run::controller_guard(&cluster, args, ui, tally).await? {
+    if let Some(code) = super::fleet::controller_guard(&cluster, args, ui, tally).await? {
         return Ok(code);
     }
     run_release(&cluster, args, ui, tally.deleted_counter()).await

@@ -1,47 +1,16 @@
 //! Fleet operations: every runner set before the controller, CRDs last.
 //!
-//! Pure decisions live here ([`releases_of`], [`is_controller_manifest`],
-//! [`controller_watch_namespace`]); [`run`] does the I/O: discovery, bounded
-//! concurrent teardowns through the single-release path, the controller
-//! guard, `--with-controller` and `--delete-crds`.
-
-pub mod run;
+//! The pure decisions ([`releases_of`], [`is_controller_manifest`],
+//! [`controller_watch_namespace`], [`split_release`]); `commands::fleet`
+//! does the I/O: discovery, bounded concurrent teardowns through the
+//! single-release path, the controller guard, `--with-controller` and
+//! `--delete-crds`.
 
 use crate::arc::{self, RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
 use crate::manifest::Object;
 use crate::model::Live;
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// Fleet flags of `uninstall`.
-#[derive(Clone, Debug, Default, clap::Args)]
-pub struct FleetArgs {
-    /// Tear down every release that owns an AutoscalingRunnerSet (in `-n`, or everywhere with `-A`).
-    #[arg(long, conflicts_with = "rescue")]
-    pub all_runner_sets: bool,
-
-    /// With --all-runner-sets: every namespace.
-    #[arg(short = 'A', long, requires = "all_runner_sets")]
-    pub all_namespaces: bool,
-
-    /// Releases torn down at the same time.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub concurrency: u16,
-
-    /// After every runner set is gone: uninstall this controller release (`RELEASE` or `NAMESPACE/RELEASE`);
-    /// while runner sets are left anywhere it is kept (exit 4).
-    #[arg(long, value_name = "RELEASE", requires = "all_runner_sets")]
-    pub with_controller: Option<String>,
-
-    /// Last: delete the actions.github.com CRDs, only when no custom resource of them is left
-    /// (else they are kept, "CRDs kept: ..." names what is left, exit 4).
-    #[arg(long, requires = "all_runner_sets")]
-    pub delete_crds: bool,
-
-    /// Uninstalling the controller release while runner sets exist: tear them down first.
-    #[arg(long, conflicts_with = "all_runner_sets")]
-    pub cascade_runner_sets: bool,
-}
 
 /// One Helm release that owns runner sets.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

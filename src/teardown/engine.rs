@@ -3,13 +3,13 @@
 //! asked, and diagnose what does not finish.
 
 use super::diagnosis::diagnose;
+use super::events::{Event, Reporter};
 use super::ladder::{self, Action, Step};
 use super::preflight::{self, Controller, Facts, LadderKind, RunnerSetFacts, assess};
 use crate::arc::{self, RunnerSetRefs, kept_by_policy, owned_by};
 use crate::kube::{Cascade, Cluster, Deleted, KubeError, Patched, WatchItem, WideList};
 use crate::manifest::Object;
 use crate::model::{Live, ObjectId};
-use crate::ui::{Event, Reporter};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use std::collections::{BTreeMap, BTreeSet, HashMap};

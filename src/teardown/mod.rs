@@ -2,11 +2,12 @@
 //! the opt-in finalizer ladder, and rescue.
 //!
 //! Decisions are pure functions ([`preflight::assess`], [`diagnosis::diagnose`],
-//! [`ladder::plan`], [`rescue::objects_from_ars`]); [`engine::Engine`] does the
-//! I/O through [`crate::kube::Cluster`] and reports through [`crate::ui`].
+//! [`ladder::plan`], [`rescue::dependent_ids`]); [`engine::Engine`] does the
+//! I/O through [`crate::kube::Cluster`]; reports as [`events::Event`]s.
 
 pub mod diagnosis;
 pub mod engine;
+pub mod events;
 pub mod ladder;
 pub mod preflight;
 pub mod rerun;

@@ -1,11 +1,12 @@
-//! The I/O side of fleet operations: discovery, bounded concurrent teardowns
-//! (each release through [`crate::commands::uninstall::run_release`]), the
+//! `uninstall --all-runner-sets` and the controller guard: the I/O side of
+//! fleet operations (the decisions are in `crate::fleet`): discovery, bounded concurrent teardowns
+//! (each release through [`super::uninstall::run_release`]), the
 //! controller guard, `--with-controller` and `--delete-crds`.
 
-use super::{ReleaseRef, releases_of, split_release};
+use super::uninstall::{Args, OutputArg, Tally, run_release};
 use crate::arc::{self, RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
-use crate::commands::uninstall::{Args, OutputArg, Tally, run_release};
 use crate::exit::{Code, WithCode};
+use crate::fleet::{ReleaseRef, releases_of, split_release};
 use crate::kube::{Cluster, Deleted, KubeError};
 use crate::manifest;
 use crate::model::{Live, ObjectId};
@@ -18,6 +19,36 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
+
+/// Fleet flags of `uninstall`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct FleetArgs {
+    /// Tear down every release that owns an AutoscalingRunnerSet (in `-n`, or everywhere with `-A`).
+    #[arg(long, conflicts_with = "rescue")]
+    pub all_runner_sets: bool,
+
+    /// With --all-runner-sets: every namespace.
+    #[arg(short = 'A', long, requires = "all_runner_sets")]
+    pub all_namespaces: bool,
+
+    /// Releases torn down at the same time.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+
+    /// After every runner set is gone: uninstall this controller release (`RELEASE` or `NAMESPACE/RELEASE`);
+    /// while runner sets are left anywhere it is kept (exit 4).
+    #[arg(long, value_name = "RELEASE", requires = "all_runner_sets")]
+    pub with_controller: Option<String>,
+
+    /// Last: delete the actions.github.com CRDs, only when no custom resource of them is left
+    /// (else they are kept, "CRDs kept: ..." names what is left, exit 4).
+    #[arg(long, requires = "all_runner_sets")]
+    pub delete_crds: bool,
+
+    /// Uninstalling the controller release while runner sets exist: tear them down first.
+    #[arg(long, conflicts_with = "all_runner_sets")]
+    pub cascade_runner_sets: bool,
+}
 
 /// Outcome of one release of the fleet.
 #[derive(Clone, Debug, Serialize)]
@@ -116,7 +147,7 @@ async fn teardown_releases(
         let mut one = args.clone();
         one.release = r.name.clone();
         one.namespace = Some(r.namespace.clone());
-        one.fleet = super::FleetArgs::default();
+        one.fleet = FleetArgs::default();
         async move {
             teardown_one(
                 cluster,
@@ -403,7 +434,7 @@ async fn with_controller(
     let mut one = args.clone();
     one.release = name.clone();
     one.namespace = Some(ns.clone());
-    one.fleet = super::FleetArgs::default();
+    one.fleet = FleetArgs::default();
     let outcome = teardown_one(cluster, &one, output, &format!("{ns}/{name}"), tally).await;
     let code = if outcome.exit_code == 0 {
         Code::Success
@@ -493,7 +524,7 @@ pub async fn controller_guard(
         Some(ns) => ns.to_string(),
         None => cluster.default_namespace().to_string(),
     };
-    let helm = crate::commands::uninstall::helm_for(args, &namespace)?;
+    let helm = super::uninstall::helm_for(args, &namespace)?;
     let Some(text) = helm.get_manifest(&args.release).await? else {
         return Ok(None);
     };
@@ -505,10 +536,10 @@ pub async fn controller_guard(
         return Ok(None);
     };
     let objects: Vec<_> = parsed.objects().cloned().collect();
-    if !super::is_controller_manifest(&objects) {
+    if !crate::fleet::is_controller_manifest(&objects) {
         return Ok(None);
     }
-    let watched = super::controller_watch_namespace(&objects);
+    let watched = crate::fleet::controller_watch_namespace(&objects);
     let runner_sets = list_or_empty(cluster, arc::ARS_KIND, watched.as_deref()).await?;
     if runner_sets.is_empty() {
         return Ok(None);

@@ -1,0 +1,180 @@
+//! What a teardown reports: the [`Event`]s the engine emits and the
+//! [`Reporter`] trait that renders them (the renderers are in `crate::ui`).
+//! Events carry names, finalizers and counts only, never object payloads, so
+//! Secret data cannot reach any output.
+
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// One thing that happened during a teardown.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The run starts.
+    Start {
+        /// Release name.
+        release: String,
+        /// Release namespace.
+        namespace: String,
+        /// Objects per wave.
+        waves: Vec<usize>,
+        /// No writes.
+        dry_run: bool,
+        /// Working without the release record (`--rescue`).
+        rescue: bool,
+        /// Where the objects came from: `release` (helm get manifest),
+        /// `saved_manifest` (the state copy) or `cluster` (found from the ARS).
+        source: String,
+        /// The API server, context and user the run acts on and as
+        /// (flattened: `server`, `context`, `user`, `as_user`, `as_groups`).
+        #[serde(flatten)]
+        target: crate::kube::connection::Target,
+    },
+    /// The manifest was copied to the state directory.
+    ManifestSaved {
+        /// Path of the copy.
+        path: String,
+    },
+    /// The manifest copy was removed: the release is gone.
+    ManifestRemoved {
+        /// Path of the copy.
+        path: String,
+    },
+    /// A preflight finding.
+    Check {
+        /// What was checked.
+        check: String,
+        /// Whether it is fine.
+        ok: bool,
+        /// Details.
+        detail: String,
+    },
+    /// The run stops before deleting anything.
+    Refused {
+        /// Machine-readable cause.
+        cause: String,
+        /// The paragraph for the user.
+        message: String,
+    },
+    /// A wave starts.
+    WaveStart {
+        /// Wave index.
+        wave: usize,
+        /// Objects of the wave.
+        objects: Vec<String>,
+    },
+    /// An object of a wave is skipped.
+    Skip {
+        /// The object.
+        object: String,
+        /// Why.
+        reason: String,
+    },
+    /// A DELETE was sent (or would be).
+    Delete {
+        /// Wave index.
+        wave: usize,
+        /// The object.
+        object: String,
+        /// `gone`, `terminating`, `already_gone`, `uid_changed`, `already_terminating`,
+        /// `would_delete`, or `failed` (the run then stops with an error naming
+        /// every object of the wave whose DELETE failed).
+        result: String,
+    },
+    /// An object of the wave is gone (UID-aware).
+    Gone {
+        /// Wave index.
+        wave: usize,
+        /// The object.
+        object: String,
+    },
+    /// What the ARC controller is doing while we wait.
+    Progress {
+        /// Wave index.
+        wave: usize,
+        /// Objects of the wave still present.
+        waiting_for: usize,
+        /// The AutoscalingListener, if still present.
+        listener: Option<String>,
+        /// EphemeralRunnerSets present.
+        runner_sets: usize,
+        /// Runners by phase.
+        runners: BTreeMap<String, usize>,
+        /// Runners running a job.
+        busy: Vec<String>,
+        /// Finalizers still on the wave's objects.
+        finalizers_left: Vec<String>,
+    },
+    /// A wave finished.
+    WaveDone {
+        /// Wave index.
+        wave: usize,
+        /// Seconds it took.
+        seconds: f64,
+    },
+    /// A wave ran out of time.
+    WaveTimedOut {
+        /// Wave index.
+        wave: usize,
+        /// The timeout, in Helm syntax.
+        timeout: String,
+    },
+    /// The diagnosis of a stuck wave.
+    Diagnosis {
+        /// The diagnosis.
+        #[serde(flatten)]
+        diagnosis: super::diagnosis::Diagnosis,
+    },
+    /// A finalizer-ladder step (or what it would do under --dry-run).
+    Ladder {
+        /// Rung label.
+        rung: String,
+        /// The object.
+        object: String,
+        /// `delete`, `patch`, `skip`.
+        action: String,
+        /// The JSON patch sent (or that would be).
+        patch: Option<Value>,
+        /// The finalizers (or the annotation) the patch removes.
+        removes: Vec<String>,
+        /// Nothing was written.
+        dry_run: bool,
+    },
+    /// What stays registered on GitHub and must be removed there.
+    Leak {
+        /// The leak.
+        #[serde(flatten)]
+        leak: super::ladder::Leak,
+    },
+    /// `helm uninstall` for the release record.
+    Helm {
+        /// The argv (after the Helm binary).
+        args: Vec<String>,
+        /// Not run (dry run).
+        dry_run: bool,
+        /// Exit status, when run.
+        status: Option<i32>,
+    },
+    /// The final summary.
+    Summary {
+        /// `success`, `failed`, `timed_out`, `refused`, `dry_run`.
+        outcome: String,
+        /// The process exit code.
+        exit_code: i32,
+        /// Objects deleted by this run.
+        deleted: usize,
+        /// Wall time.
+        seconds: f64,
+        /// Non-watch API requests made.
+        requests: u64,
+        /// One line for people.
+        message: String,
+    },
+}
+
+/// Renders events.
+pub trait Reporter: Send + Sync {
+    /// Render one event.
+    fn emit(&self, event: &Event);
+}
