@@ -148,23 +148,30 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
         "\n(`helm uninstall {RELEASE}` would now remove the release record; the demo has no Helm, and every object is already gone)\n"
     ))?;
 
-    // Runner pods and secrets of stripped runners go by garbage collection.
-    world.settle(Duration::from_millis(300), Duration::from_secs(5));
-    let after = Census::take(&world);
-    say("\nBefore and after:\n")?;
-    say(&before_after(&before, &after))?;
-    let proof = order_proof(&world.event_log(), log_start, world.ars_present());
-    say("\nEvent log of the API server (writes to the release's objects):\n")?;
-    say(&proof_text(&proof))?;
+    let proven = show_the_result(&world, &before, log_start)?;
     say(&format!(
         "\ndemo finished in {:.1}s\n",
         started.elapsed().as_secs_f64()
     ))?;
-    Ok(if outcome == Outcome::Success && proof.holds() {
+    Ok(if outcome == Outcome::Success && proven {
         Code::Success
     } else {
         Code::Failure
     })
+}
+
+/// The before/after table and the API server's event log; whether the log
+/// shows the runner set gone before any of its dependents was deleted.
+fn show_the_result(world: &World, before: &Census, log_start: usize) -> anyhow::Result<bool> {
+    // Runner pods and secrets of stripped runners go by garbage collection.
+    world.settle(Duration::from_millis(300), Duration::from_secs(5));
+    let after = Census::take(world);
+    say("\nBefore and after:\n")?;
+    say(&before_after(before, &after))?;
+    let proof = order_proof(&world.event_log(), log_start, world.ars_present());
+    say("\nEvent log of the API server (writes to the release's objects):\n")?;
+    say(&proof_text(&proof))?;
+    Ok(proof.holds())
 }
 
 /// Helm's own order against a fresh world (broken the same way): what

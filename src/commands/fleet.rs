@@ -286,20 +286,7 @@ pub async fn all_runner_sets(
         );
         return Ok(Code::Refused);
     }
-    let target = cluster.target();
-    output.fleet(
-        json!({"event": "fleet_start", "scope": scope_text, "releases": releases,
-               "concurrency": args.fleet.concurrency, "dry_run": args.dry_run,
-               "server": target.server, "context": target.context, "user": target.user,
-               "as_user": target.as_user, "as_groups": target.as_groups}),
-        &format!(
-            "{}tearing down {} runner-set release(s) in {scope_text} on {}, {} at a time",
-            if args.dry_run { "dry run: " } else { "" },
-            releases.len(),
-            target.describe(),
-            args.fleet.concurrency
-        ),
-    );
+    announce(cluster, args, &output, &releases, &scope_text);
     let mut outcomes = teardown_releases(cluster, args, &output, &releases, tally).await;
     outcomes.sort_by(|a, b| (&a.namespace, &a.release).cmp(&(&b.namespace, &b.release)));
     let mut code = worst(&outcomes);
@@ -332,6 +319,30 @@ pub async fn all_runner_sets(
     };
     summary(&output, outcome, code, &outcomes, started, tally, &message);
     Ok(code)
+}
+
+/// The `fleet_start` event: what will be torn down, where, as whom.
+fn announce(
+    cluster: &Cluster,
+    args: &Args,
+    output: &Output,
+    releases: &[ReleaseRef],
+    scope_text: &str,
+) {
+    let target = cluster.target();
+    output.fleet(
+        json!({"event": "fleet_start", "scope": scope_text, "releases": releases,
+               "concurrency": args.fleet.concurrency, "dry_run": args.dry_run,
+               "server": target.server, "context": target.context, "user": target.user,
+               "as_user": target.as_user, "as_groups": target.as_groups}),
+        &format!(
+            "{}tearing down {} runner-set release(s) in {scope_text} on {}, {} at a time",
+            if args.dry_run { "dry run: " } else { "" },
+            releases.len(),
+            target.describe(),
+            args.fleet.concurrency
+        ),
+    );
 }
 
 fn summary(
@@ -544,35 +555,66 @@ pub async fn controller_guard(
     if runner_sets.is_empty() {
         return Ok(None);
     }
-    let names: Vec<String> = runner_sets.iter().map(|l| l.id.to_string()).collect();
     if !args.fleet.cascade_runner_sets {
-        let message = format!(
-            "{} is the ARC controller release, and {} runner set(s) still exist: {}. The controller must outlive the \
-             runner sets it owns (uninstalled first, every one of them hangs Terminating). Tear them down first: \
-             `helm arc-uninstall --all-runner-sets {} --with-controller {namespace}/{}`, or rerun with --cascade-runner-sets",
-            args.release,
-            names.len(),
-            names.join(", "),
-            watched
-                .as_deref()
-                .map_or("-A".to_string(), |n| format!("-n {n}")),
-            args.release,
-        );
-        ui.emit(&Event::Refused {
-            cause: "runner_sets_exist".into(),
-            message: message.clone(),
-        });
-        ui.emit(&Event::Summary {
-            outcome: "refused".into(),
-            exit_code: Code::Refused as i32,
-            deleted: 0,
-            seconds: 0.0,
-            requests: cluster.request_count(),
-            message: format!("refused: {} runner set(s) still exist", names.len()),
-        });
-        return Ok(Some(Code::Refused));
+        return Ok(Some(refuse_while_runner_sets_exist(
+            cluster,
+            args,
+            ui,
+            &runner_sets,
+            watched.as_deref(),
+            &namespace,
+        )));
     }
-    let (releases, unmapped) = releases_of(&runner_sets);
+    cascade_runner_sets(cluster, args, &runner_sets, watched.as_deref(), tally).await?;
+    Ok(None)
+}
+
+/// The controller release is kept while runner sets exist: says which and
+/// how to tear them down first.
+fn refuse_while_runner_sets_exist(
+    cluster: &Cluster,
+    args: &Args,
+    ui: &dyn Reporter,
+    runner_sets: &[Live],
+    watched: Option<&str>,
+    namespace: &str,
+) -> Code {
+    let names: Vec<String> = runner_sets.iter().map(|l| l.id.to_string()).collect();
+    let message = format!(
+        "{} is the ARC controller release, and {} runner set(s) still exist: {}. The controller must outlive the \
+         runner sets it owns (uninstalled first, every one of them hangs Terminating). Tear them down first: \
+         `helm arc-uninstall --all-runner-sets {} --with-controller {namespace}/{}`, or rerun with --cascade-runner-sets",
+        args.release,
+        names.len(),
+        names.join(", "),
+        watched.map_or("-A".to_string(), |n| format!("-n {n}")),
+        args.release,
+    );
+    ui.emit(&Event::Refused {
+        cause: "runner_sets_exist".into(),
+        message,
+    });
+    ui.emit(&Event::Summary {
+        outcome: "refused".into(),
+        exit_code: Code::Refused as i32,
+        deleted: 0,
+        seconds: 0.0,
+        requests: cluster.request_count(),
+        message: format!("refused: {} runner set(s) still exist", names.len()),
+    });
+    Code::Refused
+}
+
+/// `--cascade-runner-sets`: tears down every runner-set release the
+/// controller serves; an error unless all of them are gone.
+async fn cascade_runner_sets(
+    cluster: &Cluster,
+    args: &Args,
+    runner_sets: &[Live],
+    watched: Option<&str>,
+    tally: &Tally,
+) -> anyhow::Result<()> {
+    let (releases, unmapped) = releases_of(runner_sets);
     if !unmapped.is_empty() {
         return Err(anyhow!(
             "refused: runner sets that belong to no Helm release exist: {}; nothing was deleted",
@@ -597,7 +639,7 @@ pub async fn controller_guard(
         .exit_code(code);
     }
     if !args.dry_run {
-        let left = list_or_empty(cluster, arc::ARS_KIND, watched.as_deref()).await?;
+        let left = list_or_empty(cluster, arc::ARS_KIND, watched).await?;
         if !left.is_empty() {
             let names: Vec<String> = left.iter().map(|l| l.id.to_string()).collect();
             return Err(anyhow!(
@@ -608,5 +650,5 @@ pub async fn controller_guard(
             .exit_code(Code::Refused);
         }
     }
-    Ok(None)
+    Ok(())
 }

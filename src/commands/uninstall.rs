@@ -259,38 +259,10 @@ pub async fn run_release(
     let state_path = state::state_root(args.state_dir.as_deref())
         .map(|root| state::manifest_path(&root, &namespace, &args.release));
 
-    let source = match helm.get_manifest(&args.release).await? {
-        Some(text) => {
-            if !args.dry_run
-                && let Some(path) = &state_path
-            {
-                let copy = state::redacted_manifest(&text, &namespace)
-                    .context("read the release manifest")
-                    .exit_code(Code::BadInput)?;
-                state::save_manifest(path, &copy).with_context(|| {
-                    format!("save a copy of the manifest to {}", path.display())
-                })?;
-                ui.emit(&Event::ManifestSaved {
-                    path: path.display().to_string(),
-                });
-            }
-            Source::Release(text)
-        }
-        None if args.rescue => match state_path.as_deref().and_then(state::load_manifest) {
-            Some(text) => Source::Saved(text),
-            None => {
-                Source::Cluster(rescue::find_objects(cluster, &args.release, &namespace).await?)
-            }
-        },
-        None if args.ignore_not_found => return Ok(Code::Success),
-        None => {
-            return Err(anyhow!(
-                "release {} not found in namespace {namespace}. If it was already uninstalled and left objects \
-                 Terminating, rerun with --rescue",
-                args.release
-            ))
-            .exit_code(Code::Failure);
-        }
+    let Some(source) =
+        read_source(cluster, args, &helm, &namespace, state_path.as_deref(), ui).await?
+    else {
+        return Ok(Code::Success);
     };
     let has_record = matches!(source, Source::Release(_));
     let source_name = match source {
@@ -322,22 +294,101 @@ pub async fn run_release(
         source: source_name.to_string(),
         target: cluster.target().clone(),
     });
-    let opts = Options {
+    let opts = options_for(args, &namespace, pre_delete_hooks);
+    let mut engine = Engine::new(cluster, ui, &opts, deleted);
+    let report = engine.run(&waves).await?;
+
+    let (outcome, code, message) = finish(args, &helm, has_record, report.outcome, ui).await?;
+    let outcome = if args.dry_run && outcome == "success" {
+        "dry_run"
+    } else {
+        outcome
+    };
+    // The release is gone: so goes its copy.
+    if outcome == "success" {
+        forget_saved_copy(state_path.as_deref(), ui)?;
+    }
+    ui.emit(&Event::Summary {
+        outcome: outcome.into(),
+        exit_code: code as i32,
+        deleted: report.deleted,
+        seconds: started.elapsed().as_secs_f64(),
+        requests: cluster.request_count(),
+        message,
+    });
+    Ok(code)
+}
+
+/// Where the release's objects come from: its record (a redacted copy is
+/// saved first), else with `--rescue` the saved copy or the cluster. `None`:
+/// no release and `--ignore-not-found`.
+async fn read_source(
+    cluster: &Cluster,
+    args: &Args,
+    helm: &HelmCli,
+    namespace: &str,
+    state_path: Option<&std::path::Path>,
+    ui: &dyn Reporter,
+) -> anyhow::Result<Option<Source>> {
+    Ok(Some(match helm.get_manifest(&args.release).await? {
+        Some(text) => {
+            if !args.dry_run
+                && let Some(path) = state_path
+            {
+                let copy = state::redacted_manifest(&text, namespace)
+                    .context("read the release manifest")
+                    .exit_code(Code::BadInput)?;
+                state::save_manifest(path, &copy).with_context(|| {
+                    format!("save a copy of the manifest to {}", path.display())
+                })?;
+                ui.emit(&Event::ManifestSaved {
+                    path: path.display().to_string(),
+                });
+            }
+            Source::Release(text)
+        }
+        None if args.rescue => match state_path.and_then(state::load_manifest) {
+            Some(text) => Source::Saved(text),
+            None => Source::Cluster(rescue::find_objects(cluster, &args.release, namespace).await?),
+        },
+        None if args.ignore_not_found => return Ok(None),
+        None => {
+            return Err(anyhow!(
+                "release {} not found in namespace {namespace}. If it was already uninstalled and left objects \
+                 Terminating, rerun with --rescue",
+                args.release
+            ))
+            .exit_code(Code::Failure);
+        }
+    }))
+}
+
+/// The engine's options for this release.
+fn options_for(args: &Args, namespace: &str, pre_delete_hooks: Vec<String>) -> Options {
+    Options {
         release: args.release.clone(),
-        namespace: namespace.clone(),
+        namespace: namespace.to_string(),
         timeout: args.timeout,
         dry_run: args.dry_run,
         force_finalizers: args.force_finalizers,
         cascade: args.cascade.cascade(),
-        rerun: rerun_command(args, &namespace),
+        rerun: rerun_command(args, namespace),
         pre_delete_hooks,
         no_hooks: args.no_hooks,
         keep_registration: args.keep_registration,
-    };
-    let mut engine = Engine::new(cluster, ui, &opts, deleted);
-    let report = engine.run(&waves).await?;
+    }
+}
 
-    let (outcome, code, message) = match report.outcome {
+/// After the engine: `helm uninstall` when every object is gone and there is
+/// a release record; the outcome's JSON name, exit code and summary line.
+async fn finish(
+    args: &Args,
+    helm: &HelmCli,
+    has_record: bool,
+    outcome: Outcome,
+    ui: &dyn Reporter,
+) -> anyhow::Result<(&'static str, Code, String)> {
+    Ok(match outcome {
         Outcome::Refused => (
             "refused",
             Code::Refused,
@@ -382,46 +433,39 @@ pub async fn run_release(
                     Code::Success,
                     format!("release {} uninstalled", args.release),
                 )
+            } else if crate::helm::is_forbidden(&run.stderr) {
+                (
+                    "failed",
+                    Code::Failure,
+                    format!(
+                        "missing permission: helm uninstall was refused: {} (README \"Permissions\")",
+                        run.stderr.trim()
+                    ),
+                )
             } else {
                 (
                     "failed",
                     Code::Failure,
-                    if crate::helm::is_forbidden(&run.stderr) {
-                        format!(
-                            "missing permission: helm uninstall was refused: {} (README \"Permissions\")",
-                            run.stderr.trim()
-                        )
-                    } else {
-                        format!("helm uninstall failed: {}", run.stderr.trim())
-                    },
+                    format!("helm uninstall failed: {}", run.stderr.trim()),
                 )
             }
         }
-    };
-    let outcome = if args.dry_run && outcome == "success" {
-        "dry_run"
-    } else {
-        outcome
-    };
-    // The release is gone: so goes its copy.
-    if outcome == "success"
-        && let Some(path) = state_path.as_deref().filter(|p| p.exists())
-    {
+    })
+}
+
+/// Removes the saved copy of the manifest, if any (the release is gone).
+fn forget_saved_copy(
+    state_path: Option<&std::path::Path>,
+    ui: &dyn Reporter,
+) -> anyhow::Result<()> {
+    if let Some(path) = state_path.filter(|p| p.exists()) {
         state::remove_manifest(path)
             .with_context(|| format!("remove the manifest copy {}", path.display()))?;
         ui.emit(&Event::ManifestRemoved {
             path: path.display().to_string(),
         });
     }
-    ui.emit(&Event::Summary {
-        outcome: outcome.into(),
-        exit_code: code as i32,
-        deleted: report.deleted,
-        seconds: started.elapsed().as_secs_f64(),
-        requests: cluster.request_count(),
-        message,
-    });
-    Ok(code)
+    Ok(())
 }
 
 /// Parse a manifest into its (non-hook) objects.
