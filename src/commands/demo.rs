@@ -10,7 +10,7 @@ use crate::demo::{NAMESPACE, RELEASE, Setup, World};
 use crate::duration::parse_duration;
 use crate::exit::{self, Code};
 use crate::kube::{Cascade, Cluster};
-use crate::teardown::engine::{Engine, Options, Outcome};
+use crate::teardown::{Engine, Options, Outcome};
 use crate::ui::{self, Event, Reporter};
 use crate::{arc, plan};
 use anyhow::Context;

@@ -4,6 +4,8 @@
 //! finalizers, so a patch built from a stale read fails instead of clobbering
 //! someone else's change.
 
+pub mod run;
+
 use super::preflight::{LadderKind, RunnerSetFacts, dead_job_runners};
 use crate::arc::{
     self,

@@ -1,0 +1,252 @@
+//! The DELETEs of a wave: only objects the release owns and does not keep,
+//! each with a UID precondition, in parallel; `--keep-registration`'s
+//! remove-then-delete of a runner set that shares its GitHub registration.
+
+use super::error::TeardownError;
+use super::events::Event;
+use super::ladder::run::{PATCH_ATTEMPTS, StepRunner};
+use super::ladder::{self, Action, Step};
+use super::observe::{LiveMap, is_ars};
+use crate::arc::{self, kept_by_policy, owned_by};
+use crate::kube::{Deleted, Patched};
+use crate::manifest::Object;
+use crate::model::Live;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Deletes a wave's objects and counts the DELETEs that took effect.
+pub(super) struct Deleter<'a> {
+    steps: StepRunner<'a>,
+    deleted: &'a AtomicUsize,
+}
+
+impl<'a> Deleter<'a> {
+    /// A deleter acting through `steps`, counting into `deleted`.
+    pub(super) fn new(steps: StepRunner<'a>, deleted: &'a AtomicUsize) -> Self {
+        Self { steps, deleted }
+    }
+
+    /// The wave's objects that exist, are owned by the release and not kept.
+    pub(super) fn wave_targets<'o>(
+        &self,
+        wave: &'o [Object],
+        live: &LiveMap,
+    ) -> Vec<(&'o Object, Live)> {
+        let mut out = Vec::new();
+        for object in wave {
+            match live.get(&object.id) {
+                Some(Some(l))
+                    if !owned_by(l, &self.steps.opts.release, &self.steps.opts.namespace) =>
+                {
+                    self.steps.ui.emit(&Event::Skip {
+                        object: object.id.to_string(),
+                        reason: "not owned by this release".into(),
+                    });
+                }
+                Some(Some(_)) if kept_by_policy(object) => {
+                    self.steps.ui.emit(&Event::Skip {
+                        object: object.id.to_string(),
+                        reason: "kept by helm.sh/resource-policy".into(),
+                    });
+                }
+                Some(Some(l)) => out.push((object, l.clone())),
+                _ => self.steps.ui.emit(&Event::Skip {
+                    object: object.id.to_string(),
+                    reason: "already gone".into(),
+                }),
+            }
+        }
+        out
+    }
+
+    /// DELETE the wave's objects in parallel; returns those still to wait for.
+    pub(super) async fn delete_wave(
+        &self,
+        wave: usize,
+        targets: &[(&Object, Live)],
+    ) -> Result<Vec<Live>, TeardownError> {
+        let cascade = self.steps.opts.cascade;
+        let dry_run = self.steps.opts.dry_run;
+        let cluster = self.steps.cluster;
+        let calls = targets.iter().map(|(_, l)| async move {
+            if l.is_terminating() {
+                return (l, Ok(None));
+            }
+            if dry_run {
+                return (l, Ok(Some(Deleted::Terminating(l.clone()))));
+            }
+            (l, cluster.delete(&l.id, l.uid(), cascade).await.map(Some))
+        });
+        let results = futures::future::join_all(calls).await;
+        let mut pending = Vec::new();
+        let mut failures = Vec::new();
+        for (l, result) in results {
+            let result = match result {
+                Ok(result) => result,
+                Err(e) => {
+                    self.steps.ui.emit(&Event::Delete {
+                        wave,
+                        object: l.id.to_string(),
+                        result: "failed".into(),
+                    });
+                    failures.push(format!("{}: {e}", l.id));
+                    continue;
+                }
+            };
+            pending.extend(self.record_delete(wave, l, result));
+        }
+        if !failures.is_empty() {
+            return Err(TeardownError::Deletes {
+                wave,
+                total: targets.len(),
+                failures,
+            });
+        }
+        Ok(pending)
+    }
+
+    /// Reports one DELETE's result (`None`: the object was already
+    /// Terminating) and counts it; returns the object to wait for, if any.
+    fn record_delete(&self, wave: usize, l: &Live, result: Option<Deleted>) -> Option<Live> {
+        let (result, wait_for) = match result {
+            None => ("already_terminating", Some(l.clone())),
+            Some(_) if self.steps.opts.dry_run => ("would_delete", None),
+            Some(Deleted::Gone) => {
+                self.deleted.fetch_add(1, Ordering::Relaxed);
+                ("gone", None)
+            }
+            Some(Deleted::Terminating(now)) => {
+                self.deleted.fetch_add(1, Ordering::Relaxed);
+                ("terminating", Some(now))
+            }
+            Some(Deleted::NotFound) => ("already_gone", None),
+            Some(Deleted::UidMismatch) => ("uid_changed", None),
+            // Only `delete_at` asks for it; it is read again and retried.
+            Some(Deleted::Changed) => ("changed", Some(l.clone())),
+        };
+        self.steps.ui.emit(&Event::Delete {
+            wave,
+            object: l.id.to_string(),
+            result: result.into(),
+        });
+        if result == "gone" || result == "already_gone" || result == "uid_changed" {
+            self.steps.ui.emit(&Event::Gone {
+                wave,
+                object: l.id.to_string(),
+            });
+        }
+        wait_for
+    }
+
+    /// `--keep-registration` for a live runner set that shares its GitHub
+    /// registration: remove its `runner-scale-set-id` first, then DELETE it
+    /// with preconditions on its UID and on the resourceVersion the patch
+    /// produced. The controller's deletion branch then has no scale set to
+    /// delete. A live runner set without the id gets it back from the
+    /// controller; if that happened between the two calls, the DELETE fails
+    /// its precondition and both are tried again (the deletion branch itself
+    /// never creates a scale set).
+    pub(super) async fn keep_registration_then_delete(
+        &self,
+        wave: usize,
+        ars: &Live,
+    ) -> Result<Option<Live>, TeardownError> {
+        let key = arc::SCALE_SET_ID_ANNOTATION;
+        let step = Step {
+            rung: "keep shared registration",
+            object: ars.id.clone(),
+            action: Action::RemoveAnnotation {
+                key: key.to_string(),
+            },
+        };
+        for _attempt in 0..PATCH_ATTEMPTS {
+            let Some(current) = self.steps.cluster.get(&ars.id).await? else {
+                return Ok(self.record_delete(wave, ars, Some(Deleted::NotFound)));
+            };
+            if current.uid() != ars.uid() {
+                return Ok(self.record_delete(wave, ars, Some(Deleted::UidMismatch)));
+            }
+            if current.is_terminating() {
+                // Deleted by someone else meanwhile: remove the id as well as
+                // it still can be.
+                self.steps.run(&step).await?;
+                return Ok(self.record_delete(wave, &current, None));
+            }
+            let read = match ladder::remove_annotation_patch(&current, key) {
+                None => current,
+                Some(patch) => {
+                    self.steps.ui.emit(&Event::Ladder {
+                        rung: step.rung.to_string(),
+                        object: step.object.to_string(),
+                        action: "patch".to_string(),
+                        patch: Some(patch.clone()),
+                        removes: vec![key.to_string()],
+                        dry_run: false,
+                    });
+                    match self.steps.cluster.json_patch(&ars.id, &patch).await? {
+                        Patched::Applied(patched) => patched,
+                        Patched::Conflict => continue,
+                        Patched::NotFound => {
+                            return Ok(self.record_delete(wave, ars, Some(Deleted::NotFound)));
+                        }
+                    }
+                }
+            };
+            match self
+                .steps
+                .cluster
+                .delete_at(
+                    &read.id,
+                    read.uid(),
+                    Some(read.resource_version()),
+                    self.steps.opts.cascade,
+                )
+                .await?
+            {
+                Deleted::Changed => continue,
+                deleted => return Ok(self.record_delete(wave, &read, Some(deleted))),
+            }
+        }
+        self.steps.ui.emit(&Event::Ladder {
+            rung: step.rung.to_string(),
+            object: step.object.to_string(),
+            action: "gave_up_after_conflicts".to_string(),
+            patch: None,
+            removes: Vec::new(),
+            dry_run: false,
+        });
+        Err(TeardownError::Conflicts {
+            object: step.object.to_string(),
+            attempts: PATCH_ATTEMPTS,
+        })
+    }
+
+    /// `--keep-registration` where [`Deleter::keep_registration_then_delete`]
+    /// did not run (a dry run, or a runner set already Terminating): remove
+    /// `runner-scale-set-id` after the DELETE, before the controller's
+    /// deletion branch reads it (once the listener and the runner sets are
+    /// gone), as well as that can still be done.
+    pub(super) async fn keep_registrations(
+        &self,
+        targets: &[(&Object, Live)],
+        keep: &[String],
+    ) -> Result<(), TeardownError> {
+        for (_, ars) in targets.iter().filter(|(o, _)| is_ars(&o.id)) {
+            let name = format!(
+                "{}/{}",
+                ars.id.namespace.as_deref().unwrap_or_default(),
+                ars.id.name
+            );
+            if keep.contains(&name) {
+                let step = Step {
+                    rung: "keep shared registration",
+                    object: ars.id.clone(),
+                    action: Action::RemoveAnnotation {
+                        key: arc::SCALE_SET_ID_ANNOTATION.to_string(),
+                    },
+                };
+                self.steps.run(&step).await?;
+            }
+        }
+        Ok(())
+    }
+}
