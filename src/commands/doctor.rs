@@ -3,11 +3,11 @@
 //! provably safe fixes (the upgrade trap). Exit codes: 0 clean, 2 problems
 //! found, 3 refused (a safe fix found its object changed and did not patch it).
 
-use crate::arc;
 use crate::doctor::{self, Finding, FindingKind, Snapshot};
 use crate::exit::{self, Code};
-use crate::kube::{Cluster, KubeError, Patched, WideList};
-use crate::model::{Live, ObjectId};
+use crate::kube::Patched;
+use crate::model::ObjectId;
+use crate::teardown::observe;
 use anyhow::Context;
 use serde::Serialize;
 
@@ -78,7 +78,9 @@ async fn run_async(args: &Args) -> anyhow::Result<Code> {
         None => cluster.default_namespace().to_string(),
     };
     let scope = (!args.all).then_some(namespace.as_str());
-    let snapshot = read_snapshot(&cluster, scope, args.stuck_after).await?;
+    let snapshot = observe::doctor_snapshot(&cluster, scope, args.stuck_after)
+        .await
+        .context("read the cluster")?;
     let mut findings = doctor::diagnose(&snapshot);
     if let Some(release) = &args.release {
         findings = doctor::for_release(findings, release);
@@ -235,100 +237,10 @@ fn find_id(snapshot: &Snapshot, object: &str) -> Option<ObjectId> {
         .map(|l| l.id.clone())
 }
 
-/// List a kind; a kind the server does not serve (ARC CRDs absent) is empty.
-async fn list_or_empty(
-    cluster: &Cluster,
-    (group, version, kind): (&str, &str, &str),
-    namespace: Option<&str>,
-    selector: Option<&str>,
-) -> anyhow::Result<Vec<Live>> {
-    match cluster
-        .list(group, version, kind, namespace, selector)
-        .await
-    {
-        Ok(items) => Ok(items),
-        Err(KubeError::UnknownKind(_)) => Ok(Vec::new()),
-        Err(e) => Err(e).with_context(|| format!("list {kind}")),
-    }
-}
-
-/// [`Cluster::list_wide`]; a kind the server does not serve is empty.
-async fn wide_or_empty(
-    cluster: &Cluster,
-    kind: (&str, &str, &str),
-    selector: Option<&str>,
-    fallback: &[String],
-) -> anyhow::Result<WideList> {
-    match cluster.list_wide(kind, selector, fallback).await {
-        Ok(list) => Ok(list),
-        Err(KubeError::UnknownKind(_)) => Ok(WideList::default()),
-        Err(e) => Err(e).with_context(|| format!("list {}", kind.2)),
-    }
-}
-
-/// Read everything [`doctor::diagnose`] needs.
-pub async fn read_snapshot(
-    cluster: &Cluster,
-    scope: Option<&str>,
-    stuck_after_seconds: i64,
-) -> anyhow::Result<Snapshot> {
-    let arc_kind = |kind| (arc::GROUP, arc::VERSION, kind);
-    let runner_sets = list_or_empty(cluster, arc_kind(arc::ARS_KIND), scope, None).await?;
-    let mut others = Vec::new();
-    for kind in [
-        arc_kind(arc::ERS_KIND),
-        arc_kind(arc::ER_KIND),
-        ("", "v1", "ServiceAccount"),
-        ("", "v1", "Secret"),
-        ("rbac.authorization.k8s.io", "v1", "Role"),
-        ("rbac.authorization.k8s.io", "v1", "RoleBinding"),
-    ] {
-        others.extend(list_or_empty(cluster, kind, scope, None).await?);
-    }
-    // Controllers and listeners run in the controller's namespace: looked
-    // for in every namespace, or, when that is forbidden (a user whose
-    // rights are Roles), in the controller's (of the ServiceAccount the
-    // manager RoleBindings of the runner sets in scope bind; else the
-    // namespace in scope).
-    let fallback: Vec<String> = match scope {
-        Some(ns) => {
-            let named = doctor::controller_namespaces(&runner_sets, &others);
-            if named.is_empty() {
-                vec![ns.to_string()]
-            } else {
-                named.into_iter().collect()
-            }
-        }
-        None => Vec::new(),
-    };
-    let controllers = wide_or_empty(
-        cluster,
-        ("apps", "v1", "Deployment"),
-        Some(arc::CONTROLLER_SELECTOR),
-        &fallback,
-    )
-    .await?;
-    let listeners = wide_or_empty(cluster, arc_kind(arc::LISTENER_KIND), None, &fallback).await?;
-    let mut pods = Vec::new();
-    for namespace in doctor::pod_namespaces(&others) {
-        pods.extend(list_or_empty(cluster, ("", "v1", "Pod"), Some(&namespace), None).await?);
-    }
-    Ok(Snapshot {
-        controllers_only_in: controllers.only_in,
-        controllers: controllers.items,
-        runner_sets,
-        listeners: listeners.items,
-        others,
-        pods,
-        namespace: scope.map(str::to_string),
-        now: jiff::Timestamp::now().as_second(),
-        stuck_after_seconds,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arc;
 
     fn trap(object: &str) -> Finding {
         Finding {

@@ -8,7 +8,7 @@ use crate::kube::{Cascade, Cluster};
 use crate::manifest::{self, Object};
 use crate::teardown::rerun::Rerun;
 use crate::teardown::{Engine, Options, Outcome};
-use crate::teardown::{rescue, state};
+use crate::teardown::{observe, state};
 use crate::ui::{self, Event, Reporter};
 use anyhow::{Context, anyhow};
 use std::path::PathBuf;
@@ -349,7 +349,9 @@ async fn read_source(
         }
         None if args.rescue => match state_path.and_then(state::load_manifest) {
             Some(text) => Source::Saved(text),
-            None => Source::Cluster(rescue::find_objects(cluster, &args.release, namespace).await?),
+            None => {
+                Source::Cluster(observe::rescue_objects(cluster, &args.release, namespace).await?)
+            }
         },
         None if args.ignore_not_found => return Ok(None),
         None => {

@@ -7,6 +7,7 @@ use super::error::TeardownError;
 use super::options::Options;
 use super::preflight::{Controller, Facts, RunnerSetFacts};
 use crate::arc::{self, RunnerSetRefs, owned_by};
+use crate::doctor::{self, Snapshot};
 use crate::kube::{Cluster, KubeError, WideList};
 use crate::manifest::Object;
 use crate::model::{Live, ObjectId};
@@ -267,18 +268,13 @@ impl<'a> Observer<'a> {
         (controller_namespaces, runner_namespaces)
     }
 
-    /// [`Cluster::list_wide`]; a kind the server does not serve is empty.
     async fn wide_or_empty(
         &self,
         kind: (&str, &str, &str),
         selector: Option<&str>,
         fallback: &[String],
     ) -> Result<WideList, TeardownError> {
-        match self.cluster.list_wide(kind, selector, fallback).await {
-            Ok(list) => Ok(list),
-            Err(KubeError::UnknownKind(_)) => Ok(WideList::default()),
-            Err(e) => Err(e.into()),
-        }
+        Ok(wide_or_empty(self.cluster, kind, selector, fallback).await?)
     }
 
     async fn list_or_empty(
@@ -289,15 +285,8 @@ impl<'a> Observer<'a> {
         namespace: Option<&str>,
         selector: Option<&str>,
     ) -> Result<Vec<Live>, TeardownError> {
-        match self
-            .cluster
-            .list(group, version, kind, namespace, selector)
-            .await
-        {
-            Ok(items) => Ok(items),
-            Err(KubeError::UnknownKind(_)) => Ok(Vec::new()),
-            Err(e) => Err(e.into()),
-        }
+        let kind = (group, version, kind);
+        Ok(list_or_empty(self.cluster, kind, namespace, selector).await?)
     }
 
     /// Read an object, from the live map when the manifest has it.
@@ -327,4 +316,131 @@ impl<'a> Observer<'a> {
 /// Whether `id` is an AutoscalingRunnerSet.
 pub(super) fn is_ars(id: &ObjectId) -> bool {
     id.group == arc::GROUP && id.kind == arc::ARS_KIND
+}
+
+/// List a kind; a kind the server does not serve (ARC's CRDs absent) is empty.
+pub async fn list_or_empty(
+    cluster: &Cluster,
+    (group, version, kind): (&str, &str, &str),
+    namespace: Option<&str>,
+    selector: Option<&str>,
+) -> Result<Vec<Live>, KubeError> {
+    match cluster
+        .list(group, version, kind, namespace, selector)
+        .await
+    {
+        Err(KubeError::UnknownKind(_)) => Ok(Vec::new()),
+        other => other,
+    }
+}
+
+/// [`Cluster::list_wide`]; a kind the server does not serve is empty.
+pub async fn wide_or_empty(
+    cluster: &Cluster,
+    kind: (&str, &str, &str),
+    selector: Option<&str>,
+    fallback: &[String],
+) -> Result<WideList, KubeError> {
+    match cluster.list_wide(kind, selector, fallback).await {
+        Err(KubeError::UnknownKind(_)) => Ok(WideList::default()),
+        other => other,
+    }
+}
+
+/// Read everything [`doctor::diagnose`] needs, for the runner sets of
+/// namespace `scope` (`None`: every namespace).
+pub async fn doctor_snapshot(
+    cluster: &Cluster,
+    scope: Option<&str>,
+    stuck_after_seconds: i64,
+) -> Result<Snapshot, KubeError> {
+    let arc_kind = |kind| (arc::GROUP, arc::VERSION, kind);
+    let runner_sets = list_or_empty(cluster, arc_kind(arc::ARS_KIND), scope, None).await?;
+    let mut others = Vec::new();
+    for kind in [
+        arc_kind(arc::ERS_KIND),
+        arc_kind(arc::ER_KIND),
+        ("", "v1", "ServiceAccount"),
+        ("", "v1", "Secret"),
+        ("rbac.authorization.k8s.io", "v1", "Role"),
+        ("rbac.authorization.k8s.io", "v1", "RoleBinding"),
+    ] {
+        others.extend(list_or_empty(cluster, kind, scope, None).await?);
+    }
+    // Controllers and listeners run in the controller's namespace: looked
+    // for in every namespace, or, when that is forbidden (a user whose
+    // rights are Roles), in the controller's (of the ServiceAccount the
+    // manager RoleBindings of the runner sets in scope bind; else the
+    // namespace in scope).
+    let fallback: Vec<String> = match scope {
+        Some(ns) => {
+            let named = doctor::controller_namespaces(&runner_sets, &others);
+            if named.is_empty() {
+                vec![ns.to_string()]
+            } else {
+                named.into_iter().collect()
+            }
+        }
+        None => Vec::new(),
+    };
+    let controllers = wide_or_empty(
+        cluster,
+        ("apps", "v1", "Deployment"),
+        Some(arc::CONTROLLER_SELECTOR),
+        &fallback,
+    )
+    .await?;
+    let listeners = wide_or_empty(cluster, arc_kind(arc::LISTENER_KIND), None, &fallback).await?;
+    let mut pods = Vec::new();
+    for namespace in doctor::pod_namespaces(&others) {
+        pods.extend(list_or_empty(cluster, ("", "v1", "Pod"), Some(&namespace), None).await?);
+    }
+    Ok(Snapshot {
+        controllers_only_in: controllers.only_in,
+        controllers: controllers.items,
+        runner_sets,
+        listeners: listeners.items,
+        others,
+        pods,
+        namespace: scope.map(str::to_string),
+        now: jiff::Timestamp::now().as_second(),
+        stuck_after_seconds,
+    })
+}
+
+/// `--rescue`: find the release's runner sets in `namespace` and the dependents they name
+/// that the release owns. Returned as manifest objects built from the live
+/// state (Secret payloads already removed).
+pub async fn rescue_objects(
+    cluster: &Cluster,
+    release: &str,
+    namespace: &str,
+) -> Result<Vec<Object>, KubeError> {
+    let ars_kind = (arc::GROUP, arc::VERSION, arc::ARS_KIND);
+    let sets = list_or_empty(cluster, ars_kind, Some(namespace), None).await?;
+    let mut lives: Vec<Live> = Vec::new();
+    for ars in sets.into_iter().filter(|a| owned_by(a, release, namespace)) {
+        let refs = RunnerSetRefs::from_ars(&ars.value, namespace);
+        lives.push(ars);
+        for id in super::rescue::dependent_ids(&refs) {
+            if let Some(l) = cluster.get(&id).await?
+                && owned_by(&l, release, namespace)
+                && !lives.iter().any(|x| x.id == l.id)
+            {
+                lives.push(l);
+            }
+        }
+    }
+    Ok(lives
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let mut value = l.value;
+            if let Some(map) = value.as_object_mut() {
+                map.insert("apiVersion".into(), l.id.api_version().into());
+                map.insert("kind".into(), l.id.kind.clone().into());
+            }
+            Object::from_value(value, i, namespace).ok()
+        })
+        .collect())
 }

@@ -2,10 +2,8 @@
 //! objects were left Terminating), rebuild the release's objects from the
 //! AutoscalingRunnerSet and the names in its cleanup annotations.
 
-use crate::arc::{self, RunnerSetRefs, owned_by};
-use crate::kube::{Cluster, KubeError};
-use crate::manifest::Object;
-use crate::model::{Live, ObjectId};
+use crate::arc::RunnerSetRefs;
+use crate::model::ObjectId;
 
 /// The objects an ARS names in its cleanup annotations (and its GitHub
 /// config Secret), in its namespace. Pure.
@@ -34,55 +32,6 @@ pub fn dependent_ids(refs: &RunnerSetRefs) -> Vec<ObjectId> {
         }
     }
     ids
-}
-
-/// Find the release's runner sets in `namespace` and the dependents they name
-/// that the release owns. Returned as manifest objects built from the live
-/// state (Secret payloads already removed).
-pub async fn find_objects(
-    cluster: &Cluster,
-    release: &str,
-    namespace: &str,
-) -> Result<Vec<Object>, KubeError> {
-    let sets = match cluster
-        .list(
-            arc::GROUP,
-            arc::VERSION,
-            arc::ARS_KIND,
-            Some(namespace),
-            None,
-        )
-        .await
-    {
-        Ok(items) => items,
-        Err(KubeError::UnknownKind(_)) => Vec::new(),
-        Err(e) => return Err(e),
-    };
-    let mut lives: Vec<Live> = Vec::new();
-    for ars in sets.into_iter().filter(|a| owned_by(a, release, namespace)) {
-        let refs = RunnerSetRefs::from_ars(&ars.value, namespace);
-        lives.push(ars);
-        for id in dependent_ids(&refs) {
-            if let Some(l) = cluster.get(&id).await?
-                && owned_by(&l, release, namespace)
-                && !lives.iter().any(|x| x.id == l.id)
-            {
-                lives.push(l);
-            }
-        }
-    }
-    Ok(lives
-        .into_iter()
-        .enumerate()
-        .filter_map(|(i, l)| {
-            let mut value = l.value;
-            if let Some(map) = value.as_object_mut() {
-                map.insert("apiVersion".into(), l.id.api_version().into());
-                map.insert("kind".into(), l.id.kind.clone().into());
-            }
-            Object::from_value(value, i, namespace).ok()
-        })
-        .collect())
 }
 
 #[cfg(test)]
