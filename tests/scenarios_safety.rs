@@ -706,7 +706,7 @@ fn an_interrupted_fleet_counts_what_it_did(helm: Helm) {
     for ns in ["team-a", "team-b"] {
         start_a_job(&env, ns);
     }
-    let child = hau_in(
+    let mut child = hau_in(
         &env.scenario,
         "team-a",
         &[
@@ -723,20 +723,46 @@ fn an_interrupted_fleet_counts_what_it_did(helm: Helm) {
     .stderr(std::process::Stdio::piped())
     .spawn()
     .unwrap();
+    // Interrupted once the run itself has reported both runner sets'
+    // DELETEs (the API server applying a DELETE is not the client having
+    // counted it: interrupting in between would make the count racy).
+    let stdout = child.stdout.take().unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                lines.lock().unwrap().push(line);
+            }
+        })
+    };
     wait_until(
-        "both runner sets Terminating",
+        "both runner sets' DELETEs reported",
         Duration::from_secs(30),
         || {
-            ["team-a", "team-b"].iter().all(|ns| {
-                env.scenario
-                    .list(ARC_API, "AutoscalingRunnerSet", Some(ns))
-                    .iter()
-                    .all(|a| a.pointer("/metadata/deletionTimestamp").is_some())
-            })
+            let lines = lines.lock().unwrap();
+            let deleted = lines
+                .iter()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .filter(|e| {
+                    e["event"] == "delete"
+                        && e["result"] == "terminating"
+                        && e["object"]
+                            .as_str()
+                            .is_some_and(|o| o.starts_with("AutoscalingRunnerSet/"))
+                })
+                .count();
+            deleted >= 2
         },
     );
     interrupt(&child);
-    let out = wait_at_most(child, Duration::from_secs(30));
+    let mut out = wait_at_most(child, Duration::from_secs(30));
+    reader.join().unwrap();
+    out.stdout = lines.lock().unwrap().join("\n").into_bytes();
     assert_ne!(out.status.code(), Some(0), "{}", describe(&out));
     let summary = fleet_summary(&out);
     assert_eq!(summary["outcome"], "failed", "{summary}");
