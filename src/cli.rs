@@ -30,6 +30,11 @@ pub const DEFAULT_SUBCOMMAND: &str = "uninstall";
     after_long_help = commands::help::TOP
 )]
 pub struct Cli {
+    /// Log the Kubernetes requests (method, URL, status, time), retries and
+    /// watch reconnects to stderr (also with HELM_DEBUG=true, as
+    /// `helm --debug` sets it; RUST_LOG overrides the filter).
+    #[arg(long, global = true)]
+    pub debug: bool,
     /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,

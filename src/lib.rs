@@ -20,6 +20,7 @@ pub mod graph;
 pub mod helm;
 pub mod hooks;
 pub mod kube;
+pub mod logging;
 pub mod manifest;
 pub mod model;
 pub mod plan;

@@ -631,6 +631,7 @@ mod tests {
         match Cli::try_parse_from(argv) {
             Ok(Cli {
                 command: Command::Uninstall(args),
+                ..
             }) => args,
             other => panic!("not an uninstall: {other:?}"),
         }
