@@ -23,6 +23,7 @@ pub mod kube;
 pub mod logging;
 pub mod manifest;
 pub mod model;
+pub mod outcome;
 pub mod plan;
 pub mod render;
 pub mod teardown;

@@ -251,7 +251,7 @@ async fn teardown(
         dry_run: false,
         rescue: false,
         // The demo's manifest stands in for `helm get manifest`.
-        source: "release".into(),
+        source: crate::teardown::events::ManifestSource::Release,
         target: cluster.target().clone(),
     });
     let opts = Options {
@@ -275,21 +275,20 @@ async fn teardown(
         .run(&waves)
         .await
         .context("teardown")?;
-    let (outcome, code, message) = match report.outcome {
+    let (outcome, message) = match report.outcome {
         Outcome::Refused => (
-            "refused",
-            Code::Refused,
+            Outcome::Refused,
             "refused by preflight; nothing was deleted",
         ),
-        Outcome::TimedOut => ("timed_out", Code::TimedOut, "a wave did not finish"),
-        Outcome::Success | Outcome::DryRun => (
-            "success",
-            Code::Success,
-            "every object of the release is gone",
-        ),
+        Outcome::TimedOut => (Outcome::TimedOut, "a wave did not finish"),
+        Outcome::Success | Outcome::DryRun => {
+            (Outcome::Success, "every object of the release is gone")
+        }
+        Outcome::Failed | Outcome::ProblemsFound => (Outcome::Failed, "the teardown failed"),
     };
+    let code = outcome.code();
     ui.emit(&Event::Summary {
-        outcome: outcome.into(),
+        outcome,
         exit_code: code as i32,
         deleted: report.deleted,
         seconds: started.elapsed().as_secs_f64(),

@@ -7,6 +7,7 @@ use crate::doctor::{self, Finding, FindingKind, Snapshot};
 use crate::exit::{self, Code};
 use crate::kube::Patched;
 use crate::model::ObjectId;
+use crate::outcome::Outcome;
 use crate::teardown::observe;
 use anyhow::Context;
 use serde::Serialize;
@@ -122,7 +123,7 @@ async fn run_async(args: &Args) -> anyhow::Result<Code> {
             target: cluster.target(),
             findings: &findings,
             fixed: &fixed,
-            exit_code: code as i32,
+            exit_code: code.code() as i32,
         };
         format!(
             "{}\n",
@@ -133,7 +134,7 @@ async fn run_async(args: &Args) -> anyhow::Result<Code> {
         render_text(&scope, &findings, &fixed, args.fix)
     };
     exit::write_stdout(text.as_bytes())?;
-    Ok(code.into())
+    Ok(code.code())
 }
 
 /// [`Applied::result`] of a fix the server took.
@@ -142,11 +143,11 @@ const FIXED: &str = "fixed";
 /// `test` of the resourceVersion failed, so the object changed since the snapshot.
 const REFUSED: &str = "refused: the object changed since it was read; run doctor again";
 
-/// The exit code of a run: a refused fix wins; else clean when every finding
-/// was fixed, problems otherwise.
-fn outcome(findings: &[Finding], fixed: &[Applied]) -> DoctorCode {
+/// How a run ended: a refused fix wins; else a success when every finding
+/// was fixed, problems found otherwise.
+fn outcome(findings: &[Finding], fixed: &[Applied]) -> Outcome {
     if fixed.iter().any(|a| a.result == REFUSED) {
-        return DoctorCode::Refused;
+        return Outcome::Refused;
     }
     let left = findings.iter().any(|f| {
         !fixed
@@ -154,30 +155,9 @@ fn outcome(findings: &[Finding], fixed: &[Applied]) -> DoctorCode {
             .any(|a| a.object == f.object && a.result == FIXED)
     });
     if left {
-        DoctorCode::Problems
+        Outcome::ProblemsFound
     } else {
-        DoctorCode::Clean
-    }
-}
-
-/// `doctor`'s own exit codes (see README "Exit codes").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DoctorCode {
-    /// 0: nothing wrong.
-    Clean = 0,
-    /// 5: problems found (after `--fix`: problems left).
-    Problems = 5,
-    /// 4: a safe fix was refused because its object changed.
-    Refused = 4,
-}
-
-impl From<DoctorCode> for Code {
-    fn from(code: DoctorCode) -> Code {
-        match code {
-            DoctorCode::Clean => Code::Success,
-            DoctorCode::Problems => Code::ProblemsFound,
-            DoctorCode::Refused => Code::Refused,
-        }
+        Outcome::Success
     }
 }
 
@@ -269,24 +249,24 @@ mod tests {
             applied("Role/runners/a", REFUSED),
             applied("RoleBinding/runners/a", FIXED),
         ];
-        assert_eq!(outcome(&findings, &fixed), DoctorCode::Refused);
-        assert_eq!(Code::from(DoctorCode::Refused) as u8, 4);
-        assert_eq!(Code::from(DoctorCode::Problems) as u8, 5);
+        assert_eq!(outcome(&findings, &fixed), Outcome::Refused);
+        assert_eq!(Outcome::Refused.code() as u8, 4);
+        assert_eq!(Outcome::ProblemsFound.code() as u8, 5);
     }
 
     #[test]
     fn fixed_findings_are_clean_and_the_rest_are_problems() {
         let findings = [trap("Role/runners/a"), trap("RoleBinding/runners/a")];
-        assert_eq!(outcome(&[], &[]), DoctorCode::Clean);
-        assert_eq!(outcome(&findings, &[]), DoctorCode::Problems);
+        assert_eq!(outcome(&[], &[]), Outcome::Success);
+        assert_eq!(outcome(&findings, &[]), Outcome::ProblemsFound);
         let both = [
             applied("Role/runners/a", FIXED),
             applied("RoleBinding/runners/a", FIXED),
         ];
-        assert_eq!(outcome(&findings, &both), DoctorCode::Clean);
-        assert_eq!(outcome(&findings, &both[..1]), DoctorCode::Problems);
-        assert_eq!(Code::from(DoctorCode::Clean) as u8, 0);
-        assert_eq!(Code::from(DoctorCode::Problems) as u8, 5);
+        assert_eq!(outcome(&findings, &both), Outcome::Success);
+        assert_eq!(outcome(&findings, &both[..1]), Outcome::ProblemsFound);
+        assert_eq!(Outcome::Success.code() as u8, 0);
+        assert_eq!(Outcome::ProblemsFound.code() as u8, 5);
     }
 
     #[test]

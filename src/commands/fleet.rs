@@ -10,6 +10,7 @@ use crate::fleet::{ReleaseRef, releases_of, split_release};
 use crate::kube::{Cluster, Deleted, KubeError};
 use crate::manifest;
 use crate::model::{Live, ObjectId};
+use crate::outcome::Outcome;
 use crate::ui::{self, Event, Reporter};
 use anyhow::{Context, anyhow};
 use futures::StreamExt;
@@ -57,8 +58,8 @@ pub struct ReleaseOutcome {
     pub namespace: String,
     /// Release name.
     pub release: String,
-    /// `success`, `failed`, `timed_out`, `refused`, `dry_run`.
-    pub outcome: String,
+    /// How the release's teardown ended.
+    pub outcome: Outcome,
     /// Its exit code.
     pub exit_code: i32,
     /// Objects deleted.
@@ -104,7 +105,7 @@ impl Output {
 struct Tagged<'a> {
     output: &'a Output,
     release: String,
-    summary: Mutex<Option<(String, i32, usize, String)>>,
+    summary: Mutex<Option<(Outcome, i32, usize, String)>>,
 }
 
 impl Reporter for Tagged<'_> {
@@ -118,7 +119,7 @@ impl Reporter for Tagged<'_> {
         } = event
             && let Ok(mut s) = self.summary.lock()
         {
-            *s = Some((outcome.clone(), *exit_code, *deleted, message.clone()));
+            *s = Some((*outcome, *exit_code, *deleted, message.clone()));
         }
         if self.output.json {
             if let Ok(mut value) = serde_json::to_value(event) {
@@ -184,11 +185,10 @@ async fn teardown_one(
         (Ok(_), Some(s)) => s,
         (Ok(code), None) => (
             if code == Code::Success {
-                "success"
+                Outcome::Success
             } else {
-                "failed"
-            }
-            .to_string(),
+                Outcome::Failed
+            },
             code as i32,
             deleted.load(Ordering::Relaxed),
             String::new(),
@@ -201,7 +201,7 @@ async fn teardown_one(
                 &format!("[{tag}] error: {message}"),
             );
             (
-                "failed".to_string(),
+                Outcome::Failed,
                 code,
                 deleted.load(Ordering::Relaxed),
                 message,
@@ -277,7 +277,7 @@ pub async fn all_runner_sets(
         );
         summary(
             &output,
-            "refused",
+            Outcome::Refused,
             Code::Refused,
             &[],
             started,
@@ -310,13 +310,7 @@ pub async fn all_runner_sets(
         code = step_code;
         message = format!("{message}; {step_message}");
     }
-    let outcome = match code {
-        Code::Success if args.dry_run => "dry_run",
-        Code::Success => "success",
-        Code::Refused => "refused",
-        Code::TimedOut => "timed_out",
-        _ => "failed",
-    };
+    let outcome = Outcome::of_code(code, args.dry_run);
     summary(&output, outcome, code, &outcomes, started, tally, &message);
     Ok(code)
 }
@@ -347,7 +341,7 @@ fn announce(
 
 fn summary(
     output: &Output,
-    outcome: &str,
+    outcome: Outcome,
     code: Code,
     releases: &[ReleaseOutcome],
     started: Instant,
@@ -371,7 +365,7 @@ fn summary(
 pub fn failed_summary(json: bool, code: Code, tally: &Tally, started: Instant, message: &str) {
     summary(
         &Output::new(json),
-        "failed",
+        Outcome::Failed,
         code,
         &[],
         started,
@@ -595,7 +589,7 @@ fn refuse_while_runner_sets_exist(
         message,
     });
     ui.emit(&Event::Summary {
-        outcome: "refused".into(),
+        outcome: Outcome::Refused,
         exit_code: Code::Refused as i32,
         deleted: 0,
         seconds: 0.0,

@@ -6,6 +6,7 @@ use crate::exit::{self, Code, WithCode};
 use crate::helm::HelmCli;
 use crate::kube::{Cascade, Cluster};
 use crate::manifest::{self, Object};
+use crate::teardown::events::ManifestSource;
 use crate::teardown::rerun::Rerun;
 use crate::teardown::{Engine, Options, Outcome};
 use crate::teardown::{observe, state};
@@ -170,7 +171,7 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
             super::fleet::failed_summary(json, code, &tally, started, &message);
         } else if json {
             reporter.emit(&Event::Summary {
-                outcome: "failed".into(),
+                outcome: Outcome::Failed,
                 exit_code: code as i32,
                 deleted: tally.deleted(),
                 seconds: started.elapsed().as_secs_f64(),
@@ -266,9 +267,9 @@ pub async fn run_release(
     };
     let has_record = matches!(source, Source::Release(_));
     let source_name = match source {
-        Source::Release(_) => "release",
-        Source::Saved(_) => "saved_manifest",
-        Source::Cluster(_) => "cluster",
+        Source::Release(_) => ManifestSource::Release,
+        Source::Saved(_) => ManifestSource::SavedManifest,
+        Source::Cluster(_) => ManifestSource::Cluster,
     };
     let objects = match source {
         Source::Release(text) | Source::Saved(text) => parse_objects(&text, &namespace)?,
@@ -291,25 +292,26 @@ pub async fn run_release(
         waves: waves.iter().map(Vec::len).collect(),
         dry_run: args.dry_run,
         rescue: !has_record,
-        source: source_name.to_string(),
+        source: source_name,
         target: cluster.target().clone(),
     });
     let opts = options_for(args, &namespace, pre_delete_hooks);
     let mut engine = Engine::new(cluster, ui, &opts, deleted);
     let report = engine.run(&waves).await?;
 
-    let (outcome, code, message) = finish(args, &helm, has_record, report.outcome, ui).await?;
-    let outcome = if args.dry_run && outcome == "success" {
-        "dry_run"
+    let (outcome, message) = finish(args, &helm, has_record, report.outcome, ui).await?;
+    let outcome = if args.dry_run && outcome == Outcome::Success {
+        Outcome::DryRun
     } else {
         outcome
     };
     // The release is gone: so goes its copy.
-    if outcome == "success" {
+    if outcome == Outcome::Success {
         forget_saved_copy(state_path.as_deref(), ui)?;
     }
+    let code = outcome.code();
     ui.emit(&Event::Summary {
-        outcome: outcome.into(),
+        outcome,
         exit_code: code as i32,
         deleted: report.deleted,
         seconds: started.elapsed().as_secs_f64(),
@@ -382,31 +384,28 @@ fn options_for(args: &Args, namespace: &str, pre_delete_hooks: Vec<String>) -> O
 }
 
 /// After the engine: `helm uninstall` when every object is gone and there is
-/// a release record; the outcome's JSON name, exit code and summary line.
+/// a release record; the run's outcome and summary line.
 async fn finish(
     args: &Args,
     helm: &HelmCli,
     has_record: bool,
     outcome: Outcome,
     ui: &dyn Reporter,
-) -> anyhow::Result<(&'static str, Code, String)> {
+) -> anyhow::Result<(Outcome, String)> {
     Ok(match outcome {
         Outcome::Refused => (
-            "refused",
-            Code::Refused,
+            Outcome::Refused,
             "refused by preflight; nothing was deleted".to_string(),
         ),
         Outcome::TimedOut => (
-            "timed_out",
-            Code::TimedOut,
+            Outcome::TimedOut,
             format!(
                 "a wave did not finish within {}",
                 format_duration(args.timeout)
             ),
         ),
         Outcome::DryRun | Outcome::Success if !has_record => (
-            "success",
-            Code::Success,
+            Outcome::Success,
             "every object is gone (no release record to remove)".to_string(),
         ),
         Outcome::DryRun => {
@@ -415,11 +414,11 @@ async fn finish(
                 dry_run: true,
                 status: None,
             });
-            (
-                "dry_run",
-                Code::Success,
-                "dry run: nothing was written".to_string(),
-            )
+            (Outcome::DryRun, "dry run: nothing was written".to_string())
+        }
+        // The engine ends in none of these; named for the match to be exhaustive.
+        Outcome::Failed | Outcome::ProblemsFound => {
+            (outcome, format!("the teardown ended: {outcome}"))
         }
         Outcome::Success => {
             let pass = passthrough(args);
@@ -431,14 +430,12 @@ async fn finish(
             });
             if run.status == 0 {
                 (
-                    "success",
-                    Code::Success,
+                    Outcome::Success,
                     format!("release {} uninstalled", args.release),
                 )
             } else if crate::helm::is_forbidden(&run.stderr) {
                 (
-                    "failed",
-                    Code::Failure,
+                    Outcome::Failed,
                     format!(
                         "missing permission: helm uninstall was refused: {} (README \"Permissions\")",
                         run.stderr.trim()
@@ -446,8 +443,7 @@ async fn finish(
                 )
             } else {
                 (
-                    "failed",
-                    Code::Failure,
+                    Outcome::Failed,
                     format!("helm uninstall failed: {}", run.stderr.trim()),
                 )
             }

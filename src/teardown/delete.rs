@@ -3,7 +3,7 @@
 //! remove-then-delete of a runner set that shares its GitHub registration.
 
 use super::error::TeardownError;
-use super::events::Event;
+use super::events::{DeleteResult, Event, LadderAction, SkipReason};
 use super::ladder::run::{PATCH_ATTEMPTS, StepRunner};
 use super::ladder::{self, Action, Step};
 use super::observe::{LiveMap, is_ars};
@@ -39,19 +39,19 @@ impl<'a> Deleter<'a> {
                 {
                     self.steps.ui.emit(&Event::Skip {
                         object: object.id.to_string(),
-                        reason: "not owned by this release".into(),
+                        reason: SkipReason::NotOwned,
                     });
                 }
                 Some(Some(_)) if kept_by_policy(object) => {
                     self.steps.ui.emit(&Event::Skip {
                         object: object.id.to_string(),
-                        reason: "kept by helm.sh/resource-policy".into(),
+                        reason: SkipReason::KeptByPolicy,
                     });
                 }
                 Some(Some(l)) => out.push((object, l.clone())),
                 _ => self.steps.ui.emit(&Event::Skip {
                     object: object.id.to_string(),
-                    reason: "already gone".into(),
+                    reason: SkipReason::AlreadyGone,
                 }),
             }
         }
@@ -86,7 +86,7 @@ impl<'a> Deleter<'a> {
                     self.steps.ui.emit(&Event::Delete {
                         wave,
                         object: l.id.to_string(),
-                        result: "failed".into(),
+                        result: DeleteResult::Failed,
                     });
                     failures.push(format!("{}: {e}", l.id));
                     continue;
@@ -108,27 +108,24 @@ impl<'a> Deleter<'a> {
     /// Terminating) and counts it; returns the object to wait for, if any.
     fn record_delete(&self, wave: usize, l: &Live, result: Option<Deleted>) -> Option<Live> {
         let (result, wait_for) = match result {
-            None => ("already_terminating", Some(l.clone())),
-            Some(_) if self.steps.opts.dry_run => ("would_delete", None),
-            Some(Deleted::Gone) => {
-                self.deleted.fetch_add(1, Ordering::Relaxed);
-                ("gone", None)
-            }
-            Some(Deleted::Terminating(now)) => {
-                self.deleted.fetch_add(1, Ordering::Relaxed);
-                ("terminating", Some(now))
-            }
-            Some(Deleted::NotFound) => ("already_gone", None),
-            Some(Deleted::UidMismatch) => ("uid_changed", None),
+            None => (DeleteResult::AlreadyTerminating, Some(l.clone())),
+            Some(_) if self.steps.opts.dry_run => (DeleteResult::WouldDelete, None),
+            Some(Deleted::Gone) => (DeleteResult::Gone, None),
+            Some(Deleted::Terminating(now)) => (DeleteResult::Terminating, Some(now)),
+            Some(Deleted::NotFound) => (DeleteResult::AlreadyGone, None),
+            Some(Deleted::UidMismatch) => (DeleteResult::UidChanged, None),
             // Only `delete_at` asks for it; it is read again and retried.
-            Some(Deleted::Changed) => ("changed", Some(l.clone())),
+            Some(Deleted::Changed) => (DeleteResult::Changed, Some(l.clone())),
         };
+        if result.took_effect() {
+            self.deleted.fetch_add(1, Ordering::Relaxed);
+        }
         self.steps.ui.emit(&Event::Delete {
             wave,
             object: l.id.to_string(),
-            result: result.into(),
+            result,
         });
-        if result == "gone" || result == "already_gone" || result == "uid_changed" {
+        if result.is_gone() {
             self.steps.ui.emit(&Event::Gone {
                 wave,
                 object: l.id.to_string(),
@@ -177,7 +174,7 @@ impl<'a> Deleter<'a> {
                     self.steps.ui.emit(&Event::Ladder {
                         rung: step.rung.to_string(),
                         object: step.object.to_string(),
-                        action: "patch".to_string(),
+                        action: LadderAction::Patch,
                         patch: Some(patch.clone()),
                         removes: vec![key.to_string()],
                         dry_run: false,
@@ -209,7 +206,7 @@ impl<'a> Deleter<'a> {
         self.steps.ui.emit(&Event::Ladder {
             rung: step.rung.to_string(),
             object: step.object.to_string(),
-            action: "gave_up_after_conflicts".to_string(),
+            action: LadderAction::GaveUpAfterConflicts,
             patch: None,
             removes: Vec::new(),
             dry_run: false,

@@ -18,6 +18,7 @@ use crate::arc::RunnerSetRefs;
 use crate::kube::Cluster;
 use crate::manifest::Object;
 use crate::model::{Live, ObjectId};
+pub use crate::outcome::Outcome;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -28,23 +29,12 @@ const REPLAN_INTERVAL: Duration = Duration::from_secs(5);
 /// Ladders started by a diagnosis at a wave's timeout, at most, per wave.
 const MAX_LATE_LADDERS: usize = 2;
 
-/// How a teardown ended (before `helm uninstall`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Every wave finished.
-    Success,
-    /// Preflight refused; nothing was deleted.
-    Refused,
-    /// A wave ran out of time; objects are left.
-    TimedOut,
-    /// Dry run: nothing was written.
-    DryRun,
-}
-
-/// What a teardown did.
+/// What a teardown did (before `helm uninstall`).
 #[derive(Clone, Debug)]
 pub struct Report {
-    /// How it ended.
+    /// How it ended: every wave finished (`Success`, `DryRun`), preflight
+    /// refused (`Refused`, nothing deleted) or a wave ran out of time
+    /// (`TimedOut`).
     pub outcome: Outcome,
     /// DELETEs that took effect.
     pub deleted: usize,

@@ -23,9 +23,8 @@ pub enum Event {
         dry_run: bool,
         /// Working without the release record (`--rescue`).
         rescue: bool,
-        /// Where the objects came from: `release` (helm get manifest),
-        /// `saved_manifest` (the state copy) or `cluster` (found from the ARS).
-        source: String,
+        /// Where the objects came from.
+        source: ManifestSource,
         /// The API server, context and user the run acts on and as
         /// (flattened: `server`, `context`, `user`, `as_user`, `as_groups`).
         #[serde(flatten)]
@@ -69,7 +68,7 @@ pub enum Event {
         /// The object.
         object: String,
         /// Why.
-        reason: String,
+        reason: SkipReason,
     },
     /// A DELETE was sent (or would be).
     Delete {
@@ -77,10 +76,8 @@ pub enum Event {
         wave: usize,
         /// The object.
         object: String,
-        /// `gone`, `terminating`, `already_gone`, `uid_changed`, `already_terminating`,
-        /// `would_delete`, or `failed` (the run then stops with an error naming
-        /// every object of the wave whose DELETE failed).
-        result: String,
+        /// What the API server answered.
+        result: DeleteResult,
     },
     /// An object of the wave is gone (UID-aware).
     Gone {
@@ -132,8 +129,8 @@ pub enum Event {
         rung: String,
         /// The object.
         object: String,
-        /// `delete`, `patch`, `skip`.
-        action: String,
+        /// What the step did.
+        action: LadderAction,
         /// The JSON patch sent (or that would be).
         patch: Option<Value>,
         /// The finalizers (or the annotation) the patch removes.
@@ -158,8 +155,8 @@ pub enum Event {
     },
     /// The final summary.
     Summary {
-        /// `success`, `failed`, `timed_out`, `refused`, `dry_run`.
-        outcome: String,
+        /// How the run ended (`success`, `failed`, `timed_out`, `refused`, `dry_run`).
+        outcome: crate::outcome::Outcome,
         /// The process exit code.
         exit_code: i32,
         /// Objects deleted by this run.
@@ -171,6 +168,81 @@ pub enum Event {
         /// One line for people.
         message: String,
     },
+}
+
+/// Where a run's objects came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ManifestSource {
+    /// The release record (`helm get manifest`).
+    Release,
+    /// The copy saved by an earlier run (`--rescue`).
+    SavedManifest,
+    /// Found from the runner sets on the cluster (`--rescue`, no copy).
+    Cluster,
+}
+
+/// Why an object of a wave is not deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum SkipReason {
+    /// It exists but the release does not own it.
+    #[serde(rename = "not owned by this release")]
+    NotOwned,
+    /// `helm.sh/resource-policy: keep`.
+    #[serde(rename = "kept by helm.sh/resource-policy")]
+    KeptByPolicy,
+    /// It does not exist.
+    #[serde(rename = "already gone")]
+    AlreadyGone,
+}
+
+/// What the API server answered a DELETE (or what a dry run would send).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeleteResult {
+    /// Deleted and gone at once.
+    Gone,
+    /// Deleted; finalizers keep it until they are removed.
+    Terminating,
+    /// Not found.
+    AlreadyGone,
+    /// An object of the same name with another UID: not the one planned, left alone.
+    UidChanged,
+    /// Already being deleted: not sent again.
+    AlreadyTerminating,
+    /// Dry run: would be sent.
+    WouldDelete,
+    /// Changed since it was read (resourceVersion precondition): read again and retried.
+    Changed,
+    /// The DELETE failed; the run then stops with an error naming every
+    /// object of the wave whose DELETE failed.
+    Failed,
+}
+
+impl DeleteResult {
+    /// Whether the object is gone with this answer.
+    pub fn is_gone(self) -> bool {
+        matches!(self, Self::Gone | Self::AlreadyGone | Self::UidChanged)
+    }
+
+    /// Whether the DELETE took effect (it counts as deleted by this run).
+    pub fn took_effect(self) -> bool {
+        matches!(self, Self::Gone | Self::Terminating)
+    }
+}
+
+/// What a finalizer-ladder step did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LadderAction {
+    /// DELETE the object.
+    Delete,
+    /// Patch its finalizers (or annotation) away.
+    Patch,
+    /// Nothing it names is left on the object.
+    NothingToRemove,
+    /// The object changed between every read and patch.
+    GaveUpAfterConflicts,
 }
 
 /// Renders events.

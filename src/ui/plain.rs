@@ -1,6 +1,7 @@
 //! One plain line per event (CI logs).
 
 use super::{Event, Reporter};
+use crate::teardown::events::{DeleteResult, LadderAction, ManifestSource, SkipReason};
 use std::io::Write;
 use std::sync::Mutex;
 
@@ -46,7 +47,11 @@ pub fn line(event: &Event) -> String {
             target.describe(),
             waves.iter().sum::<usize>(),
             waves.len(),
-            source.replace('_', " ")
+            match source {
+                ManifestSource::Release => "release",
+                ManifestSource::SavedManifest => "saved manifest",
+                ManifestSource::Cluster => "cluster",
+            }
         ),
         Event::ManifestSaved { path } => {
             format!("saved the release manifest (Secret values removed) to {path}")
@@ -64,12 +69,12 @@ pub fn line(event: &Event) -> String {
         Event::WaveStart { wave, objects } => {
             format!("wave {wave}: deleting {}", objects.join(", "))
         }
-        Event::Skip { object, reason } => format!("skip {object}: {reason}"),
+        Event::Skip { object, reason } => format!("skip {object}: {}", skip_reason(*reason)),
         Event::Delete {
             wave,
             object,
             result,
-        } => format!("wave {wave}: DELETE {object}: {}", result.replace('_', " ")),
+        } => format!("wave {wave}: DELETE {object}: {}", delete_result(*result)),
         Event::Gone { wave, object } => format!("wave {wave}: {object} is gone"),
         Event::Progress {
             wave,
@@ -138,8 +143,9 @@ pub fn line(event: &Event) -> String {
             removes,
             dry_run,
         } => format!(
-            "{}force-finalizers [{rung}] {action} {object}{}{}",
+            "{}force-finalizers [{rung}] {} {object}{}{}",
             if *dry_run { "would " } else { "" },
+            ladder_action(*action),
             if removes.is_empty() {
                 String::new()
             } else {
@@ -187,5 +193,38 @@ pub fn line(event: &Event) -> String {
         } => {
             format!("{outcome}: {message} ({deleted} deleted, {seconds:.2}s, exit {exit_code})")
         }
+    }
+}
+
+/// A skip reason in words.
+fn skip_reason(reason: SkipReason) -> &'static str {
+    match reason {
+        SkipReason::NotOwned => "not owned by this release",
+        SkipReason::KeptByPolicy => "kept by helm.sh/resource-policy",
+        SkipReason::AlreadyGone => "already gone",
+    }
+}
+
+/// A DELETE's answer in words.
+fn delete_result(result: DeleteResult) -> &'static str {
+    match result {
+        DeleteResult::Gone => "gone",
+        DeleteResult::Terminating => "terminating",
+        DeleteResult::AlreadyGone => "already gone",
+        DeleteResult::UidChanged => "uid changed",
+        DeleteResult::AlreadyTerminating => "already terminating",
+        DeleteResult::WouldDelete => "would delete",
+        DeleteResult::Changed => "changed",
+        DeleteResult::Failed => "failed",
+    }
+}
+
+/// A ladder step's action in words.
+fn ladder_action(action: LadderAction) -> &'static str {
+    match action {
+        LadderAction::Delete => "delete",
+        LadderAction::Patch => "patch",
+        LadderAction::NothingToRemove => "nothing_to_remove",
+        LadderAction::GaveUpAfterConflicts => "gave_up_after_conflicts",
     }
 }

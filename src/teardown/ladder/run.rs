@@ -8,7 +8,7 @@ use crate::kube::{Cluster, Deleted, Patched};
 use crate::manifest::Object;
 use crate::model::Live;
 use crate::teardown::error::TeardownError;
-use crate::teardown::events::{Event, Reporter};
+use crate::teardown::events::{Event, LadderAction, Reporter};
 use crate::teardown::observe::{LiveMap, Observer};
 use crate::teardown::options::Options;
 use crate::teardown::preflight::{Facts, LadderKind};
@@ -31,15 +31,16 @@ impl StepRunner<'_> {
     /// conflict up to [`PATCH_ATTEMPTS`] times.
     pub(in crate::teardown) async fn run(&self, step: &Step) -> Result<(), TeardownError> {
         let dry_run = self.opts.dry_run;
-        let emit =
-            |action: &str, patch: Option<serde_json::Value>, removes: Vec<String>| Event::Ladder {
-                rung: step.rung.to_string(),
-                object: step.object.to_string(),
-                action: action.to_string(),
-                patch,
-                removes,
-                dry_run,
-            };
+        let emit = |action: LadderAction,
+                    patch: Option<serde_json::Value>,
+                    removes: Vec<String>| Event::Ladder {
+            rung: step.rung.to_string(),
+            object: step.object.to_string(),
+            action,
+            patch,
+            removes,
+            dry_run,
+        };
         for _attempt in 0..PATCH_ATTEMPTS {
             let Some(mut current) = self.cluster.get(&step.object).await? else {
                 return Ok(());
@@ -49,7 +50,7 @@ impl StepRunner<'_> {
                 Action::Delete | Action::Strip { delete: true, .. }
             );
             if wants_delete && !current.is_terminating() {
-                self.ui.emit(&emit("delete", None, Vec::new()));
+                self.ui.emit(&emit(LadderAction::Delete, None, Vec::new()));
                 if !dry_run {
                     match self
                         .cluster
@@ -67,7 +68,8 @@ impl StepRunner<'_> {
                 Action::RemoveAnnotation { key } => super::remove_annotation_patch(&current, key),
             };
             let Some(patch) = patch else {
-                self.ui.emit(&emit("nothing_to_remove", None, Vec::new()));
+                self.ui
+                    .emit(&emit(LadderAction::NothingToRemove, None, Vec::new()));
                 return Ok(());
             };
             let removes = match &step.action {
@@ -79,7 +81,8 @@ impl StepRunner<'_> {
                 Action::RemoveAnnotation { key } => vec![key.clone()],
                 Action::Delete => Vec::new(),
             };
-            self.ui.emit(&emit("patch", Some(patch.clone()), removes));
+            self.ui
+                .emit(&emit(LadderAction::Patch, Some(patch.clone()), removes));
             if dry_run {
                 return Ok(());
             }
@@ -89,7 +92,7 @@ impl StepRunner<'_> {
             }
         }
         self.ui
-            .emit(&emit("gave_up_after_conflicts", None, Vec::new()));
+            .emit(&emit(LadderAction::GaveUpAfterConflicts, None, Vec::new()));
         Err(TeardownError::Conflicts {
             object: step.object.to_string(),
             attempts: PATCH_ATTEMPTS,
