@@ -42,9 +42,13 @@ pub struct HookArgs {
     #[arg(long = "hook-node-selector", value_name = "KEY=VALUE", value_parser = key_value)]
     pub hook_node_selector: Vec<(String, String)>,
 
-    /// Toleration of the hook pods, KEY[=VALUE][:EFFECT] (repeatable;
-    /// without a value the operator is Exists).
-    #[arg(long = "hook-toleration", value_name = "KEY[=VALUE][:EFFECT]", value_parser = Toleration::parse)]
+    /// Tolerations of the hook pods (`--hook-toleration`).
+    #[arg(
+        long = "hook-toleration",
+        value_name = "KEY[=VALUE][:EFFECT]",
+        value_parser = Toleration::parse,
+        help = "Toleration of the hook pods, KEY[=VALUE][:EFFECT] (repeatable; without a value the operator is Exists)"
+    )]
     pub hook_tolerations: Vec<Toleration>,
 }
 

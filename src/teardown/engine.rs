@@ -1,8 +1,8 @@
 //! The state machine of one release's teardown: observe, decide (preflight),
 //! then wave by wave delete, run the ladder when asked, wait, and diagnose
 //! what does not finish. The parts it sequences are
-//! [`super::observe`] (reads), [`super::delete`] (DELETEs),
-//! [`super::ladder::run`] (ladder steps) and [`super::wait`] (watches).
+//! [`super::observe`] (reads), `delete` (DELETEs),
+//! [`super::ladder::run`] (ladder steps) and `wait` (watches).
 
 use super::checks::checks;
 use super::delete::Deleter;
