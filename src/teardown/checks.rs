@@ -1,7 +1,7 @@
 //! The preflight findings shown before a teardown starts (`check` events):
 //! controller, manager RBAC, GitHub access, notes, busy runners. Pure.
 
-use super::preflight::{self, Facts};
+use super::preflight::{self, ClusterFacts};
 use crate::arc;
 use std::time::Duration;
 
@@ -25,7 +25,7 @@ impl Check {
 
 /// The preflight findings of `facts` and their `assessment`, in the order
 /// they are shown.
-pub fn checks(facts: &Facts, assessment: &preflight::Assessment) -> Vec<Check> {
+pub fn checks(facts: &ClusterFacts, assessment: &preflight::Assessment) -> Vec<Check> {
     let mut found = Vec::new();
     let mut check = |check: String, ok: bool, detail: String| {
         found.push(Check { check, ok, detail });

@@ -1,7 +1,9 @@
 //! Why a wave did not finish: the objects still there, their finalizers, who
 //! removes those, the likely cause, and the exact next command. Pure.
 
-use super::preflight::{Facts, LadderKind, Wedge, assess, dead_job_runners, refusal_paragraph};
+use super::preflight::{
+    ClusterFacts, LadderKind, Wedge, assess, dead_job_runners, refusal_paragraph,
+};
 use super::rerun::Rerun;
 use crate::arc::{
     self,
@@ -59,7 +61,7 @@ pub const CAUSES: &[&str] = &[
 
 /// Diagnose: `left` are the wave's objects still present, `facts` a fresh
 /// preflight read, `rerun` the command line to suggest.
-pub fn diagnose(left: &[Live], facts: &Facts, rerun: &Rerun) -> Diagnosis {
+pub fn diagnose(left: &[Live], facts: &ClusterFacts, rerun: &Rerun) -> Diagnosis {
     let line = facts.line();
     let mut objects: Vec<LeftObject> = left.iter().map(|l| left_object(l, line)).collect();
     for set in &facts.runner_sets {
@@ -84,7 +86,7 @@ pub fn diagnose(left: &[Live], facts: &Facts, rerun: &Rerun) -> Diagnosis {
 
 fn cause_of(
     left: &[Live],
-    facts: &Facts,
+    facts: &ClusterFacts,
     rerun: &Rerun,
 ) -> (&'static str, String, String, Option<LadderKind>) {
     let forced = rerun.with_force_finalizers();
@@ -242,12 +244,12 @@ mod tests {
 
     use crate::arc::test_object as live;
 
-    fn facts() -> (Vec<Live>, Facts) {
+    fn facts() -> (Vec<Live>, ClusterFacts) {
         let ars_json = json!({"metadata": {"name": "set", "namespace": "runners",
             "deletionTimestamp": "2026-01-01T00:00:00Z", "finalizers": [arc::ARS_FINALIZER],
             "annotations": {"actions.github.com/cleanup-manager-role-binding": "set-gha-rs-manager"}}});
         let ars = live("AutoscalingRunnerSet", "set", ars_json.clone());
-        let facts = Facts {
+        let facts = ClusterFacts {
             controllers: vec![Controller {
                 name: "arc-systems/arc".into(),
                 available: true,

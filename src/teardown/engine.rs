@@ -12,7 +12,7 @@ use super::events::{Event, Reporter};
 use super::ladder::run::{LadderRunner, StepRunner};
 use super::observe::{LiveMap, Observer, is_ars};
 use super::options::Options;
-use super::preflight::{self, Assessment, Facts, LadderKind, assess};
+use super::preflight::{self, Assessment, ClusterFacts, LadderKind, assess};
 use super::wait::{Waited, Waiter, fresh_of};
 use crate::arc::RunnerSetRefs;
 use crate::kube::Cluster;
@@ -150,7 +150,7 @@ impl<'a> Engine<'a> {
     /// for the user), if it does.
     fn refusal(
         &self,
-        facts: &Facts,
+        facts: &ClusterFacts,
         assessment: &Assessment,
         objects: &[&Object],
         live: &LiveMap,

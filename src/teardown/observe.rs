@@ -5,7 +5,7 @@
 
 use super::error::TeardownError;
 use super::options::Options;
-use super::preflight::{Controller, Facts, RunnerSetFacts};
+use super::preflight::{ClusterFacts, Controller, RunnerSetFacts};
 use crate::arc::{self, RunnerSetRefs, owned_by};
 use crate::doctor::{self, Snapshot};
 use crate::kube::{Cluster, KubeError, WideList};
@@ -55,11 +55,11 @@ impl<'a> Observer<'a> {
         &self,
         objects: &[&Object],
         live: &LiveMap,
-    ) -> Result<Facts, TeardownError> {
-        let mut facts = Facts {
+    ) -> Result<ClusterFacts, TeardownError> {
+        let mut facts = ClusterFacts {
             pre_delete_hooks: self.opts.pre_delete_hooks.clone(),
             no_hooks: self.opts.no_hooks,
-            ..Facts::default()
+            ..ClusterFacts::default()
         };
         for object in objects {
             let Some(Some(l)) = live.get(&object.id) else {

@@ -106,9 +106,11 @@ pub struct RunnerSetFacts {
     pub pods: Vec<Live>,
 }
 
-/// Everything preflight reads.
+/// What the cluster shows about a release's runner sets: everything
+/// preflight and diagnosis read (not [`crate::graph::Facts`], the manifest
+/// fields the graph rules read).
 #[derive(Clone, Debug, Default)]
-pub struct Facts {
+pub struct ClusterFacts {
     /// ARC controller Deployments found by label.
     pub controllers: Vec<Controller>,
     /// One entry per ARS in the release.
@@ -130,7 +132,7 @@ pub struct Facts {
     pub narrowed: Vec<String>,
 }
 
-impl Facts {
+impl ClusterFacts {
     /// The ARC line of the running controller ([`versions::detect`]).
     pub fn line(&self) -> Option<Line> {
         let version = self
@@ -392,7 +394,7 @@ pub fn shared_with(
         .collect()
 }
 
-fn check_controller(facts: &Facts, refs: &RunnerSetRefs, out: &mut Assessment) -> bool {
+fn check_controller(facts: &ClusterFacts, refs: &RunnerSetRefs, out: &mut Assessment) -> bool {
     let available: Vec<&Controller> = facts.controllers.iter().filter(|c| c.available).collect();
     if available.is_empty() {
         return false;
@@ -413,7 +415,12 @@ fn check_controller(facts: &Facts, refs: &RunnerSetRefs, out: &mut Assessment) -
     true
 }
 
-fn check_rbac(facts: &Facts, set: &RunnerSetFacts, refs: &RunnerSetRefs, out: &mut Assessment) {
+fn check_rbac(
+    facts: &ClusterFacts,
+    set: &RunnerSetFacts,
+    refs: &RunnerSetRefs,
+    out: &mut Assessment,
+) {
     let mut missing = Vec::new();
     if set.manager_role_binding == Some(false) {
         missing.push(format!(
@@ -547,7 +554,7 @@ fn check_github_access(set: &RunnerSetFacts, refs: &RunnerSetRefs, out: &mut Ass
 }
 
 fn check_version(
-    facts: &Facts,
+    facts: &ClusterFacts,
     set: &RunnerSetFacts,
     refs: &RunnerSetRefs,
     ars: &Live,
@@ -582,7 +589,7 @@ fn check_version(
 }
 
 /// Judge the facts. Pure.
-pub fn assess(facts: &Facts) -> Assessment {
+pub fn assess(facts: &ClusterFacts) -> Assessment {
     let mut out = Assessment::default();
     let live_sets: Vec<&RunnerSetFacts> = facts
         .runner_sets
@@ -816,13 +823,13 @@ mod tests {
 
     use crate::arc::test_object as live;
 
-    fn healthy() -> Facts {
+    fn healthy() -> ClusterFacts {
         let ars = json!({"metadata": {"name": "set", "namespace": "runners",
             "labels": {"app.kubernetes.io/version": "0.14.2"}, "annotations": {
             "actions.github.com/cleanup-manager-role-name": "set-gha-rs-manager",
             "actions.github.com/cleanup-manager-role-binding": "set-gha-rs-manager"}},
             "spec": {"githubConfigSecret": "set-gha-rs-github-secret"}});
-        Facts {
+        ClusterFacts {
             controllers: vec![Controller {
                 name: "arc-systems/arc".into(),
                 available: true,
@@ -1083,7 +1090,7 @@ mod tests {
         );
     }
 
-    fn with_spec(f: &mut Facts, spec: serde_json::Value) {
+    fn with_spec(f: &mut ClusterFacts, spec: serde_json::Value) {
         let mut ars = f.runner_sets[0].ars.clone().unwrap().value;
         ars["spec"] = spec;
         f.runner_sets[0].refs = Some(RunnerSetRefs::from_ars(&ars, "runners"));
@@ -1217,7 +1224,7 @@ mod tests {
         assert_eq!(assess(&f2).shared[0].others, vec!["team-x/x"]);
     }
 
-    fn versioned(f: &mut Facts, ars_version: Option<&str>, finalizer: bool) {
+    fn versioned(f: &mut ClusterFacts, ars_version: Option<&str>, finalizer: bool) {
         f.controllers[0].version = Some("0.14.2".into());
         let mut ars = f.runner_sets[0].ars.clone().unwrap().value;
         ars["metadata"]["labels"] = match ars_version {

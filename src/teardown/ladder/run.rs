@@ -11,7 +11,7 @@ use crate::teardown::error::TeardownError;
 use crate::teardown::events::{Event, LadderAction, Reporter};
 use crate::teardown::observe::{LiveMap, Observer};
 use crate::teardown::options::Options;
-use crate::teardown::preflight::{Facts, LadderKind};
+use crate::teardown::preflight::{ClusterFacts, LadderKind};
 use std::collections::HashMap;
 
 /// Reads and patches of one ladder step before it gives up on conflicts.
@@ -174,7 +174,7 @@ impl<'a> LadderRunner<'a> {
 /// The release's chart objects carrying `cleanup-protection`, in the
 /// controller's stripping order (named by cleanup annotations first).
 fn chart_objects_in_order(
-    facts: &Facts,
+    facts: &ClusterFacts,
     objects: &[&Object],
     live: &LiveMap,
     release: &str,
