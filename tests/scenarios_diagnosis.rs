@@ -12,7 +12,8 @@
 mod scenario;
 mod support;
 
-use arc_sim::controller::{ArcConfig, Timing};
+use arc_sim::controller::names::{ER_FINALIZER, ERS_FINALIZER_HEAD};
+use arc_sim::controller::{ArcConfig, ArcVersion, Timing};
 use kube_sim::SimConfig;
 use kube_sim::api::{Actor, DeleteOptions, Gvk, Patch};
 use scenario::cli_output::{describe, first_event, json_lines as events};
@@ -1110,5 +1111,195 @@ fn item5_upgrade_from_0_13_0_leaves_a_second_listener_the_ladder_strips_too() {
         "{stripped:?}"
     );
     assert!(env.listeners_of(NS, RELEASE).is_empty());
+    assert!(env.release_gone(RELEASE, NS));
+}
+
+/// #14 item 8, the upgrade: the example runner set installed under ARC
+/// 0.14.2 gets an EphemeralRunnerSet `<ars>-xxxxx` carrying 0.14's name for
+/// its finalizer (`ephemeralrunner.actions.github.com/finalizer`). With the
+/// controller stopped, both charts are upgraded to HEAD (0.15.0): HEAD makes
+/// its own set `<ars>`, adds `ephemeralrunnerset.actions.github.com/finalizer`
+/// to the old one, later removes only that name, and its runner set cleanup
+/// does not look the old set up. The tool deletes the runner set with
+/// foreground propagation so the teardown waits for the old set (whose
+/// runners leave GitHub while the credentials still exist): the plain run
+/// times out on it with `stale_finalizer` naming the 0.14 name, and
+/// `--force-finalizers` strips exactly that name, nothing it does not know.
+#[test]
+fn item8_runner_set_of_0_14_keeps_its_finalizer_after_an_upgrade_to_head() {
+    let env = Env {
+        scenario: start(Helm::V4, SimConfig::default(), ArcConfig::default()),
+    };
+    let dir = env.scenario.helm.home.path().to_path_buf();
+    let v0_14 = ArcVersion::v0_14_2();
+    let head = ArcVersion::head();
+    let at = |name: &str, version: &ArcVersion| upgrade::chart_at(&dir, name, version.as_str());
+    env.scenario.helm_ok(&[
+        "install",
+        "arc",
+        at("arc-controller", &v0_14).to_str().unwrap(),
+        "-n",
+        CONTROLLER_NS,
+        "--create-namespace",
+    ]);
+    env.install_chart(RELEASE, NS, &at("arc-runner-set", &v0_14), 1);
+    let sets = || env.scenario.list(ARC_API, "EphemeralRunnerSet", Some(NS));
+    let old = sets()[0].clone();
+    let old_name = old["metadata"]["name"].as_str().unwrap().to_string();
+    assert_ne!(old_name, RELEASE, "0.14 names its set <ars>-xxxxx");
+    assert_eq!(old["metadata"]["finalizers"], json!([ER_FINALIZER]));
+
+    // The upgrade, with no controller running in between (a controller of
+    // either version deletes a runner set of the other's major.minor).
+    let controller = at("arc-controller", &head);
+    let controller = controller.to_str().unwrap();
+    env.scenario.helm_ok(&[
+        "upgrade",
+        "arc",
+        controller,
+        "-n",
+        CONTROLLER_NS,
+        "--set",
+        "replicaCount=0",
+    ]);
+    env.scenario.helm_ok(&[
+        "upgrade",
+        RELEASE,
+        at("arc-runner-set", &head).to_str().unwrap(),
+        "-n",
+        NS,
+        "--reuse-values",
+    ]);
+    env.scenario.helm_ok(&[
+        "upgrade",
+        "arc",
+        controller,
+        "-n",
+        CONTROLLER_NS,
+        "--set",
+        "replicaCount=1",
+    ]);
+    wait_until(
+        "HEAD made its own set and put its finalizer on the old one",
+        Duration::from_secs(30),
+        || {
+            let with_head_finalizer = |name: &str| {
+                env.scenario
+                    .get(ARC_API, "EphemeralRunnerSet", Some(NS), name)
+                    .is_some_and(|s| {
+                        s["metadata"]["finalizers"]
+                            .as_array()
+                            .is_some_and(|f| f.contains(&json!(ERS_FINALIZER_HEAD)))
+                    })
+            };
+            with_head_finalizer(RELEASE)
+                && with_head_finalizer(&old_name)
+                && env
+                    .runners()
+                    .iter()
+                    .filter(|r| r.pointer("/status/runnerId").is_some())
+                    .count()
+                    == 2
+        },
+    );
+    let old = env
+        .scenario
+        .get(ARC_API, "EphemeralRunnerSet", Some(NS), &old_name)
+        .unwrap();
+    assert_eq!(
+        old["metadata"]["finalizers"],
+        json!([ER_FINALIZER, ERS_FINALIZER_HEAD]),
+        "the 0.14 name stays"
+    );
+
+    // Without flags: the runner set stays (foreground) until the old set is
+    // gone, which never happens on its own.
+    let out = env.teardown(&["--timeout", "3s"]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let diag = first_event(&out, "diagnosis");
+    assert_eq!(diag["cause"], "stale_finalizer", "{diag}");
+    let explanation = diag["explanation"].as_str().unwrap();
+    assert!(
+        explanation.contains(&format!(
+            "EphemeralRunnerSet/{NS}/{old_name}: {ER_FINALIZER}"
+        )),
+        "{explanation}"
+    );
+    assert!(
+        diag["next_command"]
+            .as_str()
+            .unwrap()
+            .ends_with("--force-finalizers")
+    );
+    let note = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "check" && e["check"] == "note")
+        .unwrap_or_else(|| panic!("a preflight note:\n{}", describe(&out)));
+    let note = note["detail"].as_str().unwrap();
+    assert!(
+        note.starts_with(&format!(
+            "EphemeralRunnerSet/{NS}/{old_name} would outlive {NS}/{RELEASE}"
+        )) && note.contains("foreground propagation"),
+        "{note}"
+    );
+    assert!(
+        env.ars_in(NS, RELEASE)
+            .is_some_and(|a| a.pointer("/metadata/deletionTimestamp").is_some()),
+        "the runner set waits for the old set"
+    );
+    assert!(
+        env.scenario
+            .get(
+                "v1",
+                "Secret",
+                Some(NS),
+                &format!("{RELEASE}-gha-rs-github-secret")
+            )
+            .is_some_and(|s| s.pointer("/metadata/deletionTimestamp").is_none()),
+        "the credentials the old set's cleanup needs are not deleted yet"
+    );
+    // HEAD's cleanup of the old set: its runner goes (the controller drops
+    // its registration finalizer only once GitHub removed it; no ladder ever
+    // strips it here, see below), then HEAD's own name.
+    wait_until(
+        "the old set holds only the 0.14 name, and no runner",
+        Duration::from_secs(30),
+        || {
+            env.runners().is_empty()
+                && env
+                    .scenario
+                    .get(ARC_API, "EphemeralRunnerSet", Some(NS), &old_name)
+                    .is_some_and(|s| s["metadata"]["finalizers"] == json!([ER_FINALIZER]))
+        },
+    );
+
+    let forced = env.teardown(&["--force-finalizers", "--timeout", "10s"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", describe(&forced));
+    let stripped: Vec<(String, Value)> = events(&out)
+        .into_iter()
+        .chain(events(&forced))
+        .filter(|e| e["event"] == "ladder" && e["action"] == "patch")
+        .map(|e| {
+            (
+                e["object"].as_str().unwrap().to_string(),
+                e["removes"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        stripped,
+        vec![(
+            format!("EphemeralRunnerSet/{NS}/{old_name}"),
+            json!([ER_FINALIZER])
+        )],
+        "only the 0.14 name, once: {}",
+        describe(&forced)
+    );
+    assert!(
+        !events(&forced).iter().any(|e| e["event"] == "leak"),
+        "nothing left registered on GitHub: {}",
+        describe(&forced)
+    );
+    assert!(sets().is_empty());
     assert!(env.release_gone(RELEASE, NS));
 }

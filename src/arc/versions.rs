@@ -114,6 +114,24 @@ pub fn detect<'f>(
     }
 }
 
+/// Whether the AutoscalingRunnerSet cleanup of a controller of `line` waits
+/// for its EphemeralRunnerSet `runner_set` before it drops the runner set's
+/// finalizer. 0.13 and 0.14 delete every set the runner set owns and wait for
+/// them (`cleanupEphemeralRunnerSets`); HEAD's `cleanupEphemeralRunnerSet`
+/// gets only the set named after the runner set, so a set created under 0.14
+/// (generateName `<ars>-`) outlives the runner set and is deleted by the
+/// garbage collector afterwards. Unknown lines: assumed to wait.
+pub fn cleanup_waits_for(
+    line: Option<Line>,
+    autoscaling_runner_set: &str,
+    runner_set: &str,
+) -> bool {
+    match line {
+        Some(Line::Next) => runner_set == autoscaling_runner_set,
+        _ => true,
+    }
+}
+
 /// Who removes a finalizer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -235,6 +253,15 @@ mod tests {
         assert_eq!(detect(None, []), None);
         assert_eq!(Line::Next.ers_finalizer(), ERS_FINALIZER_HEAD);
         assert_eq!(Line::V0_13.ers_finalizer(), ER_FINALIZER);
+    }
+
+    #[test]
+    fn head_cleanup_waits_only_for_the_set_named_after_the_runner_set() {
+        assert!(cleanup_waits_for(Some(Line::Next), "set", "set"));
+        assert!(!cleanup_waits_for(Some(Line::Next), "set", "set-x7k2p"));
+        for line in [None, Some(Line::V0_13), Some(Line::V0_14)] {
+            assert!(cleanup_waits_for(line, "set", "set-x7k2p"));
+        }
     }
 
     #[test]

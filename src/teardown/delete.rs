@@ -8,7 +8,7 @@ use super::ladder::run::{PATCH_ATTEMPTS, StepRunner};
 use super::ladder::{self, Action, Step};
 use super::observe::{LiveMap, is_ars};
 use crate::arc::{self, kept_by_policy, owned_by};
-use crate::kube::{Deleted, Patched};
+use crate::kube::{Cascade, Deleted, Patched};
 use crate::manifest::Object;
 use crate::model::Live;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -58,13 +58,31 @@ impl<'a> Deleter<'a> {
         out
     }
 
-    /// DELETE the wave's objects in parallel; returns those still to wait for.
+    /// The propagation of `l`'s DELETE: `--cascade`, but foreground for a
+    /// runner set of `foreground` (see `Assessment::foreground`) when that is
+    /// background, so the runner set stays until the sets it owns are gone.
+    fn cascade_for(&self, l: &Live, foreground: &[String]) -> Cascade {
+        let cascade = self.steps.opts.cascade;
+        let name = format!(
+            "{}/{}",
+            l.id.namespace.as_deref().unwrap_or_default(),
+            l.id.name
+        );
+        if cascade == Cascade::Background && is_ars(&l.id) && foreground.contains(&name) {
+            Cascade::Foreground
+        } else {
+            cascade
+        }
+    }
+
+    /// DELETE the wave's objects in parallel (runner sets of `foreground`
+    /// with foreground propagation); returns those still to wait for.
     pub(super) async fn delete_wave(
         &self,
         wave: usize,
         targets: &[(&Object, Live)],
+        foreground: &[String],
     ) -> Result<Vec<Live>, TeardownError> {
-        let cascade = self.steps.opts.cascade;
         let dry_run = self.steps.opts.dry_run;
         let cluster = self.steps.cluster;
         let calls = targets.iter().map(|(_, l)| async move {
@@ -74,6 +92,7 @@ impl<'a> Deleter<'a> {
             if dry_run {
                 return (l, Ok(Some(Deleted::Terminating(l.clone()))));
             }
+            let cascade = self.cascade_for(l, foreground);
             (l, cluster.delete(&l.id, l.uid(), cascade).await.map(Some))
         });
         let results = futures::future::join_all(calls).await;
@@ -146,6 +165,7 @@ impl<'a> Deleter<'a> {
         &self,
         wave: usize,
         ars: &Live,
+        foreground: &[String],
     ) -> Result<Option<Live>, TeardownError> {
         let key = arc::SCALE_SET_ID_ANNOTATION;
         let step = Step {
@@ -195,7 +215,7 @@ impl<'a> Deleter<'a> {
                     &read.id,
                     read.uid(),
                     Some(read.resource_version()),
-                    self.steps.opts.cascade,
+                    self.cascade_for(&read, foreground),
                 )
                 .await?
             {

@@ -134,7 +134,11 @@ impl<'a> Engine<'a> {
                 started: Instant::now(),
             };
             let ladder = assessment.ladder();
-            if let Some(report) = self.run_wave(&wave_run, wave, &live, &keep, ladder).await? {
+            let foreground = &assessment.foreground;
+            if let Some(report) = self
+                .run_wave(&wave_run, wave, &live, &keep, foreground, ladder)
+                .await?
+            {
                 return Ok(report);
             }
         }
@@ -210,6 +214,7 @@ impl<'a> Engine<'a> {
         wave: &[Object],
         live: &LiveMap,
         keep: &[String],
+        foreground: &[String],
         ladder_kind: Option<LadderKind>,
     ) -> Result<Option<Report>, TeardownError> {
         let index = run.index;
@@ -237,7 +242,7 @@ impl<'a> Engine<'a> {
                 is_ars(&o.id) && !l.is_terminating() && keep.contains(&namespaced_name(l))
             }) {
                 let deleter = self.deleter();
-                let waited = deleter.keep_registration_then_delete(index, ars);
+                let waited = deleter.keep_registration_then_delete(index, ars, foreground);
                 let waited = tokio::time::timeout_at(deadline, waited)
                     .await
                     .map_err(|_| out_of_time("keeping the GitHub registration"))??;
@@ -252,7 +257,9 @@ impl<'a> Engine<'a> {
             .collect();
         let deleter = self.deleter();
         let mut pending =
-            match tokio::time::timeout_at(deadline, deleter.delete_wave(index, &rest)).await {
+            match tokio::time::timeout_at(deadline, deleter.delete_wave(index, &rest, foreground))
+                .await
+            {
                 Ok(result) => result?,
                 // Out of time before every DELETE answered: on to the
                 // diagnosis of what is left.

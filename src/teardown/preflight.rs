@@ -312,6 +312,12 @@ pub struct Assessment {
     pub busy: Vec<BusyRunner>,
     /// Objects already Terminating, with their finalizers.
     pub terminating: Vec<String>,
+    /// Runner sets (`namespace/name`) owning an EphemeralRunnerSet that the
+    /// running controller's cleanup does not wait for
+    /// ([`versions::cleanup_waits_for`]): deleted with foreground
+    /// propagation, so that the runner set stays until every set it owns is
+    /// gone, and the next waves (its credentials, its RBAC) wait for them.
+    pub foreground: Vec<String>,
 }
 
 impl Assessment {
@@ -553,6 +559,42 @@ fn check_github_access(set: &RunnerSetFacts, refs: &RunnerSetRefs, out: &mut Ass
     }
 }
 
+/// EphemeralRunnerSets of the runner set that its controller's cleanup does
+/// not wait for (sets created under 0.14, after an upgrade to the 0.15 line):
+/// the runner set goes with foreground propagation.
+fn check_outliving_runner_sets(
+    set: &RunnerSetFacts,
+    refs: &RunnerSetRefs,
+    ars: &Live,
+    line: Option<Line>,
+    out: &mut Assessment,
+) {
+    if ars.is_terminating() {
+        return;
+    }
+    let outliving: Vec<String> = set
+        .runner_sets
+        .iter()
+        .filter(|ers| !versions::cleanup_waits_for(line, &refs.name, &ers.id.name))
+        .map(|ers| ers.id.to_string())
+        .collect();
+    if outliving.is_empty() {
+        return;
+    }
+    out.foreground.push(refs.qualified());
+    out.notes.push(format!(
+        "{} would outlive {}: the ARC {} controller's cleanup of a runner set waits only for EphemeralRunnerSet \
+         {}/{}, and the garbage collector deletes an older set only once the runner set is gone, after the tool would \
+         have deleted the credentials and RBAC its cleanup needs; the runner set is therefore deleted with foreground \
+         propagation, so that it stays until they are gone",
+        outliving.join(", "),
+        refs.qualified(),
+        line.map_or("running", Line::label),
+        refs.namespace,
+        refs.name
+    ));
+}
+
 fn check_version(
     facts: &ClusterFacts,
     set: &RunnerSetFacts,
@@ -615,6 +657,7 @@ pub fn assess(facts: &ClusterFacts) -> Assessment {
             check_version(facts, set, refs, ars, &mut out);
         }
         check_github_access(set, refs, &mut out);
+        check_outliving_runner_sets(set, refs, ars, line, &mut out);
         let others = shared_with(refs, &facts.cluster_runner_sets, &release_refs);
         if !others.is_empty() && !ars.is_terminating() {
             let (name, group, url) = registration(refs);
@@ -1288,5 +1331,42 @@ mod tests {
         // Under 0.14 the same finalizer is the runner set reconciler's.
         versioned(&mut f, Some("0.14.2"), true);
         assert!(assess(&f).wedges.is_empty());
+    }
+
+    #[test]
+    fn a_set_the_0_15_cleanup_does_not_wait_for_makes_the_delete_foreground() {
+        let mut f = healthy();
+        versioned(&mut f, Some("0.15.0"), true);
+        f.controllers[0].version = Some("0.15.0".into());
+        let set = |name: &str| {
+            live(
+                "EphemeralRunnerSet",
+                name,
+                json!({"metadata": {"finalizers": [arc::ER_FINALIZER, arc::ERS_FINALIZER_HEAD]}}),
+            )
+        };
+        f.runner_sets[0].runner_sets = vec![set("set")];
+        assert!(
+            assess(&f).foreground.is_empty(),
+            "HEAD waits for its own set"
+        );
+        f.runner_sets[0].runner_sets.push(set("set-abcde"));
+        let a = assess(&f);
+        assert_eq!(a.foreground, vec!["runners/set"]);
+        assert!(a.wedges.is_empty(), "not a wedge: {:?}", a.wedges);
+        assert!(
+            a.notes[0]
+                .starts_with("EphemeralRunnerSet/runners/set-abcde would outlive runners/set"),
+            "{}",
+            a.notes[0]
+        );
+        // 0.14 waits for every set it owns.
+        versioned(&mut f, Some("0.14.2"), true);
+        f.runner_sets[0].runner_sets = vec![live(
+            "EphemeralRunnerSet",
+            "set-abcde",
+            json!({"metadata": {"finalizers": [arc::ER_FINALIZER]}}),
+        )];
+        assert!(assess(&f).foreground.is_empty());
     }
 }
