@@ -691,7 +691,7 @@ fn faults_5xx_429_and_dropped_watches_still_complete_and_touch_nothing_else(helm
 fn sigint_in_the_middle_then_rerun_completes(helm: Helm) {
     let env = Env::new(helm, 1);
     busy_runner(&env);
-    let child = hau_in(
+    let mut child = hau_in(
         &env.scenario,
         NS,
         &["uninstall", RELEASE, "-o", "json", "--timeout", "60s"],
@@ -700,18 +700,35 @@ fn sigint_in_the_middle_then_rerun_completes(helm: Helm) {
     .stderr(std::process::Stdio::piped())
     .spawn()
     .expect("spawn");
+    // Interrupted once the run has reported the ARS DELETE (the API server
+    // applying it is not the client having counted it).
+    let stdout = child.stdout.take().expect("stdout");
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                lines.lock().unwrap().push(line);
+            }
+        })
+    };
     env.wait_for(
-        "the ARS to be Terminating",
+        "the ARS DELETE to be reported",
         Duration::from_secs(20),
-        |env| {
-            env.scenario
-                .get(
-                    "actions.github.com/v1alpha1",
-                    "AutoscalingRunnerSet",
-                    Some(NS),
-                    RELEASE,
-                )
-                .is_some_and(|a| a["metadata"]["deletionTimestamp"].is_string())
+        |_| {
+            lines.lock().unwrap().iter().any(|l| {
+                serde_json::from_str::<Value>(l).is_ok_and(|e| {
+                    e["event"] == "delete"
+                        && e["result"] == "terminating"
+                        && e["object"]
+                            .as_str()
+                            .is_some_and(|o| o.starts_with("AutoscalingRunnerSet/"))
+                })
+            })
         },
     );
     let status = Command::new("kill")
@@ -719,7 +736,9 @@ fn sigint_in_the_middle_then_rerun_completes(helm: Helm) {
         .status()
         .expect("kill");
     assert!(status.success());
-    let out = child.wait_with_output().expect("wait");
+    let mut out = child.wait_with_output().expect("wait");
+    reader.join().unwrap();
+    out.stdout = lines.lock().unwrap().join("\n").into_bytes();
     assert_ne!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("Rerun"),
