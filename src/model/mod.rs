@@ -29,6 +29,16 @@ pub struct ObjectId {
 }
 
 impl ObjectId {
+    /// `namespace/name` (`/name` for a cluster-scoped object): how runner
+    /// sets, controllers and runners are named to users and matched.
+    pub fn namespaced_name(&self) -> String {
+        format!(
+            "{}/{}",
+            self.namespace.as_deref().unwrap_or_default(),
+            self.name
+        )
+    }
+
     /// The `apiVersion` string: `v1` for the core group, `group/version` otherwise.
     pub fn api_version(&self) -> String {
         if self.group.is_empty() {

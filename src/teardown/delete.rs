@@ -63,11 +63,7 @@ impl<'a> Deleter<'a> {
     /// background, so the runner set stays until the sets it owns are gone.
     fn cascade_for(&self, l: &Live, foreground: &[String]) -> Cascade {
         let cascade = self.steps.opts.cascade;
-        let name = format!(
-            "{}/{}",
-            l.id.namespace.as_deref().unwrap_or_default(),
-            l.id.name
-        );
+        let name = l.id.namespaced_name();
         if cascade == Cascade::Background && is_ars(&l.id) && foreground.contains(&name) {
             Cascade::Foreground
         } else {
@@ -248,11 +244,7 @@ impl<'a> Deleter<'a> {
         keep: &[String],
     ) -> Result<(), TeardownError> {
         for (_, ars) in targets.iter().filter(|(o, _)| is_ars(&o.id)) {
-            let name = format!(
-                "{}/{}",
-                ars.id.namespace.as_deref().unwrap_or_default(),
-                ars.id.name
-            );
+            let name = ars.id.namespaced_name();
             if keep.contains(&name) {
                 let step = Step {
                     rung: "keep shared registration",

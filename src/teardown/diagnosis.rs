@@ -118,13 +118,7 @@ fn cause_of(
         .runner_sets
         .iter()
         .flat_map(dead_job_runners)
-        .map(|r| {
-            format!(
-                "{}/{}",
-                r.id.namespace.as_deref().unwrap_or_default(),
-                r.id.name
-            )
-        })
+        .map(|r| r.id.namespaced_name())
         .collect();
     if !pods_gone.is_empty() {
         return (

@@ -127,13 +127,13 @@ impl<'a> Engine<'a> {
         } else {
             Vec::new()
         };
+        let ladder = assessment.ladder();
         for (index, wave) in waves.iter().enumerate() {
             let wave_run = Wave {
                 index,
                 objects: &objects,
                 started: Instant::now(),
             };
-            let ladder = assessment.ladder();
             let foreground = &assessment.foreground;
             if let Some(report) = self
                 .run_wave(&wave_run, wave, &live, &keep, foreground, ladder)
@@ -239,7 +239,7 @@ impl<'a> Engine<'a> {
         let mut pending_first: Vec<Live> = Vec::new();
         if !self.opts.dry_run {
             for (_, ars) in targets.iter().filter(|(o, l)| {
-                is_ars(&o.id) && !l.is_terminating() && keep.contains(&namespaced_name(l))
+                is_ars(&o.id) && !l.is_terminating() && keep.contains(&l.id.namespaced_name())
             }) {
                 let deleter = self.deleter();
                 let waited = deleter.keep_registration_then_delete(index, ars, foreground);
@@ -369,13 +369,4 @@ impl<'a> Engine<'a> {
             cause,
         }
     }
-}
-
-/// `namespace/name` of a live object.
-fn namespaced_name(l: &Live) -> String {
-    format!(
-        "{}/{}",
-        l.id.namespace.as_deref().unwrap_or_default(),
-        l.id.name
-    )
 }

@@ -45,11 +45,7 @@ impl Controller {
             .map(|(_, tag)| tag.to_string())
             .filter(|tag| !tag.contains('/'));
         Self {
-            name: format!(
-                "{}/{}",
-                d.id.namespace.as_deref().unwrap_or_default(),
-                d.id.name
-            ),
+            name: d.id.namespaced_name(),
             available: d
                 .value
                 .pointer("/status/availableReplicas")
@@ -670,11 +666,7 @@ pub fn assess(facts: &ClusterFacts) -> Assessment {
         }
         for runner in set.runners.iter().filter(|r| arc::runner_is_busy(r)) {
             out.busy.push(BusyRunner {
-                name: format!(
-                    "{}/{}",
-                    runner.id.namespace.as_deref().unwrap_or_default(),
-                    runner.id.name
-                ),
+                name: runner.id.namespaced_name(),
                 since: runner
                     .str_at("/metadata/creationTimestamp")
                     .map(str::to_string),

@@ -362,6 +362,7 @@ impl ProgressCache {
         }
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
