@@ -81,33 +81,33 @@ impl<'a> Observer<'a> {
         // the ServiceAccount the manager RoleBinding binds), runner sets in
         // the release's.
         let (controller_namespaces, runner_namespaces) = self.namespaces_that_matter(objects, live);
-        let controllers = self
-            .wide_or_empty(
-                ("apps", "v1", "Deployment"),
-                Some(arc::CONTROLLER_SELECTOR),
-                &controller_namespaces,
-            )
-            .await?;
+        let controllers = wide_or_empty(
+            self.cluster,
+            ("apps", "v1", "Deployment"),
+            Some(arc::CONTROLLER_SELECTOR),
+            &controller_namespaces,
+        )
+        .await?;
         facts.controllers = controllers
             .items
             .iter()
             .map(Controller::from_deployment)
             .collect();
         facts.controllers_only_in = controllers.only_in.clone();
-        let listeners = self
-            .wide_or_empty(
-                (arc::GROUP, arc::VERSION, arc::LISTENER_KIND),
-                None,
-                &controller_namespaces,
-            )
-            .await?;
-        let runner_sets = self
-            .wide_or_empty(
-                (arc::GROUP, arc::VERSION, arc::ARS_KIND),
-                None,
-                &runner_namespaces,
-            )
-            .await?;
+        let listeners = wide_or_empty(
+            self.cluster,
+            (arc::GROUP, arc::VERSION, arc::LISTENER_KIND),
+            None,
+            &controller_namespaces,
+        )
+        .await?;
+        let runner_sets = wide_or_empty(
+            self.cluster,
+            (arc::GROUP, arc::VERSION, arc::ARS_KIND),
+            None,
+            &runner_namespaces,
+        )
+        .await?;
         for (what, list) in [
             ("ARC controller Deployments", &controllers),
             ("AutoscalingListeners", &listeners),
@@ -173,19 +173,27 @@ impl<'a> Observer<'a> {
                     .filter(|l| arc::listener_belongs_to(l, &refs.name, &ns))
                     .cloned()
                     .collect();
-                let runner_sets: Vec<Live> = self
-                    .list_or_empty(arc::GROUP, arc::VERSION, arc::ERS_KIND, Some(&ns), None)
-                    .await?
-                    .into_iter()
-                    .filter(|s| s.owner_uids().contains(&ars.uid()))
-                    .collect();
+                let runner_sets: Vec<Live> = list_or_empty(
+                    self.cluster,
+                    (arc::GROUP, arc::VERSION, arc::ERS_KIND),
+                    Some(&ns),
+                    None,
+                )
+                .await?
+                .into_iter()
+                .filter(|s| s.owner_uids().contains(&ars.uid()))
+                .collect();
                 let set_uids: BTreeSet<&str> = runner_sets.iter().map(Live::uid).collect();
-                set.runners = self
-                    .list_or_empty(arc::GROUP, arc::VERSION, arc::ER_KIND, Some(&ns), None)
-                    .await?
-                    .into_iter()
-                    .filter(|r| r.owner_uids().iter().any(|u| set_uids.contains(u)))
-                    .collect();
+                set.runners = list_or_empty(
+                    self.cluster,
+                    (arc::GROUP, arc::VERSION, arc::ER_KIND),
+                    Some(&ns),
+                    None,
+                )
+                .await?
+                .into_iter()
+                .filter(|r| r.owner_uids().iter().any(|u| set_uids.contains(u)))
+                .collect();
                 set.runner_sets = runner_sets;
                 // A busy runner's pod (same name): whether it is gone decides
                 // between a busy runner and one stuck on a dead job.
@@ -207,8 +215,13 @@ impl<'a> Observer<'a> {
                     );
                     for kind in ["RoleBinding", "Role"] {
                         set.listener_rbac.extend(
-                            self.list_or_empty(rbac, "v1", kind, Some(&ns), Some(&selector))
-                                .await?,
+                            list_or_empty(
+                                self.cluster,
+                                (rbac, "v1", kind),
+                                Some(&ns),
+                                Some(&selector),
+                            )
+                            .await?,
                         );
                     }
                 }
@@ -266,27 +279,6 @@ impl<'a> Observer<'a> {
             controller_namespaces.push(self.opts.namespace.clone());
         }
         (controller_namespaces, runner_namespaces)
-    }
-
-    async fn wide_or_empty(
-        &self,
-        kind: (&str, &str, &str),
-        selector: Option<&str>,
-        fallback: &[String],
-    ) -> Result<WideList, TeardownError> {
-        Ok(wide_or_empty(self.cluster, kind, selector, fallback).await?)
-    }
-
-    async fn list_or_empty(
-        &self,
-        group: &str,
-        version: &str,
-        kind: &str,
-        namespace: Option<&str>,
-        selector: Option<&str>,
-    ) -> Result<Vec<Live>, TeardownError> {
-        let kind = (group, version, kind);
-        Ok(list_or_empty(self.cluster, kind, namespace, selector).await?)
     }
 
     /// Read an object, from the live map when the manifest has it.
