@@ -13,7 +13,7 @@ mod support;
 use arc_sim::controller::ArcConfig;
 use kube_sim::SimConfig;
 use kube_sim::api::{Actor, DeleteOptions, Gvk, Patch};
-use scenario::cli_output::{describe, first_event, json_lines as events, summary};
+use scenario::cli_output::{FollowedStdout, describe, first_event, json_lines as events, summary};
 use scenario::event_log::{is_ours, is_write};
 use scenario::sim_env::{ARC_API, ScenarioEnv, chart, hau_in, start, state_dir, wait_until};
 use serde_json::{Value, json};
@@ -726,43 +726,15 @@ fn an_interrupted_fleet_counts_what_it_did(helm: Helm) {
     // Interrupted once the run itself has reported both runner sets'
     // DELETEs (the API server applying a DELETE is not the client having
     // counted it: interrupting in between would make the count racy).
-    let stdout = child.stdout.take().unwrap();
-    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let reader = {
-        let lines = lines.clone();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                lines.lock().unwrap().push(line);
-            }
-        })
-    };
+    let stdout = FollowedStdout::follow(&mut child);
     wait_until(
         "both runner sets' DELETEs reported",
         Duration::from_secs(30),
-        || {
-            let lines = lines.lock().unwrap();
-            let deleted = lines
-                .iter()
-                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                .filter(|e| {
-                    e["event"] == "delete"
-                        && e["result"] == "terminating"
-                        && e["object"]
-                            .as_str()
-                            .is_some_and(|o| o.starts_with("AutoscalingRunnerSet/"))
-                })
-                .count();
-            deleted >= 2
-        },
+        || stdout.deletes_reported("AutoscalingRunnerSet") >= 2,
     );
     interrupt(&child);
     let mut out = wait_at_most(child, Duration::from_secs(30));
-    reader.join().unwrap();
-    out.stdout = lines.lock().unwrap().join("\n").into_bytes();
+    stdout.finish(&mut out);
     assert_ne!(out.status.code(), Some(0), "{}", describe(&out));
     let summary = fleet_summary(&out);
     assert_eq!(summary["outcome"], "failed", "{summary}");

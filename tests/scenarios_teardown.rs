@@ -22,7 +22,7 @@ mod support;
 use arc_sim::controller::ArcConfig;
 use kube_sim::api::{Actor, DeleteOptions, Gvk, ListOptions, Patch};
 use kube_sim::{LogEntry, SimConfig};
-use scenario::cli_output::{describe, first_event, json_lines as events, summary};
+use scenario::cli_output::{FollowedStdout, describe, first_event, json_lines as events, summary};
 use scenario::event_log::{is_ours, is_write, last_ars_write as ars_gone_at};
 use scenario::order::{
     DEPENDENTS, assert_nothing_went, assert_runner_set_gone_first, watch_runner_set,
@@ -702,34 +702,11 @@ fn sigint_in_the_middle_then_rerun_completes(helm: Helm) {
     .expect("spawn");
     // Interrupted once the run has reported the ARS DELETE (the API server
     // applying it is not the client having counted it).
-    let stdout = child.stdout.take().expect("stdout");
-    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let reader = {
-        let lines = lines.clone();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                lines.lock().unwrap().push(line);
-            }
-        })
-    };
+    let stdout = FollowedStdout::follow(&mut child);
     env.wait_for(
         "the ARS DELETE to be reported",
         Duration::from_secs(20),
-        |_| {
-            lines.lock().unwrap().iter().any(|l| {
-                serde_json::from_str::<Value>(l).is_ok_and(|e| {
-                    e["event"] == "delete"
-                        && e["result"] == "terminating"
-                        && e["object"]
-                            .as_str()
-                            .is_some_and(|o| o.starts_with("AutoscalingRunnerSet/"))
-                })
-            })
-        },
+        |_| stdout.deletes_reported("AutoscalingRunnerSet") >= 1,
     );
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -737,8 +714,7 @@ fn sigint_in_the_middle_then_rerun_completes(helm: Helm) {
         .expect("kill");
     assert!(status.success());
     let mut out = child.wait_with_output().expect("wait");
-    reader.join().unwrap();
-    out.stdout = lines.lock().unwrap().join("\n").into_bytes();
+    stdout.finish(&mut out);
     assert_ne!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("Rerun"),

@@ -49,3 +49,54 @@ pub fn describe_tail(out: &Output, lines: usize) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// The stdout lines of a running child, collected as they are printed (to
+/// act on what the run has reported so far, e.g. interrupt it then).
+pub struct FollowedStdout {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl FollowedStdout {
+    /// Take `child`'s piped stdout and collect its lines.
+    pub fn follow(child: &mut std::process::Child) -> Self {
+        use std::io::BufRead;
+        let stdout = child.stdout.take().expect("a piped stdout");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let reader = {
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stdout)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    lines.lock().unwrap().push(line);
+                }
+            })
+        };
+        Self { lines, reader }
+    }
+
+    /// `delete` events with result `terminating` for objects of `kind`
+    /// printed so far: the DELETEs the run has counted.
+    pub fn deletes_reported(&self, kind: &str) -> usize {
+        let prefix = format!("{kind}/");
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|e| {
+                e["event"] == "delete"
+                    && e["result"] == "terminating"
+                    && e["object"].as_str().is_some_and(|o| o.starts_with(&prefix))
+            })
+            .count()
+    }
+
+    /// Once the child has ended: its whole stdout, into `out`.
+    pub fn finish(self, out: &mut Output) {
+        self.reader.join().expect("the stdout reader");
+        out.stdout = self.lines.lock().unwrap().join("\n").into_bytes();
+    }
+}
