@@ -268,7 +268,9 @@ fn spec_part(obj: &Value) -> Value {
 }
 
 /// What bumps `generation` for a type: custom resources without a status subresource count
-/// status changes too (apiextensions strategy); everything else only non-metadata, non-status.
+/// status changes too (apiextensions strategy); a Deployment counts its annotations too
+/// (the deployment strategy: they are copied to its ReplicaSets); everything else only
+/// non-metadata, non-status.
 fn generation_relevant(t: &ResourceType, obj: &Value) -> Value {
     if t.custom && !t.status_subresource {
         let mut o = obj.clone();
@@ -279,7 +281,15 @@ fn generation_relevant(t: &ResourceType, obj: &Value) -> Value {
         }
         return o;
     }
-    spec_part(obj)
+    let mut o = spec_part(obj);
+    if t.group == "apps"
+        && t.kind == "Deployment"
+        && let Value::Object(m) = &mut o
+    {
+        let annotations = obj["metadata"]["annotations"].clone();
+        m.insert("annotations".into(), annotations);
+    }
+    o
 }
 
 /// Comparable form of an object: without resourceVersion and managedFields.

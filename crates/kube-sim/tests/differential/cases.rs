@@ -191,11 +191,15 @@ pub async fn update_of_custom_resource_without_resource_version_is_422(t: Ctx) {
     );
 }
 
-/// §3.2: BeforeUpdate keeps uid/creationTimestamp/deletionTimestamp; generation bumps on spec change only.
+/// §3.2: BeforeUpdate keeps uid/creationTimestamp/deletionTimestamp; generation bumps on spec change (a Deployment: and on annotation change) only.
 pub async fn update_keeps_system_fields_and_bumps_generation_on_spec_change(t: Ctx) {
     let h = &t.h;
     let path = t.path("/apis/apps/v1", "deployments");
-    let d = h.post(&path, &deployment("d", 0)).await.body;
+    // The revision annotation the real deployment controller would add
+    // (a Deployment's annotations count for its generation): it finds it set.
+    let mut body = deployment("d", 0);
+    body["metadata"]["annotations"] = json!({"deployment.kubernetes.io/revision": "1"});
+    let d = h.post(&path, &body).await.body;
     let mut u = d.clone();
     u["metadata"]["creationTimestamp"] = json!("2000-01-01T00:00:00Z");
     u["metadata"]["labels"] = json!({"x":"1"});
@@ -219,6 +223,16 @@ pub async fn update_keeps_system_fields_and_bumps_generation_on_spec_change(t: C
         .merge(&format!("{path}/d"), json!({"spec":{"replicas":3}}))
         .await;
     assert_eq!(r.body["metadata"]["generation"], 2);
+    let r = h
+        .merge(
+            &format!("{path}/d"),
+            json!({"metadata":{"annotations":{"team":"ci"}}}),
+        )
+        .await;
+    assert_eq!(
+        r.body["metadata"]["generation"], 3,
+        "a Deployment's annotations count for its generation"
+    );
 }
 
 /// §3.3: 404 body, details.kind is the plural resource, details.group for non-core.
