@@ -5,7 +5,9 @@
 //!
 //! * core: [`manifest`] (documents and identities), `graph` (teardown rules and
 //!   waves), `plan` (plan rendering), `render` (the post-renderer);
-//! * edges: the Kubernetes client, the Helm subprocess and the terminal UI.
+//! * edges: the Kubernetes client, the Helm subprocess and the terminal UI;
+//! * the library over both: [`release::Session::teardown`] tears down one
+//!   release; `commands` maps the command line onto it.
 
 pub mod arc;
 pub mod cli;
@@ -25,6 +27,7 @@ pub mod manifest;
 pub mod model;
 pub mod outcome;
 pub mod plan;
+pub mod release;
 pub mod render;
 pub mod teardown;
 pub mod ui;

@@ -4,18 +4,17 @@
 //! installed (the seam that replaces `helm get manifest`); everything after
 //! that is the real engine with the normal progress display.
 
-use crate::commands::uninstall::{parse_objects, plan_waves};
 use crate::demo::report::{Census, before_after, order_proof, proof_text};
 use crate::demo::{NAMESPACE, RELEASE, Setup, World};
 use crate::duration::parse_duration;
 use crate::exit::{self, Code};
 use crate::kube::{Cascade, Cluster};
-use crate::teardown::{Engine, Options, Outcome};
-use crate::ui::{self, Event, Reporter};
+use crate::outcome::Outcome;
+use crate::release::{ReleaseSpec, Session, Source, TeardownOptions};
+use crate::teardown::rerun::Rerun;
+use crate::ui::{self, Reporter};
 use crate::{arc, plan};
 use anyhow::Context;
-use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 /// Arguments of `demo`.
@@ -227,14 +226,14 @@ fn compare_helm_order(setup: &Setup, broken: Option<Broken>) -> anyhow::Result<(
     Ok(())
 }
 
-/// One run of the real engine against the simulator.
+/// One run of the real teardown against the simulator, its release
+/// manifest given in place of `helm get manifest` (no Helm, no state copy).
 async fn teardown(
     kubeconfig: &str,
     manifest_text: &str,
     ui: &dyn Reporter,
     force_finalizers: bool,
 ) -> anyhow::Result<Outcome> {
-    let started = Instant::now();
     let config = kube::config::Kubeconfig::from_yaml(kubeconfig)
         .context("read the simulator's kubeconfig")?;
     let spec = crate::kube::connection::resolve(&Default::default(), &config, None)
@@ -242,60 +241,34 @@ async fn teardown(
     let cluster = Cluster::connect(&spec)
         .await
         .context("connect to the simulator")?;
-    let objects = parse_objects(manifest_text, NAMESPACE)?;
-    let waves = plan_waves(&objects)?;
-    ui.emit(&Event::Start {
-        release: RELEASE.into(),
+    let session = Session::new(cluster, None, None);
+    let release = ReleaseSpec {
+        name: RELEASE.into(),
         namespace: NAMESPACE.into(),
-        waves: waves.iter().map(Vec::len).collect(),
-        dry_run: false,
-        rescue: false,
-        // The demo's manifest stands in for `helm get manifest`.
-        source: crate::teardown::events::ManifestSource::Release,
-        target: cluster.target().clone(),
-    });
-    let opts = Options {
-        release: RELEASE.into(),
-        namespace: NAMESPACE.into(),
-        timeout: Duration::from_secs(30),
-        dry_run: false,
-        force_finalizers,
-        cascade: Cascade::Background,
-        rerun: crate::teardown::rerun::Rerun::new(
+        source: Source::Given(manifest_text.to_string()),
+        rerun: Rerun::new(
             format!("helm arc-uninstall {RELEASE} -n {NAMESPACE}"),
             None,
             force_finalizers,
         ),
-        pre_delete_hooks: Vec::new(),
-        no_hooks: false,
-        keep_registration: false,
     };
-    let deleted = Arc::new(AtomicUsize::new(0));
-    let report = Engine::new(&cluster, ui, &opts, deleted)
-        .run(&waves)
+    let opts = TeardownOptions {
+        timeout: Duration::from_secs(30),
+        dry_run: false,
+        force_finalizers,
+        keep_registration: false,
+        rescue: false,
+        cascade: Cascade::Background,
+        keep_history: false,
+        description: None,
+        no_hooks: false,
+        ignore_not_found: false,
+    };
+    let ended = session
+        .teardown(&release, &opts, ui)
         .await
         .context("teardown")?;
-    let (outcome, message) = match report.outcome {
-        Outcome::Refused => (
-            Outcome::Refused,
-            "refused by preflight; nothing was deleted",
-        ),
-        Outcome::TimedOut => (Outcome::TimedOut, "a wave did not finish"),
-        Outcome::Success | Outcome::DryRun => {
-            (Outcome::Success, "every object of the release is gone")
-        }
-        Outcome::Failed | Outcome::ProblemsFound => (Outcome::Failed, "the teardown failed"),
-    };
-    let code = outcome.code();
-    ui.emit(&Event::Summary {
-        outcome,
-        exit_code: code as i32,
-        deleted: report.deleted,
-        seconds: started.elapsed().as_secs_f64(),
-        requests: cluster.request_count(),
-        message: message.into(),
-    });
-    Ok(report.outcome)
+    Ok(ended.outcome)
 }
 
 fn say(text: &str) -> anyhow::Result<()> {

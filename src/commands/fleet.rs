@@ -1,24 +1,22 @@
 //! `uninstall --all-runner-sets` and the controller guard: the I/O side of
-//! fleet operations (the decisions are in `crate::fleet`): discovery, bounded concurrent teardowns
-//! (each release through [`super::uninstall::run_release`]), the
-//! controller guard, `--with-controller` and `--delete-crds`.
+//! fleet operations (the decisions are in `crate::fleet`): discovery, bounded
+//! concurrent teardowns (each release through [`Session::teardown`], its
+//! events tagged with it), the controller guard, `--with-controller` and
+//! `--delete-crds`.
 
-use super::uninstall::{Args, OutputArg, Tally, run_release};
+use super::uninstall::{Args, RunReporter, release_spec, teardown_options};
 use crate::arc::{self, RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
 use crate::exit::{Code, WithCode};
-use crate::fleet::{ReleaseRef, releases_of, split_release};
+use crate::fleet::{ReleaseOutcome, ReleaseRef, releases_of, split_release, worst};
 use crate::kube::{Cluster, Deleted, KubeError};
 use crate::manifest;
 use crate::model::{Live, ObjectId};
 use crate::outcome::Outcome;
-use crate::ui::{self, Event, Reporter};
+use crate::release::Session;
+use crate::teardown::events::DeleteResult;
+use crate::ui::{Counting, Event, Reporter, Tagged};
 use anyhow::{Context, anyhow};
 use futures::StreamExt;
-use serde::Serialize;
-use serde_json::{Value, json};
-use std::io::Write;
-use std::sync::Mutex;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 /// Fleet flags of `uninstall`.
@@ -51,169 +49,55 @@ pub struct FleetArgs {
     pub cascade_runner_sets: bool,
 }
 
-/// Outcome of one release of the fleet.
-#[derive(Clone, Debug, Serialize)]
-pub struct ReleaseOutcome {
-    /// Release namespace.
-    pub namespace: String,
-    /// Release name.
-    pub release: String,
-    /// How the release's teardown ended.
-    pub outcome: Outcome,
-    /// Its exit code.
-    pub exit_code: i32,
-    /// Objects deleted.
-    pub deleted: usize,
-    /// Wall time.
-    pub seconds: f64,
-    /// One line.
-    pub message: String,
-}
-
-/// Writes fleet-level lines and tags every engine event with its release.
-struct Output {
-    json: bool,
-    out: Mutex<Box<dyn Write + Send>>,
-}
-
-impl Output {
-    fn new(json: bool) -> Self {
-        Self {
-            json,
-            out: Mutex::new(Box::new(std::io::stdout())),
-        }
-    }
-
-    fn write(&self, line: &str) {
-        if let Ok(mut out) = self.out.lock() {
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
-        }
-    }
-
-    /// A fleet event: JSON object, or its `text` line.
-    fn fleet(&self, value: Value, text: &str) {
-        if self.json {
-            self.write(&value.to_string());
-        } else {
-            self.write(text);
-        }
-    }
-}
-
-/// The reporter of one release: tags events, remembers the summary.
-struct Tagged<'a> {
-    output: &'a Output,
-    release: String,
-    summary: Mutex<Option<(Outcome, i32, usize, String)>>,
-}
-
-impl Reporter for Tagged<'_> {
-    fn emit(&self, event: &Event) {
-        if let Event::Summary {
-            outcome,
-            exit_code,
-            deleted,
-            message,
-            ..
-        } = event
-            && let Ok(mut s) = self.summary.lock()
-        {
-            *s = Some((*outcome, *exit_code, *deleted, message.clone()));
-        }
-        if self.output.json {
-            if let Ok(mut value) = serde_json::to_value(event) {
-                if let Some(map) = value.as_object_mut() {
-                    map.insert("release".into(), json!(self.release));
-                }
-                self.output.write(&value.to_string());
-            }
-        } else {
-            self.output
-                .write(&format!("[{}] {}", self.release, ui::line(event)));
-        }
-    }
-}
-
 /// Tear down `releases` with at most `concurrency` at a time.
 async fn teardown_releases(
-    cluster: &Cluster,
+    session: &Session,
     args: &Args,
-    output: &Output,
+    ui: &dyn Reporter,
     releases: &[ReleaseRef],
-    tally: &Tally,
 ) -> Vec<ReleaseOutcome> {
     let concurrency = usize::from(args.fleet.concurrency).max(1);
-    futures::stream::iter(releases.iter().map(|r| {
-        let mut one = args.clone();
-        one.release = r.name.clone();
-        one.namespace = Some(r.namespace.clone());
-        one.fleet = FleetArgs::default();
-        async move {
-            teardown_one(
-                cluster,
-                &one,
-                output,
-                &format!("{}/{}", r.namespace, r.name),
-                tally,
-            )
-            .await
-        }
-    }))
+    futures::stream::iter(
+        releases
+            .iter()
+            .map(|r| teardown_one(session, args, ui, &r.namespace, &r.name)),
+    )
     .buffer_unordered(concurrency)
     .collect()
     .await
 }
 
+/// Tear down release `name` in `namespace`, its events tagged
+/// `namespace/name`; an error becomes its `release_error` event and a
+/// failed outcome.
 async fn teardown_one(
-    cluster: &Cluster,
+    session: &Session,
     args: &Args,
-    output: &Output,
-    tag: &str,
-    tally: &Tally,
+    ui: &dyn Reporter,
+    namespace: &str,
+    name: &str,
 ) -> ReleaseOutcome {
     let started = Instant::now();
-    let reporter = Tagged {
-        output,
-        release: tag.to_string(),
-        summary: Mutex::new(None),
-    };
-    let deleted = tally.deleted_counter();
-    let result = run_release(cluster, args, &reporter, deleted.clone()).await;
-    let summary = reporter.summary.lock().ok().and_then(|s| s.clone());
-    let (outcome, exit_code, deleted, message) = match (result, summary) {
-        (Ok(_), Some(s)) => s,
-        (Ok(code), None) => (
-            if code == Code::Success {
-                Outcome::Success
-            } else {
-                Outcome::Failed
-            },
-            code as i32,
-            deleted.load(Ordering::Relaxed),
-            String::new(),
-        ),
-        (Err(err), _) => {
-            let code = crate::exit::code_for(&err) as i32;
-            let message = format!("{err:#}");
-            output.fleet(
-                json!({"event": "release_error", "release": tag, "message": message}),
-                &format!("[{tag}] error: {message}"),
-            );
-            (
-                Outcome::Failed,
-                code,
-                deleted.load(Ordering::Relaxed),
-                message,
-            )
-        }
-    };
+    let ui = Counting::new(Tagged::new(ui, format!("{namespace}/{name}")));
+    let spec = release_spec(args, name, namespace);
+    let (outcome, exit_code, message) =
+        match session.teardown(&spec, &teardown_options(args), &ui).await {
+            Ok(ended) => (ended.outcome, ended.outcome.code() as i32, ended.message),
+            Err(err) => {
+                let err = anyhow::Error::new(err);
+                let message = format!("{err:#}");
+                ui.emit(&Event::ReleaseError {
+                    message: message.clone(),
+                });
+                (Outcome::Failed, crate::exit::code_for(&err) as i32, message)
+            }
+        };
     ReleaseOutcome {
-        namespace: args.namespace.clone().unwrap_or_default(),
-        release: args.release.clone(),
+        namespace: namespace.to_string(),
+        release: name.to_string(),
         outcome,
         exit_code,
-        deleted,
+        deleted: ui.deleted(),
         seconds: started.elapsed().as_secs_f64(),
         message,
     }
@@ -235,34 +119,15 @@ async fn list_or_empty(
     }
 }
 
-fn worst(outcomes: &[ReleaseOutcome]) -> Code {
-    let codes: Vec<i32> = outcomes.iter().map(|o| o.exit_code).collect();
-    if codes.contains(&(Code::Failure as i32)) {
-        Code::Failure
-    } else if codes.contains(&(Code::Refused as i32)) {
-        Code::Refused
-    } else if codes.contains(&(Code::TimedOut as i32)) {
-        Code::TimedOut
-    } else if codes.iter().any(|&c| c != 0) {
-        Code::Failure
-    } else {
-        Code::Success
-    }
-}
-
 /// `uninstall --all-runner-sets [-A | -n NS] [--with-controller R] [--delete-crds]`.
 pub async fn all_runner_sets(
-    cluster: &Cluster,
+    session: &Session,
     args: &Args,
-    _ui: &dyn Reporter,
-    tally: &Tally,
+    ui: &RunReporter,
 ) -> anyhow::Result<Code> {
     let started = Instant::now();
-    let output = Output::new(args.output == OutputArg::Json);
-    let namespace = match args.namespace.as_deref().filter(|n| !n.is_empty()) {
-        Some(ns) => ns.to_string(),
-        None => cluster.default_namespace().to_string(),
-    };
+    let cluster = session.cluster();
+    let namespace = session.namespace_or_default(args.namespace.as_deref());
     let scope = (!args.fleet.all_namespaces).then_some(namespace.as_str());
     let runner_sets = list_or_empty(cluster, arc::ARS_KIND, scope).await?;
     let (releases, unmapped) = releases_of(&runner_sets);
@@ -276,18 +141,23 @@ pub async fn all_runner_sets(
             unmapped.join(", ")
         );
         summary(
-            &output,
-            Outcome::Refused,
+            ui,
             Code::Refused,
-            &[],
+            Vec::new(),
             started,
-            tally,
-            &message,
+            message,
+            args.dry_run,
         );
         return Ok(Code::Refused);
     }
-    announce(cluster, args, &output, &releases, &scope_text);
-    let mut outcomes = teardown_releases(cluster, args, &output, &releases, tally).await;
+    ui.emit(&Event::FleetStart {
+        scope: scope_text,
+        releases: releases.clone(),
+        concurrency: args.fleet.concurrency,
+        dry_run: args.dry_run,
+        target: cluster.target().clone(),
+    });
+    let mut outcomes = teardown_releases(session, args, ui, &releases).await;
     outcomes.sort_by(|a, b| (&a.namespace, &a.release).cmp(&(&b.namespace, &b.release)));
     let mut code = worst(&outcomes);
     let mut message = format!(
@@ -299,88 +169,48 @@ pub async fn all_runner_sets(
     if code == Code::Success
         && let Some(spec) = &args.fleet.with_controller
     {
-        let (step_code, step_message, outcome) =
-            with_controller(cluster, args, &output, spec, tally).await?;
+        let (step_code, step_message, outcome) = with_controller(session, args, ui, spec).await?;
         outcomes.extend(outcome);
         code = step_code;
         message = format!("{message}; {step_message}");
     }
     if code == Code::Success && args.fleet.delete_crds {
-        let (step_code, step_message) = delete_crds(cluster, args, &output).await?;
+        let (step_code, step_message) = delete_crds(cluster, args, ui).await?;
         code = step_code;
         message = format!("{message}; {step_message}");
     }
-    let outcome = Outcome::of_code(code, args.dry_run);
-    summary(&output, outcome, code, &outcomes, started, tally, &message);
+    summary(ui, code, outcomes, started, message, args.dry_run);
     Ok(code)
 }
 
-/// The `fleet_start` event: what will be torn down, where, as whom.
-fn announce(
-    cluster: &Cluster,
-    args: &Args,
-    output: &Output,
-    releases: &[ReleaseRef],
-    scope_text: &str,
-) {
-    let target = cluster.target();
-    output.fleet(
-        json!({"event": "fleet_start", "scope": scope_text, "releases": releases,
-               "concurrency": args.fleet.concurrency, "dry_run": args.dry_run,
-               "server": target.server, "context": target.context, "user": target.user,
-               "as_user": target.as_user, "as_groups": target.as_groups}),
-        &format!(
-            "{}tearing down {} runner-set release(s) in {scope_text} on {}, {} at a time",
-            if args.dry_run { "dry run: " } else { "" },
-            releases.len(),
-            target.describe(),
-            args.fleet.concurrency
-        ),
-    );
-}
-
+/// The `fleet_summary` event, with the run's totals.
 fn summary(
-    output: &Output,
-    outcome: Outcome,
+    ui: &RunReporter,
     code: Code,
-    releases: &[ReleaseOutcome],
+    releases: Vec<ReleaseOutcome>,
     started: Instant,
-    tally: &Tally,
-    message: &str,
+    message: String,
+    dry_run: bool,
 ) {
-    let seconds = started.elapsed().as_secs_f64();
-    let (deleted, requests) = (tally.deleted(), tally.requests());
-    output.fleet(
-        json!({"event": "fleet_summary", "outcome": outcome, "exit_code": code as i32,
-               "releases": releases, "deleted": deleted,
-               "seconds": seconds, "requests": requests, "message": message}),
-        &format!(
-            "fleet {outcome} in {seconds:.1}s: {message} ({deleted} deleted, {requests} API requests)"
-        ),
-    );
-}
-
-/// The `fleet_summary` of a fleet run that failed or was interrupted before
-/// its own summary: outcome `failed`, with what it did until then.
-pub fn failed_summary(json: bool, code: Code, tally: &Tally, started: Instant, message: &str) {
-    summary(
-        &Output::new(json),
-        Outcome::Failed,
-        code,
-        &[],
-        started,
-        tally,
+    ui.emit(&Event::FleetSummary {
+        outcome: Outcome::of_code(code, dry_run),
+        exit_code: code as i32,
+        releases,
+        deleted: ui.deleted(),
+        seconds: started.elapsed().as_secs_f64(),
+        requests: ui.requests(),
         message,
-    );
+    });
 }
 
 /// Find the controller release's namespace: `NS/RELEASE`, else the Helm
 /// annotations of a controller Deployment of that release, else `-n`.
 async fn controller_namespace(
-    cluster: &Cluster,
+    session: &Session,
     args: &Args,
     spec: &str,
 ) -> anyhow::Result<(String, String)> {
+    let cluster = session.cluster();
     let (ns, name) = split_release(spec);
     if let Some(ns) = ns {
         return Ok((ns.to_string(), name.to_string()));
@@ -405,25 +235,20 @@ async fn controller_namespace(
     });
     let ns = match found {
         Some(ns) => ns.to_string(),
-        None => args
-            .namespace
-            .clone()
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| cluster.default_namespace().to_string()),
+        None => session.namespace_or_default(args.namespace.as_deref()),
     };
     Ok((ns, name.to_string()))
 }
 
 async fn with_controller(
-    cluster: &Cluster,
+    session: &Session,
     args: &Args,
-    output: &Output,
+    ui: &dyn Reporter,
     spec: &str,
-    tally: &Tally,
 ) -> anyhow::Result<(Code, String, Option<ReleaseOutcome>)> {
-    let (ns, name) = controller_namespace(cluster, args, spec).await?;
+    let (ns, name) = controller_namespace(session, args, spec).await?;
     if !args.dry_run {
-        let left = list_or_empty(cluster, arc::ARS_KIND, None).await?;
+        let left = list_or_empty(session.cluster(), arc::ARS_KIND, None).await?;
         if !left.is_empty() {
             let names: Vec<String> = left.iter().map(|l| l.id.to_string()).collect();
             return Ok((
@@ -436,11 +261,7 @@ async fn with_controller(
             ));
         }
     }
-    let mut one = args.clone();
-    one.release = name.clone();
-    one.namespace = Some(ns.clone());
-    one.fleet = FleetArgs::default();
-    let outcome = teardown_one(cluster, &one, output, &format!("{ns}/{name}"), tally).await;
+    let outcome = teardown_one(session, args, ui, &ns, &name).await;
     let code = if outcome.exit_code == 0 {
         Code::Success
     } else {
@@ -456,7 +277,7 @@ async fn with_controller(
 async fn delete_crds(
     cluster: &Cluster,
     args: &Args,
-    output: &Output,
+    ui: &dyn Reporter,
 ) -> anyhow::Result<(Code, String)> {
     let mut left = Vec::new();
     for (_, kind) in arc::CRDS {
@@ -494,24 +315,24 @@ async fn delete_crds(
             continue;
         };
         let result = if args.dry_run {
-            "would_delete"
+            DeleteResult::WouldDelete
         } else {
             match cluster
                 .delete(&id, live.uid(), crate::kube::Cascade::Background)
                 .await
                 .with_context(|| format!("delete {id}"))?
             {
-                Deleted::Gone | Deleted::NotFound => "gone",
-                Deleted::Terminating(_) => "terminating",
-                Deleted::UidMismatch => "uid_changed",
-                Deleted::Changed => "changed",
+                Deleted::Gone | Deleted::NotFound => DeleteResult::Gone,
+                Deleted::Terminating(_) => DeleteResult::Terminating,
+                Deleted::UidMismatch => DeleteResult::UidChanged,
+                Deleted::Changed => DeleteResult::Changed,
             }
         };
-        deleted += usize::from(result != "would_delete");
-        output.fleet(
-            json!({"event": "crd", "object": id.to_string(), "result": result}),
-            &format!("CRD {crd}: {}", result.replace('_', " ")),
-        );
+        deleted += usize::from(result != DeleteResult::WouldDelete);
+        ui.emit(&Event::Crd {
+            object: id.to_string(),
+            result,
+        });
     }
     Ok((Code::Success, format!("{deleted} CRD(s) deleted")))
 }
@@ -520,16 +341,13 @@ async fn delete_crds(
 /// (`Some(Refused)`), or with `--cascade-runner-sets` tear them down first.
 /// `None`: go on with the release.
 pub async fn controller_guard(
-    cluster: &Cluster,
+    session: &Session,
     args: &Args,
     ui: &dyn Reporter,
-    tally: &Tally,
 ) -> anyhow::Result<Option<Code>> {
-    let namespace = match args.namespace.as_deref().filter(|n| !n.is_empty()) {
-        Some(ns) => ns.to_string(),
-        None => cluster.default_namespace().to_string(),
-    };
-    let helm = super::uninstall::helm_for(args, &namespace)?;
+    let cluster = session.cluster();
+    let namespace = session.namespace_or_default(args.namespace.as_deref());
+    let helm = session.helm(&args.release, &namespace)?;
     let Some(text) = helm.get_manifest(&args.release).await? else {
         return Ok(None);
     };
@@ -559,7 +377,7 @@ pub async fn controller_guard(
             &namespace,
         )));
     }
-    cascade_runner_sets(cluster, args, &runner_sets, watched.as_deref(), tally).await?;
+    cascade_runner_sets(session, args, ui, &runner_sets, watched.as_deref()).await?;
     Ok(None)
 }
 
@@ -602,11 +420,11 @@ fn refuse_while_runner_sets_exist(
 /// `--cascade-runner-sets`: tears down every runner-set release the
 /// controller serves; an error unless all of them are gone.
 async fn cascade_runner_sets(
-    cluster: &Cluster,
+    session: &Session,
     args: &Args,
+    ui: &dyn Reporter,
     runner_sets: &[Live],
     watched: Option<&str>,
-    tally: &Tally,
 ) -> anyhow::Result<()> {
     let (releases, unmapped) = releases_of(runner_sets);
     if !unmapped.is_empty() {
@@ -616,8 +434,7 @@ async fn cascade_runner_sets(
         ))
         .exit_code(Code::Refused);
     }
-    let output = Output::new(args.output == OutputArg::Json);
-    let outcomes = teardown_releases(cluster, args, &output, &releases, tally).await;
+    let outcomes = teardown_releases(session, args, ui, &releases).await;
     let code = worst(&outcomes);
     if code != Code::Success {
         let failed: Vec<String> = outcomes
@@ -633,7 +450,7 @@ async fn cascade_runner_sets(
         .exit_code(code);
     }
     if !args.dry_run {
-        let left = list_or_empty(cluster, arc::ARS_KIND, watched).await?;
+        let left = list_or_empty(session.cluster(), arc::ARS_KIND, watched).await?;
         if !left.is_empty() {
             let names: Vec<String> = left.iter().map(|l| l.id.to_string()).collect();
             return Err(anyhow!(

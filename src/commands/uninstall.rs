@@ -1,20 +1,17 @@
-//! `uninstall` (the default): the ordered, watched teardown of a release,
-//! then `helm uninstall` for the release record.
+//! `uninstall` (the default): the flags mapped onto a [`Session`] and one
+//! [`Session::teardown`] (the ordered, watched teardown of a release, then
+//! `helm uninstall` for the release record), or onto the fleet.
 
 use crate::duration::{format_duration, parse_duration};
 use crate::exit::{self, Code, WithCode};
-use crate::helm::HelmCli;
-use crate::kube::{Cascade, Cluster};
-use crate::manifest::{self, Object};
-use crate::teardown::events::ManifestSource;
+use crate::kube::Cascade;
+use crate::outcome::Outcome;
+use crate::release::{HelmSetup, ReleaseSpec, Session, Source, TeardownOptions};
 use crate::teardown::rerun::Rerun;
-use crate::teardown::{Engine, Options, Outcome};
-use crate::teardown::{observe, state};
-use crate::ui::{self, Event, Reporter};
+use crate::teardown::state;
+use crate::ui::{self, Counting, Event, Reporter};
 use anyhow::{Context, anyhow};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Arguments of `uninstall`.
@@ -127,15 +124,10 @@ impl CascadeArg {
             CascadeArg::Orphan => Cascade::Orphan,
         }
     }
-
-    fn name(self) -> &'static str {
-        match self {
-            CascadeArg::Background => "background",
-            CascadeArg::Foreground => "foreground",
-            CascadeArg::Orphan => "orphan",
-        }
-    }
 }
+
+/// The reporter of a run: the chosen renderer, counting what the run did.
+pub type RunReporter = Counting<Box<dyn Reporter>>;
 
 /// Run `uninstall`.
 pub fn run(args: Args) -> anyhow::Result<Code> {
@@ -149,12 +141,16 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
         .build()
         .context("start the async runtime")?;
     let json = args.output == OutputArg::Json;
-    let reporter = ui::reporter(json);
+    let fleet = args.fleet.all_runner_sets;
+    let reporter = Counting::new(if fleet {
+        ui::fleet_reporter(json)
+    } else {
+        ui::reporter(json)
+    });
     let started = Instant::now();
-    let tally = Tally::default();
     let result = runtime.block_on(async {
         tokio::select! {
-            result = run_async(&args, reporter.as_ref(), &tally) => result,
+            result = run_async(&args, &reporter) => result,
             _ = tokio::signal::ctrl_c() => Err(anyhow!(
                 "interrupted; objects already deleted stay deleted. Rerun the same command to continue from the live state"
             ))
@@ -165,17 +161,26 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
     // with what it did until then (the error line itself goes to stderr):
     // a fleet's in both output modes, a single release's in JSON mode.
     if let Err(err) = &result {
-        let code = exit::code_for(err);
-        let message = format!("{err:#}");
-        if args.fleet.all_runner_sets {
-            super::fleet::failed_summary(json, code, &tally, started, &message);
+        let (exit_code, message) = (exit::code_for(err) as i32, format!("{err:#}"));
+        let (deleted, requests) = (reporter.deleted(), reporter.requests());
+        let seconds = started.elapsed().as_secs_f64();
+        if fleet {
+            reporter.emit(&Event::FleetSummary {
+                outcome: Outcome::Failed,
+                exit_code,
+                releases: Vec::new(),
+                deleted,
+                seconds,
+                requests,
+                message,
+            });
         } else if json {
             reporter.emit(&Event::Summary {
                 outcome: Outcome::Failed,
-                exit_code: code as i32,
-                deleted: tally.deleted(),
-                seconds: started.elapsed().as_secs_f64(),
-                requests: tally.requests(),
+                exit_code,
+                deleted,
+                seconds,
+                requests,
                 message,
             });
         }
@@ -183,378 +188,78 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
     result
 }
 
-/// What a run has done so far (API requests, DELETEs that took effect),
-/// shared with every release it tears down, so that a run that fails or is
-/// interrupted still reports it.
-#[derive(Default)]
-pub struct Tally {
-    requests: Arc<AtomicU64>,
-    deleted: std::sync::Mutex<Vec<Arc<AtomicUsize>>>,
+async fn run_async(args: &Args, ui: &RunReporter) -> anyhow::Result<Code> {
+    let session = session(args, ui).await?;
+    if args.fleet.all_runner_sets {
+        return super::fleet::all_runner_sets(&session, args, ui).await;
+    }
+    if let Some(code) = super::fleet::controller_guard(&session, args, ui).await? {
+        return Ok(code);
+    }
+    let namespace = session.namespace_or_default(args.namespace.as_deref());
+    let spec = release_spec(args, &args.release, &namespace);
+    let ended = session.teardown(&spec, &teardown_options(args), ui).await?;
+    Ok(ended.outcome.code())
 }
 
-impl Tally {
-    /// A counter of one release's DELETEs, part of [`Tally::deleted`].
-    pub fn deleted_counter(&self) -> Arc<AtomicUsize> {
-        let counter = Arc::new(AtomicUsize::new(0));
-        if let Ok(mut all) = self.deleted.lock() {
-            all.push(counter.clone());
-        }
-        counter
-    }
-
-    /// DELETEs that took effect, every release together.
-    pub fn deleted(&self) -> usize {
-        self.deleted
-            .lock()
-            .map_or(0, |all| all.iter().map(|c| c.load(Ordering::Relaxed)).sum())
-    }
-
-    /// The counter the run's cluster client counts its requests in.
-    pub fn request_counter(&self) -> Arc<AtomicU64> {
-        self.requests.clone()
-    }
-
-    /// Non-watch API requests made so far (retries included).
-    pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
-    }
-}
-
-/// Where the manifest came from.
-enum Source {
-    Release(String),
-    Saved(String),
-    Cluster(Vec<Object>),
-}
-
-async fn run_async(args: &Args, ui: &dyn Reporter, tally: &Tally) -> anyhow::Result<Code> {
+/// The run's session: the cluster Helm would reach (its requests counted by
+/// `ui`), Helm (`HELM_BIN`) told the same connection, the state directory.
+async fn session(args: &Args, ui: &RunReporter) -> anyhow::Result<Session> {
     let cluster = args
         .connection
         .connect()
         .await?
-        .count_requests_in(tally.request_counter())
+        .count_requests_in(ui.request_counter())
         .with_request_timeout(args.timeout.min(crate::kube::REQUEST_TIMEOUT));
-    if args.fleet.all_runner_sets {
-        return super::fleet::all_runner_sets(&cluster, args, ui, tally).await;
-    }
-    if let Some(code) = super::fleet::controller_guard(&cluster, args, ui, tally).await? {
-        return Ok(code);
-    }
-    run_release(&cluster, args, ui, tally.deleted_counter()).await
-}
-
-/// Tear down one release (`args.release` in `args.namespace`) on a connected
-/// cluster, ending with a summary event. Also the unit of work of the fleet.
-pub async fn run_release(
-    cluster: &Cluster,
-    args: &Args,
-    ui: &dyn Reporter,
-    deleted: Arc<AtomicUsize>,
-) -> anyhow::Result<Code> {
-    let started = Instant::now();
-    let namespace = match args.namespace.as_deref().filter(|n| !n.is_empty()) {
-        Some(ns) => ns.to_string(),
-        None => cluster.default_namespace().to_string(),
-    };
-    let helm = helm_for(args, &namespace)?;
-    let state_path = state::state_root(args.state_dir.as_deref())
-        .map(|root| state::manifest_path(&root, &namespace, &args.release));
-
-    let Some(source) =
-        read_source(cluster, args, &helm, &namespace, state_path.as_deref(), ui).await?
-    else {
-        return Ok(Code::Success);
-    };
-    let has_record = matches!(source, Source::Release(_));
-    let source_name = match source {
-        Source::Release(_) => ManifestSource::Release,
-        Source::Saved(_) => ManifestSource::SavedManifest,
-        Source::Cluster(_) => ManifestSource::Cluster,
-    };
-    let objects = match source {
-        Source::Release(text) | Source::Saved(text) => parse_objects(&text, &namespace)?,
-        Source::Cluster(objects) => objects,
-    };
-    let waves = plan_waves(&objects)?;
-
-    let pre_delete_hooks = if has_record && !args.no_hooks {
-        match helm.get_hooks(&args.release).await? {
-            Some(text) => pre_delete_hooks(&text, &namespace)?,
-            None => Vec::new(),
-        }
-    } else {
-        Vec::new()
-    };
-
-    ui.emit(&Event::Start {
-        release: args.release.clone(),
-        namespace: namespace.clone(),
-        waves: waves.iter().map(Vec::len).collect(),
-        dry_run: args.dry_run,
-        rescue: !has_record,
-        source: source_name,
-        target: cluster.target().clone(),
-    });
-    let opts = options_for(args, &namespace, pre_delete_hooks);
-    let mut engine = Engine::new(cluster, ui, &opts, deleted);
-    let report = engine.run(&waves).await?;
-
-    let (outcome, message) = finish(args, &helm, has_record, report.outcome, ui).await?;
-    let outcome = if args.dry_run && outcome == Outcome::Success {
-        Outcome::DryRun
-    } else {
-        outcome
-    };
-    // The release is gone: so goes its copy.
-    if outcome == Outcome::Success {
-        forget_saved_copy(state_path.as_deref(), ui)?;
-    }
-    let code = outcome.code();
-    ui.emit(&Event::Summary {
-        outcome,
-        exit_code: code as i32,
-        deleted: report.deleted,
-        seconds: started.elapsed().as_secs_f64(),
-        requests: cluster.request_count(),
-        message,
-    });
-    Ok(code)
-}
-
-/// Where the release's objects come from: its record (a redacted copy is
-/// saved first), else with `--rescue` the saved copy or the cluster. `None`:
-/// no release and `--ignore-not-found`.
-async fn read_source(
-    cluster: &Cluster,
-    args: &Args,
-    helm: &HelmCli,
-    namespace: &str,
-    state_path: Option<&std::path::Path>,
-    ui: &dyn Reporter,
-) -> anyhow::Result<Option<Source>> {
-    Ok(Some(match helm.get_manifest(&args.release).await? {
-        Some(text) => {
-            if !args.dry_run
-                && let Some(path) = state_path
-            {
-                let copy = state::redacted_manifest(&text, namespace)
-                    .context("read the release manifest")
-                    .exit_code(Code::BadInput)?;
-                state::save_manifest(path, &copy).with_context(|| {
-                    format!("save a copy of the manifest to {}", path.display())
-                })?;
-                ui.emit(&Event::ManifestSaved {
-                    path: path.display().to_string(),
-                });
-            }
-            Source::Release(text)
-        }
-        None if args.rescue => match state_path.and_then(state::load_manifest) {
-            Some(text) => Source::Saved(text),
-            None => {
-                Source::Cluster(observe::rescue_objects(cluster, &args.release, namespace).await?)
-            }
-        },
-        None if args.ignore_not_found => return Ok(None),
-        None => {
-            return Err(anyhow!(
-                "release {} not found in namespace {namespace}. If it was already uninstalled and left objects \
-                 Terminating, rerun with --rescue",
-                args.release
-            ))
-            .exit_code(Code::Failure);
-        }
-    }))
-}
-
-/// The engine's options for this release.
-fn options_for(args: &Args, namespace: &str, pre_delete_hooks: Vec<String>) -> Options {
-    Options {
-        release: args.release.clone(),
-        namespace: namespace.to_string(),
-        timeout: args.timeout,
-        dry_run: args.dry_run,
-        force_finalizers: args.force_finalizers,
-        cascade: args.cascade.cascade(),
-        rerun: rerun_command(args, namespace),
-        pre_delete_hooks,
-        no_hooks: args.no_hooks,
-        keep_registration: args.keep_registration,
-    }
-}
-
-/// After the engine: `helm uninstall` when every object is gone and there is
-/// a release record; the run's outcome and summary line.
-async fn finish(
-    args: &Args,
-    helm: &HelmCli,
-    has_record: bool,
-    outcome: Outcome,
-    ui: &dyn Reporter,
-) -> anyhow::Result<(Outcome, String)> {
-    Ok(match outcome {
-        Outcome::Refused => (
-            Outcome::Refused,
-            "refused by preflight; nothing was deleted".to_string(),
-        ),
-        Outcome::TimedOut => (
-            Outcome::TimedOut,
-            format!(
-                "a wave did not finish within {}",
-                format_duration(args.timeout)
-            ),
-        ),
-        Outcome::DryRun | Outcome::Success if !has_record => (
-            Outcome::Success,
-            "every object is gone (no release record to remove)".to_string(),
-        ),
-        Outcome::DryRun => {
-            ui.emit(&Event::Helm {
-                args: helm.uninstall_args(&args.release, &passthrough(args)),
-                dry_run: true,
-                status: None,
-            });
-            (Outcome::DryRun, "dry run: nothing was written".to_string())
-        }
-        // The engine ends in none of these; named for the match to be exhaustive.
-        Outcome::Failed | Outcome::ProblemsFound => {
-            (outcome, format!("the teardown ended: {outcome}"))
-        }
-        Outcome::Success => {
-            let pass = passthrough(args);
-            let run = helm.uninstall(&args.release, &pass).await?;
-            ui.emit(&Event::Helm {
-                args: helm.uninstall_args(&args.release, &pass),
-                dry_run: false,
-                status: Some(run.status),
-            });
-            if run.status == 0 {
-                (
-                    Outcome::Success,
-                    format!("release {} uninstalled", args.release),
-                )
-            } else if crate::helm::is_forbidden(&run.stderr) {
-                (
-                    Outcome::Failed,
-                    format!(
-                        "missing permission: helm uninstall was refused: {} (README \"Permissions\")",
-                        run.stderr.trim()
-                    ),
-                )
-            } else {
-                (
-                    Outcome::Failed,
-                    format!("helm uninstall failed: {}", run.stderr.trim()),
-                )
-            }
-        }
-    })
-}
-
-/// Removes the saved copy of the manifest, if any (the release is gone).
-fn forget_saved_copy(
-    state_path: Option<&std::path::Path>,
-    ui: &dyn Reporter,
-) -> anyhow::Result<()> {
-    if let Some(path) = state_path.filter(|p| p.exists()) {
-        state::remove_manifest(path)
-            .with_context(|| format!("remove the manifest copy {}", path.display()))?;
-        ui.emit(&Event::ManifestRemoved {
-            path: path.display().to_string(),
-        });
-    }
-    Ok(())
-}
-
-/// Parse a manifest into its (non-hook) objects.
-pub(crate) fn parse_objects(text: &str, namespace: &str) -> anyhow::Result<Vec<Object>> {
-    let opts = manifest::ParseOptions {
-        default_namespace: namespace.to_string(),
-    };
-    let manifest = manifest::parse(text, &opts)
-        .context("read the release manifest")
-        .exit_code(Code::BadInput)?;
-    Ok(manifest
-        .objects()
-        .filter(|o| crate::graph::is_teardown_member(o))
-        .cloned()
-        .collect())
-}
-
-/// The teardown waves of `objects`.
-pub(crate) fn plan_waves(objects: &[Object]) -> anyhow::Result<Vec<Vec<Object>>> {
-    let plan = crate::graph::plan(objects)
-        .context("plan the teardown")
-        .exit_code(Code::BadInput)?;
-    Ok(plan
-        .waves()
-        .iter()
-        .map(|wave| wave.iter().map(|&i| objects[i].clone()).collect())
-        .collect())
-}
-
-/// `Kind/namespace/name` of every pre-delete hook in `helm get hooks` output,
-/// except those `render --hooks` generated: they delete what this command
-/// deletes (and find nothing left, `--ignore-not-found`, when Helm runs them).
-fn pre_delete_hooks(text: &str, namespace: &str) -> anyhow::Result<Vec<String>> {
-    let opts = manifest::ParseOptions {
-        default_namespace: namespace.to_string(),
-    };
-    let manifest = manifest::parse(text, &opts)
-        .context("read the release hooks")
-        .exit_code(Code::BadInput)?;
-    Ok(manifest
-        .objects()
-        .filter(|o| o.hook_events().contains(&"pre-delete"))
-        .filter(|o| !crate::hooks::is_generated(o))
-        .map(|o| o.id.to_string())
-        .collect())
-}
-
-/// The flags passed to `helm uninstall`.
-fn passthrough(args: &Args) -> Vec<String> {
-    let mut out = Vec::new();
-    if args.keep_history {
-        out.push("--keep-history".to_string());
-    }
-    if let Some(d) = &args.description {
-        out.push(format!("--description={d}"));
-    }
-    if args.no_hooks {
-        out.push("--no-hooks".to_string());
-    }
-    if args.cascade != CascadeArg::Background {
-        out.push(format!("--cascade={}", args.cascade.name()));
-    }
-    if args.ignore_not_found {
-        out.push("--ignore-not-found".to_string());
-    }
-    out
-}
-
-/// The Helm binary of `HELM_BIN`, told the release namespace and the same
-/// connection inputs as this run (so its reads and writes go where ours do).
-pub(crate) fn helm_for(args: &Args, namespace: &str) -> anyhow::Result<HelmCli> {
-    let helm_bin = std::env::var("HELM_BIN").ok();
     let env = args
         .connection
         .inputs()
         .helm_env()
         .exit_code(Code::BadInput)?;
-    Ok(
-        HelmCli::resolve(helm_bin.as_deref(), namespace, args.connection.context())?
-            .with_env(env)
-            .with_deadline(args.timeout),
-    )
+    let helm = HelmSetup::new(
+        std::env::var("HELM_BIN").ok(),
+        args.connection.context().map(str::to_string),
+        env,
+        args.timeout,
+    );
+    let state_root = state::state_root(args.state_dir.as_deref());
+    Ok(Session::new(cluster, Some(helm), state_root))
 }
 
-/// The command to suggest for a rerun: every flag given (connection,
-/// release, options), so the rerun does the same where this run did it.
-fn rerun_command(args: &Args, namespace: &str) -> Rerun {
+/// Release `name` in `namespace`, read through Helm, with the rerun the
+/// command line gives it.
+pub(super) fn release_spec(args: &Args, name: &str, namespace: &str) -> ReleaseSpec {
+    ReleaseSpec {
+        name: name.to_string(),
+        namespace: namespace.to_string(),
+        source: Source::Helm,
+        rerun: rerun_command(args, name, namespace),
+    }
+}
+
+/// The teardown options the flags give.
+pub(super) fn teardown_options(args: &Args) -> TeardownOptions {
+    TeardownOptions {
+        timeout: args.timeout,
+        dry_run: args.dry_run,
+        force_finalizers: args.force_finalizers,
+        keep_registration: args.keep_registration,
+        rescue: args.rescue,
+        cascade: args.cascade.cascade(),
+        keep_history: args.keep_history,
+        description: args.description.clone(),
+        no_hooks: args.no_hooks,
+        ignore_not_found: args.ignore_not_found,
+    }
+}
+
+/// The command to suggest for a rerun of `release`: every flag given
+/// (connection, release, options), so the rerun does the same where this run did it.
+fn rerun_command(args: &Args, release: &str, namespace: &str) -> Rerun {
     use super::connection::shell_word;
     let mut words = vec![
         "helm arc-uninstall".to_string(),
-        shell_word(&args.release),
+        shell_word(release),
         format!("-n {}", shell_word(namespace)),
     ];
     words.extend(args.connection.rerun_flags());
@@ -577,7 +282,7 @@ fn rerun_command(args: &Args, namespace: &str) -> Rerun {
         words.push("--no-hooks".into());
     }
     if args.cascade != CascadeArg::Background {
-        words.push(format!("--cascade {}", args.cascade.name()));
+        words.push(format!("--cascade {}", args.cascade.cascade().name()));
     }
     if args.ignore_not_found {
         words.push("--ignore-not-found".into());
@@ -671,7 +376,7 @@ mod tests {
             "--state-dir",
             "/tmp/state",
         ]);
-        let rerun = rerun_command(&args, "ns");
+        let rerun = rerun_command(&args, "rel", "ns");
         let given = rerun.as_given();
         for flag in [
             "--kube-context ctx",
@@ -702,10 +407,12 @@ mod tests {
             "rel",
             "--force-finalizers",
         ]);
-        let given = rerun_command(&args, "ns").as_given();
+        let given = rerun_command(&args, "rel", "ns").as_given();
         // (KUBECONFIG or HELM_KUBE* of the test's environment may add flags between.)
         assert!(given.starts_with("helm arc-uninstall rel -n ns"), "{given}");
         assert!(given.ends_with(" --force-finalizers") && !given.contains("--timeout"));
-        assert!(reparse(&rerun_command(&args, "ns").with_force_finalizers()).force_finalizers);
+        assert!(
+            reparse(&rerun_command(&args, "rel", "ns").with_force_finalizers()).force_finalizers
+        );
     }
 }

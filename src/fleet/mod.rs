@@ -1,14 +1,16 @@
 //! Fleet operations: every runner set before the controller, CRDs last.
 //!
 //! The pure decisions ([`releases_of`], [`is_controller_manifest`],
-//! [`controller_watch_namespace`], [`split_release`]); `commands::fleet`
-//! does the I/O: discovery, bounded concurrent teardowns through the
-//! single-release path, the controller guard, `--with-controller` and
-//! `--delete-crds`.
+//! [`controller_watch_namespace`], [`split_release`], [`worst`]);
+//! `commands::fleet` does the I/O: discovery, bounded concurrent teardowns
+//! through [`crate::release::Session::teardown`], the controller guard,
+//! `--with-controller` and `--delete-crds`.
 
 use crate::arc::{self, RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
+use crate::exit::Code;
 use crate::manifest::Object;
 use crate::model::Live;
+use crate::outcome::Outcome;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -21,6 +23,42 @@ pub struct ReleaseRef {
     pub name: String,
     /// Its AutoscalingRunnerSets (`namespace/name`).
     pub runner_sets: Vec<String>,
+}
+
+/// How one release of a fleet ended.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReleaseOutcome {
+    /// Release namespace.
+    pub namespace: String,
+    /// Release name.
+    pub release: String,
+    /// How the release's teardown ended.
+    pub outcome: Outcome,
+    /// Its exit code.
+    pub exit_code: i32,
+    /// Objects deleted.
+    pub deleted: usize,
+    /// Wall time.
+    pub seconds: f64,
+    /// One line.
+    pub message: String,
+}
+
+/// The fleet's exit code from its releases': a failure over a refusal over
+/// a timeout; success only when every release succeeded.
+pub fn worst(outcomes: &[ReleaseOutcome]) -> Code {
+    let codes: Vec<i32> = outcomes.iter().map(|o| o.exit_code).collect();
+    if codes.contains(&(Code::Failure as i32)) {
+        Code::Failure
+    } else if codes.contains(&(Code::Refused as i32)) {
+        Code::Refused
+    } else if codes.contains(&(Code::TimedOut as i32)) {
+        Code::TimedOut
+    } else if codes.iter().any(|&c| c != 0) {
+        Code::Failure
+    } else {
+        Code::Success
+    }
 }
 
 /// Releases owning `runner_sets` (from `meta.helm.sh/release-name/-namespace`),

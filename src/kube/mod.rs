@@ -120,6 +120,15 @@ pub enum Cascade {
 }
 
 impl Cascade {
+    /// The `--cascade` word.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cascade::Background => "background",
+            Cascade::Foreground => "foreground",
+            Cascade::Orphan => "orphan",
+        }
+    }
+
     fn policy(self) -> PropagationPolicy {
         match self {
             Cascade::Background => PropagationPolicy::Background,

@@ -11,18 +11,16 @@ use crate::arc::{self, kept_by_policy, owned_by};
 use crate::kube::{Cascade, Deleted, Patched};
 use crate::manifest::Object;
 use crate::model::Live;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Deletes a wave's objects and counts the DELETEs that took effect.
+/// Deletes a wave's objects and reports each answer.
 pub(super) struct Deleter<'a> {
     steps: StepRunner<'a>,
-    deleted: &'a AtomicUsize,
 }
 
 impl<'a> Deleter<'a> {
-    /// A deleter acting through `steps`, counting into `deleted`.
-    pub(super) fn new(steps: StepRunner<'a>, deleted: &'a AtomicUsize) -> Self {
-        Self { steps, deleted }
+    /// A deleter acting through `steps`.
+    pub(super) fn new(steps: StepRunner<'a>) -> Self {
+        Self { steps }
     }
 
     /// The wave's objects that exist, are owned by the release and not kept.
@@ -120,7 +118,7 @@ impl<'a> Deleter<'a> {
     }
 
     /// Reports one DELETE's result (`None`: the object was already
-    /// Terminating) and counts it; returns the object to wait for, if any.
+    /// Terminating); returns the object to wait for, if any.
     fn record_delete(&self, wave: usize, l: &Live, result: Option<Deleted>) -> Option<Live> {
         let (result, wait_for) = match result {
             None => (DeleteResult::AlreadyTerminating, Some(l.clone())),
@@ -132,9 +130,6 @@ impl<'a> Deleter<'a> {
             // Only `delete_at` asks for it; it is read again and retried.
             Some(Deleted::Changed) => (DeleteResult::Changed, Some(l.clone())),
         };
-        if result.took_effect() {
-            self.deleted.fetch_add(1, Ordering::Relaxed);
-        }
         self.steps.ui.emit(&Event::Delete {
             wave,
             object: l.id.to_string(),

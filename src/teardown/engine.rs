@@ -19,8 +19,6 @@ use crate::kube::Cluster;
 use crate::manifest::Object;
 use crate::model::{Live, ObjectId};
 pub use crate::outcome::Outcome;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::time::Instant as Deadline;
 
@@ -36,8 +34,6 @@ pub struct Report {
     /// refused (`Refused`, nothing deleted) or a wave ran out of time
     /// (`TimedOut`).
     pub outcome: Outcome,
-    /// DELETEs that took effect.
-    pub deleted: usize,
     /// Why it was refused or timed out (the diagnosis cause).
     pub cause: Option<String>,
 }
@@ -47,7 +43,6 @@ pub struct Engine<'a> {
     cluster: &'a Cluster,
     ui: &'a dyn Reporter,
     opts: &'a Options,
-    deleted: Arc<AtomicUsize>,
     ladders: LadderRunner<'a>,
 }
 
@@ -61,20 +56,14 @@ struct Wave<'w> {
 }
 
 impl<'a> Engine<'a> {
-    /// Build an engine. `deleted` counts the DELETEs that took effect (shared
-    /// so a caller can still report it when the run is interrupted).
-    pub fn new(
-        cluster: &'a Cluster,
-        ui: &'a dyn Reporter,
-        opts: &'a Options,
-        deleted: Arc<AtomicUsize>,
-    ) -> Self {
+    /// Build an engine. What it does reaches `ui` as events (a
+    /// [`crate::ui::Counting`] reporter counts the DELETEs that took effect).
+    pub fn new(cluster: &'a Cluster, ui: &'a dyn Reporter, opts: &'a Options) -> Self {
         let steps = StepRunner { cluster, ui, opts };
         Self {
             cluster,
             ui,
             opts,
-            deleted,
             ladders: LadderRunner::new(steps),
         }
     }
@@ -89,7 +78,7 @@ impl<'a> Engine<'a> {
             ui: self.ui,
             opts: self.opts,
         };
-        Deleter::new(steps, &self.deleted)
+        Deleter::new(steps)
     }
 
     /// Run the teardown of `waves` (manifest objects, wave 0 first).
@@ -363,10 +352,6 @@ impl<'a> Engine<'a> {
     }
 
     fn report(&self, outcome: Outcome, cause: Option<String>) -> Report {
-        Report {
-            outcome,
-            deleted: self.deleted.load(Ordering::Relaxed),
-            cause,
-        }
+        Report { outcome, cause }
     }
 }

@@ -168,6 +168,49 @@ pub enum Event {
         /// One line for people.
         message: String,
     },
+    /// A fleet run starts (`--all-runner-sets`).
+    FleetStart {
+        /// `namespace NS` or `all namespaces`.
+        scope: String,
+        /// The releases to tear down.
+        releases: Vec<crate::fleet::ReleaseRef>,
+        /// Releases torn down at the same time.
+        concurrency: u16,
+        /// No writes.
+        dry_run: bool,
+        /// The API server, context and user the run acts on and as.
+        #[serde(flatten)]
+        target: crate::kube::connection::Target,
+    },
+    /// A release of a fleet ended in an error before its own summary.
+    ReleaseError {
+        /// The error, one line.
+        message: String,
+    },
+    /// `--delete-crds`: one CustomResourceDefinition.
+    Crd {
+        /// The CRD.
+        object: String,
+        /// What the API server answered its DELETE (or `would_delete`).
+        result: DeleteResult,
+    },
+    /// The fleet's summary: every release, and the run's totals.
+    FleetSummary {
+        /// How the fleet run ended.
+        outcome: crate::outcome::Outcome,
+        /// The process exit code.
+        exit_code: i32,
+        /// Each release's outcome.
+        releases: Vec<crate::fleet::ReleaseOutcome>,
+        /// Objects deleted by this run, every release together.
+        deleted: usize,
+        /// Wall time.
+        seconds: f64,
+        /// Non-watch API requests made.
+        requests: u64,
+        /// One line for people.
+        message: String,
+    },
 }
 
 /// Where a run's objects came from.
@@ -249,4 +292,31 @@ pub enum LadderAction {
 pub trait Reporter: Send + Sync {
     /// Render one event.
     fn emit(&self, event: &Event);
+
+    /// Render one event of `release`, one of several torn down side by side
+    /// (a fleet). Renderers that write lines tag it with the release.
+    fn emit_tagged(&self, release: &str, event: &Event) {
+        let _ = release;
+        self.emit(event);
+    }
+}
+
+impl<R: Reporter + ?Sized> Reporter for &R {
+    fn emit(&self, event: &Event) {
+        (**self).emit(event);
+    }
+
+    fn emit_tagged(&self, release: &str, event: &Event) {
+        (**self).emit_tagged(release, event);
+    }
+}
+
+impl<R: Reporter + ?Sized> Reporter for Box<R> {
+    fn emit(&self, event: &Event) {
+        (**self).emit(event);
+    }
+
+    fn emit_tagged(&self, release: &str, event: &Event) {
+        (**self).emit_tagged(release, event);
+    }
 }

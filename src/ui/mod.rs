@@ -14,7 +14,8 @@ pub use plain::{PlainReporter, line};
 pub use tty::TtyReporter;
 
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// `-o json`: one JSON object per line on stdout.
 pub struct JsonReporter {
@@ -30,11 +31,28 @@ impl JsonReporter {
     }
 }
 
-impl Reporter for JsonReporter {
-    fn emit(&self, event: &Event) {
-        if let (Ok(line), Ok(mut out)) = (serde_json::to_string(event), self.out.lock()) {
+impl JsonReporter {
+    fn write(&self, value: &impl serde::Serialize) {
+        if let (Ok(line), Ok(mut out)) = (serde_json::to_string(value), self.out.lock()) {
             let _ = writeln!(out, "{line}");
             let _ = out.flush();
+        }
+    }
+}
+
+impl Reporter for JsonReporter {
+    fn emit(&self, event: &Event) {
+        self.write(event);
+    }
+
+    /// The event's object with `release` set to the tag (it replaces a
+    /// `release` field the event has: the fleet's tag is `namespace/name`).
+    fn emit_tagged(&self, release: &str, event: &Event) {
+        if let Ok(mut value) = serde_json::to_value(event) {
+            if let Some(map) = value.as_object_mut() {
+                map.insert("release".into(), release.into());
+            }
+            self.write(&value);
         }
     }
 }
@@ -48,5 +66,98 @@ pub fn reporter(json: bool) -> Box<dyn Reporter> {
         Box::new(TtyReporter::new())
     } else {
         Box::new(PlainReporter::new(Box::new(std::io::stdout())))
+    }
+}
+
+/// The reporter of a fleet: JSON, or plain lines tagged with their release
+/// (bars per wave do not fit releases running side by side).
+pub fn fleet_reporter(json: bool) -> Box<dyn Reporter> {
+    if json {
+        Box::new(JsonReporter::new(Box::new(std::io::stdout())))
+    } else {
+        Box::new(PlainReporter::new(Box::new(std::io::stdout())))
+    }
+}
+
+/// The reporter of one release among several: every event tagged with it.
+pub struct Tagged<'a> {
+    inner: &'a dyn Reporter,
+    release: String,
+}
+
+impl<'a> Tagged<'a> {
+    /// Tag the events passed to `inner` with `release`.
+    pub fn new(inner: &'a dyn Reporter, release: impl Into<String>) -> Self {
+        Self {
+            inner,
+            release: release.into(),
+        }
+    }
+}
+
+impl Reporter for Tagged<'_> {
+    fn emit(&self, event: &Event) {
+        self.inner.emit_tagged(&self.release, event);
+    }
+
+    fn emit_tagged(&self, release: &str, event: &Event) {
+        self.inner.emit_tagged(release, event);
+    }
+}
+
+/// A reporter that passes every event on and keeps the run's statistics:
+/// the DELETEs that took effect (from the `delete` events) and the API
+/// requests (the cluster client counts into [`Counting::request_counter`]).
+/// A run that fails or is interrupted still reports them.
+pub struct Counting<R> {
+    inner: R,
+    deleted: AtomicUsize,
+    requests: Arc<AtomicU64>,
+}
+
+impl<R: Reporter> Counting<R> {
+    /// Count what passes to `inner`.
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            deleted: AtomicUsize::new(0),
+            requests: Arc::default(),
+        }
+    }
+
+    /// DELETEs that took effect so far.
+    pub fn deleted(&self) -> usize {
+        self.deleted.load(Ordering::Relaxed)
+    }
+
+    /// The counter for the cluster client's requests
+    /// ([`crate::kube::Cluster::count_requests_in`]).
+    pub fn request_counter(&self) -> Arc<AtomicU64> {
+        self.requests.clone()
+    }
+
+    /// Non-watch API requests made so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn count(&self, event: &Event) {
+        if let Event::Delete { result, .. } = event
+            && result.took_effect()
+        {
+            self.deleted.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl<R: Reporter> Reporter for Counting<R> {
+    fn emit(&self, event: &Event) {
+        self.count(event);
+        self.inner.emit(event);
+    }
+
+    fn emit_tagged(&self, release: &str, event: &Event) {
+        self.count(event);
+        self.inner.emit_tagged(release, event);
     }
 }

@@ -19,13 +19,22 @@ impl PlainReporter {
     }
 }
 
-impl Reporter for PlainReporter {
-    fn emit(&self, event: &Event) {
-        let text = line(event);
+impl PlainReporter {
+    fn write(&self, text: &str) {
         if let Ok(mut out) = self.out.lock() {
             let _ = writeln!(out, "{text}");
             let _ = out.flush();
         }
+    }
+}
+
+impl Reporter for PlainReporter {
+    fn emit(&self, event: &Event) {
+        self.write(&line(event));
+    }
+
+    fn emit_tagged(&self, release: &str, event: &Event) {
+        self.write(&format!("[{release}] {}", line(event)));
     }
 }
 
@@ -193,6 +202,34 @@ pub fn line(event: &Event) -> String {
         } => {
             format!("{outcome}: {message} ({deleted} deleted, {seconds:.2}s, exit {exit_code})")
         }
+        Event::FleetStart {
+            scope,
+            releases,
+            concurrency,
+            dry_run,
+            target,
+        } => format!(
+            "{}tearing down {} runner-set release(s) in {scope} on {}, {concurrency} at a time",
+            if *dry_run { "dry run: " } else { "" },
+            releases.len(),
+            target.describe(),
+        ),
+        Event::ReleaseError { message } => format!("error: {message}"),
+        Event::Crd { object, result } => format!(
+            "CRD {}: {}",
+            object.rsplit('/').next().unwrap_or(object),
+            delete_result(*result)
+        ),
+        Event::FleetSummary {
+            outcome,
+            deleted,
+            seconds,
+            requests,
+            message,
+            ..
+        } => format!(
+            "fleet {outcome} in {seconds:.1}s: {message} ({deleted} deleted, {requests} API requests)"
+        ),
     }
 }
 

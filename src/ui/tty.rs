@@ -77,4 +77,9 @@ impl Reporter for TtyReporter {
             }
         }
     }
+
+    /// A release among several: its lines, tagged, without bars.
+    fn emit_tagged(&self, release: &str, event: &Event) {
+        let _ = self.multi.println(format!("[{release}] {}", line(event)));
+    }
 }
