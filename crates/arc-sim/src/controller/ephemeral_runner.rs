@@ -36,12 +36,8 @@ pub(crate) fn reconcile(ctx: &Ctx<'_>, namespace: &str, name: &str) -> Reconcile
     // The runner process exits when its job ends, whether or not the
     // controller may still read the runner's Secret.
     let runner_id = er.pointer("/status/runnerId").and_then(Value::as_i64);
-    if let Some(id) = runner_id
-        && ctx.github.runner_finished(id)
-        && let Some(pod) = ctx.cached_get(&core("Pod"), namespace, name)?
-        && kubelet::exit_code(&pod, RUNNER_CONTAINER).is_none()
-    {
-        kubelet::terminate(ctx.api, &pod, RUNNER_CONTAINER, 0, "Completed");
+    if let Some(pod) = ctx.cached_get(&core("Pod"), namespace, name)? {
+        exit_if_job_ended(ctx, &er, &pod);
     }
 
     let mut er = er;
@@ -137,7 +133,7 @@ pub(crate) fn reconcile(ctx: &Ctx<'_>, namespace: &str, name: &str) -> Reconcile
         None => {
             ctx.info("Runner container is still running; updating ephemeral runner status");
             update_run_status_from_pod(ctx, &er, &pod)?;
-            Ok(busy_requeue(ctx, &er))
+            Ok(busy_requeue(ctx, &er, &pod))
         }
         Some(7) if ctx.version.line() != ArcLine::V0_13 => mark_as_outdated(ctx, &er),
         Some(0) => {
@@ -170,9 +166,23 @@ fn decode(secret: &Value, key: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The runner process model: the runner container of `pod` exits 0 once
+/// GitHub has ended its runner's job (the kubelet reports it; that pod event
+/// brings the runner back to the reconciler).
+fn exit_if_job_ended(ctx: &Ctx<'_>, er: &Value, pod: &Value) {
+    if let Some(id) = er.pointer("/status/runnerId").and_then(Value::as_i64)
+        && ctx.github.runner_finished(id)
+        && kubelet::exit_code(pod, RUNNER_CONTAINER).is_none()
+    {
+        kubelet::terminate(ctx.api, pod, RUNNER_CONTAINER, 0, "Completed");
+    }
+}
+
 /// The runner process model: while GitHub runs a job on it, look again when
-/// the job is due to end (at most every busy-runner period), so its exit is seen.
-fn busy_requeue(ctx: &Ctx<'_>, er: &Value) -> Outcome {
+/// the job is due to end (at most every busy-runner period), so its exit is
+/// seen. A job that ended while this reconcile ran (after its first look)
+/// ends the runner process now: no later look is scheduled.
+fn busy_requeue(ctx: &Ctx<'_>, er: &Value, pod: &Value) -> Outcome {
     let Some(id) = er.pointer("/status/runnerId").and_then(Value::as_i64) else {
         return Outcome::Done;
     };
@@ -185,7 +195,10 @@ fn busy_requeue(ctx: &Ctx<'_>, er: &Value) -> Outcome {
                 d.min(ctx.timing.busy_runner_requeue)
             }))
         }
-        None => Outcome::Done,
+        None => {
+            exit_if_job_ended(ctx, er, pod);
+            Outcome::Done
+        }
     }
 }
 
