@@ -167,9 +167,9 @@ impl Session {
         let ui = Counting::new(ui);
         let release = &spec.name;
         let namespace = &spec.namespace;
-        let helm = match spec.source {
-            Source::Helm => Some(self.helm(release, namespace)?),
-            Source::Given(_) => None,
+        let helm = match spec.manifest {
+            ManifestInput::Helm => Some(self.helm(release, namespace)?),
+            ManifestInput::Given(_) => None,
         };
         let state_path = self
             .state_root
@@ -256,12 +256,12 @@ impl Session {
         ui: &dyn Reporter,
     ) -> Result<Option<Found>, ReleaseError> {
         let namespace = &spec.namespace;
-        let record = match (&spec.source, helm) {
-            (Source::Given(text), _) => {
+        let record = match (&spec.manifest, helm) {
+            (ManifestInput::Given(text), _) => {
                 return Ok(Some(Found::record(parse_objects(text, namespace)?)));
             }
-            (Source::Helm, Some(helm)) => helm.get_manifest(&spec.name).await?,
-            (Source::Helm, None) => return Err(ReleaseError::NoHelm(spec.name.clone())),
+            (ManifestInput::Helm, Some(helm)) => helm.get_manifest(&spec.name).await?,
+            (ManifestInput::Helm, None) => return Err(ReleaseError::NoHelm(spec.name.clone())),
         };
         if let Some(text) = record {
             if !opts.dry_run
@@ -311,14 +311,14 @@ pub struct ReleaseSpec {
     /// Release namespace.
     pub namespace: String,
     /// Where its objects are read from.
-    pub source: Source,
+    pub manifest: ManifestInput,
     /// The command a diagnosis suggests for a rerun.
     pub rerun: Rerun,
 }
 
 /// Where a release's objects are read from.
 #[derive(Clone, Debug)]
-pub enum Source {
+pub enum ManifestInput {
     /// Its Helm record (`helm get manifest`); `helm uninstall` drops the
     /// record at the end.
     Helm,

@@ -2,13 +2,14 @@
 //! upstream HEAD), in one place: kinds and CRDs, finalizer names and who
 //! removes them per ARC line ([`versions`]), the AutoscalingRunnerSet's
 //! cleanup annotations (the one annotation-to-kind table) and spec
-//! references, labels of the controller Deployment and of runtime objects,
+//! references, labels of the controller Deployment ([`controller`]) and of runtime objects,
 //! the listener name, what the controller reads to reach GitHub
 //! ([`credentials`]) and the RBAC its cleanup needs ([`rbac`]); with Helm's
 //! ownership annotations, which decide what a release owns. Used by the
 //! graph rules, teardown, doctor and fleet.
 //! Facts: shared/docs/arc-teardown.md §1-§5, arc-upstream-audit.md.
 
+pub mod controller;
 pub mod credentials;
 pub mod rbac;
 pub mod versions;

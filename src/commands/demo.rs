@@ -10,7 +10,7 @@ use crate::duration::parse_duration;
 use crate::exit::{self, Code};
 use crate::kube::{Cascade, Cluster};
 use crate::outcome::Outcome;
-use crate::release::{ReleaseSpec, Session, Source, TeardownOptions};
+use crate::release::{ManifestInput, ReleaseSpec, Session, TeardownOptions};
 use crate::teardown::rerun::Rerun;
 use crate::ui::{self, Reporter};
 use crate::{arc, plan};
@@ -245,7 +245,7 @@ async fn teardown(
     let release = ReleaseSpec {
         name: RELEASE.into(),
         namespace: NAMESPACE.into(),
-        source: Source::Given(manifest_text.to_string()),
+        manifest: ManifestInput::Given(manifest_text.to_string()),
         rerun: Rerun::new(
             format!("helm arc-uninstall {RELEASE} -n {NAMESPACE}"),
             None,

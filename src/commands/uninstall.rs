@@ -6,7 +6,7 @@ use crate::duration::{format_duration, parse_duration};
 use crate::exit::{self, Code, WithCode};
 use crate::kube::Cascade;
 use crate::outcome::Outcome;
-use crate::release::{HelmSetup, ReleaseSpec, Session, Source, TeardownOptions};
+use crate::release::{HelmSetup, ManifestInput, ReleaseSpec, Session, TeardownOptions};
 use crate::teardown::rerun::Rerun;
 use crate::teardown::state;
 use crate::ui::{self, Counting, Event, Reporter};
@@ -232,7 +232,7 @@ pub(super) fn release_spec(args: &Args, name: &str, namespace: &str) -> ReleaseS
     ReleaseSpec {
         name: name.to_string(),
         namespace: namespace.to_string(),
-        source: Source::Helm,
+        manifest: ManifestInput::Helm,
         rerun: rerun_command(args, name, namespace),
     }
 }

@@ -8,8 +8,7 @@ use crate::arc::{
     LISTENER_NAMESPACE_LABEL,
 };
 use crate::arc::{RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
-use crate::model::Live;
-use crate::teardown::ladder::strip_patch;
+use crate::model::{Live, patch};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -232,7 +231,7 @@ fn upgrade_trap(snapshot: &Snapshot, out: &mut Vec<Finding>) -> BTreeSet<String>
         if claimed.contains(&(ns, kind.to_string(), live.id.name.clone())) {
             continue;
         }
-        let Some(patch) = strip_patch(live, &[CLEANUP_PROTECTION.to_string()]) else {
+        let Some(patch) = patch::strip_finalizers(live, &[CLEANUP_PROTECTION.to_string()]) else {
             continue;
         };
         trapped.insert(live.id.to_string());
@@ -591,7 +590,7 @@ fn controller_version_in(snapshot: &Snapshot, namespace: Option<&str>) -> Option
         .collect();
     here.sort_by_key(|d| !is_available(d));
     here.first()
-        .and_then(|d| crate::teardown::preflight::Controller::from_deployment(d).version)
+        .and_then(|d| crate::arc::controller::Controller::from_deployment(d).version)
 }
 
 /// Live listeners of runner sets in scope that the controller will never

@@ -3,7 +3,7 @@
 //! The pure decisions ([`releases_of`], [`is_controller_manifest`],
 //! [`controller_watch_namespace`], [`split_release`], [`worst`]);
 //! `commands::fleet` does the I/O: discovery, bounded concurrent teardowns
-//! through [`crate::release::Session::teardown`], the controller guard,
+//! through `release::Session::teardown`, the controller guard,
 //! `--with-controller` and `--delete-crds`.
 
 use crate::arc::{self, RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};

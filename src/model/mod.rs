@@ -1,8 +1,10 @@
 //! The object model shared by the pure core and the Kubernetes edge, without
 //! I/O: an object's identity ([`ObjectId`]), its metadata accessors, and
-//! [`Live`], an object as read from the cluster (Secret payloads removed).
+//! [`Live`], an object as read from the cluster (Secret payloads removed), and
+//! the resourceVersion-guarded JSON patches of one ([`patch`]).
 
 mod live;
+pub mod patch;
 
 pub use live::{Live, scrub_secret};
 

@@ -5,12 +5,12 @@
 use super::error::TeardownError;
 use super::events::{DeleteResult, Event, LadderAction, SkipReason};
 use super::ladder::run::{PATCH_ATTEMPTS, StepRunner};
-use super::ladder::{self, Action, Step};
+use super::ladder::{Action, Step};
 use super::observe::{LiveMap, is_ars};
 use crate::arc::{self, kept_by_policy, owned_by};
 use crate::kube::{Cascade, Deleted, Patched};
 use crate::manifest::Object;
-use crate::model::Live;
+use crate::model::{Live, patch};
 
 /// Deletes a wave's objects and reports each answer.
 pub(super) struct Deleter<'a> {
@@ -179,7 +179,7 @@ impl<'a> Deleter<'a> {
                 self.steps.run(&step).await?;
                 return Ok(self.record_delete(wave, &current, None));
             }
-            let read = match ladder::remove_annotation_patch(&current, key) {
+            let read = match patch::remove_annotation(&current, key) {
                 None => current,
                 Some(patch) => {
                     self.steps.ui.emit(&Event::Ladder {

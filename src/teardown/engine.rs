@@ -57,7 +57,7 @@ struct Wave<'w> {
 
 impl<'a> Engine<'a> {
     /// Build an engine. What it does reaches `ui` as events (a
-    /// [`crate::ui::Counting`] reporter counts the DELETEs that took effect).
+    /// `ui::Counting` reporter counts the DELETEs that took effect).
     pub fn new(cluster: &'a Cluster, ui: &'a dyn Reporter, opts: &'a Options) -> Self {
         let steps = StepRunner { cluster, ui, opts };
         Self {

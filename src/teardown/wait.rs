@@ -90,7 +90,7 @@ impl<'a> Waiter<'a> {
                 .or_default()
                 .push(l.id.name.clone());
         }
-        let mut streams: Vec<BoxStream<'static, (Source, WatchItem)>> = Vec::new();
+        let mut streams: Vec<BoxStream<'static, (WatchOf, WatchItem)>> = Vec::new();
         for ((group, version, kind, ns), names) in &groups {
             let name = if names.len() == 1 {
                 names.first().map(String::as_str)
@@ -107,7 +107,7 @@ impl<'a> Waiter<'a> {
                 namespace: ns.clone(),
             };
             streams.push(
-                s.map(move |item| (Source::Target(tag.clone()), item))
+                s.map(move |item| (WatchOf::Wave(tag.clone()), item))
                     .boxed(),
             );
         }
@@ -115,9 +115,9 @@ impl<'a> Waiter<'a> {
         if with_progress && !sets.is_empty() {
             let ns = sets.first().map(|s| s.namespace.clone());
             for (kind, namespace, source) in [
-                (arc::LISTENER_KIND, None, Source::Listener),
-                (arc::ERS_KIND, ns.clone(), Source::RunnerSets),
-                (arc::ER_KIND, ns, Source::Runners),
+                (arc::LISTENER_KIND, None, WatchOf::Listener),
+                (arc::ERS_KIND, ns.clone(), WatchOf::RunnerSets),
+                (arc::ER_KIND, ns, WatchOf::Runners),
             ] {
                 match self
                     .cluster
@@ -166,7 +166,7 @@ impl<'a> Waiter<'a> {
                 return Ok(Waited::TimedOut(pending.into_values().collect()));
             };
             match source {
-                Source::Target(tag) => {
+                WatchOf::Wave(tag) => {
                     if let WatchItem::Refused {
                         verb,
                         resource,
@@ -224,11 +224,14 @@ pub(super) enum Waited {
 
 /// Which watch an item came from.
 #[derive(Clone, Debug)]
-enum Source {
-    /// A watch of the wave's objects.
-    Target(WatchTag),
+enum WatchOf {
+    /// The wave's objects (of one kind).
+    Wave(WatchTag),
+    /// AutoscalingListeners.
     Listener,
+    /// EphemeralRunnerSets.
     RunnerSets,
+    /// EphemeralRunners.
     Runners,
 }
 
@@ -286,19 +289,19 @@ struct ProgressCache {
 }
 
 impl ProgressCache {
-    fn apply(&mut self, source: Source, item: WatchItem) {
-        let map = match &source {
-            Source::Listener => &mut self.listeners,
-            Source::RunnerSets => &mut self.runner_sets,
-            Source::Runners => &mut self.runners,
-            Source::Target(..) => return,
+    fn apply(&mut self, watch: WatchOf, item: WatchItem) {
+        let map = match &watch {
+            WatchOf::Listener => &mut self.listeners,
+            WatchOf::RunnerSets => &mut self.runner_sets,
+            WatchOf::Runners => &mut self.runners,
+            WatchOf::Wave(..) => return,
         };
         match item {
             WatchItem::Restart(list) => {
                 *map = list.into_iter().map(|l| (l.uid().to_string(), l)).collect();
-                let bit = match source {
-                    Source::Listener => 1,
-                    Source::RunnerSets => 2,
+                let bit = match watch {
+                    WatchOf::Listener => 1,
+                    WatchOf::RunnerSets => 2,
                     _ => 4,
                 };
                 self.synced |= bit;

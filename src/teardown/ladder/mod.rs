@@ -13,7 +13,7 @@ use crate::arc::{
 };
 use crate::model::{Live, ObjectId};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// What one ladder step does to one object.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -195,41 +195,6 @@ pub fn plan(
     steps
 }
 
-/// JSON patch removing `names` from `live`'s finalizers, guarded by its
-/// resourceVersion. `None` when none of them is present.
-pub fn strip_patch(live: &Live, names: &[String]) -> Option<Value> {
-    let finalizers = live.finalizers();
-    let mut indices: Vec<usize> = finalizers
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| names.contains(f))
-        .map(|(i, _)| i)
-        .collect();
-    if indices.is_empty() {
-        return None;
-    }
-    indices.reverse();
-    let mut ops = vec![
-        json!({"op": "test", "path": "/metadata/resourceVersion", "value": live.resource_version()}),
-    ];
-    ops.extend(
-        indices
-            .into_iter()
-            .map(|i| json!({"op": "remove", "path": format!("/metadata/finalizers/{i}")})),
-    );
-    Some(Value::Array(ops))
-}
-
-/// JSON patch removing one annotation, guarded by the resourceVersion.
-pub fn remove_annotation_patch(live: &Live, key: &str) -> Option<Value> {
-    live.annotation(key)?;
-    let escaped = key.replace('~', "~0").replace('/', "~1");
-    Some(json!([
-        {"op": "test", "path": "/metadata/resourceVersion", "value": live.resource_version()},
-        {"op": "remove", "path": format!("/metadata/annotations/{escaped}")},
-    ]))
-}
-
 /// What stays registered on GitHub after a ladder: the scale set and runners.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Leak {
@@ -287,49 +252,9 @@ pub fn leak(set: &RunnerSetFacts, kind: LadderKind) -> Leak {
 mod tests {
     use super::*;
     use crate::arc::RunnerSetRefs;
+    use serde_json::json;
 
     use crate::arc::test_object as live;
-
-    #[test]
-    fn strip_removes_only_named_finalizers_after_a_version_test() {
-        let l = live(
-            "EphemeralRunner",
-            "r",
-            json!({"metadata": {"resourceVersion": "42", "finalizers": [
-                arc::ER_FINALIZER, "example.com/keep", arc::ER_REGISTRATION_FINALIZER]}}),
-        );
-        let patch = strip_patch(
-            &l,
-            &[
-                arc::ER_REGISTRATION_FINALIZER.into(),
-                arc::ER_FINALIZER.into(),
-            ],
-        )
-        .unwrap();
-        assert_eq!(
-            patch,
-            json!([
-                {"op": "test", "path": "/metadata/resourceVersion", "value": "42"},
-                {"op": "remove", "path": "/metadata/finalizers/2"},
-                {"op": "remove", "path": "/metadata/finalizers/0"},
-            ])
-        );
-        assert_eq!(strip_patch(&l, &["other/x".into()]), None);
-    }
-
-    #[test]
-    fn annotation_keys_are_escaped() {
-        let l = live(
-            "AutoscalingRunnerSet",
-            "s",
-            json!({"metadata": {"resourceVersion": "1", "annotations": {"a/b": "1"}}}),
-        );
-        assert_eq!(
-            remove_annotation_patch(&l, "a/b").unwrap()[1]["path"],
-            "/metadata/annotations/a~1b"
-        );
-        assert_eq!(remove_annotation_patch(&l, "missing"), None);
-    }
 
     fn facts() -> RunnerSetFacts {
         let ars_json = json!({"metadata": {"name": "set", "namespace": "runners", "resourceVersion": "5",

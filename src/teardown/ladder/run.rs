@@ -6,7 +6,7 @@ use super::{Action, Leak, Step};
 use crate::arc::{self, owned_by};
 use crate::kube::{Cluster, Deleted, Patched};
 use crate::manifest::Object;
-use crate::model::Live;
+use crate::model::{Live, patch};
 use crate::teardown::error::TeardownError;
 use crate::teardown::events::{Event, LadderAction, Reporter};
 use crate::teardown::observe::{LiveMap, Observer};
@@ -64,8 +64,8 @@ impl StepRunner<'_> {
             }
             let patch = match &step.action {
                 Action::Delete => return Ok(()),
-                Action::Strip { finalizers, .. } => super::strip_patch(&current, finalizers),
-                Action::RemoveAnnotation { key } => super::remove_annotation_patch(&current, key),
+                Action::Strip { finalizers, .. } => patch::strip_finalizers(&current, finalizers),
+                Action::RemoveAnnotation { key } => patch::remove_annotation(&current, key),
             };
             let Some(patch) = patch else {
                 self.ui
