@@ -1171,6 +1171,53 @@ fn without_a_controller_refused_then_the_forced_ladder_tears_down(helm: Helm, ta
     }
 }
 
+/// The scenario environment's steps by hand (a merge patch, a status patch,
+/// a DELETE) and its controller probe act alike on the simulator and on the
+/// real control plane, so a scenario written with them reads the same on both.
+fn steps_by_hand_act_alike_on_every_target(helm: Helm, target: TargetKind) {
+    let (scenario, ns) = without_controller(helm, target, "byhand");
+    assert!(!scenario.controller_running(), "no controller reconciles");
+    let secret = format!("{RELEASE}-gha-rs-github-secret");
+    scenario.patch_by_hand(
+        "v1",
+        "Secret",
+        Some(&ns),
+        &secret,
+        &json!({"metadata": {"labels": {"by": "hand"}}}),
+    );
+    let labelled = scenario.get("v1", "Secret", Some(&ns), &secret).unwrap();
+    assert_eq!(
+        labelled.pointer("/metadata/labels/by"),
+        Some(&json!("hand"))
+    );
+    scenario.patch_status_by_hand(
+        ARC_API,
+        "AutoscalingRunnerSet",
+        Some(&ns),
+        RELEASE,
+        &json!({"currentRunners": 3}),
+    );
+    let ars = scenario
+        .get(ARC_API, "AutoscalingRunnerSet", Some(&ns), RELEASE)
+        .unwrap();
+    assert_eq!(
+        ars.pointer("/status/currentRunners"),
+        Some(&json!(3)),
+        "{ars}"
+    );
+    // Without a controller the runner set has no finalizer: gone at once.
+    assert!(scenario.delete_by_hand(ARC_API, "AutoscalingRunnerSet", Some(&ns), RELEASE));
+    assert!(
+        scenario
+            .get(ARC_API, "AutoscalingRunnerSet", Some(&ns), RELEASE)
+            .is_none()
+    );
+    assert!(
+        !scenario.delete_by_hand(ARC_API, "AutoscalingRunnerSet", Some(&ns), RELEASE),
+        "a second DELETE finds nothing"
+    );
+}
+
 /// Every scenario runs on Helm 3.17.3 and on Helm 4.1.4: `<scenario>::helm3`, `<scenario>::helm4`.
 macro_rules! on_both_helms {
     ($($name:ident),* $(,)?) => {$(
@@ -1240,4 +1287,5 @@ on_both_helms_and_targets!(
     without_a_controller_refused_then_the_forced_ladder_tears_down,
     plan_of_a_live_release_reads_it_through_helm,
     pre_delete_hooks_are_refused_without_no_hooks_and_kept_objects_stay,
+    steps_by_hand_act_alike_on_every_target,
 );

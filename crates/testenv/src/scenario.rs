@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
+use std::time::Duration;
 
 use kube_sim::LogEntry;
-use kube_sim::api::{Api, Gvk, ListOptions};
+use kube_sim::api::{Actor, Api, DeleteOptions, Gvk, ListOptions, Patch};
 use serde_json::Value;
 
 use crate::helm_home::{HelmClient, run_ok};
@@ -135,6 +136,227 @@ impl ScenarioEnv {
     /// Every API call so far (the simulator's event log).
     pub fn log(&self) -> Vec<LogEntry> {
         self.sim().sim.event_log()
+    }
+}
+
+/// Writes a person makes by hand (not the tool, not the controller): on the
+/// simulator in process as [`by_hand`], elsewhere through kubectl.
+impl ScenarioEnv {
+    /// A JSON merge patch of one object.
+    pub fn patch_by_hand(
+        &self,
+        api_version: &str,
+        kind: &str,
+        ns: Option<&str>,
+        name: &str,
+        patch: &Value,
+    ) {
+        let Some(sim) = self.target.as_sim() else {
+            let resource = kubectl_resource(api_version, kind);
+            let body = patch.to_string();
+            let mut args = vec![
+                "patch",
+                resource.as_str(),
+                name,
+                "--type=merge",
+                "-p",
+                &body,
+            ];
+            args.extend(ns.map_or(vec![], |ns| vec!["-n", ns]));
+            self.helm.kubectl(&args);
+            return;
+        };
+        sim.api
+            .patch(
+                &by_hand(),
+                &Gvk::new(api_version, kind),
+                ns,
+                name,
+                Patch::Merge(patch.clone()),
+            )
+            .unwrap_or_else(|e| panic!("patch {kind}/{name}: {e:?}"));
+    }
+
+    /// A JSON merge patch of one object's status.
+    pub fn patch_status_by_hand(
+        &self,
+        api_version: &str,
+        kind: &str,
+        ns: Option<&str>,
+        name: &str,
+        status: &Value,
+    ) {
+        let Some(sim) = self.target.as_sim() else {
+            let resource = kubectl_resource(api_version, kind);
+            let body = serde_json::json!({ "status": status }).to_string();
+            let mut args = vec![
+                "patch",
+                resource.as_str(),
+                name,
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                &body,
+            ];
+            args.extend(ns.map_or(vec![], |ns| vec!["-n", ns]));
+            self.helm.kubectl(&args);
+            return;
+        };
+        let gvk = Gvk::new(api_version, kind);
+        let mut object = sim
+            .api
+            .get(&by_hand(), &gvk, ns, name)
+            .unwrap_or_else(|e| panic!("read {kind}/{name}: {e:?}"));
+        if let (Some(have), Some(new)) = (
+            object.as_object_mut().and_then(|o| {
+                o.entry("status")
+                    .or_insert_with(|| Value::Object(Default::default()))
+                    .as_object_mut()
+            }),
+            status.as_object(),
+        ) {
+            have.extend(new.clone());
+        }
+        sim.api
+            .update_status(&by_hand(), object)
+            .unwrap_or_else(|e| panic!("update the status of {kind}/{name}: {e:?}"));
+    }
+
+    /// DELETE one object; whether it existed.
+    pub fn delete_by_hand(
+        &self,
+        api_version: &str,
+        kind: &str,
+        ns: Option<&str>,
+        name: &str,
+    ) -> bool {
+        let Some(sim) = self.target.as_sim() else {
+            let resource = kubectl_resource(api_version, kind);
+            let mut args = vec![
+                "delete",
+                resource.as_str(),
+                name,
+                "--wait=false",
+                "-o",
+                "name",
+            ];
+            args.extend(ns.map_or(vec![], |ns| vec!["-n", ns]));
+            return self.helm.kubectl_try(&args).status.success();
+        };
+        sim.api
+            .delete(
+                &by_hand(),
+                &Gvk::new(api_version, kind),
+                ns,
+                name,
+                &DeleteOptions::default(),
+            )
+            .is_ok()
+    }
+}
+
+/// Who makes the writes by hand on the simulator (its event log tells them
+/// from the tool's and the controller's).
+pub fn by_hand() -> Actor {
+    Actor("someone-else".into())
+}
+
+/// The controller Deployments of the example controller chart.
+const CONTROLLER_SELECTOR: &str = "app.kubernetes.io/part-of=gha-rs-controller";
+
+/// The ARC side of a scenario, named for what it does so that a scenario
+/// reads the same on every target. On the simulator these act on its
+/// controller and fake GitHub. Elsewhere the controller steps are plain
+/// Kubernetes (its Deployment); the GitHub steps need the fake GitHub the
+/// real controller would reach over HTTP, which waits on the real
+/// controller (issue #13), and panic until then.
+impl ScenarioEnv {
+    /// Whether an ARC controller runs: its Deployment exists and (on the
+    /// simulator) the simulated controller is not stopped, (elsewhere) it has
+    /// an available replica.
+    pub fn controller_running(&self) -> bool {
+        let deployments = self.list_selected(
+            "apps/v1",
+            "Deployment",
+            Some(CONTROLLER_NS),
+            &ListOptions {
+                label_selector: Some(CONTROLLER_SELECTOR.into()),
+                ..ListOptions::default()
+            },
+        );
+        match self.target.as_sim() {
+            Some(sim) => sim.arc.is_running() && !deployments.is_empty(),
+            None => deployments.iter().any(|d| {
+                d.pointer("/status/availableReplicas")
+                    .and_then(Value::as_i64)
+                    .is_some_and(|n| n > 0)
+            }),
+        }
+    }
+
+    /// The controller stops reconciling (elsewhere: its Deployment is
+    /// scaled to 0).
+    pub fn stop_controller(&self) {
+        match self.target.as_sim() {
+            Some(sim) => sim.arc.stop(),
+            None => {
+                self.helm.kubectl(&[
+                    "scale",
+                    "deployment",
+                    "-n",
+                    CONTROLLER_NS,
+                    "-l",
+                    CONTROLLER_SELECTOR,
+                    "--replicas=0",
+                ]);
+            }
+        }
+    }
+
+    /// A job lands on runner `runner` of `ns` (GitHub marks it busy until
+    /// `duration` passes, or until [`ScenarioEnv::finish_job`]); returns the
+    /// runner id.
+    pub fn start_job(&self, ns: &str, runner: &str, duration: Option<Duration>) -> i64 {
+        self.fake_github("a job")
+            .arc
+            .start_job(ns, runner, duration)
+            .expect("start a job on the runner")
+    }
+
+    /// GitHub ends the job of runner `runner_id`.
+    pub fn finish_job(&self, runner_id: i64) {
+        self.fake_github("a job's end").github.finish_job(runner_id);
+    }
+
+    /// The scale set `id` is deleted on GitHub behind the controller's
+    /// back; whether it existed.
+    pub fn delete_scale_set_on_github(&self, id: i64) -> bool {
+        self.fake_github("a scale set deleted on GitHub")
+            .github
+            .delete_scale_set(id)
+            .is_some()
+    }
+
+    /// How many scale sets GitHub lists.
+    pub fn scale_sets_on_github(&self) -> usize {
+        self.fake_github("GitHub's scale sets")
+            .github
+            .scale_sets()
+            .len()
+    }
+
+    /// Whether GitHub lists no scale set and no runner.
+    pub fn nothing_on_github(&self) -> bool {
+        self.fake_github("GitHub's registrations").github.is_empty()
+    }
+
+    fn fake_github(&self, what: &str) -> &SimCluster {
+        self.target.as_sim().unwrap_or_else(|| {
+            panic!(
+                "{what}: the fake GitHub runs only beside the simulated controller until the real ARC \
+                 controller can be built (issue #13)"
+            )
+        })
     }
 }
 
