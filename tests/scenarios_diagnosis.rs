@@ -1,8 +1,7 @@
 //! Scenario tests of issue #14: what really wedges ARC, each named by
 //! preflight or diagnosis and fixed safely, against the API simulator with
-//! its ARC controller and fake GitHub, installed through real Helm 4 (the
-//! items are about the cluster, not about Helm) and torn down by the built
-//! binary. Every test names the item it covers; each fails without its fix.
+//! its ARC controller and fake GitHub, installed through real Helm 3 and
+//! Helm 4 (each scenario runs on both) and torn down by the built binary. Every test names the item it covers; each fails without its fix.
 //!
 //! Slow (seconds each, the real-timing one about a minute): its own binary.
 // Test helpers outside #[test] fns panic on failure by design.
@@ -15,7 +14,6 @@ mod support;
 use arc_sim::controller::names::{ER_FINALIZER, ERS_FINALIZER_HEAD};
 use arc_sim::controller::{ArcConfig, ArcVersion, Timing};
 use kube_sim::SimConfig;
-use kube_sim::api::{Actor, DeleteOptions, Gvk, Patch};
 use scenario::cli_output::{describe, first_event, json_lines as events};
 use scenario::event_log::{is_ours, is_write};
 use scenario::sim_env::{ARC_API, CONTROLLER_NS, ScenarioEnv, chart, hau_in, start, wait_until};
@@ -34,19 +32,15 @@ struct Env {
     scenario: ScenarioEnv,
 }
 
-fn someone() -> Actor {
-    Actor("someone-else".into())
-}
-
 impl Env {
-    fn new(min_runners: u32) -> Env {
-        Env::with(min_runners, ArcConfig::default())
+    fn new(helm: Helm, min_runners: u32) -> Env {
+        Env::with(helm, min_runners, ArcConfig::default())
     }
 
     /// Controller and one runner-set release, ready (registered, listener, runners).
-    fn with(min_runners: u32, arc_config: ArcConfig) -> Env {
+    fn with(helm: Helm, min_runners: u32, arc_config: ArcConfig) -> Env {
         let env = Env {
-            scenario: start(Helm::V4, SimConfig::default(), arc_config),
+            scenario: start(helm, SimConfig::default(), arc_config),
         };
         env.scenario.install_controller(&[]);
         env.install_runner_set(RELEASE, NS, min_runners, &[]);
@@ -67,7 +61,7 @@ impl Env {
         args.extend(extra.iter().map(|s| s.to_string()));
         self.scenario
             .helm_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        if !self.scenario.sim().arc.is_running() {
+        if !self.scenario.controller_running() {
             return;
         }
         self.wait_ready(ns, min_runners);
@@ -130,15 +124,7 @@ impl Env {
 
     fn patch(&self, api_version: &str, kind: &str, ns: Option<&str>, name: &str, patch: Value) {
         self.scenario
-            .api()
-            .patch(
-                &someone(),
-                &Gvk::new(api_version, kind),
-                ns,
-                name,
-                Patch::Merge(patch),
-            )
-            .unwrap_or_else(|e| panic!("patch {kind}/{name}: {e:?}"));
+            .patch_by_hand(api_version, kind, ns, name, &patch);
     }
 
     fn runners(&self) -> Vec<Value> {
@@ -242,9 +228,8 @@ fn no_secret_values(out: &Output) {
 
 /// #14 item 2: a config Secret without usable keys is named (key names
 /// only), the credentials ladder is the forced fix.
-#[test]
-fn item2_config_secret_without_credentials_is_invalid_credentials() {
-    let env = Env::new(1);
+fn item2_config_secret_without_credentials_is_invalid_credentials(helm: Helm) {
+    let env = Env::new(helm, 1);
     let secret = format!("{RELEASE}-gha-rs-github-secret");
     env.patch(
         "v1",
@@ -271,9 +256,8 @@ fn item2_config_secret_without_credentials_is_invalid_credentials() {
 }
 
 /// #14 item 2: a missing proxy credential Secret is named.
-#[test]
-fn item2_missing_proxy_credential_secret_is_named() {
-    let env = Env::new(0);
+fn item2_missing_proxy_credential_secret_is_named(helm: Helm) {
+    let env = Env::new(helm, 0);
     env.patch(ARC_API, "AutoscalingRunnerSet", Some(NS), RELEASE,
         json!({"spec": {"proxy": {"https": {"url": "http://proxy.example:3128", "credentialSecretRef": "proxy-creds"}}}}));
     let r = refused(&env.teardown(&[]), "missing_proxy_secret");
@@ -287,9 +271,8 @@ fn item2_missing_proxy_credential_secret_is_named() {
 
 /// #14 item 2: the githubServerTLS ConfigMap the controller reads for every
 /// GitHub call is gone: named, and refused (the controller would retry forever).
-#[test]
-fn item2_missing_github_server_tls_config_map_is_named() {
-    let env = Env::new(0);
+fn item2_missing_github_server_tls_config_map_is_named(helm: Helm) {
+    let env = Env::new(helm, 0);
     env.patch(ARC_API, "AutoscalingRunnerSet", Some(NS), RELEASE,
         json!({"spec": {"githubServerTLS": {"certificateFrom": {"configMapKeyRef": {"name": "ghes-ca", "key": "ca.crt"}}}}}));
     let before = env.scenario.log().len();
@@ -306,9 +289,8 @@ fn item2_missing_github_server_tls_config_map_is_named() {
 
 /// #14 item 2: a vault-backed runner set is not "missing credentials": the
 /// tool says it cannot check the vault and offers no credentials ladder.
-#[test]
-fn item2_vault_backed_runner_set_is_not_missing_credentials() {
-    let env = Env::new(0);
+fn item2_vault_backed_runner_set_is_not_missing_credentials(helm: Helm) {
+    let env = Env::new(helm, 0);
     env.patch(ARC_API, "AutoscalingRunnerSet", Some(NS), RELEASE,
         json!({"spec": {"githubConfigSecret": "github-app-in-vault",
                "vaultConfig": {"type": "azure_key_vault", "azureKeyVault": {"url": "https://v.example/"}}}}));
@@ -336,9 +318,8 @@ fn item2_vault_backed_runner_set_is_not_missing_credentials() {
 /// #14 item 2: a scale set GitHub refuses to delete (here: already deleted
 /// on GitHub) leaves the ARS with its scale set id after the listener and
 /// runner sets are gone; diagnosed as such, and the forced run finishes.
-#[test]
-fn item2_scale_set_gone_on_github_is_scale_set_undeletable() {
-    let env = Env::new(1);
+fn item2_scale_set_gone_on_github_is_scale_set_undeletable(helm: Helm) {
+    let env = Env::new(helm, 1);
     let id: i64 =
         env.ars_in(NS, RELEASE).unwrap()["metadata"]["annotations"]["runner-scale-set-id"]
             .as_str()
@@ -346,14 +327,7 @@ fn item2_scale_set_gone_on_github_is_scale_set_undeletable() {
             .parse()
             .unwrap();
     // Deleted on GitHub behind the controller's back.
-    assert!(
-        env.scenario
-            .sim()
-            .arc
-            .github()
-            .delete_scale_set(id)
-            .is_some()
-    );
+    assert!(env.scenario.delete_scale_set_on_github(id));
     let out = env.teardown(&["--timeout", "3s"]);
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
     let diag = first_event(&out, "diagnosis");
@@ -374,23 +348,24 @@ fn item2_scale_set_gone_on_github_is_scale_set_undeletable() {
 /// #14 item 3: two runner sets with the same scale set name, group and URL
 /// share one registration: refused, then `--keep-registration` leaves it to
 /// the other, whose own teardown then deletes it.
-#[test]
-fn item3_shared_registration_is_refused_then_kept_for_the_other() {
+fn item3_shared_registration_is_refused_then_kept_for_the_other(helm: Helm) {
     // Pods on a node, ended by the kubelet after 1 s: the listener takes
     // seconds to go, as on a cluster.
-    shared_registration_is_refused_then_kept(Timing {
-        pods_on_node: true,
-        ..reacting_as_over_github()
-    });
+    shared_registration_is_refused_then_kept(
+        helm,
+        Timing {
+            pods_on_node: true,
+            ..reacting_as_over_github()
+        },
+    );
 }
 
 /// #14 item 3, the race: with nothing to wait for before the controller's
 /// deletion branch reads the scale set id (no listener pod), the id must
 /// already be gone when the runner set is deleted, or the controller deletes
 /// the shared scale set.
-#[test]
-fn item3_kept_registration_survives_a_deletion_branch_with_nothing_to_wait_for() {
-    shared_registration_is_refused_then_kept(reacting_as_over_github());
+fn item3_kept_registration_survives_a_deletion_branch_with_nothing_to_wait_for(helm: Helm) {
+    shared_registration_is_refused_then_kept(helm, reacting_as_over_github());
 }
 
 /// The real controller puts a removed scale set id back only after a GitHub
@@ -404,10 +379,10 @@ fn reacting_as_over_github() -> Timing {
     }
 }
 
-fn shared_registration_is_refused_then_kept(timing: Timing) {
+fn shared_registration_is_refused_then_kept(helm: Helm, timing: Timing) {
     let env = Env {
         scenario: start(
-            Helm::V4,
+            helm,
             SimConfig {
                 gc_delay: Duration::from_secs(1),
                 ..SimConfig::default()
@@ -443,7 +418,7 @@ fn shared_registration_is_refused_then_kept(timing: Timing) {
     let out = env.teardown(&["--keep-registration", "--timeout", "20s"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert_eq!(
-        env.scenario.sim().arc.github().scale_sets().len(),
+        env.scenario.scale_sets_on_github(),
         1,
         "the shared registration is kept"
     );
@@ -477,14 +452,13 @@ fn shared_registration_is_refused_then_kept(timing: Timing) {
         "the other's teardown still works: {}",
         describe(&out)
     );
-    assert!(env.scenario.sim().arc.github().is_empty());
+    assert!(env.scenario.nothing_on_github());
 }
 
 /// #14 item 4: a manager RoleBinding that binds another ServiceAccount than
 /// the running controller's is named; forced, the bottom-up ladder finishes.
-#[test]
-fn item4_role_binding_not_binding_the_controller_is_rbac_not_bound() {
-    let env = Env::new(1);
+fn item4_role_binding_not_binding_the_controller_is_rbac_not_bound(helm: Helm) {
+    let env = Env::new(helm, 1);
     let rb = format!("{RELEASE}-gha-rs-manager");
     env.patch("rbac.authorization.k8s.io/v1", "RoleBinding", Some(NS), &rb,
         json!({"subjects": [{"kind": "ServiceAccount", "name": "old-controller", "namespace": CONTROLLER_NS}]}));
@@ -499,9 +473,8 @@ fn item4_role_binding_not_binding_the_controller_is_rbac_not_bound() {
 
 /// #14 item 4: a single-namespace controller that watches another namespace
 /// does not serve the runner set: "controller down" for it.
-#[test]
-fn item4_single_namespace_controller_elsewhere_is_controller_down() {
-    let env = Env::new(0);
+fn item4_single_namespace_controller_elsewhere_is_controller_down(helm: Helm) {
+    let env = Env::new(helm, 0);
     let deployment = env.controller_deployment();
     env.patch("apps/v1", "Deployment", Some(CONTROLLER_NS), &deployment,
         json!({"metadata": {"labels": {"actions.github.com/controller-watch-single-namespace": "team-a"}}}));
@@ -526,27 +499,23 @@ fn item4_single_namespace_controller_elsewhere_is_controller_down() {
 /// simulator stopped, its Deployment reporting a ready replica), so a state
 /// the controller would change at once stays as staged.
 fn hold_controller(env: &Env) {
-    env.scenario.sim().arc.stop();
+    env.scenario.stop_controller();
     let name = env.controller_deployment();
-    let mut d = env
-        .scenario
-        .get("apps/v1", "Deployment", Some(CONTROLLER_NS), &name)
-        .unwrap();
-    d["status"]["availableReplicas"] = json!(1);
-    d["status"]["readyReplicas"] = json!(1);
-    env.scenario
-        .api()
-        .update_status(&someone(), d)
-        .expect("mark available");
+    env.scenario.patch_status_by_hand(
+        "apps/v1",
+        "Deployment",
+        Some(CONTROLLER_NS),
+        &name,
+        &json!({"availableReplicas": 1, "readyReplicas": 1}),
+    );
 }
 
 /// #14 item 7: a runner set of another major.minor that never got its
 /// finalizer is deleted by the controller with no cleanup: refused, and
 /// forced, its objects are freed of cleanup-protection once it is gone.
-#[test]
-fn item7_version_skew_without_finalizer_is_refused_then_forced_frees_the_chart_objects() {
+fn item7_version_skew_without_finalizer_is_refused_then_forced_frees_the_chart_objects(helm: Helm) {
     let env = Env {
-        scenario: start(Helm::V4, SimConfig::default(), ArcConfig::default()),
+        scenario: start(helm, SimConfig::default(), ArcConfig::default()),
     };
     env.scenario.install_controller(&[]);
     hold_controller(&env);
@@ -579,25 +548,18 @@ fn item7_version_skew_without_finalizer_is_refused_then_forced_frees_the_chart_o
 
 /// #14 items 2/7: chart objects a runner set left behind when it went
 /// without cleanup keep cleanup-protection: diagnosed, and freed when forced.
-#[test]
-fn item7_chart_objects_left_by_a_runner_set_gone_without_cleanup() {
+fn item7_chart_objects_left_by_a_runner_set_gone_without_cleanup(helm: Helm) {
     let env = Env {
-        scenario: start(Helm::V4, SimConfig::default(), ArcConfig::default()),
+        scenario: start(helm, SimConfig::default(), ArcConfig::default()),
     };
     env.scenario.install_controller(&[]);
     hold_controller(&env);
     env.install_runner_set(RELEASE, NS, 0, &[]);
     // The controller deleted it on a version skew before it had a finalizer.
-    env.scenario
-        .api()
-        .delete(
-            &someone(),
-            &Gvk::new(ARC_API, "AutoscalingRunnerSet"),
-            Some(NS),
-            RELEASE,
-            &DeleteOptions::default(),
-        )
-        .unwrap();
+    assert!(
+        env.scenario
+            .delete_by_hand(ARC_API, "AutoscalingRunnerSet", Some(NS), RELEASE)
+    );
     let out = env.teardown(&["--timeout", "2s"]);
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
     assert_eq!(
@@ -614,9 +576,8 @@ fn item7_chart_objects_left_by_a_runner_set_gone_without_cleanup() {
 /// diagnosis names the one nobody removes and the forced run strips exactly
 /// it (unknown names are never stripped: unit tests of `arc::versions` and
 /// `teardown::ladder`).
-#[test]
-fn item8_finalizer_of_another_line_is_stale_and_stripped_alone() {
-    let env = Env::new(1);
+fn item8_finalizer_of_another_line_is_stale_and_stripped_alone(helm: Helm) {
+    let env = Env::new(helm, 1);
     let ers = env.scenario.list(ARC_API, "EphemeralRunnerSet", Some(NS))[0]["metadata"]["name"]
         .as_str()
         .unwrap()
@@ -650,38 +611,20 @@ fn item8_finalizer_of_another_line_is_stale_and_stripped_alone() {
 
 /// #14 item 9: a runner stuck on a job whose pod is gone (upstream #4585) is
 /// named as such, not as a busy runner; forced, only its registration goes.
-#[test]
-fn item9_busy_runner_whose_pod_is_gone_is_runner_pod_gone() {
-    let env = Env::new(1);
+fn item9_busy_runner_whose_pod_is_gone_is_runner_pod_gone(helm: Helm) {
+    let env = Env::new(helm, 1);
     let runner = env.runners()[0]["metadata"]["name"]
         .as_str()
         .unwrap()
         .to_string();
-    env.scenario
-        .sim()
-        .arc
-        .start_job(NS, &runner, None)
-        .expect("job");
+    env.scenario.start_job(NS, &runner, None);
     // The runner is being deleted (as a scale-down would) and its pod dies;
     // GitHub still counts the job.
-    let er = Gvk::new(ARC_API, "EphemeralRunner");
-    env.scenario
-        .api()
-        .delete(
-            &someone(),
-            &er,
-            Some(NS),
-            &runner,
-            &DeleteOptions::default(),
-        )
-        .unwrap();
-    let _ = env.scenario.api().delete(
-        &someone(),
-        &Gvk::new("v1", "Pod"),
-        Some(NS),
-        &runner,
-        &DeleteOptions::default(),
+    assert!(
+        env.scenario
+            .delete_by_hand(ARC_API, "EphemeralRunner", Some(NS), &runner)
     );
+    env.scenario.delete_by_hand("v1", "Pod", Some(NS), &runner);
     assert!(
         env.scenario.get("v1", "Pod", Some(NS), &runner).is_none(),
         "the pod is gone"
@@ -708,13 +651,13 @@ fn item9_busy_runner_whose_pod_is_gone_is_runner_pod_gone() {
 /// #14 item 1: with the controller's real requeues (1 s listener, 5 s runner
 /// set) and a second between its steps, credentials lost: one forced
 /// invocation finishes although the live runner set recreates runners.
-#[test]
-fn item1_credentials_ladder_with_real_timings_finishes_in_one_run() {
+fn item1_credentials_ladder_with_real_timings_finishes_in_one_run(helm: Helm) {
     let timing = Timing {
         step_delay: Duration::from_millis(1000),
         ..Timing::real()
     };
     let env = Env::with(
+        helm,
         2,
         ArcConfig {
             timing,
@@ -722,7 +665,6 @@ fn item1_credentials_ladder_with_real_timings_finishes_in_one_run() {
         },
     );
     let secret = format!("{RELEASE}-gha-rs-github-secret");
-    let core = Gvk::new("v1", "Secret");
     env.patch(
         "v1",
         "Secret",
@@ -730,16 +672,10 @@ fn item1_credentials_ladder_with_real_timings_finishes_in_one_run() {
         &secret,
         json!({"metadata": {"finalizers": null}}),
     );
-    env.scenario
-        .api()
-        .delete(
-            &someone(),
-            &core,
-            Some(NS),
-            &secret,
-            &DeleteOptions::default(),
-        )
-        .unwrap();
+    assert!(
+        env.scenario
+            .delete_by_hand("v1", "Secret", Some(NS), &secret)
+    );
     // Within one --timeout: the ladder is planned again while the wave waits
     // (without that, the runners the live set recreated wedge its cleanup
     // until the wave times out).
@@ -788,20 +724,14 @@ fn findings_of<'r>(report: &'r Value, kind: &str) -> Vec<&'r Value> {
 /// the old runner set drains through them. `doctor --fix` reports them,
 /// names their users and patches nothing; once the drain is over, the same
 /// command frees them, and the release still tears down.
-#[test]
-fn item6_doctor_fix_leaves_what_a_draining_runner_set_still_uses() {
-    let env = Env::new(1);
+fn item6_doctor_fix_leaves_what_a_draining_runner_set_still_uses(helm: Helm) {
+    let env = Env::new(helm, 1);
     let runner = env.runners()[0]["metadata"]["name"]
         .as_str()
         .unwrap()
         .to_string();
     // Simulator-only control: a job on the runner (fake GitHub).
-    let job = env
-        .scenario
-        .sim()
-        .arc
-        .start_job(NS, &runner, None)
-        .expect("job");
+    let job = env.scenario.start_job(NS, &runner, None);
     env.kubectl(
         NS,
         &[
@@ -899,7 +829,7 @@ fn item6_doctor_fix_leaves_what_a_draining_runner_set_still_uses() {
 
     // Simulator-only control: the job ends, the runner exits and the old
     // runner set drains.
-    env.scenario.sim().arc.github().finish_job(job);
+    env.scenario.finish_job(job);
     upgrade::wait_kube_mode_unused(&env.scenario, NS, RELEASE, Duration::from_secs(30));
     wait_until(
         "nothing names the old Secret",
@@ -967,9 +897,8 @@ fn only_finding(report: &Value) -> (String, String, &Value) {
 /// as a stale second listener; the runner set's teardown deletes only the
 /// current one, and doctor then names the one left as orphaned, with a fix
 /// that removes it (run as printed).
-#[test]
-fn item5_runner_group_change_leaves_a_listener_doctor_names_and_its_fix_removes() {
-    let env = Env::new(1);
+fn item5_runner_group_change_leaves_a_listener_doctor_names_and_its_fix_removes(helm: Helm) {
+    let env = Env::new(helm, 1);
     let before = env.listeners_of(NS, RELEASE);
     assert_eq!(before.len(), 1);
     let old = before[0].clone();
@@ -1042,10 +971,9 @@ fn item5_runner_group_change_leaves_a_listener_doctor_names_and_its_fix_removes(
 /// runner set gets a second listener (upstream #4629). doctor names the
 /// 0.13.0 one; with the controller scaled down, the forced bottom-up ladder
 /// strips the finalizer of both listeners.
-#[test]
-fn item5_upgrade_from_0_13_0_leaves_a_second_listener_the_ladder_strips_too() {
+fn item5_upgrade_from_0_13_0_leaves_a_second_listener_the_ladder_strips_too(helm: Helm) {
     let env = Env {
-        scenario: start(Helm::V4, SimConfig::default(), ArcConfig::default()),
+        scenario: start(helm, SimConfig::default(), ArcConfig::default()),
     };
     let dir = env.scenario.helm.home.path().to_path_buf();
     let controller_at = |version: &str| upgrade::chart_at(&dir, "arc-controller", version);
@@ -1125,10 +1053,9 @@ fn item5_upgrade_from_0_13_0_leaves_a_second_listener_the_ladder_strips_too() {
 /// runners leave GitHub while the credentials still exist): the plain run
 /// times out on it with `stale_finalizer` naming the 0.14 name, and
 /// `--force-finalizers` strips exactly that name, nothing it does not know.
-#[test]
-fn item8_runner_set_of_0_14_keeps_its_finalizer_after_an_upgrade_to_head() {
+fn item8_runner_set_of_0_14_keeps_its_finalizer_after_an_upgrade_to_head(helm: Helm) {
     let env = Env {
-        scenario: start(Helm::V4, SimConfig::default(), ArcConfig::default()),
+        scenario: start(helm, SimConfig::default(), ArcConfig::default()),
     };
     let dir = env.scenario.helm.home.path().to_path_buf();
     let v0_14 = ArcVersion::v0_14_2();
@@ -1303,3 +1230,43 @@ fn item8_runner_set_of_0_14_keeps_its_finalizer_after_an_upgrade_to_head() {
     assert!(sets().is_empty());
     assert!(env.release_gone(RELEASE, NS));
 }
+
+/// Every scenario runs on Helm 3.17.3 and on Helm 4.1.4 (each installs,
+/// upgrades and ends with `helm uninstall` through the Helm it runs under):
+/// `<scenario>::helm3`, `<scenario>::helm4`.
+macro_rules! on_both_helms {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::*;
+            #[test]
+            fn helm3() {
+                super::$name(Helm::V3)
+            }
+            #[test]
+            fn helm4() {
+                super::$name(Helm::V4)
+            }
+        }
+    )*};
+}
+
+on_both_helms!(
+    item2_config_secret_without_credentials_is_invalid_credentials,
+    item2_missing_proxy_credential_secret_is_named,
+    item2_missing_github_server_tls_config_map_is_named,
+    item2_vault_backed_runner_set_is_not_missing_credentials,
+    item2_scale_set_gone_on_github_is_scale_set_undeletable,
+    item3_shared_registration_is_refused_then_kept_for_the_other,
+    item3_kept_registration_survives_a_deletion_branch_with_nothing_to_wait_for,
+    item4_role_binding_not_binding_the_controller_is_rbac_not_bound,
+    item4_single_namespace_controller_elsewhere_is_controller_down,
+    item7_version_skew_without_finalizer_is_refused_then_forced_frees_the_chart_objects,
+    item7_chart_objects_left_by_a_runner_set_gone_without_cleanup,
+    item8_finalizer_of_another_line_is_stale_and_stripped_alone,
+    item9_busy_runner_whose_pod_is_gone_is_runner_pod_gone,
+    item1_credentials_ladder_with_real_timings_finishes_in_one_run,
+    item6_doctor_fix_leaves_what_a_draining_runner_set_still_uses,
+    item5_runner_group_change_leaves_a_listener_doctor_names_and_its_fix_removes,
+    item5_upgrade_from_0_13_0_leaves_a_second_listener_the_ladder_strips_too,
+    item8_runner_set_of_0_14_keeps_its_finalizer_after_an_upgrade_to_head,
+);
