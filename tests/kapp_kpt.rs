@@ -192,24 +192,8 @@ fn kpt_destroys_the_runner_set_first(target: TargetKind) {
     assert!(Path::new(package).join("resourcegroup.yaml").is_file());
 }
 
-/// `<name>::sim` and `<name>::local`.
-macro_rules! on_both_targets {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::*;
-            #[test]
-            fn sim() {
-                super::$name(TargetKind::Sim)
-            }
-            #[test]
-            fn local() {
-                super::$name(TargetKind::Local)
-            }
-        }
-    )*};
-}
-
-on_both_targets!(
+crate::test_each!(
+    [sim: TargetKind::Sim, local: TargetKind::Local],
     kapp_deletes_the_runner_set_first,
     kpt_destroys_the_runner_set_first
 );

@@ -482,24 +482,7 @@ fn kube_tls_server_name(helm: Helm) {
     run.assert_torn_down(&env);
 }
 
-/// Every scenario runs on Helm 3.17.3 and on Helm 4.1.4: `<scenario>::helm3`, `<scenario>::helm4`.
-macro_rules! on_both_helms {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::*;
-            #[test]
-            fn helm3() {
-                super::$name(Helm::V3)
-            }
-            #[test]
-            fn helm4() {
-                super::$name(Helm::V4)
-            }
-        }
-    )*};
-}
-
-on_both_helms!(
+crate::on_both_helms!(
     kube_apiserver,
     kube_apiserver_sees_the_wedge_helm_would_leave,
     kube_context,

@@ -1231,26 +1231,7 @@ fn item8_runner_set_of_0_14_keeps_its_finalizer_after_an_upgrade_to_head(helm: H
     assert!(env.release_gone(RELEASE, NS));
 }
 
-/// Every scenario runs on Helm 3.17.3 and on Helm 4.1.4 (each installs,
-/// upgrades and ends with `helm uninstall` through the Helm it runs under):
-/// `<scenario>::helm3`, `<scenario>::helm4`.
-macro_rules! on_both_helms {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::*;
-            #[test]
-            fn helm3() {
-                super::$name(Helm::V3)
-            }
-            #[test]
-            fn helm4() {
-                super::$name(Helm::V4)
-            }
-        }
-    )*};
-}
-
-on_both_helms!(
+crate::on_both_helms!(
     item2_config_secret_without_credentials_is_invalid_credentials,
     item2_missing_proxy_credential_secret_is_named,
     item2_missing_github_server_tls_config_map_is_named,

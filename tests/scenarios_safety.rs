@@ -792,24 +792,7 @@ fn a_failing_fleet_counts_what_it_did(helm: Helm) {
     assert!(summary["requests"].as_u64().unwrap() > 0, "{summary}");
 }
 
-/// Every scenario runs on Helm 3.17.3 and on Helm 4.1.4: `<scenario>::helm3`, `<scenario>::helm4`.
-macro_rules! on_both_helms {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::*;
-            #[test]
-            fn helm3() {
-                super::$name(Helm::V3)
-            }
-            #[test]
-            fn helm4() {
-                super::$name(Helm::V4)
-            }
-        }
-    )*};
-}
-
-on_both_helms!(
+crate::on_both_helms!(
     nothing_of_the_release_found_with_problems_is_refused,
     nothing_of_the_release_found_without_problems_removes_the_record,
     terminating_objects_are_waited_for_and_diagnosed,

@@ -1218,24 +1218,7 @@ fn steps_by_hand_act_alike_on_every_target(helm: Helm, target: TargetKind) {
     );
 }
 
-/// Every scenario runs on Helm 3.17.3 and on Helm 4.1.4: `<scenario>::helm3`, `<scenario>::helm4`.
-macro_rules! on_both_helms {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::*;
-            #[test]
-            fn helm3() {
-                super::$name(Helm::V3)
-            }
-            #[test]
-            fn helm4() {
-                super::$name(Helm::V4)
-            }
-        }
-    )*};
-}
-
-on_both_helms!(
+crate::on_both_helms!(
     healthy,
     controller_stopped_refuses_then_force_finalizers_completes,
     credentials_gone_refuses_then_credential_ladder_lets_the_controller_finish,

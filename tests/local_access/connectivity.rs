@@ -579,24 +579,7 @@ fn kube_tls_server_name(helm: Helm) {
     );
 }
 
-/// Helm's flags, on Helm 3.17.3 and 4.1.4: `<flag>::helm3`, `<flag>::helm4`.
-macro_rules! on_both_helms {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::*;
-            #[test]
-            fn helm3() {
-                super::$name(Helm::V3)
-            }
-            #[test]
-            fn helm4() {
-                super::$name(Helm::V4)
-            }
-        }
-    )*};
-}
-
-on_both_helms!(
+crate::on_both_helms!(
     kube_apiserver,
     kube_token,
     kube_token_beside_a_client_certificate,

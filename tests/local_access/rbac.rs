@@ -624,25 +624,8 @@ fn doctor_fix_without_patching_roles(variant: Variant) {
     );
 }
 
-/// Each scenario with the cluster-wide and the namespaced grants:
-/// `<scenario>::cluster_wide`, `<scenario>::namespaced`.
-macro_rules! both_variants {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::*;
-            #[test]
-            fn cluster_wide() {
-                super::$name(Variant::ClusterWide)
-            }
-            #[test]
-            fn namespaced() {
-                super::$name(Variant::Namespaced)
-            }
-        }
-    )*};
-}
-
-both_variants!(
+crate::test_each!(
+    [cluster_wide: Variant::ClusterWide, namespaced: Variant::Namespaced],
     plan,
     plan_without_listing_secrets,
     uninstall,

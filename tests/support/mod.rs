@@ -8,6 +8,8 @@
 //! - [`arc_fixtures_dir`] and [`chart_from_render`]: the shared upstream ARC
 //!   renders, when present, and a static chart that re-renders one of them.
 //! - [`kubectl_objects`]: parse a YAML stream the way kubectl (Go YAML) does.
+//! - `test_each!` and `on_both_helms!`: one `#[test]` per case (Helm version,
+//!   target, ...) of a scenario function.
 //!
 //! Include with `mod support;` from a test crate.
 #![allow(dead_code)]
@@ -21,6 +23,37 @@ use std::process::Command;
 // Each test binary uses its own subset.
 #[allow(unused_imports)]
 pub use testenv::{Helm, HelmHome, go_tool, output, run_ok, tools_dir};
+
+/// One `#[test]` per case for each scenario function of one argument:
+/// `crate::test_each!([helm3: Helm::V3, helm4: Helm::V4], a, b)` makes
+/// `a::helm3` (which calls `a(Helm::V3)`), `a::helm4`, `b::helm3` and
+/// `b::helm4`. The case values are written as at the call site.
+#[macro_export]
+macro_rules! test_each {
+    ($cases:tt, $($name:ident),* $(,)?) => {$(
+        $crate::test_each!(@one $name $cases);
+    )*};
+    (@one $name:ident [$($case:ident: $arg:expr),+ $(,)?]) => {
+        mod $name {
+            use super::*;
+            $(
+                #[test]
+                fn $case() {
+                    super::$name($arg)
+                }
+            )+
+        }
+    };
+}
+
+/// Every scenario on Helm 3.17.3 and on Helm 4.1.4: `<scenario>::helm3`,
+/// `<scenario>::helm4` (each scenario function takes the [`Helm`]).
+#[macro_export]
+macro_rules! on_both_helms {
+    ($($name:ident),* $(,)?) => {
+        $crate::test_each!([helm3: Helm::V3, helm4: Helm::V4], $($name),*);
+    };
+}
 
 /// Root of this repository (the crate's manifest directory).
 pub fn repo_root() -> PathBuf {
