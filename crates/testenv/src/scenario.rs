@@ -152,18 +152,10 @@ impl ScenarioEnv {
         patch: &Value,
     ) {
         let Some(sim) = self.target.as_sim() else {
-            let resource = kubectl_resource(api_version, kind);
             let body = patch.to_string();
-            let mut args = vec![
-                "patch",
-                resource.as_str(),
-                name,
-                "--type=merge",
-                "-p",
-                &body,
-            ];
-            args.extend(ns.map_or(vec![], |ns| vec!["-n", ns]));
-            self.helm.kubectl(&args);
+            let flags = ["--type=merge", "-p", &body];
+            let out = self.kubectl_on("patch", api_version, kind, ns, name, &flags);
+            assert!(out.status.success(), "kubectl patch {kind}/{name}: {out:?}");
             return;
         };
         sim.api
@@ -187,19 +179,13 @@ impl ScenarioEnv {
         status: &Value,
     ) {
         let Some(sim) = self.target.as_sim() else {
-            let resource = kubectl_resource(api_version, kind);
             let body = serde_json::json!({ "status": status }).to_string();
-            let mut args = vec![
-                "patch",
-                resource.as_str(),
-                name,
-                "--subresource=status",
-                "--type=merge",
-                "-p",
-                &body,
-            ];
-            args.extend(ns.map_or(vec![], |ns| vec!["-n", ns]));
-            self.helm.kubectl(&args);
+            let flags = ["--subresource=status", "--type=merge", "-p", &body];
+            let out = self.kubectl_on("patch", api_version, kind, ns, name, &flags);
+            assert!(
+                out.status.success(),
+                "kubectl patch {kind}/{name} status: {out:?}"
+            );
             return;
         };
         let gvk = Gvk::new(api_version, kind);
@@ -231,17 +217,10 @@ impl ScenarioEnv {
         name: &str,
     ) -> bool {
         let Some(sim) = self.target.as_sim() else {
-            let resource = kubectl_resource(api_version, kind);
-            let mut args = vec![
-                "delete",
-                resource.as_str(),
-                name,
-                "--wait=false",
-                "-o",
-                "name",
-            ];
-            args.extend(ns.map_or(vec![], |ns| vec!["-n", ns]));
-            return self.helm.kubectl_try(&args).status.success();
+            return self
+                .kubectl_on("delete", api_version, kind, ns, name, &["--wait=false"])
+                .status
+                .success();
         };
         sim.api
             .delete(
@@ -252,6 +231,23 @@ impl ScenarioEnv {
                 &DeleteOptions::default(),
             )
             .is_ok()
+    }
+
+    /// `kubectl verb <resource> name [-n ns] flags` (not checked).
+    fn kubectl_on(
+        &self,
+        verb: &str,
+        api_version: &str,
+        kind: &str,
+        ns: Option<&str>,
+        name: &str,
+        flags: &[&str],
+    ) -> std::process::Output {
+        let resource = kubectl_resource(api_version, kind);
+        let mut args = vec![verb, resource.as_str(), name];
+        args.extend(ns.map_or(vec![], |ns| vec!["-n", ns]));
+        args.extend(flags);
+        self.helm.kubectl_try(&args)
     }
 }
 
