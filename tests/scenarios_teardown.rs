@@ -1172,8 +1172,9 @@ fn without_a_controller_refused_then_the_forced_ladder_tears_down(helm: Helm, ta
 }
 
 /// The scenario environment's steps by hand (a merge patch, a status patch,
-/// a DELETE) and its controller probe act alike on the simulator and on the
-/// real control plane, so a scenario written with them reads the same on both.
+/// a DELETE), its controller probe and its record of API calls act alike on
+/// the simulator and on the real control plane, so a scenario written with
+/// them reads the same on both.
 fn steps_by_hand_act_alike_on_every_target(helm: Helm, target: TargetKind) {
     let (scenario, ns) = without_controller(helm, target, "byhand");
     assert!(!scenario.controller_running(), "no controller reconciles");
@@ -1216,6 +1217,22 @@ fn steps_by_hand_act_alike_on_every_target(helm: Helm, target: TargetKind) {
         !scenario.delete_by_hand(ARC_API, "AutoscalingRunnerSet", Some(&ns), RELEASE),
         "a second DELETE finds nothing"
     );
+    // The target's record of API calls (the simulator's event log, the local
+    // API server's audit log) has the DELETE, made by hand.
+    let by_hand = match target {
+        TargetKind::Sim => "someone-else",
+        TargetKind::Local => "kubectl",
+    };
+    wait_until("the DELETE in the record", Duration::from_secs(10), || {
+        scenario.log().iter().any(|e| {
+            e.verb == "delete"
+                && e.kind == "AutoscalingRunnerSet"
+                && e.namespace.as_deref() == Some(ns.as_str())
+                && e.name == RELEASE
+                && e.actor == by_hand
+                && e.code == 200
+        })
+    });
 }
 
 crate::on_both_helms!(

@@ -23,8 +23,6 @@ use crate::support::{Helm, HelmHome, install_plugin, output, repo_root, run_ok, 
 
 /// The release every test installs (the example runner-set chart).
 pub const RELEASE: &str = "arc-runner-set";
-/// The user agent of the plugin's own requests (`helm-arc-uninstall/<version>`).
-pub const PLUGIN_AGENT: &str = "helm-arc-uninstall/";
 
 /// The shared cluster and Helm home.
 pub struct Env {
@@ -345,103 +343,11 @@ pub fn eventually<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Opt
     }
 }
 
-/// One request as the API server's audit log recorded it.
-#[derive(Clone, Debug)]
-pub struct Request(pub Value);
-
-impl Request {
-    fn str(&self, pointer: &str) -> &str {
-        self.0
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-    }
-
-    /// `User-Agent`.
-    pub fn agent(&self) -> &str {
-        self.str("/userAgent")
-    }
-
-    /// Made by the plugin itself.
-    pub fn by_plugin(&self) -> bool {
-        self.agent().starts_with(PLUGIN_AGENT)
-    }
-
-    /// Made by Helm (the plugin's `helm` child, or the `helm` the user ran).
-    pub fn by_helm(&self) -> bool {
-        self.agent().to_ascii_lowercase().starts_with("helm/")
-    }
-
-    /// The authenticated user (name, groups, `extra` with the credential id).
-    pub fn user(&self) -> &Value {
-        &self.0["user"]
-    }
-
-    /// `user.username`.
-    pub fn username(&self) -> &str {
-        self.str("/user/username")
-    }
-
-    /// The impersonated user, if any.
-    pub fn impersonated(&self) -> Option<&Value> {
-        self.0.get("impersonatedUser")
-    }
-
-    /// `get`, `list`, `watch`, `delete`, `patch`, ...
-    pub fn verb(&self) -> &str {
-        self.str("/verb")
-    }
-
-    /// The resource (`secrets`, `autoscalingrunnersets`, ...).
-    pub fn resource(&self) -> &str {
-        self.str("/objectRef/resource")
-    }
-
-    /// The namespace ("" for cluster-scoped and cluster-wide requests).
-    pub fn namespace(&self) -> &str {
-        self.str("/objectRef/namespace")
-    }
-
-    /// The object name ("" for collections).
-    pub fn name(&self) -> &str {
-        self.str("/objectRef/name")
-    }
-
-    /// The HTTP status.
-    pub fn code(&self) -> u64 {
-        self.0
-            .pointer("/responseStatus/code")
-            .and_then(Value::as_u64)
-            .unwrap_or_default()
-    }
-
-    /// One line for messages.
-    pub fn describe(&self) -> String {
-        format!(
-            "{} {} {} {}/{} {} as {}{}",
-            self.agent().split(' ').next().unwrap_or_default(),
-            self.verb(),
-            self.code(),
-            self.namespace(),
-            self.resource(),
-            self.name(),
-            self.username(),
-            self.impersonated()
-                .map(|i| format!(" (impersonating {i})"))
-                .unwrap_or_default()
-        )
-    }
-}
+pub use testenv::local_cluster::AuditEvent as Request;
 
 /// Every request of the audit log so far.
 pub fn audit() -> Vec<Request> {
-    let path = env().cluster.dir().join("audit.log");
-    fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .map(Request)
-        .collect()
+    env().cluster.audit()
 }
 
 /// The users (as the server authenticated them, with impersonation) of `requests`.

@@ -18,9 +18,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
+use kube_sim::LogEntry;
+use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::tools::{Helm, go_tool, tools_dir};
+
+/// The user agent of the plugin's own requests (`helm-arc-uninstall/<version>`).
+pub const PLUGIN_AGENT: &str = "helm-arc-uninstall/";
 
 /// The Kubernetes release the cluster runs (`/version` `gitVersion`).
 pub const KUBE_VERSION: &str = "v1.35.4";
@@ -190,6 +195,17 @@ impl LocalCluster {
         &self.dir
     }
 
+    /// Every request of the API server's audit log so far, in order.
+    pub fn audit(&self) -> Vec<AuditEvent> {
+        let path = self.dir().join("audit.log");
+        fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .map(AuditEvent)
+            .collect()
+    }
+
     /// The admin kubeconfig (client certificate, CA, current context set).
     pub fn kubeconfig(&self) -> PathBuf {
         self.dir().join("kubeconfig")
@@ -321,4 +337,156 @@ fn pem_of(entry: &serde_json::Value, key: &str) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("kubeconfig has neither {key} nor {key}-data"));
     fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"))
+}
+
+/// One request as the API server's audit log recorded it (`DIR/audit.log`,
+/// Metadata level: see `scripts/local-cluster`).
+#[derive(Clone, Debug)]
+pub struct AuditEvent(pub Value);
+
+impl AuditEvent {
+    fn str(&self, pointer: &str) -> &str {
+        self.0
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    /// `User-Agent`.
+    pub fn agent(&self) -> &str {
+        self.str("/userAgent")
+    }
+
+    /// Made by the plugin itself.
+    pub fn by_plugin(&self) -> bool {
+        self.agent().starts_with(PLUGIN_AGENT)
+    }
+
+    /// Made by Helm (the plugin's `helm` child, or the `helm` the user ran).
+    pub fn by_helm(&self) -> bool {
+        self.agent().to_ascii_lowercase().starts_with("helm/")
+    }
+
+    /// The authenticated user (name, groups, `extra` with the credential id).
+    pub fn user(&self) -> &Value {
+        &self.0["user"]
+    }
+
+    /// `user.username`.
+    pub fn username(&self) -> &str {
+        self.str("/user/username")
+    }
+
+    /// The impersonated user, if any.
+    pub fn impersonated(&self) -> Option<&Value> {
+        self.0.get("impersonatedUser")
+    }
+
+    /// `get`, `list`, `watch`, `delete`, `patch`, ...
+    pub fn verb(&self) -> &str {
+        self.str("/verb")
+    }
+
+    /// The resource (`secrets`, `autoscalingrunnersets`, ...).
+    pub fn resource(&self) -> &str {
+        self.str("/objectRef/resource")
+    }
+
+    /// The namespace ("" for cluster-scoped and cluster-wide requests).
+    pub fn namespace(&self) -> &str {
+        self.str("/objectRef/namespace")
+    }
+
+    /// The object name ("" for collections).
+    pub fn name(&self) -> &str {
+        self.str("/objectRef/name")
+    }
+
+    /// The HTTP status.
+    pub fn code(&self) -> u64 {
+        self.0
+            .pointer("/responseStatus/code")
+            .and_then(Value::as_u64)
+            .unwrap_or_default()
+    }
+
+    /// One line for messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {} {} {}/{} {} as {}{}",
+            self.agent().split(' ').next().unwrap_or_default(),
+            self.verb(),
+            self.code(),
+            self.namespace(),
+            self.resource(),
+            self.name(),
+            self.username(),
+            self.impersonated()
+                .map(|i| format!(" (impersonating {i})"))
+                .unwrap_or_default()
+        )
+    }
+
+    /// `objectRef.subresource` (`status`, `scale`, ...), "" for none.
+    pub fn subresource(&self) -> &str {
+        self.str("/objectRef/subresource")
+    }
+
+    /// The request as an entry of the simulator's event log, so a scenario
+    /// reads the calls the same way on both: the actor is the `User-Agent`
+    /// up to its first `/` (as the simulator records it), the verb the
+    /// audit verb (`update`/`patch` of the status: `update-status`), the
+    /// kind from the resource.
+    pub fn log_entry(&self, seq: u64) -> LogEntry {
+        let agent = self.agent();
+        let verb = match (self.verb(), self.subresource()) {
+            ("update" | "patch", "status") => "update-status",
+            (verb, _) => verb,
+        };
+        LogEntry {
+            seq,
+            rv: 0,
+            time: self.str("/requestReceivedTimestamp").to_string(),
+            actor: agent.split('/').next().unwrap_or(agent).to_string(),
+            verb: verb.to_string(),
+            group: self.str("/objectRef/apiGroup").to_string(),
+            version: self.str("/objectRef/apiVersion").to_string(),
+            kind: kind_of(self.resource()),
+            namespace: Some(self.namespace())
+                .filter(|ns| !ns.is_empty())
+                .map(str::to_string),
+            name: self.name().to_string(),
+            code: u16::try_from(self.code()).unwrap_or(0),
+            result: String::new(),
+        }
+    }
+}
+
+/// The kind of a resource the scenarios touch (the resource itself for
+/// any other).
+fn kind_of(resource: &str) -> String {
+    const KINDS: &[(&str, &str)] = &[
+        ("autoscalingrunnersets", "AutoscalingRunnerSet"),
+        ("autoscalinglisteners", "AutoscalingListener"),
+        ("ephemeralrunnersets", "EphemeralRunnerSet"),
+        ("ephemeralrunners", "EphemeralRunner"),
+        ("secrets", "Secret"),
+        ("configmaps", "ConfigMap"),
+        ("serviceaccounts", "ServiceAccount"),
+        ("roles", "Role"),
+        ("rolebindings", "RoleBinding"),
+        ("clusterroles", "ClusterRole"),
+        ("clusterrolebindings", "ClusterRoleBinding"),
+        ("pods", "Pod"),
+        ("jobs", "Job"),
+        ("deployments", "Deployment"),
+        ("replicasets", "ReplicaSet"),
+        ("namespaces", "Namespace"),
+        ("customresourcedefinitions", "CustomResourceDefinition"),
+    ];
+    KINDS
+        .iter()
+        .find(|(r, _)| *r == resource)
+        .map_or(resource, |(_, kind)| kind)
+        .to_string()
 }

@@ -133,9 +133,22 @@ impl ScenarioEnv {
             .unwrap_or_default()
     }
 
-    /// Every API call so far (the simulator's event log).
+    /// Every API call so far: the simulator's event log, or on the local
+    /// cluster its API server's audit log read as one (every client of the
+    /// shared cluster: filter by namespace).
     pub fn log(&self) -> Vec<LogEntry> {
-        self.sim().sim.event_log()
+        match &self.target {
+            Target::Sim(sim) => sim.sim.event_log(),
+            Target::Local(cluster) => (0u64..)
+                .zip(cluster.audit())
+                .map(|(seq, event)| event.log_entry(seq))
+                .collect(),
+            Target::Kubeconfig(_) => {
+                panic!(
+                    "a cluster reached only through its kubeconfig keeps no record of the API calls"
+                )
+            }
+        }
     }
 }
 
