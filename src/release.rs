@@ -553,3 +553,86 @@ fn pre_delete_hooks(text: &str, namespace: &str) -> Result<Vec<String>, ReleaseE
         .map(|o| o.id.to_string())
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> TeardownOptions {
+        TeardownOptions {
+            timeout: Duration::from_secs(300),
+            dry_run: false,
+            force_finalizers: false,
+            keep_registration: false,
+            rescue: false,
+            cascade: Cascade::Background,
+            keep_history: false,
+            description: None,
+            no_hooks: false,
+            ignore_not_found: false,
+        }
+    }
+
+    #[test]
+    fn helm_uninstall_gets_only_the_flags_given() {
+        assert!(options().helm_uninstall_flags().is_empty());
+        let given = TeardownOptions {
+            keep_history: true,
+            description: Some("bye now".into()),
+            no_hooks: true,
+            cascade: Cascade::Foreground,
+            ignore_not_found: true,
+            // Ours alone: never passed to Helm.
+            force_finalizers: true,
+            keep_registration: true,
+            rescue: true,
+            dry_run: true,
+            ..options()
+        };
+        assert_eq!(
+            given.helm_uninstall_flags(),
+            [
+                "--keep-history",
+                "--description=bye now",
+                "--no-hooks",
+                "--cascade=foreground",
+                "--ignore-not-found",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_engine_runs_the_release_of_the_spec_with_its_rerun() {
+        let spec = ReleaseSpec {
+            name: "rel".into(),
+            namespace: "ns".into(),
+            manifest: ManifestInput::Helm,
+            rerun: Rerun::new("helm arc-uninstall rel -n ns", None, false),
+        };
+        let opts = TeardownOptions {
+            cascade: Cascade::Orphan,
+            no_hooks: true,
+            ..options()
+        };
+        let engine = opts.engine_options(&spec, vec!["Job/ns/pre".into()]);
+        assert_eq!(
+            (engine.release.as_str(), engine.namespace.as_str()),
+            ("rel", "ns")
+        );
+        assert_eq!(engine.rerun, spec.rerun);
+        assert_eq!(engine.cascade, Cascade::Orphan);
+        assert!(engine.no_hooks);
+        assert_eq!(engine.pre_delete_hooks, ["Job/ns/pre"]);
+    }
+
+    #[test]
+    fn a_manifest_that_does_not_parse_or_plan_is_bad_input() {
+        let err = parse_objects("kind: [", "ns").unwrap_err();
+        assert!(matches!(err, ReleaseError::Manifest(_)), "{err:?}");
+        let message = format!("{:#}", anyhow::Error::new(err));
+        assert!(
+            message.starts_with("read the release manifest: "),
+            "{message}"
+        );
+    }
+}
