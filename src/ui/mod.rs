@@ -161,3 +161,75 @@ impl<R: Reporter> Reporter for Counting<R> {
         self.inner.emit_tagged(release, event);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::teardown::events::DeleteResult;
+
+    /// A writer whose bytes the test reads back.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::ErrorKind::Other)?
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        fn lines(&self) -> Vec<String> {
+            let bytes = self.0.lock().unwrap().clone();
+            String::from_utf8(bytes)
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect()
+        }
+    }
+
+    fn delete(result: DeleteResult) -> Event {
+        Event::Delete {
+            wave: 0,
+            object: "Secret/ns/s".into(),
+            result,
+        }
+    }
+
+    #[test]
+    fn counting_counts_the_deletes_that_took_effect_tagged_or_not() {
+        let out = Captured::default();
+        let counting = Counting::new(JsonReporter::new(Box::new(out.clone())));
+        counting.emit(&delete(DeleteResult::Terminating));
+        counting.emit(&delete(DeleteResult::WouldDelete));
+        counting.emit(&delete(DeleteResult::AlreadyGone));
+        Tagged::new(&counting, "ns/rel").emit(&delete(DeleteResult::Gone));
+        assert_eq!(counting.deleted(), 2);
+        counting.request_counter().fetch_add(7, Ordering::Relaxed);
+        assert_eq!(counting.requests(), 7);
+        assert_eq!(out.lines().len(), 4, "every event passes on");
+    }
+
+    #[test]
+    fn a_tagged_event_names_its_release_in_json_and_in_lines() {
+        let json = Captured::default();
+        let reporter = JsonReporter::new(Box::new(json.clone()));
+        Tagged::new(&reporter, "ns/rel").emit(&delete(DeleteResult::Gone));
+        let value: serde_json::Value = serde_json::from_str(&json.lines()[0]).unwrap();
+        assert_eq!(value["event"], "delete");
+        assert_eq!(value["release"], "ns/rel");
+        assert_eq!(value["result"], "gone");
+
+        let text = Captured::default();
+        let reporter = PlainReporter::new(Box::new(text.clone()));
+        Tagged::new(&reporter, "ns/rel").emit(&delete(DeleteResult::Gone));
+        assert_eq!(text.lines(), ["[ns/rel] wave 0: DELETE Secret/ns/s: gone"]);
+    }
+}
