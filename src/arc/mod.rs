@@ -512,18 +512,7 @@ mod tests {
         );
     }
 
-    fn live(name: &str, uid: &str) -> Live {
-        Live::new(
-            ObjectId {
-                group: String::new(),
-                version: "v1".into(),
-                kind: "Secret".into(),
-                namespace: Some("ns".into()),
-                name: name.into(),
-            },
-            json!({"metadata": {"name": name, "namespace": "ns", "uid": uid}}),
-        )
-    }
+    use crate::model::test_secret as live;
 
     #[test]
     fn any_resource_policy_value_keeps_the_object_as_helm_does() {

@@ -124,6 +124,21 @@ pub fn scrub_secret(group: &str, kind: &str, value: &mut Value) {
     }
 }
 
+/// Secret `name` in namespace `ns` with `uid`, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_secret(name: &str, uid: &str) -> Live {
+    Live::new(
+        super::ObjectId {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "Secret".into(),
+            namespace: Some("ns".into()),
+            name: name.into(),
+        },
+        serde_json::json!({"metadata": {"name": name, "namespace": "ns", "uid": uid}}),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,8 @@
 mod live;
 pub mod patch;
 
+#[cfg(test)]
+pub(crate) use live::test_secret;
 pub use live::{Live, scrub_secret};
 
 use serde::Serialize;

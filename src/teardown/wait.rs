@@ -371,18 +371,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn live(name: &str, uid: &str) -> Live {
-        Live::new(
-            ObjectId {
-                group: String::new(),
-                version: "v1".into(),
-                kind: "Secret".into(),
-                namespace: Some("ns".into()),
-                name: name.into(),
-            },
-            json!({"metadata": {"name": name, "namespace": "ns", "uid": uid}}),
-        )
-    }
+    use crate::model::test_secret as live;
 
     fn pending(items: &[Live]) -> HashMap<Key, Live> {
         items.iter().map(|l| (key(&l.id), l.clone())).collect()
