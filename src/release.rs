@@ -351,6 +351,28 @@ pub struct TeardownOptions {
     pub ignore_not_found: bool,
 }
 
+/// The time a wave may take unless told otherwise (`--timeout`'s `5m0s`).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl Default for TeardownOptions {
+    /// What `helm arc-uninstall RELEASE` does without flags: 5 minutes a
+    /// wave, background propagation, nothing forced, the record removed.
+    fn default() -> Self {
+        Self {
+            timeout: DEFAULT_TIMEOUT,
+            dry_run: false,
+            force_finalizers: false,
+            keep_registration: false,
+            rescue: false,
+            cascade: Cascade::Background,
+            keep_history: false,
+            description: None,
+            no_hooks: false,
+            ignore_not_found: false,
+        }
+    }
+}
+
 impl TeardownOptions {
     /// The engine's options for `spec`.
     fn engine_options(&self, spec: &ReleaseSpec, pre_delete_hooks: Vec<String>) -> Options {
@@ -559,18 +581,7 @@ mod tests {
     use super::*;
 
     fn options() -> TeardownOptions {
-        TeardownOptions {
-            timeout: Duration::from_secs(300),
-            dry_run: false,
-            force_finalizers: false,
-            keep_registration: false,
-            rescue: false,
-            cascade: Cascade::Background,
-            keep_history: false,
-            description: None,
-            no_hooks: false,
-            ignore_not_found: false,
-        }
+        TeardownOptions::default()
     }
 
     #[test]

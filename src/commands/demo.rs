@@ -8,7 +8,7 @@ use crate::demo::report::{Census, before_after, order_proof, proof_text};
 use crate::demo::{NAMESPACE, RELEASE, Setup, World};
 use crate::duration::parse_duration;
 use crate::exit::{self, Code};
-use crate::kube::{Cascade, Cluster};
+use crate::kube::Cluster;
 use crate::outcome::Outcome;
 use crate::release::{ManifestInput, ReleaseSpec, Session, TeardownOptions};
 use crate::teardown::rerun::Rerun;
@@ -254,15 +254,8 @@ async fn teardown(
     };
     let opts = TeardownOptions {
         timeout: Duration::from_secs(30),
-        dry_run: false,
         force_finalizers,
-        keep_registration: false,
-        rescue: false,
-        cascade: Cascade::Background,
-        keep_history: false,
-        description: None,
-        no_hooks: false,
-        ignore_not_found: false,
+        ..TeardownOptions::default()
     };
     let ended = session
         .teardown(&release, &opts, ui)

@@ -6,7 +6,9 @@ use crate::duration::{format_duration, parse_duration};
 use crate::exit::{self, Code, WithCode};
 use crate::kube::Cascade;
 use crate::outcome::Outcome;
-use crate::release::{HelmSetup, ManifestInput, ReleaseSpec, Session, TeardownOptions};
+use crate::release::{
+    DEFAULT_TIMEOUT, HelmSetup, ManifestInput, ReleaseSpec, Session, TeardownOptions,
+};
 use crate::teardown::rerun::Rerun;
 use crate::teardown::state;
 use crate::ui::{self, Counting, Event, Reporter};
@@ -108,9 +110,6 @@ pub enum OutputArg {
     /// JSON Lines events ending in a summary.
     Json,
 }
-
-/// `--timeout`'s default (`5m0s`).
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 fn parse_timeout(s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| e.to_string())
