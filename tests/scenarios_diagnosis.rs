@@ -624,11 +624,21 @@ fn item9_busy_runner_whose_pod_is_gone_is_runner_pod_gone(helm: Helm) {
         env.scenario
             .delete_by_hand(ARC_API, "EphemeralRunner", Some(NS), &runner)
     );
-    env.scenario.delete_by_hand("v1", "Pod", Some(NS), &runner);
-    assert!(
-        env.scenario.get("v1", "Pod", Some(NS), &runner).is_none(),
-        "the pod is gone"
-    );
+    // A reconcile that read the runner before its deletion reached the
+    // controller's cache creates the pod again (as the real controller's
+    // informers may): deleted until it stays gone.
+    let mut absent_since: Option<std::time::Instant> = None;
+    wait_until("the pod stays gone", Duration::from_secs(20), || {
+        if env.scenario.get("v1", "Pod", Some(NS), &runner).is_some() {
+            env.scenario.delete_by_hand("v1", "Pod", Some(NS), &runner);
+            absent_since = None;
+            return false;
+        }
+        absent_since
+            .get_or_insert_with(std::time::Instant::now)
+            .elapsed()
+            >= Duration::from_secs(1)
+    });
     assert!(
         env.scenario
             .get(ARC_API, "EphemeralRunner", Some(NS), &runner)
