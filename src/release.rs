@@ -167,34 +167,35 @@ impl Session {
         let ui = Counting::new(ui);
         let release = &spec.name;
         let namespace = &spec.namespace;
-        let helm = match spec.manifest {
-            ManifestInput::Helm => Some(self.helm(release, namespace)?),
-            ManifestInput::Given(_) => None,
-        };
         let state_path = self
             .state_root
             .as_deref()
             .map(|root| state::manifest_path(root, namespace, release));
 
-        let Some(found) = self
-            .read_objects(spec, opts, helm.as_ref(), state_path.as_deref(), &ui)
-            .await?
-        else {
-            return Ok(Ended {
-                outcome: Outcome::Success,
-                deleted: 0,
-                seconds: started.elapsed().as_secs_f64(),
-                message: format!("release {release} not found (--ignore-not-found)"),
-            });
-        };
-        let waves = plan_waves(&found.objects)?;
-        let pre_delete_hooks = match (&helm, found.source) {
-            (Some(helm), ManifestSource::Release) if !opts.no_hooks => {
-                match helm.get_hooks(release).await? {
-                    Some(text) => pre_delete_hooks(&text, namespace)?,
-                    None => Vec::new(),
-                }
+        let (objects, record) = match &spec.manifest {
+            ManifestInput::Given(text) => (parse_objects(text, namespace)?, Record::Given),
+            ManifestInput::Helm => {
+                let helm = self.helm(release, namespace)?;
+                let found = self
+                    .read_release(spec, opts, helm, state_path.as_deref(), &ui)
+                    .await?;
+                let Some(found) = found else {
+                    return Ok(Ended {
+                        outcome: Outcome::Success,
+                        deleted: 0,
+                        seconds: started.elapsed().as_secs_f64(),
+                        message: format!("release {release} not found (--ignore-not-found)"),
+                    });
+                };
+                found
             }
+        };
+        let waves = plan_waves(&objects)?;
+        let pre_delete_hooks = match &record {
+            Record::Helm(helm) if !opts.no_hooks => match helm.get_hooks(release).await? {
+                Some(text) => pre_delete_hooks(&text, namespace)?,
+                None => Vec::new(),
+            },
             _ => Vec::new(),
         };
 
@@ -203,8 +204,8 @@ impl Session {
             namespace: namespace.clone(),
             waves: waves.iter().map(Vec::len).collect(),
             dry_run: opts.dry_run,
-            rescue: found.rescue,
-            source: found.source,
+            rescue: matches!(record, Record::Rescued(_)),
+            source: record.source(),
             target: self.cluster.target().clone(),
         });
         let engine_opts = opts.engine_options(spec, pre_delete_hooks);
@@ -212,12 +213,7 @@ impl Session {
             .run(&waves)
             .await?;
 
-        let record = match (&helm, found.source) {
-            (Some(helm), ManifestSource::Release) => Record::Helm(helm),
-            (None, _) => Record::Given,
-            (Some(_), _) => Record::Gone,
-        };
-        let (outcome, message) = finish(spec, opts, record, report.outcome, &ui).await?;
+        let (outcome, message) = finish(spec, opts, &record, report.outcome, &ui).await?;
         let outcome = if opts.dry_run && outcome == Outcome::Success {
             Outcome::DryRun
         } else {
@@ -244,26 +240,19 @@ impl Session {
         Ok(ended)
     }
 
-    /// Where the release's objects come from: its record (a redacted copy is
-    /// saved first), else with `rescue` the saved copy or the cluster.
+    /// Where a Helm release's objects come from: its record (a redacted copy
+    /// is saved first), else with `rescue` the saved copy or the cluster.
     /// `None`: no release and `ignore_not_found`.
-    async fn read_objects(
+    async fn read_release(
         &self,
         spec: &ReleaseSpec,
         opts: &TeardownOptions,
-        helm: Option<&HelmCli>,
+        helm: HelmCli,
         state_path: Option<&Path>,
         ui: &dyn Reporter,
-    ) -> Result<Option<Found>, ReleaseError> {
+    ) -> Result<Option<(Vec<Object>, Record)>, ReleaseError> {
         let namespace = &spec.namespace;
-        let record = match (&spec.manifest, helm) {
-            (ManifestInput::Given(text), _) => {
-                return Ok(Some(Found::record(parse_objects(text, namespace)?)));
-            }
-            (ManifestInput::Helm, Some(helm)) => helm.get_manifest(&spec.name).await?,
-            (ManifestInput::Helm, None) => return Err(ReleaseError::NoHelm(spec.name.clone())),
-        };
-        if let Some(text) = record {
+        if let Some(text) = helm.get_manifest(&spec.name).await? {
             if !opts.dry_run
                 && let Some(path) = state_path
             {
@@ -277,20 +266,18 @@ impl Session {
                     path: path.display().to_string(),
                 });
             }
-            return Ok(Some(Found::record(parse_objects(&text, namespace)?)));
+            return Ok(Some((parse_objects(&text, namespace)?, Record::Helm(helm))));
         }
         if opts.rescue {
             return Ok(Some(match state_path.and_then(state::load_manifest) {
-                Some(text) => Found {
-                    objects: parse_objects(&text, namespace)?,
-                    source: ManifestSource::SavedManifest,
-                    rescue: true,
-                },
-                None => Found {
-                    objects: observe::rescue_objects(&self.cluster, &spec.name, namespace).await?,
-                    source: ManifestSource::Cluster,
-                    rescue: true,
-                },
+                Some(text) => (
+                    parse_objects(&text, namespace)?,
+                    Record::Rescued(ManifestSource::SavedManifest),
+                ),
+                None => (
+                    observe::rescue_objects(&self.cluster, &spec.name, namespace).await?,
+                    Record::Rescued(ManifestSource::Cluster),
+                ),
             }));
         }
         if opts.ignore_not_found {
@@ -425,32 +412,24 @@ pub struct Ended {
     pub message: String,
 }
 
-/// A release's objects and where they came from.
-struct Found {
-    objects: Vec<Object>,
-    source: ManifestSource,
-    rescue: bool,
-}
-
-impl Found {
-    /// Objects of the release record (or the manifest given for it).
-    fn record(objects: Vec<Object>) -> Self {
-        Self {
-            objects,
-            source: ManifestSource::Release,
-            rescue: false,
-        }
-    }
-}
-
-/// The release record the teardown ends with.
-enum Record<'h> {
-    /// In Helm: `helm uninstall` drops it.
-    Helm(&'h HelmCli),
-    /// Gone already (`rescue`).
-    Gone,
+/// The release record the teardown starts from and ends with.
+enum Record {
+    /// In Helm: the objects are its manifest; `helm uninstall` drops it.
+    Helm(HelmCli),
+    /// Gone already (`rescue`): the objects came from this source.
+    Rescued(ManifestSource),
     /// None: the manifest was given.
     Given,
+}
+
+impl Record {
+    /// Where the objects came from (a given manifest stands for the record).
+    fn source(&self) -> ManifestSource {
+        match self {
+            Record::Helm(_) | Record::Given => ManifestSource::Release,
+            Record::Rescued(source) => *source,
+        }
+    }
 }
 
 /// After the engine: `helm uninstall` when every object is gone and there is
@@ -458,7 +437,7 @@ enum Record<'h> {
 async fn finish(
     spec: &ReleaseSpec,
     opts: &TeardownOptions,
-    record: Record<'_>,
+    record: &Record,
     outcome: Outcome,
     ui: &dyn Reporter,
 ) -> Result<(Outcome, String), ReleaseError> {
@@ -475,7 +454,7 @@ async fn finish(
                 format_duration(opts.timeout)
             ),
         ),
-        (Outcome::DryRun | Outcome::Success, Record::Gone) => (
+        (Outcome::DryRun | Outcome::Success, Record::Rescued(_)) => (
             Outcome::Success,
             "every object is gone (no release record to remove)".to_string(),
         ),
@@ -537,12 +516,17 @@ fn forget_saved_copy(state_path: Option<&Path>, ui: &dyn Reporter) -> Result<(),
     Ok(())
 }
 
-/// Parse a manifest into its (non-hook) objects.
-fn parse_objects(text: &str, namespace: &str) -> Result<Vec<Object>, ReleaseError> {
+/// Parse `helm get` output of a release in `namespace`.
+fn parse_in(text: &str, namespace: &str) -> Result<manifest::Manifest, ManifestError> {
     let opts = manifest::ParseOptions {
         default_namespace: namespace.to_string(),
     };
-    let manifest = manifest::parse(text, &opts).map_err(ReleaseError::Manifest)?;
+    manifest::parse(text, &opts)
+}
+
+/// Parse a manifest into its (non-hook) objects.
+fn parse_objects(text: &str, namespace: &str) -> Result<Vec<Object>, ReleaseError> {
+    let manifest = parse_in(text, namespace).map_err(ReleaseError::Manifest)?;
     Ok(manifest
         .objects()
         .filter(|o| crate::graph::is_teardown_member(o))
@@ -564,10 +548,7 @@ fn plan_waves(objects: &[Object]) -> Result<Vec<Vec<Object>>, ReleaseError> {
 /// except those `render --hooks` generated: they delete what this command
 /// deletes (and find nothing left, `--ignore-not-found`, when Helm runs them).
 fn pre_delete_hooks(text: &str, namespace: &str) -> Result<Vec<String>, ReleaseError> {
-    let opts = manifest::ParseOptions {
-        default_namespace: namespace.to_string(),
-    };
-    let manifest = manifest::parse(text, &opts).map_err(ReleaseError::Hooks)?;
+    let manifest = parse_in(text, namespace).map_err(ReleaseError::Hooks)?;
     Ok(manifest
         .objects()
         .filter(|o| o.hook_events().contains(&"pre-delete"))
