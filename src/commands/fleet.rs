@@ -8,12 +8,13 @@ use super::uninstall::{Args, RunReporter, release_spec, teardown_options};
 use crate::arc::{self, RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
 use crate::exit::{Code, WithCode};
 use crate::fleet::{ReleaseOutcome, ReleaseRef, releases_of, split_release, worst};
-use crate::kube::{Cluster, Deleted, KubeError};
+use crate::kube::{Cluster, Deleted};
 use crate::manifest;
 use crate::model::{Live, ObjectId};
 use crate::outcome::Outcome;
 use crate::release::Session;
 use crate::teardown::events::DeleteResult;
+use crate::teardown::observe;
 use crate::ui::{Counting, Event, Reporter, Tagged};
 use anyhow::{Context, anyhow};
 use futures::StreamExt;
@@ -103,20 +104,15 @@ async fn teardown_one(
     }
 }
 
-/// List a kind; a kind the server does not serve (ARC CRDs absent) is empty.
+/// List an ARC kind; a kind the server does not serve (ARC CRDs absent) is empty.
 async fn list_or_empty(
     cluster: &Cluster,
     kind: &str,
     namespace: Option<&str>,
 ) -> anyhow::Result<Vec<Live>> {
-    match cluster
-        .list(arc::GROUP, arc::VERSION, kind, namespace, None)
+    observe::list_or_empty(cluster, (arc::GROUP, arc::VERSION, kind), namespace, None)
         .await
-    {
-        Ok(items) => Ok(items),
-        Err(KubeError::UnknownKind(_)) => Ok(Vec::new()),
-        Err(e) => Err(e).with_context(|| format!("list {kind}")),
-    }
+        .with_context(|| format!("list {kind}"))
 }
 
 /// `uninstall --all-runner-sets [-A | -n NS] [--with-controller R] [--delete-crds]`.
@@ -142,11 +138,11 @@ pub async fn all_runner_sets(
         );
         summary(
             ui,
+            Outcome::Refused,
             Code::Refused,
             Vec::new(),
             started,
             message,
-            args.dry_run,
         );
         return Ok(Code::Refused);
     }
@@ -179,21 +175,23 @@ pub async fn all_runner_sets(
         code = step_code;
         message = format!("{message}; {step_message}");
     }
-    summary(ui, code, outcomes, started, message, args.dry_run);
+    let outcome = Outcome::of_code(code, args.dry_run);
+    summary(ui, outcome, code, outcomes, started, message);
     Ok(code)
 }
 
-/// The `fleet_summary` event, with the run's totals.
-fn summary(
+/// The `fleet_summary` event, with the run's totals (also the one of a
+/// fleet run that failed or was interrupted: `failed`, no releases).
+pub(super) fn summary(
     ui: &RunReporter,
+    outcome: Outcome,
     code: Code,
     releases: Vec<ReleaseOutcome>,
     started: Instant,
     message: String,
-    dry_run: bool,
 ) {
     ui.emit(&Event::FleetSummary {
-        outcome: Outcome::of_code(code, dry_run),
+        outcome,
         exit_code: code as i32,
         releases,
         deleted: ui.deleted(),

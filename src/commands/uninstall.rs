@@ -160,26 +160,23 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
     // with what it did until then (the error line itself goes to stderr):
     // a fleet's in both output modes, a single release's in JSON mode.
     if let Err(err) = &result {
-        let (exit_code, message) = (exit::code_for(err) as i32, format!("{err:#}"));
-        let (deleted, requests) = (reporter.deleted(), reporter.requests());
-        let seconds = started.elapsed().as_secs_f64();
+        let (code, message) = (exit::code_for(err), format!("{err:#}"));
         if fleet {
-            reporter.emit(&Event::FleetSummary {
-                outcome: Outcome::Failed,
-                exit_code,
-                releases: Vec::new(),
-                deleted,
-                seconds,
-                requests,
+            super::fleet::summary(
+                &reporter,
+                Outcome::Failed,
+                code,
+                Vec::new(),
+                started,
                 message,
-            });
+            );
         } else if json {
             reporter.emit(&Event::Summary {
                 outcome: Outcome::Failed,
-                exit_code,
-                deleted,
-                seconds,
-                requests,
+                exit_code: code as i32,
+                deleted: reporter.deleted(),
+                seconds: started.elapsed().as_secs_f64(),
+                requests: reporter.requests(),
                 message,
             });
         }
