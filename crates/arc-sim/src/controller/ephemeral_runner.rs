@@ -36,8 +36,10 @@ pub(crate) fn reconcile(ctx: &Ctx<'_>, namespace: &str, name: &str) -> Reconcile
     // The runner process exits when its job ends, whether or not the
     // controller may still read the runner's Secret.
     let runner_id = er.pointer("/status/runnerId").and_then(Value::as_i64);
-    if let Some(pod) = ctx.cached_get(&core("Pod"), namespace, name)? {
-        exit_if_job_ended(ctx, &er, &pod);
+    if job_ended(ctx, &er)
+        && let Some(pod) = ctx.cached_get(&core("Pod"), namespace, name)?
+    {
+        runner_exits(ctx, &pod);
     }
 
     let mut er = er;
@@ -166,14 +168,18 @@ fn decode(secret: &Value, key: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The runner process model: the runner container of `pod` exits 0 once
-/// GitHub has ended its runner's job (the kubelet reports it; that pod event
-/// brings the runner back to the reconciler).
-fn exit_if_job_ended(ctx: &Ctx<'_>, er: &Value, pod: &Value) {
-    if let Some(id) = er.pointer("/status/runnerId").and_then(Value::as_i64)
-        && ctx.github.runner_finished(id)
-        && kubelet::exit_code(pod, RUNNER_CONTAINER).is_none()
-    {
+/// Whether GitHub has ended this runner's job (the runner left the service).
+fn job_ended(ctx: &Ctx<'_>, er: &Value) -> bool {
+    er.pointer("/status/runnerId")
+        .and_then(Value::as_i64)
+        .is_some_and(|id| ctx.github.runner_finished(id))
+}
+
+/// The runner process model: the runner container of `pod` exits 0, unless
+/// it already did (the kubelet reports it; that pod event brings the runner
+/// back to the reconciler).
+fn runner_exits(ctx: &Ctx<'_>, pod: &Value) {
+    if kubelet::exit_code(pod, RUNNER_CONTAINER).is_none() {
         kubelet::terminate(ctx.api, pod, RUNNER_CONTAINER, 0, "Completed");
     }
 }
@@ -196,7 +202,9 @@ fn busy_requeue(ctx: &Ctx<'_>, er: &Value, pod: &Value) -> Outcome {
             }))
         }
         None => {
-            exit_if_job_ended(ctx, er, pod);
+            if job_ended(ctx, er) {
+                runner_exits(ctx, pod);
+            }
             Outcome::Done
         }
     }
