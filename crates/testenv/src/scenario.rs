@@ -11,6 +11,8 @@ use kube_sim::LogEntry;
 use kube_sim::api::{Actor, Api, DeleteOptions, Gvk, ListOptions, Patch};
 use serde_json::Value;
 
+use arc_sim::controller::names::{CONTROLLER_PART_OF, LABEL_PART_OF};
+
 use crate::helm_home::{HelmClient, run_ok};
 use crate::sim_cluster::SimCluster;
 use crate::target::Target;
@@ -152,6 +154,11 @@ impl ScenarioEnv {
     }
 }
 
+/// The selector of the controller Deployments (the chart's part-of label).
+fn controller_selector() -> String {
+    format!("{LABEL_PART_OF}={CONTROLLER_PART_OF}")
+}
+
 /// Writes a person makes by hand (not the tool, not the controller): on the
 /// simulator in process as [`by_hand`], elsewhere through kubectl.
 impl ScenarioEnv {
@@ -270,9 +277,6 @@ pub fn by_hand() -> Actor {
     Actor("someone-else".into())
 }
 
-/// The controller Deployments of the example controller chart.
-const CONTROLLER_SELECTOR: &str = "app.kubernetes.io/part-of=gha-rs-controller";
-
 /// The ARC side of a scenario, named for what it does so that a scenario
 /// reads the same on every target. On the simulator these act on its
 /// controller and fake GitHub. Elsewhere the controller steps are plain
@@ -289,7 +293,7 @@ impl ScenarioEnv {
             "Deployment",
             Some(CONTROLLER_NS),
             &ListOptions {
-                label_selector: Some(CONTROLLER_SELECTOR.into()),
+                label_selector: Some(controller_selector()),
                 ..ListOptions::default()
             },
         );
@@ -315,7 +319,7 @@ impl ScenarioEnv {
                     "-n",
                     CONTROLLER_NS,
                     "-l",
-                    CONTROLLER_SELECTOR,
+                    &controller_selector(),
                     "--replicas=0",
                 ]);
             }
